@@ -1,0 +1,24 @@
+//! Domain types, storage traits and the error type shared by every authnz
+//! crate.
+//!
+//! This crate does no I/O. Backends (`authnz-store-sql`, later Redis) implement
+//! the traits in [`store`]; the server holds them as `Arc<dyn Trait>` and the
+//! actions speak only these types. Time always comes from a [`Clock`], so tests
+//! control expiry without sleeping.
+//!
+//! With the `testkit` feature, [`testkit`] holds the contract suite that every
+//! backend must pass.
+
+pub mod clock;
+pub mod error;
+pub mod store;
+pub mod time;
+pub mod types;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::StoreError;
+pub use store::{RoleStore, SessionStore, UserStore};
+pub use types::*;

@@ -1,0 +1,119 @@
+//! Storage traits: one per aggregate, object-safe, held as `Arc<dyn Trait>`.
+//!
+//! Every method states its contract. "Active" sessions are those whose
+//! `expires` is strictly later than the `now` the caller passes. E-mail
+//! comparisons are exact (byte for byte); normalisation is the caller's job.
+
+use async_trait::async_trait;
+use chrono::NaiveDateTime;
+
+use crate::error::StoreError;
+use crate::types::{InitialData, NewUser, Role, Session, User, UserId, UserPatch};
+
+/// Users: the `users` table.
+#[async_trait]
+pub trait UserStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Insert a user with `created_on = last_updated = now`,
+    /// `failed_login_tries = 0`, and return its new id.
+    ///
+    /// Errors: [`StoreError::Conflict`] if the e-mail or `system_id` is
+    /// already taken (nothing is written); [`StoreError::InvalidReference`] if
+    /// `user_role` is not a known role.
+    async fn create_user(&self, user: &NewUser, now: NaiveDateTime) -> Result<UserId, StoreError>;
+
+    /// The user with this id, or `None`.
+    async fn user_by_id(&self, user_id: UserId) -> Result<Option<User>, StoreError>;
+
+    /// The user with exactly this e-mail (no case folding), or `None`.
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
+
+    /// Every user, ordered by `user_id` ascending.
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+
+    /// Apply `patch` to the user with `user_id`, setting `last_updated = now`.
+    /// When `only_if_active` is `Some(b)`, the row is updated only if its
+    /// `is_active` equals `b`. Returns the number of rows changed (0 or 1).
+    ///
+    /// An empty patch still sets `last_updated` on a matching row.
+    /// Errors: [`StoreError::Conflict`] on a duplicate e-mail,
+    /// [`StoreError::InvalidReference`] on an unknown role; the row is then
+    /// unchanged.
+    async fn update_user(
+        &self,
+        user_id: UserId,
+        patch: &UserPatch,
+        only_if_active: Option<bool>,
+        now: NaiveDateTime,
+    ) -> Result<u64, StoreError>;
+
+    /// Delete the user; their sessions (and everything else that references
+    /// the user) go with them in the same transaction. Returns rows deleted
+    /// from `users` (0 if there was no such user).
+    async fn delete_user(&self, user_id: UserId) -> Result<u64, StoreError>;
+
+    /// The health probe of spec 9.1: the `user_role` of user 1, or `None` if
+    /// there is no such row.
+    async fn superuser_role(&self) -> Result<Option<String>, StoreError>;
+}
+
+/// Sessions: the `sessions` table (later also Redis).
+#[async_trait]
+pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Insert a session.
+    ///
+    /// Errors: [`StoreError::InvalidReference`] if `user_id` names no user;
+    /// [`StoreError::Conflict`] if the token exists. Nothing is written then.
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+
+    /// The active session with this token (expires > now) together with its
+    /// user, or `None` if there is none or it has expired.
+    async fn active_session(
+        &self,
+        token: &str,
+        now: NaiveDateTime,
+    ) -> Result<Option<(Session, User)>, StoreError>;
+
+    /// Delete the session with this token, expired or not. Returns the rows
+    /// deleted (0 or 1). Session-tied API keys go with it.
+    async fn delete_session(&self, token: &str) -> Result<u64, StoreError>;
+
+    /// Delete every session of `user_id` except the one whose token equals
+    /// `keep` (if given). Returns the rows deleted.
+    async fn delete_user_sessions(
+        &self,
+        user_id: UserId,
+        keep: Option<&str>,
+    ) -> Result<u64, StoreError>;
+
+    /// The active sessions of a user, ordered by `created`.
+    async fn user_sessions(
+        &self,
+        user_id: UserId,
+        now: NaiveDateTime,
+    ) -> Result<Vec<Session>, StoreError>;
+
+    /// Replace the `extra_info_json` of the active session with this token.
+    /// Returns the rows changed (0 if no active session has that token).
+    async fn set_session_extra(
+        &self,
+        token: &str,
+        extra_info_json: Option<&serde_json::Value>,
+        now: NaiveDateTime,
+    ) -> Result<u64, StoreError>;
+
+    /// Delete every session whose `expires` is earlier than `before`
+    /// (the cleanup task of spec 7.7). Returns the rows deleted.
+    async fn delete_sessions_expired_before(&self, before: NaiveDateTime) -> Result<u64, StoreError>;
+}
+
+/// Roles and first-run seeding.
+#[async_trait]
+pub trait RoleStore: Send + Sync + std::fmt::Debug + 'static {
+    /// All roles, ordered by name.
+    async fn list_roles(&self) -> Result<Vec<Role>, StoreError>;
+
+    /// Seed a fresh database with the roles and the three built-in users (spec
+    /// 8.4), atomically. Returns `true` if the data was inserted, `false` if
+    /// the database already had roles (then nothing is written).
+    async fn initialize(&self, data: &InitialData, now: NaiveDateTime) -> Result<bool, StoreError>;
+}
