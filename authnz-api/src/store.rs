@@ -103,7 +103,10 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Delete every session whose `expires` is earlier than `before`
     /// (the cleanup task of spec 7.7). Returns the rows deleted.
-    async fn delete_sessions_expired_before(&self, before: NaiveDateTime) -> Result<u64, StoreError>;
+    async fn delete_sessions_expired_before(
+        &self,
+        before: NaiveDateTime,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Roles and first-run seeding.

@@ -57,14 +57,16 @@ pub mod iso {
         use serde::Serializer;
 
         /// Serialize an optional datetime as Python `isoformat()` or `null`.
-        pub fn serialize<S: Serializer>(t: &Option<NaiveDateTime>, s: S) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(
+            t: &Option<NaiveDateTime>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
             match t {
                 Some(t) => s.serialize_str(&super::super::to_isoformat(t)),
                 None => s.serialize_none(),
             }
         }
     }
-
 }
 
 #[cfg(test)]
@@ -77,14 +79,26 @@ mod tests {
 
     #[test]
     fn isoformat_omits_zero_fraction() {
-        assert_eq!(to_isoformat(&dt("2030-01-01 00:00:00.000000")), "2030-01-01T00:00:00");
-        assert_eq!(to_isoformat(&dt("2030-01-01 00:00:00.5")), "2030-01-01T00:00:00.500000");
+        assert_eq!(
+            to_isoformat(&dt("2030-01-01 00:00:00.000000")),
+            "2030-01-01T00:00:00"
+        );
+        assert_eq!(
+            to_isoformat(&dt("2030-01-01 00:00:00.5")),
+            "2030-01-01T00:00:00.500000"
+        );
     }
 
     #[test]
     fn sqlite_text_has_six_digits() {
-        assert_eq!(to_sqlite_text(&dt("2030-01-01T00:00:00")), "2030-01-01 00:00:00.000000");
-        assert_eq!(to_sqlite_text(&dt("2030-01-01T01:02:03.000004")), "2030-01-01 01:02:03.000004");
+        assert_eq!(
+            to_sqlite_text(&dt("2030-01-01T00:00:00")),
+            "2030-01-01 00:00:00.000000"
+        );
+        assert_eq!(
+            to_sqlite_text(&dt("2030-01-01T01:02:03.000004")),
+            "2030-01-01 01:02:03.000004"
+        );
     }
 
     #[test]

@@ -1,1 +1,72 @@
-//! placeholder
+//! authnz storage on SQL databases through sqlx: SQLite (Cargo feature
+//! `sqlite`) and PostgreSQL (feature `postgres`).
+//!
+//! [`SqlStore`] implements [`UserStore`], [`SessionStore`] and [`RoleStore`]
+//! on one connection pool; the server holds it as `Arc<dyn Trait>` for each.
+//! The schema is spec section 8.1, created by embedded migrations
+//! ([`SqlStore::migrate`]) that adopt a database made by the upstream Python
+//! authnzerver as it is. On SQLite every value is stored in upstream's format
+//! (spec 8.2), so both servers can share one database file.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), authnz_api::StoreError> {
+//! use authnz_store_sql::{SqlOptions, SqlStore};
+//!
+//! let store = SqlStore::connect("sqlite:/srv/authnz/.authdb.sqlite", &SqlOptions::default()).await?;
+//! store.migrate().await?;
+//! // ... hand out Arc<SqlStore> as Arc<dyn UserStore> etc.
+//! store.close().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Errors map onto [`StoreError`] as the traits require (see [`error`]).
+//! The crate's own [`SqlStoreError`] carries the details and is the `source`.
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("authnz-store-sql needs at least one of the features `sqlite` and `postgres`");
+
+pub mod error;
+mod json;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod rows;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod store;
+mod url;
+
+use std::time::Duration;
+
+pub use authnz_api::{RoleStore, SessionStore, StoreError, UserStore};
+pub use error::SqlStoreError;
+pub use sqlx;
+pub use store::SqlStore;
+pub use url::Dialect;
+
+/// Connection-pool and database settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlOptions {
+    /// The most connections the pool opens. An in-memory SQLite database
+    /// always uses exactly one (its data lives in that connection).
+    pub max_connections: u32,
+    /// How long an operation waits for a free connection, or for a new one to
+    /// be established, before failing with [`StoreError::Unavailable`]. This
+    /// is also how long a refused connection takes to be reported.
+    pub acquire_timeout: Duration,
+    /// SQLite: how long a statement waits on a locked database.
+    pub busy_timeout: Duration,
+    /// SQLite: create the database file (with mode 0600) if it is missing.
+    /// When false, a missing file is an error.
+    pub create_if_missing: bool,
+}
+
+impl Default for SqlOptions {
+    fn default() -> Self {
+        SqlOptions {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(10),
+            busy_timeout: Duration::from_secs(5),
+            create_if_missing: true,
+        }
+    }
+}

@@ -1,1 +1,318 @@
-//! placeholder
+//! The backend contract suite: the behaviour of [`UserStore`],
+//! [`SessionStore`] and [`RoleStore`], written once and run by every backend
+//! crate against its real service.
+//!
+//! A backend provides a factory: an `async fn(&'static str) -> Option<Box<dyn
+//! Harness>>` that gets the test's name and returns a fresh, isolated, empty
+//! but migrated backend (or `None` to skip, see [`service_url`]). The
+//! [`contract_tests!`](crate::contract_tests) macro then expands to one
+//! `#[tokio::test]` per contract test, grouped in the modules `user_store`,
+//! `session_store` and `role_store`:
+//!
+//! ```ignore
+//! // authnz-store-foo/tests/contract.rs  (needs tokio as a dev-dependency)
+//! use authnz_api::testkit::{Harness, Stores};
+//!
+//! async fn foo_backend(test: &'static str) -> Option<Box<dyn Harness>> {
+//!     let url = authnz_api::testkit::service_url("AUTHNZ_TEST_FOO_URL", test)?;
+//!     // ... make a fresh database, return a harness that drops it in teardown
+//! }
+//!
+//! authnz_api::contract_tests!(foo_backend);
+//! ```
+//!
+//! Each test body runs in its own task; the harness is torn down after it
+//! whether it passed or panicked, then the panic is re-raised. Tests use
+//! explicit timestamps (never the wall clock, never sleeps), so expiry
+//! boundaries are exact.
+//!
+//! The test functions are public (`users::create_and_lookup`, ...) so a
+//! backend that supports only part of a trait can instantiate a subset by
+//! hand with [`run`].
+
+// Test-support code: a failed expectation is reported by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod fixtures;
+pub mod roles;
+pub mod sessions;
+pub mod users;
+
+use std::future::Future;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::store::{RoleStore, SessionStore, UserStore};
+
+/// The stores one contract test works on.
+#[derive(Debug, Clone)]
+pub struct Stores {
+    /// The user store.
+    pub users: Arc<dyn UserStore>,
+    /// The session store.
+    pub sessions: Arc<dyn SessionStore>,
+    /// The role store.
+    pub roles: Arc<dyn RoleStore>,
+}
+
+impl Stores {
+    /// All three views of one backend that implements every trait.
+    pub fn from_store<S>(store: Arc<S>) -> Stores
+    where
+        S: UserStore + SessionStore + RoleStore,
+    {
+        Stores {
+            users: store.clone(),
+            sessions: store.clone(),
+            roles: store,
+        }
+    }
+}
+
+/// A fresh, isolated, empty (but migrated) backend for one test.
+#[async_trait]
+pub trait Harness: Send + Sync + 'static {
+    /// The stores under test. Called once per test.
+    fn stores(&self) -> Stores;
+
+    /// Release everything the harness made (close pools, drop the database,
+    /// remove files). Runs after the test body, also when it panicked.
+    async fn teardown(self: Box<Self>);
+}
+
+/// Longest a single contract test may run before it is failed.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Run one contract test on a harness: the body in its own task, then the
+/// teardown, then re-raise the body's panic (or fail on timeout).
+pub async fn run<F, Fut>(harness: Box<dyn Harness>, test: F)
+where
+    F: FnOnce(Stores) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let task = tokio::spawn(test(harness.stores()));
+    let abort = task.abort_handle();
+    let outcome = tokio::time::timeout(TEST_TIMEOUT, task).await;
+    abort.abort();
+    harness.teardown().await;
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(join)) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+        Ok(Err(join)) => panic!("contract test task failed: {join}"),
+        Err(_) => panic!("contract test timed out after {TEST_TIMEOUT:?}"),
+    }
+}
+
+/// The environment variable that turns a skipped service test into a
+/// failure (CI sets it).
+pub const REQUIRE_SERVICES_VAR: &str = "AUTHNZ_REQUIRE_SERVICES";
+
+/// The URL of an external service for `test`, from the environment variable
+/// `var` (e.g. `AUTHNZ_TEST_POSTGRES_URL`).
+///
+/// When `var` is unset or empty: if `AUTHNZ_REQUIRE_SERVICES=1`, panic with a
+/// message naming the variable (the test fails); otherwise print
+/// `SKIPPED (<var> unset): <test>` to stderr (uncaptured, so it shows in a
+/// plain `cargo test` run) and return `None`; the test should then return
+/// without checking anything.
+pub fn service_url(var: &str, test: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_owned()),
+        _ => {
+            let required = std::env::var(REQUIRE_SERVICES_VAR).is_ok_and(|v| v.trim() == "1");
+            if required {
+                panic!(
+                    "{var} is unset but {REQUIRE_SERVICES_VAR}=1: cannot run {test}; \
+                     point {var} at a running service"
+                );
+            }
+            // Straight to the process's stderr: `eprintln!` would be captured
+            // by the test harness and shown only for failing tests.
+            let line = format!("SKIPPED ({var} unset): {test}\n");
+            let _ = std::io::stderr().write_all(line.as_bytes());
+            None
+        }
+    }
+}
+
+/// A name no other test (in this or another process) will use, for a
+/// database, a key prefix or a directory: `<prefix>_<16 hex digits>`.
+pub fn unique_name(prefix: &str) -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u32(std::process::id());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    h.write_u128(nanos);
+    format!("{prefix}_{:016x}", h.finish())
+}
+
+/// `base` (a `scheme://authority/...` URL, e.g. a PostgreSQL or MySQL
+/// service URL) with its path replaced by `/<database>`; the query string is
+/// kept. For pointing a test at the fresh database it made.
+pub fn url_with_database(base: &str, database: &str) -> String {
+    let (scheme, rest) = base.split_once("://").unwrap_or(("", base));
+    let (location, query) = match rest.split_once('?') {
+        Some((location, query)) => (location, Some(query)),
+        None => (rest, None),
+    };
+    let authority = location.split('/').next().unwrap_or_default();
+    let mut url = format!("{scheme}://{authority}/{database}");
+    if let Some(query) = query {
+        url.push('?');
+        url.push_str(query);
+    }
+    url
+}
+
+/// Instantiate the whole contract suite as `#[tokio::test]`s, given the path
+/// of an `async fn(&'static str) -> Option<Box<dyn Harness>>`.
+///
+/// Expands to the modules `user_store`, `session_store` and `role_store`
+/// (see [`user_store_tests!`](crate::user_store_tests) and friends), each
+/// doing `use super::*;` so a factory defined next to the macro call is in
+/// scope. The calling crate needs `tokio` (features `macros`, `rt`).
+#[macro_export]
+macro_rules! contract_tests {
+    ($make:path) => {
+        $crate::user_store_tests!($make);
+        $crate::session_store_tests!($make);
+        $crate::role_store_tests!($make);
+    };
+}
+
+/// The [`UserStore`] contract as a module `user_store` of `#[tokio::test]`s.
+#[macro_export]
+macro_rules! user_store_tests {
+    ($make:path) => {
+        $crate::__contract_group!(
+            $make,
+            user_store,
+            users,
+            [
+                create_and_lookup,
+                list_users_ordered_by_id,
+                create_duplicate_email_conflicts,
+                create_duplicate_system_id_conflicts,
+                create_unknown_role_is_invalid_reference,
+                email_match_is_exact,
+                update_each_field,
+                update_writes_null,
+                update_empty_patch_sets_last_updated,
+                update_only_if_active,
+                update_missing_user_changes_nothing,
+                update_duplicate_email_conflicts,
+                update_unknown_role_is_invalid_reference,
+                delete_user_cascades_sessions,
+                superuser_role_of_user_one,
+                datetimes_round_trip_to_the_microsecond,
+                json_round_trips,
+                concurrent_creates,
+            ]
+        );
+    };
+}
+
+/// The [`SessionStore`] contract as a module `session_store` of
+/// `#[tokio::test]`s.
+#[macro_export]
+macro_rules! session_store_tests {
+    ($make:path) => {
+        $crate::__contract_group!(
+            $make,
+            session_store,
+            sessions,
+            [
+                create_and_read_active,
+                create_unknown_user_is_invalid_reference,
+                create_duplicate_token_conflicts,
+                expiry_boundary_is_exclusive,
+                unknown_token_is_none,
+                delete_session_expired_or_not,
+                delete_user_sessions_all,
+                delete_user_sessions_keep,
+                user_sessions_active_in_created_order,
+                set_extra_only_on_active,
+                delete_expired_before,
+                datetimes_and_json_round_trip,
+            ]
+        );
+    };
+}
+
+/// The [`RoleStore`] contract as a module `role_store` of `#[tokio::test]`s.
+#[macro_export]
+macro_rules! role_store_tests {
+    ($make:path) => {
+        $crate::__contract_group!(
+            $make,
+            role_store,
+            roles,
+            [
+                fresh_store_is_empty,
+                initialize_seeds_roles_and_users,
+                initialize_twice_writes_nothing,
+                initialize_is_atomic_on_unknown_role,
+                initialize_is_atomic_on_duplicate_email,
+                list_roles_byte_order,
+            ]
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __contract_group {
+    ($make:path, $module:ident, $suite:ident, [$($test:ident),* $(,)?]) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(
+                #[::tokio::test]
+                async fn $test() {
+                    let name = concat!(module_path!(), "::", stringify!($test));
+                    if let Some(harness) = $make(name).await {
+                        $crate::testkit::run(harness, $crate::testkit::$suite::$test).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(
+            url_with_database("postgres://postgres@127.0.0.1:5432/test", "t_1"),
+            "postgres://postgres@127.0.0.1:5432/t_1"
+        );
+        assert_eq!(
+            url_with_database("postgresql://u:p@h/db?sslmode=disable", "x"),
+            "postgresql://u:p@h/x?sslmode=disable"
+        );
+        assert_eq!(url_with_database("mysql://h:3306", "x"), "mysql://h:3306/x");
+    }
+
+    #[test]
+    fn unique_names_differ() {
+        let a = unique_name("authnz_t");
+        let b = unique_name("authnz_t");
+        assert_ne!(a, b);
+        assert!(a.starts_with("authnz_t_") && a.len() == "authnz_t_".len() + 16);
+    }
+}

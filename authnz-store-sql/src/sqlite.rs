@@ -1,0 +1,512 @@
+//! The SQLite dialect: opening the file safely, and every store operation as
+//! SQLite SQL.
+//!
+//! Storage follows spec 8.2 so that a database can be shared with upstream:
+//! datetimes are TEXT `YYYY-MM-DD HH:MM:SS.ffffff` and every datetime
+//! parameter (including `now`) is bound in that same form, because SQLite
+//! compares them as text; booleans are 0/1; JSON is Python-style text or SQL
+//! NULL. Every connection enforces foreign keys (the cascades depend on it)
+//! and waits a few seconds on a locked database before giving up. Transactions
+//! that write start with `BEGIN IMMEDIATE`, so they take the write lock up
+//! front instead of failing when a read lock cannot be upgraded.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use authnz_api::time::{parse_stored_text, to_sqlite_text, truncate_micros};
+use authnz_api::{InitialData, NewUser, Role, Session, User, UserId, UserPatch};
+use chrono::NaiveDateTime;
+use serde_json::Value;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+};
+use sqlx::{Executor, Row, Sqlite};
+
+use crate::error::SqlStoreError;
+use crate::json;
+use crate::rows::{
+    ReadColumns, SESSION_COLUMN_COUNT, session_columns, session_columns_s, session_from_row,
+    user_columns, user_columns_u, user_from_row,
+};
+use crate::{SqlOptions, url};
+
+/// The migrations for this dialect, embedded at build time.
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx_macros::migrate!("migrations/sqlite");
+
+/// `journal_size_limit` as upstream sets it (5 MiB).
+const JOURNAL_SIZE_LIMIT: &str = "5242880";
+
+/// Open a pool on a `sqlite:` URL.
+///
+/// A file database is checked (an existing file must have mode 0600) or
+/// created with mode 0600 before SQLite touches it, and put in WAL mode. An
+/// in-memory database gets exactly one connection that is never recycled,
+/// since the data lives only as long as that connection.
+pub(crate) async fn connect(
+    target: &url::SqliteTarget,
+    opts: &SqlOptions,
+) -> Result<SqlitePool, SqlStoreError> {
+    let mut options = SqliteConnectOptions::from_str(&target.url)?
+        .foreign_keys(true)
+        .busy_timeout(opts.busy_timeout);
+    let mut pool = SqlitePoolOptions::new().acquire_timeout(opts.acquire_timeout);
+
+    if target.in_memory {
+        pool = pool
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None);
+    } else {
+        let path = options.get_filename().to_path_buf();
+        prepare_file(&path, opts.create_if_missing)?;
+        options = options
+            .create_if_missing(false)
+            .journal_mode(SqliteJournalMode::Wal)
+            .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT);
+        pool = pool.max_connections(opts.max_connections.max(1));
+    }
+
+    Ok(pool.connect_with(options).await?)
+}
+
+/// Spec 7.5: refuse an existing database file whose permission bits are not
+/// exactly 0600; create a missing one with mode 0600 (SQLite gives its `-wal`
+/// and `-shm` files the same mode).
+#[cfg(unix)]
+fn prepare_file(path: &Path, create: bool) -> Result<(), SqlStoreError> {
+    use std::fs::{self, OpenOptions, Permissions};
+    use std::io::ErrorKind;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+
+    let file_error = |source| SqlStoreError::File {
+        path: path.to_path_buf(),
+        source,
+    };
+    match fs::metadata(path) {
+        Ok(meta) => {
+            let mode = meta.permissions().mode() & 0o7777;
+            if mode != 0o600 {
+                return Err(SqlStoreError::InsecurePermissions {
+                    path: path.to_path_buf(),
+                    mode,
+                });
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound && create => {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(file_error)?;
+            // The umask may have cleared bits of 0600; set them exactly.
+            fs::set_permissions(path, Permissions::from_mode(0o600)).map_err(file_error)?;
+            tracing::info!(path = %path.display(), "created SQLite auth DB with mode 0600");
+            Ok(())
+        }
+        Err(e) => Err(file_error(e)),
+    }
+}
+
+/// Without Unix permission bits there is nothing to check; SQLite creates the
+/// file if allowed.
+#[cfg(not(unix))]
+fn prepare_file(path: &Path, create: bool) -> Result<(), SqlStoreError> {
+    if !create && !path.exists() {
+        return Err(SqlStoreError::File {
+            path: path.to_path_buf(),
+            source: std::io::ErrorKind::NotFound.into(),
+        });
+    }
+    Ok(())
+}
+
+/// A datetime parameter in the stored text form.
+fn dt(t: NaiveDateTime) -> String {
+    to_sqlite_text(&truncate_micros(t))
+}
+
+fn opt_dt(t: Option<NaiveDateTime>) -> Option<String> {
+    t.map(dt)
+}
+
+fn json_param(v: Option<&Value>) -> Result<Option<String>, SqlStoreError> {
+    json::to_column(v)
+}
+
+impl ReadColumns for SqliteRow {
+    fn text(&self, i: usize, _column: &'static str) -> Result<String, SqlStoreError> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn opt_text(&self, i: usize, _column: &'static str) -> Result<Option<String>, SqlStoreError> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn int(&self, i: usize, _column: &'static str) -> Result<i64, SqlStoreError> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn opt_int(&self, i: usize, _column: &'static str) -> Result<Option<i64>, SqlStoreError> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn flag(&self, i: usize, _column: &'static str) -> Result<bool, SqlStoreError> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn opt_datetime(
+        &self,
+        i: usize,
+        column: &'static str,
+    ) -> Result<Option<NaiveDateTime>, SqlStoreError> {
+        let text: Option<String> = self.try_get(i)?;
+        text.map(|t| {
+            parse_stored_text(&t).ok_or_else(|| SqlStoreError::Decode {
+                column,
+                reason: "not a `YYYY-MM-DD HH:MM:SS.ffffff` datetime".to_owned(),
+            })
+        })
+        .transpose()
+    }
+
+    fn json(&self, i: usize, column: &'static str) -> Result<Option<Value>, SqlStoreError> {
+        match self.try_get::<Option<String>, _>(i) {
+            Ok(text) => json::from_column(text, column),
+            // A column declared JSON has NUMERIC affinity: SQLite stores the
+            // text of a top-level JSON number (`42`, `2.5`) as a number.
+            Err(sqlx::Error::ColumnDecode { .. }) => {
+                if let Ok(n) = self.try_get::<i64, _>(i) {
+                    return Ok(Some(Value::from(n)));
+                }
+                let f: f64 = self.try_get(i)?;
+                Ok(serde_json::Number::from_f64(f).map(Value::Number))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// users
+
+/// Insert a user; `user_id` `None` lets SQLite pick the next rowid.
+async fn insert_user<'e, E>(
+    ex: E,
+    user_id: Option<UserId>,
+    user: &NewUser,
+    now: NaiveDateTime,
+) -> Result<UserId, SqlStoreError>
+where
+    E: Executor<'e, Database = Sqlite>,
+{
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO users (system_id, full_name, password, email, email_verified, is_active, \
+         emailverify_sent_datetime, failed_login_tries, extra_info, created_on, last_updated, \
+         user_role, user_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $9, $10, $11) RETURNING user_id",
+    )
+    .bind(&user.system_id)
+    .bind(&user.full_name)
+    .bind(&user.password)
+    .bind(&user.email)
+    .bind(user.email_verified)
+    .bind(user.is_active)
+    .bind(opt_dt(user.emailverify_sent_datetime))
+    .bind(json_param(user.extra_info.as_ref())?)
+    .bind(dt(now))
+    .bind(&user.user_role)
+    .bind(user_id)
+    .fetch_one(ex)
+    .await?;
+    Ok(id)
+}
+
+pub(crate) async fn create_user(
+    pool: &SqlitePool,
+    user: &NewUser,
+    now: NaiveDateTime,
+) -> Result<UserId, SqlStoreError> {
+    insert_user(pool, None, user, now).await
+}
+
+pub(crate) async fn user_by_id(
+    pool: &SqlitePool,
+    user_id: UserId,
+) -> Result<Option<User>, SqlStoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE user_id = $1"
+    ))
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| user_from_row(&r, 0)).transpose()
+}
+
+pub(crate) async fn user_by_email(
+    pool: &SqlitePool,
+    email: &str,
+) -> Result<Option<User>, SqlStoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE email = $1"
+    ))
+    .bind(email)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| user_from_row(&r, 0)).transpose()
+}
+
+pub(crate) async fn list_users(pool: &SqlitePool) -> Result<Vec<User>, SqlStoreError> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users ORDER BY user_id"
+    ))
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|r| user_from_row(r, 0)).collect()
+}
+
+pub(crate) async fn update_user(
+    pool: &SqlitePool,
+    user_id: UserId,
+    patch: &UserPatch,
+    only_if_active: Option<bool>,
+    now: NaiveDateTime,
+) -> Result<u64, SqlStoreError> {
+    // One static statement: each nullable column has a "set it" flag and a
+    // value (so NULL can be written), the others use COALESCE.
+    let extra_info = match &patch.extra_info {
+        Some(v) => json_param(v.as_ref())?,
+        None => None,
+    };
+    let result = sqlx::query(
+        "UPDATE users SET \
+           full_name = CASE WHEN $1 THEN $2 ELSE full_name END, \
+           password = COALESCE($3, password), \
+           email = COALESCE($4, email), \
+           email_verified = COALESCE($5, email_verified), \
+           is_active = COALESCE($6, is_active), \
+           user_role = COALESCE($7, user_role), \
+           extra_info = CASE WHEN $8 THEN $9 ELSE extra_info END, \
+           emailverify_sent_datetime = CASE WHEN $10 THEN $11 ELSE emailverify_sent_datetime END, \
+           emailforgotpass_sent_datetime = \
+             CASE WHEN $12 THEN $13 ELSE emailforgotpass_sent_datetime END, \
+           last_updated = $14 \
+         WHERE user_id = $15 AND ($16 IS NULL OR is_active = $16)",
+    )
+    .bind(patch.full_name.is_some())
+    .bind(patch.full_name.clone().flatten())
+    .bind(&patch.password)
+    .bind(&patch.email)
+    .bind(patch.email_verified)
+    .bind(patch.is_active)
+    .bind(&patch.user_role)
+    .bind(patch.extra_info.is_some())
+    .bind(extra_info)
+    .bind(patch.emailverify_sent_datetime.is_some())
+    .bind(opt_dt(patch.emailverify_sent_datetime.flatten()))
+    .bind(patch.emailforgotpass_sent_datetime.is_some())
+    .bind(opt_dt(patch.emailforgotpass_sent_datetime.flatten()))
+    .bind(dt(now))
+    .bind(user_id)
+    .bind(only_if_active)
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+pub(crate) async fn delete_user(pool: &SqlitePool, user_id: UserId) -> Result<u64, SqlStoreError> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    // The foreign keys cascade all of these; deleting explicitly keeps the
+    // result right even on a database whose cascades are missing.
+    for sql in [
+        "DELETE FROM apikeys WHERE user_id = $1",
+        "DELETE FROM apikeys_nosession WHERE user_id = $1",
+        "DELETE FROM sessions WHERE user_id = $1",
+        "DELETE FROM preferences WHERE user_id = $1",
+        "DELETE FROM user_groups WHERE user_id = $1",
+    ] {
+        sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
+    }
+    let deleted = sqlx::query("DELETE FROM users WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    Ok(deleted)
+}
+
+pub(crate) async fn superuser_role(pool: &SqlitePool) -> Result<Option<String>, SqlStoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT user_role FROM users WHERE user_id = 1")
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+// ---------------------------------------------------------------------------
+// sessions
+
+pub(crate) async fn create_session(pool: &SqlitePool, s: &Session) -> Result<(), SqlStoreError> {
+    sqlx::query(concat!(
+        "INSERT INTO sessions (",
+        session_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    ))
+    .bind(&s.session_token)
+    .bind(&s.ip_address)
+    .bind(&s.user_agent)
+    .bind(s.user_id)
+    .bind(dt(s.created))
+    .bind(dt(s.expires))
+    .bind(json_param(s.extra_info_json.as_ref())?)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn active_session(
+    pool: &SqlitePool,
+    token: &str,
+    now: NaiveDateTime,
+) -> Result<Option<(Session, User)>, SqlStoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        session_columns_s!(),
+        ", ",
+        user_columns_u!(),
+        " FROM sessions s JOIN users u ON u.user_id = s.user_id \
+          WHERE s.session_token = $1 AND s.expires > $2"
+    ))
+    .bind(token)
+    .bind(dt(now))
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| {
+        Ok((
+            session_from_row(&r, 0)?,
+            user_from_row(&r, SESSION_COLUMN_COUNT)?,
+        ))
+    })
+    .transpose()
+}
+
+pub(crate) async fn delete_session(pool: &SqlitePool, token: &str) -> Result<u64, SqlStoreError> {
+    Ok(sqlx::query("DELETE FROM sessions WHERE session_token = $1")
+        .bind(token)
+        .execute(pool)
+        .await?
+        .rows_affected())
+}
+
+pub(crate) async fn delete_user_sessions(
+    pool: &SqlitePool,
+    user_id: UserId,
+    keep: Option<&str>,
+) -> Result<u64, SqlStoreError> {
+    Ok(sqlx::query(
+        "DELETE FROM sessions WHERE user_id = $1 AND ($2 IS NULL OR session_token <> $2)",
+    )
+    .bind(user_id)
+    .bind(keep)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+pub(crate) async fn user_sessions(
+    pool: &SqlitePool,
+    user_id: UserId,
+    now: NaiveDateTime,
+) -> Result<Vec<Session>, SqlStoreError> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        session_columns!(),
+        " FROM sessions WHERE user_id = $1 AND expires > $2 ORDER BY created, session_token"
+    ))
+    .bind(user_id)
+    .bind(dt(now))
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|r| session_from_row(r, 0)).collect()
+}
+
+pub(crate) async fn set_session_extra(
+    pool: &SqlitePool,
+    token: &str,
+    extra: Option<&Value>,
+    now: NaiveDateTime,
+) -> Result<u64, SqlStoreError> {
+    Ok(sqlx::query(
+        "UPDATE sessions SET extra_info_json = $1 WHERE session_token = $2 AND expires > $3",
+    )
+    .bind(json_param(extra)?)
+    .bind(token)
+    .bind(dt(now))
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+pub(crate) async fn delete_sessions_expired_before(
+    pool: &SqlitePool,
+    before: NaiveDateTime,
+) -> Result<u64, SqlStoreError> {
+    Ok(sqlx::query("DELETE FROM sessions WHERE expires < $1")
+        .bind(dt(before))
+        .execute(pool)
+        .await?
+        .rows_affected())
+}
+
+// ---------------------------------------------------------------------------
+// roles
+
+pub(crate) async fn list_roles(pool: &SqlitePool) -> Result<Vec<Role>, SqlStoreError> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as(r#"SELECT name, "desc" FROM roles ORDER BY name"#)
+            .fetch_all(pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, desc)| Role { name, desc })
+        .collect())
+}
+
+pub(crate) async fn initialize(
+    pool: &SqlitePool,
+    data: &InitialData,
+    now: NaiveDateTime,
+) -> Result<bool, SqlStoreError> {
+    // BEGIN IMMEDIATE holds the write lock from the first statement, so no
+    // other writer can seed roles between the check and the inserts.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let seeded: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM roles)")
+        .fetch_one(&mut *tx)
+        .await?;
+    if seeded {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    for role in &data.roles {
+        sqlx::query(r#"INSERT INTO roles (name, "desc") VALUES ($1, $2)"#)
+            .bind(&role.name)
+            .bind(&role.desc)
+            .execute(&mut *tx)
+            .await?;
+    }
+    // Explicit ids, as upstream: the built-in users are 1, 2 and 3.
+    for (user_id, user) in (1..).zip(&data.users) {
+        insert_user(&mut *tx, Some(user_id), user, now).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}

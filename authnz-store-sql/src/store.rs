@@ -1,0 +1,246 @@
+//! [`SqlStore`]: one connection pool, either dialect, implementing the
+//! storage traits by dispatching each call to the dialect module.
+//!
+//! The dialect modules hold the SQL; this module only opens, migrates and
+//! closes the pool and converts errors into [`StoreError`] at the trait
+//! boundary.
+
+use async_trait::async_trait;
+use authnz_api::{
+    InitialData, NewUser, Role, RoleStore, Session, SessionStore, StoreError, User, UserId,
+    UserPatch, UserStore,
+};
+use chrono::NaiveDateTime;
+use serde_json::Value;
+
+use crate::SqlOptions;
+use crate::error::SqlStoreError;
+use crate::url::Dialect;
+
+#[cfg(feature = "postgres")]
+use crate::postgres;
+#[cfg(feature = "sqlite")]
+use crate::sqlite;
+
+/// The SQL store: SQLite or PostgreSQL behind one type.
+///
+/// Cloning is cheap and shares the pool.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: Pool,
+}
+
+#[derive(Debug, Clone)]
+enum Pool {
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+}
+
+/// Run the same function of whichever dialect module the pool belongs to,
+/// and convert its error into a [`StoreError`].
+macro_rules! dispatch {
+    ($self:ident . $op:ident ( $($arg:expr),* )) => {
+        match &$self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => sqlite::$op(p, $($arg),*).await.map_err(StoreError::from),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => postgres::$op(p, $($arg),*).await.map_err(StoreError::from),
+        }
+    };
+}
+
+impl SqlStore {
+    /// Open a connection pool on `url` (see [`Dialect`] for the forms) and
+    /// check that one connection works. Does not create the schema: call
+    /// [`SqlStore::migrate`] next.
+    ///
+    /// For a SQLite file, an existing file must have mode 0600 or it is
+    /// refused (spec 7.5, [`SqlStoreError::InsecurePermissions`]); a missing
+    /// one is created with mode 0600 when [`SqlOptions::create_if_missing`]
+    /// is set, and the database is switched to WAL mode with
+    /// `journal_size_limit=5242880`. Every SQLite connection enforces foreign
+    /// keys.
+    ///
+    /// Errors: [`StoreError::Unavailable`] when the server cannot be reached
+    /// within [`SqlOptions::acquire_timeout`]; [`StoreError::Backend`] for a
+    /// bad URL, a missing driver or a refused file, with a
+    /// [`SqlStoreError`] as the source.
+    pub async fn connect(url: &str, opts: &SqlOptions) -> Result<SqlStore, StoreError> {
+        Self::connect_inner(url, opts)
+            .await
+            .map_err(StoreError::from)
+    }
+
+    async fn connect_inner(url: &str, opts: &SqlOptions) -> Result<SqlStore, SqlStoreError> {
+        let dialect = Dialect::from_url(url).ok_or(SqlStoreError::UnsupportedUrl)?;
+        let pool = match dialect {
+            #[cfg(feature = "sqlite")]
+            Dialect::Sqlite => {
+                Pool::Sqlite(sqlite::connect(&crate::url::sqlite_target(url)?, opts).await?)
+            }
+            #[cfg(feature = "postgres")]
+            Dialect::Postgres => Pool::Postgres(postgres::connect(url, opts).await?),
+            #[allow(unreachable_patterns)]
+            other => return Err(SqlStoreError::DialectDisabled(other.name())),
+        };
+        Ok(SqlStore { pool })
+    }
+
+    /// Create or complete the schema by running the embedded migrations
+    /// (`migrations/<dialect>/`). Safe to run on every start, on a fresh
+    /// database and on one created by upstream; sqlx records what it applied
+    /// in `_sqlx_migrations`.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let result = match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => sqlite::MIGRATOR.run(p).await,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => postgres::MIGRATOR.run(p).await,
+        };
+        result.map_err(|e| StoreError::from(SqlStoreError::from(e)))
+    }
+
+    /// Close every connection, waiting for those in use to be returned.
+    /// Later operations fail with [`StoreError::Unavailable`].
+    pub async fn close(&self) {
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => p.close().await,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// Which dialect this store speaks.
+    pub fn dialect(&self) -> Dialect {
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => Dialect::Sqlite,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// The SQLite pool, for operations outside the storage traits (and
+    /// tests). Values written through it must follow spec 8.2.
+    #[cfg(feature = "sqlite")]
+    pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
+        match &self.pool {
+            Pool::Sqlite(p) => Some(p),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(_) => None,
+        }
+    }
+
+    /// The PostgreSQL pool, for operations outside the storage traits (and
+    /// tests).
+    #[cfg(feature = "postgres")]
+    pub fn postgres_pool(&self) -> Option<&sqlx::PgPool> {
+        match &self.pool {
+            Pool::Postgres(p) => Some(p),
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => None,
+        }
+    }
+}
+
+#[async_trait]
+impl UserStore for SqlStore {
+    async fn create_user(&self, user: &NewUser, now: NaiveDateTime) -> Result<UserId, StoreError> {
+        dispatch!(self.create_user(user, now))
+    }
+
+    async fn user_by_id(&self, user_id: UserId) -> Result<Option<User>, StoreError> {
+        dispatch!(self.user_by_id(user_id))
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        dispatch!(self.user_by_email(email))
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        dispatch!(self.list_users())
+    }
+
+    async fn update_user(
+        &self,
+        user_id: UserId,
+        patch: &UserPatch,
+        only_if_active: Option<bool>,
+        now: NaiveDateTime,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self.update_user(user_id, patch, only_if_active, now))
+    }
+
+    async fn delete_user(&self, user_id: UserId) -> Result<u64, StoreError> {
+        dispatch!(self.delete_user(user_id))
+    }
+
+    async fn superuser_role(&self) -> Result<Option<String>, StoreError> {
+        dispatch!(self.superuser_role())
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqlStore {
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        dispatch!(self.create_session(session))
+    }
+
+    async fn active_session(
+        &self,
+        token: &str,
+        now: NaiveDateTime,
+    ) -> Result<Option<(Session, User)>, StoreError> {
+        dispatch!(self.active_session(token, now))
+    }
+
+    async fn delete_session(&self, token: &str) -> Result<u64, StoreError> {
+        dispatch!(self.delete_session(token))
+    }
+
+    async fn delete_user_sessions(
+        &self,
+        user_id: UserId,
+        keep: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self.delete_user_sessions(user_id, keep))
+    }
+
+    async fn user_sessions(
+        &self,
+        user_id: UserId,
+        now: NaiveDateTime,
+    ) -> Result<Vec<Session>, StoreError> {
+        dispatch!(self.user_sessions(user_id, now))
+    }
+
+    async fn set_session_extra(
+        &self,
+        token: &str,
+        extra_info_json: Option<&Value>,
+        now: NaiveDateTime,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self.set_session_extra(token, extra_info_json, now))
+    }
+
+    async fn delete_sessions_expired_before(
+        &self,
+        before: NaiveDateTime,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self.delete_sessions_expired_before(before))
+    }
+}
+
+#[async_trait]
+impl RoleStore for SqlStore {
+    async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {
+        dispatch!(self.list_roles())
+    }
+
+    async fn initialize(&self, data: &InitialData, now: NaiveDateTime) -> Result<bool, StoreError> {
+        dispatch!(self.initialize(data, now))
+    }
+}

@@ -1,0 +1,144 @@
+//! Telling the SQL dialect from a database URL.
+//!
+//! URLs are sqlx-style: `sqlite:PATH`, `sqlite://PATH`, `sqlite::memory:`
+//! (with optional `?mode=...` parameters), `postgres://...` and
+//! `postgresql://...`. Note that sqlx reads `sqlite:///srv/auth.db` as the
+//! absolute path `/srv/auth.db`, where SQLAlchemy (upstream's
+//! `AUTHNZERVER_AUTHDB`) would read a relative path; translating upstream
+//! configuration is the caller's job.
+
+#[cfg(feature = "sqlite")]
+use crate::error::SqlStoreError;
+
+/// The SQL dialects this crate speaks.
+///
+/// Both variants always exist, so configuration can be checked even in a
+/// build without one of the drivers; [`crate::SqlStore::connect`] then fails
+/// with [`SqlStoreError::DialectDisabled`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// SQLite, a file or in memory.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl Dialect {
+    /// The dialect a URL names, or `None` if it names none this crate knows.
+    pub fn from_url(url: &str) -> Option<Dialect> {
+        let url = url.trim();
+        if starts_with_ignore_case(url, "sqlite:") {
+            Some(Dialect::Sqlite)
+        } else if starts_with_ignore_case(url, "postgres://")
+            || starts_with_ignore_case(url, "postgresql://")
+        {
+            Some(Dialect::Postgres)
+        } else {
+            None
+        }
+    }
+
+    /// The dialect's name, which is also the name of its Cargo feature.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+        }
+    }
+
+    /// Whether this build has the dialect's driver.
+    pub fn is_compiled_in(self) -> bool {
+        match self {
+            Dialect::Sqlite => cfg!(feature = "sqlite"),
+            Dialect::Postgres => cfg!(feature = "postgres"),
+        }
+    }
+}
+
+impl std::fmt::Display for Dialect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+}
+
+/// A parsed `sqlite:` URL.
+#[cfg(feature = "sqlite")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SqliteTarget {
+    /// The URL with a lower-case scheme, as sqlx expects it.
+    pub(crate) url: String,
+    /// `sqlite::memory:` or `?mode=memory`.
+    pub(crate) in_memory: bool,
+}
+
+/// Parse a `sqlite:` URL far enough to tell a file from memory.
+#[cfg(feature = "sqlite")]
+pub(crate) fn sqlite_target(url: &str) -> Result<SqliteTarget, SqlStoreError> {
+    let url = url.trim();
+    if !starts_with_ignore_case(url, "sqlite:") {
+        return Err(SqlStoreError::UnsupportedUrl);
+    }
+    let rest = &url["sqlite:".len()..];
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
+    let in_memory = database == ":memory:"
+        || params
+            .split('&')
+            .any(|kv| kv.eq_ignore_ascii_case("mode=memory"));
+    if database.is_empty() && !in_memory {
+        // SQLite would open a private temporary database per connection.
+        return Err(SqlStoreError::UnsupportedUrl);
+    }
+    Ok(SqliteTarget {
+        url: format!("sqlite://{rest}"),
+        in_memory,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dialects() {
+        assert_eq!(Dialect::from_url("sqlite::memory:"), Some(Dialect::Sqlite));
+        assert_eq!(Dialect::from_url("SQLite:/tmp/x.db"), Some(Dialect::Sqlite));
+        assert_eq!(
+            Dialect::from_url("postgres://u@h/db"),
+            Some(Dialect::Postgres)
+        );
+        assert_eq!(
+            Dialect::from_url("postgresql://u@h/db"),
+            Some(Dialect::Postgres)
+        );
+        assert_eq!(Dialect::from_url("mysql://u@h/db"), None);
+        assert_eq!(Dialect::from_url("/tmp/x.db"), None);
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn sqlite_targets() {
+        let t = sqlite_target("sqlite::memory:").expect("ok");
+        assert!(t.in_memory);
+        assert_eq!(t.url, "sqlite://:memory:");
+
+        let t = sqlite_target("sqlite:///srv/auth.db").expect("ok");
+        assert!(!t.in_memory);
+        assert_eq!(t.url, "sqlite:///srv/auth.db");
+
+        let t = sqlite_target("sqlite:auth.db").expect("ok");
+        assert_eq!(t.url, "sqlite://auth.db");
+
+        let t = sqlite_target("sqlite://shared?mode=memory&cache=shared").expect("ok");
+        assert!(t.in_memory);
+
+        assert!(sqlite_target("sqlite:").is_err());
+        assert!(sqlite_target("sqlite://").is_err());
+        assert!(sqlite_target("postgres://x").is_err());
+    }
+}

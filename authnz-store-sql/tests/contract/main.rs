@@ -1,0 +1,31 @@
+//! The backend contract suite of `authnz-api` (feature `testkit`) run on
+//! every dialect of `SqlStore`, plus the SQL-specific checks: file
+//! permissions, pragmas, storage formats, the schema, adopting a database
+//! made by upstream, and error mapping.
+//!
+//! PostgreSQL runs when `AUTHNZ_TEST_POSTGRES_URL` is set (each test makes
+//! and drops its own database); otherwise those tests print `SKIPPED` and
+//! pass, unless `AUTHNZ_REQUIRE_SERVICES=1`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+#[cfg(feature = "postgres")]
+mod postgres_specific;
+#[cfg(all(unix, feature = "sqlite"))]
+mod sqlite_specific;
+
+#[cfg(feature = "sqlite")]
+mod sqlite_memory {
+    authnz_api::contract_tests!(crate::harness::sqlite_memory);
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite_file {
+    authnz_api::contract_tests!(crate::harness::sqlite_file);
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    authnz_api::contract_tests!(crate::harness::postgres);
+}

@@ -1,0 +1,184 @@
+//! PostgreSQL-only checks: column types and index names of spec 8.1, the
+//! stored JSON text, adopting a database made by upstream, and how an
+//! unreachable server is reported.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use authnz_api::testkit::Stores;
+use authnz_api::testkit::fixtures::{initial_data, new_user, seed, t0};
+use authnz_api::{RoleStore, StoreError, UserStore};
+use authnz_store_sql::sqlx::{self, Connection};
+use authnz_store_sql::{Dialect, SqlOptions, SqlStore};
+
+use crate::harness::{PgDatabase, SPEC_INDEXES, TABLES, test_options};
+
+/// Run `body` on a fresh migrated database, dropping it afterwards even if
+/// `body` panics; skip when no server is configured.
+async fn with_database<F, Fut>(test: &'static str, migrate: bool, body: F)
+where
+    F: FnOnce(SqlStore, String) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(db) = PgDatabase::create(test).await else {
+        return;
+    };
+    let url = db.url.clone();
+    let store = SqlStore::connect(&url, &test_options())
+        .await
+        .expect("connect");
+    if migrate {
+        store.migrate().await.expect("migrate");
+    }
+    let outcome = tokio::spawn(body(store.clone(), url)).await;
+    store.close().await;
+    db.drop_database().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+#[tokio::test]
+async fn refused_connection_is_unavailable() {
+    // Port 1 on loopback: nothing listens there.
+    let opts = SqlOptions {
+        acquire_timeout: Duration::from_secs(1),
+        ..SqlOptions::default()
+    };
+    let started = Instant::now();
+    let err = SqlStore::connect("postgres://postgres@127.0.0.1:1/authnz", &opts)
+        .await
+        .expect_err("nothing listens on port 1");
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn schema_types_and_indexes() {
+    with_database(
+        "postgres_specific::schema_types_and_indexes",
+        true,
+        |store, _| async move {
+            assert_eq!(store.dialect(), Dialect::Postgres);
+            let pool = store.postgres_pool().expect("pool").clone();
+            let tables: Vec<String> = sqlx::query_scalar(
+                "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = 'public' AND table_name NOT LIKE '\\_%' ORDER BY 1",
+            )
+            .fetch_all(&pool)
+            .await
+            .expect("tables");
+            assert_eq!(tables, TABLES);
+
+            let types: Vec<(String, String)> = sqlx::query_as(
+                "SELECT column_name::text, data_type::text FROM information_schema.columns \
+             WHERE table_name = 'users' ORDER BY ordinal_position",
+            )
+            .fetch_all(&pool)
+            .await
+            .expect("columns");
+            let type_of = |c: &str| {
+                types
+                    .iter()
+                    .find(|(n, _)| n == c)
+                    .map(|(_, t)| t.as_str())
+                    .unwrap_or("missing")
+            };
+            assert_eq!(type_of("user_id"), "integer");
+            assert_eq!(type_of("created_on"), "timestamp without time zone");
+            assert_eq!(type_of("email_verified"), "boolean");
+            assert_eq!(type_of("extra_info"), "json");
+
+            let indexes: Vec<String> = sqlx::query_scalar(
+                "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public'",
+            )
+            .fetch_all(&pool)
+            .await
+            .expect("indexes");
+            for ix in SPEC_INDEXES {
+                assert!(indexes.iter().any(|i| i == ix), "missing index {ix}");
+            }
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn json_is_stored_as_python_text() {
+    with_database(
+        "postgres_specific::json_is_stored_as_python_text",
+        true,
+        |store, _| async move {
+            let s = Stores::from_store(Arc::new(store.clone()));
+            seed(&s).await;
+            let pool = store.postgres_pool().expect("pool").clone();
+            let text: String =
+                sqlx::query_scalar("SELECT extra_info::text FROM users WHERE user_id = 1")
+                    .fetch_one(&pool)
+                    .await
+                    .expect("extra_info");
+            assert_eq!(
+                text,
+                r#"{"provenance": "auto-created", "type": "system-user"}"#
+            );
+        },
+    )
+    .await;
+}
+
+/// Roughly what SQLAlchemy creates on PostgreSQL, with upstream's seed rows
+/// inserted with explicit ids (which leaves the sequence at 1).
+const UPSTREAM_DDL: &str = r#"
+CREATE TABLE roles (name VARCHAR(100) NOT NULL, "desc" VARCHAR(280) NOT NULL, PRIMARY KEY (name));
+CREATE TABLE users (
+    user_id SERIAL NOT NULL, system_id VARCHAR(50) NOT NULL, full_name VARCHAR(280),
+    password TEXT NOT NULL, email VARCHAR(280) NOT NULL, email_verified BOOLEAN NOT NULL,
+    is_active BOOLEAN NOT NULL, emailverify_sent_datetime TIMESTAMP WITHOUT TIME ZONE,
+    emailforgotpass_sent_datetime TIMESTAMP WITHOUT TIME ZONE,
+    emailchangepass_sent_datetime TIMESTAMP WITHOUT TIME ZONE,
+    last_login_success TIMESTAMP WITHOUT TIME ZONE, last_login_try TIMESTAMP WITHOUT TIME ZONE,
+    failed_login_tries INTEGER, extra_info JSON, created_on TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+    last_updated TIMESTAMP WITHOUT TIME ZONE NOT NULL, user_role VARCHAR(100) NOT NULL,
+    PRIMARY KEY (user_id), UNIQUE (email), FOREIGN KEY(user_role) REFERENCES roles (name));
+CREATE UNIQUE INDEX ix_users_system_id ON users (system_id);
+INSERT INTO roles VALUES ('superuser', 'd'), ('anonymous', 'd'), ('locked', 'd'), ('authenticated', 'd');
+INSERT INTO users (user_id, system_id, password, email, email_verified, is_active,
+                   failed_login_tries, extra_info, created_on, last_updated, user_role)
+VALUES (1, 's1', 'h', 'admin@localhost', true, true, 0, '{"a": 1}', '2024-01-01', '2024-01-01', 'superuser'),
+       (2, 's2', 'h', 'anonuser@localhost', true, true, 0, NULL, '2024-01-01', '2024-01-01', 'anonymous'),
+       (3, 's3', 'h', 'dummyuser@localhost', true, false, 0, NULL, '2024-01-01', '2024-01-01', 'locked');
+"#;
+
+#[tokio::test]
+async fn adopts_a_database_made_by_upstream() {
+    with_database(
+        "postgres_specific::adopts_a_database_made_by_upstream",
+        false,
+        |store, url| async move {
+            let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
+            sqlx::raw_sql(UPSTREAM_DDL)
+                .execute(&mut conn)
+                .await
+                .expect("upstream DDL");
+            conn.close().await.expect("close");
+
+            store.migrate().await.expect("migrate an upstream database");
+            assert!(
+                !store
+                    .initialize(&initial_data(), t0())
+                    .await
+                    .expect("initialize")
+            );
+            let users = store.list_users().await.expect("users");
+            assert_eq!(users.len(), 3);
+            assert_eq!(users[0].extra_info, Some(serde_json::json!({"a": 1})));
+            // The sequence was moved past the explicit ids.
+            let id = store
+                .create_user(&new_user("next"), t0())
+                .await
+                .expect("create");
+            assert_eq!(id, 4);
+        },
+    )
+    .await;
+}
