@@ -1,0 +1,300 @@
+//! The `authnzrv` command line: one option per configuration item under the
+//! upstream option names (spec 7.1), plus the options that exist only here.
+//!
+//! Item values stay raw strings: they are validated together with the values
+//! of the other layers in [`super::Config::load`], so a bad `--port` and a
+//! bad `AUTHNZERVER_PORT` give the same error. Clap's `env` attribute is
+//! deliberately not used: the environment is a separate, lower layer. Each
+//! option's help names its environment variable and its default; a test
+//! checks that against the item table.
+//!
+//! Values may be given as `--opt=VALUE` or `--opt VALUE`, and may start with
+//! `-` (generated secrets and passwords can).
+//!
+//! The item options carry their help in `help = "..."` rather than in doc
+//! comments: the text contains `[env: ...]` and `<basedir>`, which rustdoc
+//! would read as links and HTML.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Text after the option list of `--help`.
+const AFTER_HELP: &str = "\
+Precedence, lowest first: built-in defaults < --config TOML file < envfile \
+(--envfile, else <basedir>/.env if present) < process environment \
+(AUTHNZERVER_*, PORT) < command line. Unlike upstream authnzerver, the \
+command line wins over the environment. Empty values count as unset.";
+
+/// The authnz server: an authentication and authorization server speaking
+/// the authnzerver protocol.
+#[derive(Debug, Clone, Default, Parser)]
+#[command(name = "authnzrv", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[arg(
+        long,
+        value_name = "HOSTS",
+        allow_hyphen_values = true,
+        help = "Host names the server answers to, separated by ';' [env: AUTHNZERVER_ALLOWEDHOSTS] [default: localhost;127.0.0.1]"
+    )]
+    pub allowedhosts: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "URL",
+        allow_hyphen_values = true,
+        help = "Database URL (SQLAlchemy or sqlx syntax): sqlite:///relative.db, sqlite:////abs/path.db, postgresql://user:pass@host/db, mysql://... [env: AUTHNZERVER_AUTHDB] [default: none, required]"
+    )]
+    pub authdb: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "DIR",
+        allow_hyphen_values = true,
+        help = "Base directory: holds the admin credentials file and <basedir>/.env; the value of [[basedir]] [env: AUTHNZERVER_BASEDIR] [default: the current directory]"
+    )]
+    pub basedir: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "0|1",
+        allow_hyphen_values = true,
+        help = "1 enables the /echo endpoint and debug logging, 0 disables them [env: AUTHNZERVER_DEBUGMODE] [default: 0]"
+    )]
+    pub debugmode: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "ADDR",
+        allow_hyphen_values = true,
+        help = "Address to listen on [env: AUTHNZERVER_LISTEN] [default: 127.0.0.1]"
+    )]
+    pub listen: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "FILE",
+        allow_hyphen_values = true,
+        help = "Permissions policy JSON file [env: AUTHNZERVER_PERMISSIONS] [default: the bundled default-permissions-model.json]"
+    )]
+    pub permissions: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "PORT",
+        allow_hyphen_values = true,
+        help = "TCP port to listen on [env: PORT, AUTHNZERVER_PORT; PORT wins if both are set] [default: 13431]"
+    )]
+    pub port: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "KEY|FILE",
+        allow_hyphen_values = true,
+        help = "Shared Fernet key, or a file holding it ([[basedir]] and [[homedir]] are substituted) [env: AUTHNZERVER_SECRET] [default: none, required]"
+    )]
+    pub secret: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "SALT|FILE",
+        allow_hyphen_values = true,
+        help = "Salt for hashing PII in logs ('none' logs in clear), or a file holding it [env: AUTHNZERVER_PIISALT] [default: none, required]"
+    )]
+    pub piisalt: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "DAYS",
+        allow_hyphen_values = true,
+        help = "Days after its expiry at which an expired session is deleted [env: AUTHNZERVER_SESSIONEXPIRY] [default: 30]"
+    )]
+    pub sessionexpiry: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "N",
+        allow_hyphen_values = true,
+        help = "Failed logins before an account is locked automatically [env: AUTHNZERVER_USERLOCKTRIES] [default: 10]"
+    )]
+    pub userlocktries: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        allow_hyphen_values = true,
+        help = "Seconds an automatic lock lasts [env: AUTHNZERVER_USERLOCKTIME] [default: 3600]"
+    )]
+    pub userlocktime: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "POLICY",
+        allow_hyphen_values = true,
+        help = "Password policy [env: AUTHNZERVER_PASSPOLICY] [default: min_pass_length:12; max_unsafe_similarity:50; max_char_frequency:0.3; min_pwned_matches:25]"
+    )]
+    pub passpolicy: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "LIMITS",
+        allow_hyphen_values = true,
+        help = "Rate limits per minute ('none' disables) [env: AUTHNZERVER_RATELIMITS] [default: ipaddr:720; user:480; session:600; apikey:720; burst:150]"
+    )]
+    pub ratelimits: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "N",
+        allow_hyphen_values = true,
+        help = "Worker threads that run actions [env: AUTHNZERVER_WORKERS] [default: 4]"
+    )]
+    pub workers: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "HOST",
+        allow_hyphen_values = true,
+        help = "SMTP server host [env: AUTHNZERVER_EMAILSERVER] [default: localhost]"
+    )]
+    pub emailserver: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "PORT",
+        allow_hyphen_values = true,
+        help = "SMTP server port [env: AUTHNZERVER_EMAILPORT] [default: 25]"
+    )]
+    pub emailport: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "USER",
+        allow_hyphen_values = true,
+        help = "SMTP login user [env: AUTHNZERVER_EMAILUSER] [default: the OS user running the server]"
+    )]
+    pub emailuser: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        allow_hyphen_values = true,
+        help = "SMTP login password [env: AUTHNZERVER_EMAILPASS] [default: empty]"
+    )]
+    pub emailpass: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "ADDRESS",
+        allow_hyphen_values = true,
+        help = "From address of sent mail [env: AUTHNZERVER_EMAILSENDER] [default: Authnzerver <authnzerver@localhost>]"
+    )]
+    pub emailsender: Option<String>,
+
+    #[arg(
+        long = "tlscertfile",
+        value_name = "FILE",
+        allow_hyphen_values = true,
+        help = "TLS certificate chain (PEM); TLS is on when this and --tlscertkey are both set [env: AUTHNZERVER_TLSCERTFILE] [default: unset]"
+    )]
+    pub tls_cert_file: Option<String>,
+
+    #[arg(
+        long = "tlscertkey",
+        value_name = "FILE",
+        allow_hyphen_values = true,
+        help = "TLS private key (PEM) [env: AUTHNZERVER_TLSCERTKEY] [default: unset]"
+    )]
+    pub tls_cert_key: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "PATH",
+        allow_hyphen_values = true,
+        help = "Envfile to read (INI-style KEY=VALUE lines) [default: <basedir>/.env if it exists]"
+    )]
+    pub envfile: Option<PathBuf>,
+
+    #[arg(
+        long,
+        value_name = "PATH",
+        allow_hyphen_values = true,
+        help = "TOML config file; keys are the item names (port, authdb, tls_cert_file, ...) [default: none]"
+    )]
+    pub config: Option<PathBuf>,
+
+    /// Set up a base directory (secrets, policy, .env, database) and exit
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        default_value = "false",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
+    pub autosetup: bool,
+
+    /// Never prompt during --autosetup (also the case when stdin is not a terminal)
+    #[arg(long = "no-prompt")]
+    pub no_prompt: bool,
+
+    /// A tool to run instead of the server.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands. None exist yet; `authnzrv policy check FILE` is planned.
+/// Without a subcommand, `authnzrv` runs the server (or `--autosetup`).
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {}
+
+impl Cli {
+    /// The raw command-line value of each item, keyed by item name. Empty
+    /// and whitespace-only values are left out (they count as unset).
+    pub(super) fn item_values(&self) -> Vec<(&'static str, String)> {
+        use super::items;
+        let values = [
+            (items::ALLOWEDHOSTS.key, &self.allowedhosts),
+            (items::AUTHDB.key, &self.authdb),
+            (items::BASEDIR.key, &self.basedir),
+            (items::DEBUGMODE.key, &self.debugmode),
+            (items::LISTEN.key, &self.listen),
+            (items::PERMISSIONS.key, &self.permissions),
+            (items::PORT.key, &self.port),
+            (items::SECRET.key, &self.secret),
+            (items::PIISALT.key, &self.piisalt),
+            (items::SESSIONEXPIRY.key, &self.sessionexpiry),
+            (items::USERLOCKTRIES.key, &self.userlocktries),
+            (items::USERLOCKTIME.key, &self.userlocktime),
+            (items::PASSPOLICY.key, &self.passpolicy),
+            (items::RATELIMITS.key, &self.ratelimits),
+            (items::WORKERS.key, &self.workers),
+            (items::EMAILSERVER.key, &self.emailserver),
+            (items::EMAILPORT.key, &self.emailport),
+            (items::EMAILUSER.key, &self.emailuser),
+            (items::EMAILPASS.key, &self.emailpass),
+            (items::EMAILSENDER.key, &self.emailsender),
+            (items::TLS_CERT_FILE.key, &self.tls_cert_file),
+            (items::TLS_CERT_KEY.key, &self.tls_cert_key),
+        ];
+        values
+            .into_iter()
+            .filter_map(|(key, value)| {
+                value
+                    .as_ref()
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|v| (key, v.clone()))
+            })
+            .collect()
+    }
+
+    /// Whether `--autosetup` may prompt: not with `--no-prompt`, and only
+    /// when stdin is a terminal.
+    pub fn autosetup_interactive(&self) -> bool {
+        use std::io::IsTerminal as _;
+        !self.no_prompt && std::io::stdin().is_terminal()
+    }
+}

@@ -1,0 +1,137 @@
+//! The validated configuration ([`Config`]) the server runs with: one typed
+//! field per item of spec 7.1. It is built only by [`Config::load`], so every
+//! value in it has passed validation. Its `Debug` output hides the secret
+//! key, the PII salt, the SMTP password and database passwords, so the whole
+//! struct may be logged at start-up.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::database::DatabaseTarget;
+use super::secret::FernetKey;
+
+/// The server configuration (spec 7.1), validated.
+#[derive(Clone)]
+pub struct Config {
+    /// Host allow-list: split on `;`, trimmed, empties dropped (spec 1.2).
+    pub allowedhosts: Vec<String>,
+    /// The database to use.
+    pub authdb: DatabaseTarget,
+    /// Base directory: where the admin credentials file goes, `[[basedir]]`.
+    pub basedir: PathBuf,
+    /// Enables `/echo` and debug logging.
+    pub debugmode: bool,
+    /// Bind address: an IP address (IPv6 without brackets) or a host name.
+    pub listen: String,
+    /// Policy file; `None` means the bundled default policy.
+    pub permissions: Option<PathBuf>,
+    /// TCP port (0 lets the OS choose).
+    pub port: u16,
+    /// The shared Fernet key (spec 1.3).
+    pub secret: FernetKey,
+    /// The PII salt for log hashing (spec 7.8); `none` disables hashing.
+    pub piisalt: String,
+    /// Days after their expiry at which expired sessions are deleted.
+    pub sessionexpiry: i64,
+    /// Failed logins before the automatic lock (at least 1).
+    pub userlocktries: u32,
+    /// Seconds an automatic lock lasts.
+    pub userlocktime: u64,
+    /// Password policy text (spec 5.1), unparsed.
+    pub passpolicy: String,
+    /// Rate-limit text (spec 4.1), unparsed; `none` disables.
+    pub ratelimits: String,
+    /// Size of the action worker pool (at least 1).
+    pub workers: usize,
+    /// SMTP host.
+    pub emailserver: String,
+    /// SMTP port.
+    pub emailport: u16,
+    /// SMTP login user.
+    pub emailuser: String,
+    /// SMTP password (may be empty).
+    pub emailpass: String,
+    /// From address of sent mail.
+    pub emailsender: String,
+    /// TLS certificate chain; set exactly when `tls_cert_key` is.
+    pub tls_cert_file: Option<PathBuf>,
+    /// TLS private key; set exactly when `tls_cert_file` is.
+    pub tls_cert_key: Option<PathBuf>,
+    /// The TOML config file that was read, if any.
+    pub config_file: Option<PathBuf>,
+    /// The envfile that was read, if any.
+    pub envfile: Option<PathBuf>,
+}
+
+/// The two TLS files, present only together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsFiles<'a> {
+    /// Certificate chain (PEM).
+    pub cert_file: &'a Path,
+    /// Private key (PEM).
+    pub cert_key: &'a Path,
+}
+
+impl Config {
+    /// The TLS files when TLS is on (both items set), else `None`.
+    pub fn tls(&self) -> Option<TlsFiles<'_>> {
+        match (&self.tls_cert_file, &self.tls_cert_key) {
+            (Some(cert_file), Some(cert_key)) => Some(TlsFiles {
+                cert_file,
+                cert_key,
+            }),
+            _ => None,
+        }
+    }
+
+    /// `false` when `piisalt` is `none`: PII is then logged in clear.
+    pub fn hashes_pii(&self) -> bool {
+        self.piisalt != "none"
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const REDACTED: &str = "<redacted>";
+        f.debug_struct("Config")
+            .field("allowedhosts", &self.allowedhosts)
+            .field("authdb", &self.authdb)
+            .field("basedir", &self.basedir)
+            .field("debugmode", &self.debugmode)
+            .field("listen", &self.listen)
+            .field("permissions", &self.permissions)
+            .field("port", &self.port)
+            .field("secret", &self.secret)
+            .field(
+                "piisalt",
+                if self.hashes_pii() {
+                    &REDACTED
+                } else {
+                    &"none"
+                },
+            )
+            .field("sessionexpiry", &self.sessionexpiry)
+            .field("userlocktries", &self.userlocktries)
+            .field("userlocktime", &self.userlocktime)
+            .field("passpolicy", &self.passpolicy)
+            .field("ratelimits", &self.ratelimits)
+            .field("workers", &self.workers)
+            .field("emailserver", &self.emailserver)
+            .field("emailport", &self.emailport)
+            .field("emailuser", &self.emailuser)
+            .field(
+                "emailpass",
+                if self.emailpass.is_empty() {
+                    &""
+                } else {
+                    &REDACTED
+                },
+            )
+            .field("emailsender", &self.emailsender)
+            .field("tls_cert_file", &self.tls_cert_file)
+            .field("tls_cert_key", &self.tls_cert_key)
+            .field("config_file", &self.config_file)
+            .field("envfile", &self.envfile)
+            .finish()
+    }
+}
