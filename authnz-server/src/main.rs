@@ -1,1 +1,177 @@
-fn main() {}
+//! `authnzrv`: the authnz server binary.
+//!
+//! `authnzrv --autosetup --basedir DIR` prepares a base directory (secret,
+//! salt, SQLite database, admin credentials, policy copy, `.env`) and exits;
+//! `authnzrv --basedir DIR` then serves with no other option. See
+//! `authnzrv --help` for every configuration item.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use authnz_api::{Clock, SystemClock};
+use authnz_server::app::{self, AdminSeed, ServerOptions};
+use authnz_server::config::{
+    ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, AutosetupSeed, Cli, Config, Environment,
+    FALLBACK_ADMIN_EMAIL, StdioPrompter, prepare_basedir_with,
+};
+use authnz_server::passwords::{HashParams, PasswordHasher};
+use authnz_server::policy::Policy;
+use authnz_store_sql::SqlOptions;
+use clap::Parser as _;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("authnzrv: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("authnzrv: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(debug: bool) {
+    let default = if debug { "debug" } else { "info" };
+    let filter = EnvFilter::try_from_env("AUTHNZ_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let env = Environment::from_process();
+    if cli.autosetup {
+        init_logging(false);
+        return autosetup(&cli, &env).await;
+    }
+    let config = Config::load(&cli, &env)?;
+    init_logging(config.debugmode);
+    serve(config, &env).await
+}
+
+/// Spec 7.4: prepare the basedir, create and seed the database, write the
+/// credentials file, print how to start.
+async fn autosetup(cli: &Cli, env: &Environment) -> anyhow::Result<()> {
+    let basedir = Config::resolve_basedir(cli, env)?;
+    let seed = AutosetupSeed::from_cli_and_environment(cli, env);
+    let plan = prepare_basedir_with(
+        &basedir,
+        &seed,
+        cli.autosetup_interactive(),
+        &mut StdioPrompter,
+    )?;
+    let policy = Policy::load(Some(&plan.permissions))?;
+    let store = app::open_database(&plan.authdb.sqlx_url(), &SqlOptions::default()).await?;
+    let hasher = PasswordHasher::new(1, HashParams::default())?;
+    let admin = AdminSeed {
+        email: plan.admin_email.clone(),
+        password: plan.admin_password.clone(),
+    };
+    let written = app::seed(
+        &store,
+        &hasher,
+        &policy,
+        &admin,
+        &plan.basedir,
+        SystemClock.now(),
+    )
+    .await?;
+    store.close().await;
+    match written {
+        Some(path) => println!("Admin credentials written to {}", path.display()),
+        None => println!("The auth database was already initialised; admin credentials unchanged."),
+    }
+    println!("Configuration written to {}", plan.env_path.display());
+    println!("Start the server with: {}", plan.start_command());
+    Ok(())
+}
+
+async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
+    if config.tls().is_some() {
+        bail!(
+            "TLS (AUTHNZERVER_TLSCERTFILE / AUTHNZERVER_TLSCERTKEY) is not built into this version yet; \
+             terminate TLS in a reverse proxy in front of authnzrv"
+        );
+    }
+    let policy = Policy::load(config.permissions.as_deref())?;
+    let admin_email = env
+        .get_nonblank(ADMIN_EMAIL_ENV)
+        .map(str::to_owned)
+        .or_else(|| env.os_user().map(|u| format!("{u}@localhost")))
+        .unwrap_or_else(|| FALLBACK_ADMIN_EMAIL.to_owned());
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let opts = ServerOptions {
+        database_url: config.authdb.sqlx_url(),
+        db: SqlOptions::default(),
+        secret: *config.secret.as_bytes(),
+        pii_salt: config.piisalt.clone(),
+        allowed_hosts: config.allowedhosts.clone(),
+        rate_limiting: config.ratelimits.trim().to_lowercase() != "none",
+        workers: config.workers,
+        hash_params: HashParams::default(),
+        policy,
+        session_expiry_days: config.sessionexpiry,
+        admin: AdminSeed {
+            email: admin_email,
+            password: env.get_nonblank(ADMIN_PASSWORD_ENV).map(str::to_owned),
+        },
+        basedir: config.basedir.clone(),
+        password_policy: config.passpolicy.clone(),
+        clock: clock.clone(),
+    };
+    let built = app::build(&opts).await?;
+    if let Some(path) = &built.credentials_file {
+        tracing::info!(file = %path.display(), "new database: admin credentials written");
+    }
+    let cleanup = authnz_server::cleanup::spawn(
+        built.state.ctx.sessions.clone(),
+        clock,
+        config.sessionexpiry,
+    );
+    let listener = tokio::net::TcpListener::bind((config.listen.as_str(), config.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", config.listen, config.port))?;
+    tracing::info!(address = %listener.local_addr()?, database = %config.authdb, "authnzrv listening");
+    app::serve(listener, built.state.clone(), shutdown_signal()).await?;
+    cleanup.abort();
+    built.store.close().await;
+    tracing::info!("authnzrv stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

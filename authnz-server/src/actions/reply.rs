@@ -1,0 +1,112 @@
+//! Building result objects (the `R` of spec 1.8) and the standard user and
+//! session views of spec 3.0.
+
+use authnz_api::time::to_isoformat;
+use authnz_api::{Session, User};
+use chrono::NaiveDateTime;
+use serde_json::{Map, Value, json};
+
+/// A result object under construction. Always has `success` and `messages`.
+#[derive(Debug, Clone)]
+pub struct Reply(pub Map<String, Value>);
+
+impl Reply {
+    /// A successful result with these messages.
+    pub fn success<S: AsRef<str>>(messages: &[S]) -> Self {
+        Self::base(true, messages)
+    }
+
+    /// A failed result with a `failure_reason` and messages.
+    pub fn failure<S: AsRef<str>>(reason: &str, messages: &[S]) -> Self {
+        let mut r = Self::base(false, messages);
+        r.0.insert("failure_reason".into(), Value::String(reason.to_owned()));
+        r
+    }
+
+    /// A failed result without `failure_reason` (e.g. nothing deleted).
+    pub fn failure_without_reason<S: AsRef<str>>(messages: &[S]) -> Self {
+        Self::base(false, messages)
+    }
+
+    fn base<S: AsRef<str>>(success: bool, messages: &[S]) -> Self {
+        let mut m = Map::new();
+        m.insert("success".into(), Value::Bool(success));
+        m.insert(
+            "messages".into(),
+            Value::Array(
+                messages
+                    .iter()
+                    .map(|s| Value::String(s.as_ref().to_owned()))
+                    .collect(),
+            ),
+        );
+        Self(m)
+    }
+
+    /// Add or replace a field.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.0.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// The finished result object.
+    pub fn into_map(self) -> Map<String, Value> {
+        self.0
+    }
+}
+
+/// A datetime as Python `isoformat()`, or `null`.
+pub fn dt(t: Option<&NaiveDateTime>) -> Value {
+    t.map_or(Value::Null, |t| Value::String(to_isoformat(t)))
+}
+
+/// The standard 16-key user_info object (never the password hash).
+pub fn user_info(u: &User) -> Value {
+    json!({
+        "user_id": u.user_id,
+        "system_id": u.system_id,
+        "full_name": u.full_name,
+        "email": u.email,
+        "email_verified": u.email_verified,
+        "is_active": u.is_active,
+        "last_login_try": dt(u.last_login_try.as_ref()),
+        "last_login_success": dt(u.last_login_success.as_ref()),
+        "failed_login_tries": u.failed_login_tries,
+        "created_on": dt(Some(&u.created_on)),
+        "last_updated": dt(Some(&u.last_updated)),
+        "user_role": u.user_role,
+        "extra_info": u.extra_info,
+        "emailverify_sent_datetime": dt(u.emailverify_sent_datetime.as_ref()),
+        "emailforgotpass_sent_datetime": dt(u.emailforgotpass_sent_datetime.as_ref()),
+        "emailchangepass_sent_datetime": dt(u.emailchangepass_sent_datetime.as_ref()),
+    })
+}
+
+/// The standard 18-key session_info object.
+pub fn session_info(s: &Session, u: &User) -> Value {
+    json!({
+        "user_id": u.user_id,
+        "system_id": u.system_id,
+        "full_name": u.full_name,
+        "email": u.email,
+        "extra_info": u.extra_info,
+        "email_verified": u.email_verified,
+        "emailverify_sent_datetime": dt(u.emailverify_sent_datetime.as_ref()),
+        "is_active": u.is_active,
+        "last_login_try": dt(u.last_login_try.as_ref()),
+        "last_login_success": dt(u.last_login_success.as_ref()),
+        "created_on": dt(Some(&u.created_on)),
+        "user_role": u.user_role,
+        "session_token": s.session_token,
+        "ip_address": s.ip_address,
+        "user_agent": s.user_agent,
+        "created": dt(Some(&s.created)),
+        "expires": dt(Some(&s.expires)),
+        "extra_info_json": s.extra_info_json,
+    })
+}
+
+/// Python's text for a bool (`True` / `False`), used inside messages.
+pub fn py_bool(b: bool) -> &'static str {
+    if b { "True" } else { "False" }
+}

@@ -1,0 +1,284 @@
+//! User requests of the foundation (spec 3.3): `user-new`, `user-list`,
+//! `user-lookup-email`, `user-set-emailverified`.
+
+use authnz_api::{NewUser, StoreError, User, UserPatch};
+use chrono::TimeDelta;
+use serde_json::{Map, Value, json};
+
+use super::args::{py_int, str_arg};
+use super::reply::{Reply, user_info};
+use super::{ActionError, Context};
+use crate::protocol::pytruth::truthy;
+use crate::validate::email::{FAILURE_INVALID_EMAIL, MSG_INVALID_EMAIL, normalize_email};
+use crate::validate::name::{FullNameError, sign_up_full_name};
+use crate::validate::text::cut_password;
+
+const CREATED: &str = "User account created. Please verify your email address to log in.";
+
+fn signup_failure(reason: &str, messages: &[String], user_email: Value) -> Reply {
+    Reply::failure(reason, messages)
+        .with("user_email", user_email)
+        .with("user_id", Value::Null)
+        .with("send_verification", false)
+}
+
+/// Python `int(x)` for `verify_retry_wait`, default 6, at least 1 (hours).
+fn verify_retry_wait(v: Option<&Value>) -> i64 {
+    let n = match v {
+        None | Some(Value::Null) => 6,
+        Some(v) => py_int(v)
+            .or_else(|| {
+                v.as_f64()
+                    .filter(|f| f.is_finite())
+                    .map(|f| f.trunc() as i64)
+            })
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse::<i64>().ok()))
+            .unwrap_or(6),
+    };
+    n.max(1)
+}
+
+pub async fn user_new(ctx: &Context, body: &Map<String, Value>) -> Result<Reply, ActionError> {
+    let raw_email = str_arg(body, "email");
+    let raw_name = str_arg(body, "full_name");
+    let password = cut_password(str_arg(body, "password"));
+    let now = ctx.clock.now();
+
+    if ctx.validators.email.validate(raw_email).is_err() {
+        return Ok(signup_failure(
+            FAILURE_INVALID_EMAIL,
+            &[MSG_INVALID_EMAIL.to_owned()],
+            Value::Null,
+        ));
+    }
+    let email = normalize_email(raw_email);
+    let full_name = match sign_up_full_name(raw_name, &ctx.validators.suffixes) {
+        Ok(n) => n,
+        Err(e) => {
+            let (Some(reason), Some(message)) = (e.failure_reason(), e.message()) else {
+                // Two or more '@' in the name: upstream's unhandled error.
+                debug_assert_eq!(e, FullNameError::TooManyAts);
+                return Err(ActionError::Unhandled(e.to_string()));
+            };
+            return Ok(signup_failure(reason, &[message.to_owned()], Value::Null));
+        }
+    };
+
+    // Hash first, always, so a weak password costs as much as a good one.
+    let hash = ctx.hasher.hash(password).await?;
+    let policy = ctx
+        .validators
+        .password
+        .check(&ctx.password_policy, password, &email, &full_name);
+    if !policy.ok {
+        return Ok(signup_failure(
+            "invalid password",
+            &policy.messages,
+            Value::String(email),
+        ));
+    }
+
+    let wait_hours = verify_retry_wait(body.get("verify_retry_wait"));
+    let system_id = match body.get("system_id") {
+        Some(Value::String(s)) => s.clone(),
+        _ => uuid::Uuid::new_v4().to_string(),
+    };
+    let provenance = json!({
+        "provenance": "request-created",
+        "type": "normal-user",
+        "verify_retry_wait": wait_hours,
+    });
+    let extra_info = match body.get("extra_info") {
+        Some(v) if truthy(v) => {
+            let Value::Object(mut given) = v.clone() else {
+                return Err(ActionError::Unhandled("extra_info is not an object".into()));
+            };
+            if let Value::Object(p) = provenance {
+                given.extend(p);
+            }
+            Value::Object(given)
+        }
+        _ => provenance,
+    };
+
+    let mut messages = policy.messages.clone();
+    messages.push(CREATED.to_owned());
+
+    let new_user = NewUser {
+        system_id,
+        full_name: Some(full_name.clone()),
+        password: hash.clone(),
+        email: email.clone(),
+        email_verified: false,
+        is_active: false,
+        user_role: "locked".into(),
+        extra_info: Some(extra_info.clone()),
+        emailverify_sent_datetime: Some(now),
+    };
+    let added = match ctx.users.create_user(&new_user, now).await {
+        Ok(_) => true,
+        Err(StoreError::Conflict(_) | StoreError::InvalidReference(_)) => false,
+        Err(e) => {
+            tracing::warn!(error = %e, "user-new: insert failed");
+            false
+        }
+    };
+    let existing = ctx.users.user_by_email(&email).await?;
+    let Some(user) = existing else {
+        return Ok(Reply::failure("DB issue with user creation", &messages)
+            .with("user_email", Value::Null)
+            .with("user_id", Value::Null)
+            .with("send_verification", false));
+    };
+    if added {
+        tracing::info!(user = %ctx.pii(&user.user_id.to_string()), "user created");
+        return Ok(Reply::success(&messages)
+            .with("user_email", user.email)
+            .with("user_id", user.user_id)
+            .with("system_id", user.system_id)
+            .with("send_verification", true));
+    }
+
+    // The e-mail is taken. Q-8 fixed: a null sent time counts as long ago.
+    let waited_long_enough = user
+        .emailverify_sent_datetime
+        .is_none_or(|sent| now - sent > TimeDelta::hours(wait_hours));
+    let resend = !user.is_active && waited_long_enough;
+    if resend {
+        let patch = UserPatch {
+            full_name: Some(Some(full_name)),
+            password: Some(hash),
+            email: Some(email.clone()),
+            email_verified: Some(false),
+            is_active: Some(false),
+            user_role: Some("locked".into()),
+            extra_info: Some(Some(extra_info)),
+            emailverify_sent_datetime: Some(Some(now)),
+            ..UserPatch::default()
+        };
+        ctx.users
+            .update_user(user.user_id, &patch, None, now)
+            .await?;
+    }
+    Ok(Reply::failure("user exists", &messages)
+        .with("user_email", user.email)
+        .with("user_id", user.user_id)
+        .with("system_id", user.system_id)
+        .with("send_verification", resend))
+}
+
+pub async fn user_list(ctx: &Context, body: &Map<String, Value>) -> Result<Reply, ActionError> {
+    let users: Result<Vec<User>, StoreError> = match body.get("user_id") {
+        None | Some(Value::Null) => ctx.users.list_users().await,
+        // The spec is ["int","None"], which accepts anything: a value that is
+        // not an integer matches no user.
+        Some(v) => match py_int(v) {
+            Some(id) => ctx
+                .users
+                .user_by_id(id)
+                .await
+                .map(|u| u.into_iter().collect()),
+            None => Ok(Vec::new()),
+        },
+    };
+    match users {
+        Ok(users) => Ok(Reply::success(&["User look up successful."]).with(
+            "user_info",
+            Value::Array(users.iter().map(user_info).collect()),
+        )),
+        Err(e) => {
+            tracing::warn!(error = %e, "user-list failed");
+            Ok(Reply::failure_without_reason(&["User look up failed."])
+                .with("user_info", Value::Null))
+        }
+    }
+}
+
+pub async fn user_lookup_email(
+    ctx: &Context,
+    body: &Map<String, Value>,
+) -> Result<Reply, ActionError> {
+    match ctx.users.user_by_email(str_arg(body, "email")).await {
+        Ok(Some(u)) => {
+            Ok(Reply::success(&["User look up successful."]).with("user_info", user_info(&u)))
+        }
+        Ok(None) => Ok(
+            Reply::failure("user email not found in DB", &["User look up failed."])
+                .with("user_info", Value::Null),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "user-lookup-email failed");
+            Ok(
+                Reply::failure("exception when checking the DB", &["User look up failed."])
+                    .with("user_info", Value::Null),
+            )
+        }
+    }
+}
+
+/// The role a verified user gets: the current one unless it is `locked`, else
+/// the last of `extra_info.previous_user_roles` unless that is `locked`, else
+/// `authenticated`. `None` when `extra_info` is not an object (upstream
+/// crashes there: 400).
+fn role_after_verification(user: &User) -> Option<String> {
+    let extra = user.extra_info.as_ref()?.as_object()?;
+    if user.user_role != "locked" {
+        return Some(user.user_role.clone());
+    }
+    let previous = extra
+        .get("previous_user_roles")
+        .and_then(Value::as_array)
+        .and_then(|roles| roles.last())
+        .and_then(Value::as_str)
+        .unwrap_or("locked");
+    Some(
+        if previous == "locked" {
+            "authenticated"
+        } else {
+            previous
+        }
+        .to_owned(),
+    )
+}
+
+pub async fn user_set_emailverified(
+    ctx: &Context,
+    body: &Map<String, Value>,
+) -> Result<Reply, ActionError> {
+    let email = str_arg(body, "email");
+    let now = ctx.clock.now();
+    let Some(user) = ctx.users.user_by_email(email).await? else {
+        return Ok(Reply::failure(
+            "could not find user in DB by email",
+            &["Email verification toggle request failed."],
+        )
+        .with("user_id", Value::Null)
+        .with("is_active", false)
+        .with("user_role", "locked"));
+    };
+    let Some(role) = role_after_verification(&user) else {
+        return Err(ActionError::Unhandled(
+            "user extra_info is not an object".into(),
+        ));
+    };
+    let patch = UserPatch {
+        is_active: Some(true),
+        email_verified: Some(true),
+        user_role: Some(role),
+        ..UserPatch::default()
+    };
+    ctx.users
+        .update_user(user.user_id, &patch, Some(false), now)
+        .await?;
+    let Some(after) = ctx.users.user_by_id(user.user_id).await? else {
+        return Err(ActionError::Unhandled(
+            "user vanished during verification".into(),
+        ));
+    };
+    Ok(
+        Reply::success(&["Email verification toggle request succeeded."])
+            .with("user_id", after.user_id)
+            .with("is_active", after.is_active)
+            .with("user_role", after.user_role),
+    )
+}

@@ -1,0 +1,221 @@
+//! Start-up wiring (spec 7.5): open and migrate the database, seed it on first
+//! run, build the shared state, and serve.
+//!
+//! [`ServerOptions`] is plain data so tests can build a server without going
+//! through the command line; `main` fills it from the validated `Config`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use authnz_api::{Clock, InitialData, NewUser, Role, RoleStore, SessionStore, UserStore};
+use authnz_store_sql::{SqlOptions, SqlStore};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::config::{
+    GENERATED_PASSWORD_BYTES, USER_GENERATED_PASSWORD_MARKER, random_urlsafe_token,
+    write_admin_credentials,
+};
+use crate::context::Context;
+use crate::http::{AppState, router};
+use crate::passwords::{HashParams, PasswordHasher};
+use crate::policy::Policy;
+use crate::protocol::codec::Codec;
+use crate::validate::{PasswordPolicy, Validators};
+
+/// Who the first-run superuser is (spec 7.5 step 6).
+#[derive(Debug, Clone)]
+pub struct AdminSeed {
+    pub email: String,
+    /// `None`: generate a random password and write it to the credentials file.
+    pub password: Option<String>,
+}
+
+/// Everything needed to build a running server.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// sqlx database URL.
+    pub database_url: String,
+    pub db: SqlOptions,
+    pub secret: [u8; 32],
+    pub pii_salt: String,
+    pub allowed_hosts: Vec<String>,
+    pub rate_limiting: bool,
+    pub workers: usize,
+    pub hash_params: HashParams,
+    pub policy: Policy,
+    pub session_expiry_days: i64,
+    pub admin: AdminSeed,
+    /// Where the admin credentials file is written on first run.
+    pub basedir: PathBuf,
+    pub password_policy: String,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// A server ready to accept connections.
+#[derive(Debug)]
+pub struct Built {
+    pub state: Arc<AppState>,
+    pub store: Arc<SqlStore>,
+    /// Set when this start initialised the database and wrote credentials.
+    pub credentials_file: Option<PathBuf>,
+}
+
+/// Open (creating a SQLite file if needed) and migrate the auth database.
+pub async fn open_database(url: &str, db: &SqlOptions) -> anyhow::Result<SqlStore> {
+    let store = SqlStore::connect(url, db)
+        .await
+        .context("cannot open the auth database")?;
+    store
+        .migrate()
+        .await
+        .context("cannot migrate the auth database")?;
+    Ok(store)
+}
+
+/// Open the database, run migrations, seed it if empty, build the state.
+pub async fn build(opts: &ServerOptions) -> anyhow::Result<Built> {
+    let store = Arc::new(open_database(&opts.database_url, &opts.db).await?);
+    let hasher = PasswordHasher::new(opts.workers, opts.hash_params)
+        .context("cannot start the hashing pool")?;
+
+    let credentials_file = seed(
+        store.as_ref(),
+        &hasher,
+        &opts.policy,
+        &opts.admin,
+        &opts.basedir,
+        opts.clock.now(),
+    )
+    .await?;
+
+    let validators = Validators::load(
+        &crate::validate::fqdn::detect_fqdn(),
+        crate::validate::PublicSuffixList::default_cache_path().as_deref(),
+        std::time::SystemTime::now(),
+    );
+    let ctx = Context {
+        users: store.clone() as Arc<dyn UserStore>,
+        sessions: store.clone() as Arc<dyn SessionStore>,
+        roles: store.clone() as Arc<dyn RoleStore>,
+        clock: opts.clock.clone(),
+        hasher,
+        validators: Arc::new(validators),
+        password_policy: PasswordPolicy::parse(&opts.password_policy),
+        pii_salt: Arc::from(opts.pii_salt.as_str()),
+    };
+    let state = Arc::new(AppState {
+        ctx,
+        codec: Codec::new(&opts.secret),
+        allowed_hosts: opts.allowed_hosts.clone(),
+        rate_limiting: opts.rate_limiting,
+    });
+    Ok(Built {
+        state,
+        store,
+        credentials_file,
+    })
+}
+
+/// First-run seeding (spec 8.4 and 7.5 step 6): roles from the policy, the
+/// superuser, anonymous and dummy users, and the admin credentials file in
+/// `basedir`. Does nothing on an initialised database. Returns the
+/// credentials file when this call initialised the database.
+pub async fn seed(
+    store: &SqlStore,
+    hasher: &PasswordHasher,
+    policy: &Policy,
+    admin: &AdminSeed,
+    basedir: &std::path::Path,
+    now: chrono::NaiveDateTime,
+) -> anyhow::Result<Option<PathBuf>> {
+    // Cheap check first so a normal start does not hash three passwords.
+    if !store
+        .list_roles()
+        .await
+        .context("cannot read roles")?
+        .is_empty()
+    {
+        return Ok(None);
+    }
+    let generated;
+    let (admin_password, written_password) = match &admin.password {
+        Some(p) => (p.as_str(), USER_GENERATED_PASSWORD_MARKER),
+        None => {
+            generated = random_urlsafe_token(GENERATED_PASSWORD_BYTES)?;
+            (generated.as_str(), generated.as_str())
+        }
+    };
+    let random_secret = random_urlsafe_token(32)?;
+    let system_user = json!({"provenance": "auto-created", "type": "system-user"});
+    let user = |email: &str, name: &str, hash: String, active: bool, role: &str, extra| NewUser {
+        system_id: uuid::Uuid::new_v4().to_string(),
+        full_name: Some(name.to_owned()),
+        password: hash,
+        email: email.to_owned(),
+        email_verified: true,
+        is_active: active,
+        user_role: role.to_owned(),
+        extra_info: Some(extra),
+        emailverify_sent_datetime: None,
+    };
+    let data = InitialData {
+        roles: policy
+            .roles
+            .iter()
+            .map(|r| Role {
+                name: r.clone(),
+                desc: format!("Role with {r} privileges"),
+            })
+            .collect(),
+        users: [
+            user(
+                &admin.email,
+                "Superuser account",
+                hasher.hash(admin_password).await?,
+                true,
+                "superuser",
+                system_user.clone(),
+            ),
+            user(
+                "anonuser@localhost",
+                "The systemwide anonymous user",
+                hasher.hash(&random_secret).await?,
+                true,
+                "anonymous",
+                system_user,
+            ),
+            user(
+                "dummyuser@localhost",
+                "The systemwide locked user",
+                hasher.hash(&random_secret).await?,
+                false,
+                "locked",
+                json!({"provenance": "auto-created", "type": "locked-user"}),
+            ),
+        ],
+    };
+    if !store
+        .initialize(&data, now)
+        .await
+        .context("cannot initialise the auth database")?
+    {
+        return Ok(None);
+    }
+    let path = write_admin_credentials(basedir, &admin.email, written_password)
+        .context("cannot write the admin credentials file")?;
+    tracing::info!(file = %path.display(), "initialised the auth database; admin credentials written");
+    Ok(Some(path))
+}
+
+/// Serve on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,216 @@
+//! The HTTP layer: routing, the host allow-list, the `POST /` pipeline of spec
+//! 1.7 and `GET /health` (spec 9.1).
+//!
+//! Routing is done by hand in one fallback handler so the order of checks is
+//! exactly upstream's: host (404) → path (404) → method (405) → body.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+
+use crate::actions::{Context, RequestType};
+use crate::protocol::codec::Codec;
+use crate::protocol::envelope::{envelope, schema_failure};
+use crate::protocol::errors::{APPLICATION_JSON, ProtocolError, TEXT_PLAIN};
+use crate::protocol::pytruth::truthy_opt;
+use crate::protocol::schema;
+
+/// Requests larger than this are answered with 400 (spec 1.12 allows any limit
+/// of 1 MiB or more).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// How long `/health` waits for the database before calling it broken.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// State shared by every request.
+#[derive(Debug)]
+pub struct AppState {
+    pub ctx: Context,
+    pub codec: Codec,
+    /// Host allow-list entries, compared exactly with the lower-cased host.
+    pub allowed_hosts: Vec<String>,
+    /// `ratelimits` is not `none`: `client_ipaddr` is then required (spec 1.5).
+    pub rate_limiting: bool,
+}
+
+/// The router serving `/` and `/health`.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new().fallback(dispatch).with_state(state)
+}
+
+/// The host name of a request as upstream sees it: the `Host` header lower
+/// cased without a trailing `:port`, or `127.0.0.1` when absent.
+pub fn request_host(headers: &HeaderMap) -> String {
+    let Some(raw) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return "127.0.0.1".to_owned();
+    };
+    let host = raw.to_lowercase();
+    // Upstream's regex `^(.+):(\d+)$`.
+    if let Some((name, port)) = host.rsplit_once(':')
+        && !name.is_empty()
+        && !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit())
+    {
+        return name.to_owned();
+    }
+    host
+}
+
+async fn dispatch(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    let host = request_host(req.headers());
+    if !st.allowed_hosts.contains(&host) {
+        return error(ProtocolError::NotFound);
+    }
+    match (req.uri().path(), req.method()) {
+        ("/", &Method::POST) => api(&st, req.into_body()).await,
+        ("/health", &Method::GET) => health(&st).await,
+        ("/" | "/health", _) => error(ProtocolError::MethodNotAllowed),
+        _ => error(ProtocolError::NotFound),
+    }
+}
+
+/// A non-200 response with the exact body of spec 1.10.
+pub fn error(e: ProtocolError) -> Response {
+    let mut resp = Response::new(Body::from(e.body()));
+    *resp.status_mut() = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(e.content_type()),
+    );
+    if e == ProtocolError::TooManyRequests {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("180"));
+    }
+    resp
+}
+
+fn sealed(st: &AppState, value: &Value) -> Response {
+    let mut resp = Response::new(Body::from(st.codec.seal(value)));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(TEXT_PLAIN));
+    resp
+}
+
+async fn api(st: &AppState, body: Body) -> Response {
+    let Ok(bytes) = to_bytes(body, BODY_LIMIT).await else {
+        return error(ProtocolError::BadRequest);
+    };
+    let value = match st.codec.open(&bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::info!(reason = %e, "refused request body");
+            return error(ProtocolError::Unauthorized);
+        }
+    };
+    match process(st, value).await {
+        Ok(reply) => sealed(st, &reply),
+        Err(e) => error(e),
+    }
+}
+
+/// Steps 3-7 of the pipeline (spec 1.7) on a decrypted request object.
+pub async fn process(st: &AppState, value: Value) -> Result<Value, ProtocolError> {
+    let Value::Object(mut request) = value else {
+        return Err(ProtocolError::ServerError);
+    };
+    let Some(request_type) = request.get("request").cloned() else {
+        return Err(ProtocolError::ServerError);
+    };
+    if request_type.as_str() == Some("echo") {
+        return Err(ProtocolError::BadRequest);
+    }
+    let reqid = match request.remove("reqid") {
+        None | Some(Value::Null) => return Err(ProtocolError::ServerError),
+        Some(id) => id,
+    };
+    let name = request_type.as_str().unwrap_or_default();
+    if st.rate_limiting {
+        if !truthy_opt(request.get("client_ipaddr")) {
+            return Err(ProtocolError::BadRequest);
+        }
+        match request.get("body") {
+            None => return Err(ProtocolError::ServerError),
+            Some(b) if name.contains("email") && !b.is_null() && !b.is_object() => {
+                return Err(ProtocolError::ServerError);
+            }
+            Some(_) => {}
+        }
+    }
+    let Some(Value::Object(body)) = request.remove("body") else {
+        return Err(ProtocolError::BadRequest);
+    };
+    let Some(kind) = RequestType::from_name(name) else {
+        tracing::info!(request = %name.chars().take(64).collect::<String>(), "unknown request type");
+        return Err(ProtocolError::BadRequest);
+    };
+    let problems = schema::check(kind.params(), &body);
+    if !problems.is_empty() {
+        return Ok(schema_failure(name, &problems, reqid));
+    }
+    match kind.run(&st.ctx, &body).await {
+        Ok(reply) => Ok(envelope(reply.into_map(), reqid)),
+        Err(e) => {
+            tracing::warn!(request = name, error = %e, "request failed with an unhandled error");
+            Err(ProtocolError::BadRequest)
+        }
+    }
+}
+
+async fn health(st: &AppState) -> Response {
+    let started = Instant::now();
+    let check = tokio::time::timeout(HEALTH_TIMEOUT, st.ctx.users.superuser_role()).await;
+    let status = match check {
+        Ok(Ok(Some(role))) if role == "superuser" => "ok",
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health check: database error");
+            "database broken"
+        }
+        _ => "database broken",
+    };
+    let healthy = status == "ok";
+    let body = json!({
+        "Expected-Workers": 1,
+        "Workers": Map::from_iter([("authnzrv".to_owned(), Value::from(status))]),
+        "Check-Time": started.elapsed().as_secs_f64(),
+        "Health-Ok": healthy,
+    });
+    let mut resp = Response::new(Body::from(body.to_string()));
+    *resp.status_mut() = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(APPLICATION_JSON),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(h: Option<&str>) -> String {
+        let mut m = HeaderMap::new();
+        if let Some(h) = h {
+            m.insert(header::HOST, HeaderValue::from_str(h).expect("header"));
+        }
+        request_host(&m)
+    }
+
+    #[test]
+    fn host_names() {
+        assert_eq!(host(None), "127.0.0.1");
+        assert_eq!(host(Some("LocalHost:13431")), "localhost");
+        assert_eq!(host(Some("[::1]:13431")), "[::1]");
+        assert_eq!(host(Some("example.com")), "example.com");
+        assert_eq!(host(Some(":80")), ":80");
+    }
+}

@@ -1,0 +1,19 @@
+//! The authnz server: a Rust successor of the Python `authnzerver`, speaking
+//! its Fernet-encrypted protocol (see `shared/spec/PROTOCOL.md`).
+//!
+//! Layout: [`protocol`] (framing, errors, envelope, schema) → [`http`]
+//! (routing and the request pipeline) → [`actions`] (one function per request
+//! type, over the storage traits of `authnz-api`). [`passwords`] runs Argon2
+//! on a bounded pool, [`validate`] holds the sign-up rules, [`config`] the
+//! layered configuration and auto-setup, [`app`] the start-up wiring.
+
+pub mod actions;
+pub mod app;
+pub mod cleanup;
+pub mod config;
+pub mod context;
+pub mod http;
+pub mod passwords;
+pub mod policy;
+pub mod protocol;
+pub mod validate;

@@ -1,0 +1,273 @@
+//! Argon2 password hashing on a bounded blocking pool.
+//!
+//! Hashing and verifying are CPU-heavy (tens to hundreds of milliseconds), so
+//! they never run on the async executor: each call takes one of `workers`
+//! permits and runs on tokio's blocking threads. At most `workers` hashes run
+//! at once; further callers wait asynchronously for a permit, holding no
+//! thread.
+//!
+//! Parameters default to argon2-cffi's `PasswordHasher()` (spec 5.2): Argon2id
+//! v19, m=65536 KiB, t=3, p=4, 32-byte hash, 16-byte salt. Verification accepts
+//! any Argon2 variant and parameters within the bounds below, so hashes written
+//! by older upstream deployments keep working; `needs_rehash` tells login when
+//! to upgrade a stored hash.
+
+use std::sync::Arc;
+
+use argon2::{
+    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version,
+};
+use tokio::sync::Semaphore;
+
+/// Upper bounds on parameters read from stored hashes, so a crafted or corrupt
+/// row cannot make one verification allocate gigabytes or run for minutes.
+const MAX_M_COST_KIB: u32 = 1024 * 1024;
+const MAX_T_COST: u32 = 16;
+const MAX_P_COST: u32 = 64;
+const MAX_OUTPUT_LEN: usize = 128;
+
+/// Salt length used for new hashes (argon2-cffi default).
+const SALT_LEN: usize = 16;
+
+/// Argon2 parameters for new hashes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    pub m_cost_kib: u32,
+    pub t_cost: u32,
+    pub p_cost: u32,
+    pub output_len: usize,
+}
+
+impl Default for HashParams {
+    fn default() -> Self {
+        Self {
+            m_cost_kib: 65536,
+            t_cost: 3,
+            p_cost: 4,
+            output_len: 32,
+        }
+    }
+}
+
+/// Errors from the hashing pool.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("argon2 failure: {0}")]
+    Argon2(String),
+    #[error("hashing pool closed")]
+    PoolClosed,
+}
+
+/// The bounded hashing pool. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct PasswordHasher {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    permits: Semaphore,
+    params: HashParams,
+    argon2_params: Params,
+    /// A hash of a random secret with the current parameters, verified in
+    /// place of a missing user so every login path costs the same (spec 5.3).
+    dummy_hash: String,
+}
+
+impl PasswordHasher {
+    /// A pool running at most `workers` hashes at once with `params`.
+    pub fn new(workers: usize, params: HashParams) -> Result<Self, HashError> {
+        let argon2_params = Params::new(
+            params.m_cost_kib,
+            params.t_cost,
+            params.p_cost,
+            Some(params.output_len),
+        )
+        .map_err(|e| HashError::Argon2(e.to_string()))?;
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|e| HashError::Argon2(e.to_string()))?;
+        let dummy_hash = hash_blocking(&argon2_params, &secret)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                permits: Semaphore::new(workers.max(1)),
+                params,
+                argon2_params,
+                dummy_hash,
+            }),
+        })
+    }
+
+    /// The parameters new hashes are made with.
+    pub fn params(&self) -> HashParams {
+        self.inner.params
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&Inner) -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        let _permit = self
+            .inner
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| HashError::PoolClosed)?;
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || job(&inner))
+            .await
+            .map_err(|_| HashError::PoolClosed)
+    }
+
+    /// Hash a password (already cut to 256 code points by the caller, see
+    /// [`crate::validate::text::cut_password`]) into a PHC string.
+    pub async fn hash(&self, password: &str) -> Result<String, HashError> {
+        let password = password.to_owned();
+        self.run(move |inner| hash_blocking(&inner.argon2_params, password.as_bytes()))
+            .await?
+    }
+
+    /// True if `password` matches the PHC string `stored`. A malformed hash or
+    /// one with out-of-bounds parameters never matches (and still costs one
+    /// dummy verification, so timing stays uniform).
+    pub async fn verify(&self, password: &str, stored: &str) -> Result<bool, HashError> {
+        let password = password.to_owned();
+        let stored = stored.to_owned();
+        self.run(move |inner| {
+            if within_bounds(&stored) {
+                verify_blocking(password.as_bytes(), &stored)
+            } else {
+                let _ = verify_blocking(b"nope", &inner.dummy_hash);
+                false
+            }
+        })
+        .await
+    }
+
+    /// Verify against the in-memory dummy hash: the cost of one real
+    /// verification, for paths where there is no user to verify.
+    pub async fn verify_dummy(&self) -> Result<(), HashError> {
+        self.run(|inner| {
+            let _ = verify_blocking(b"nope", &inner.dummy_hash);
+        })
+        .await
+    }
+
+    /// True when `stored` was made with other parameters than the current ones
+    /// (variant, version, memory, iterations, lanes, salt or hash length).
+    pub fn needs_rehash(&self, stored: &str) -> bool {
+        let Ok(hash) = PasswordHash::new(stored) else {
+            return true;
+        };
+        let p = &self.inner.params;
+        let same_alg = hash.algorithm.as_str() == "argon2id";
+        let same_version = hash.version == Some(Version::V0x13.into());
+        let same_params = Params::try_from(&hash).is_ok_and(|hp| {
+            hp.m_cost() == p.m_cost_kib && hp.t_cost() == p.t_cost && hp.p_cost() == p.p_cost
+        });
+        let same_salt = hash
+            .salt
+            .as_ref()
+            .is_some_and(|s| s.as_ref().len() == SALT_LEN);
+        let same_out = hash.hash.as_ref().is_some_and(|h| h.len() == p.output_len);
+        !(same_alg && same_version && same_params && same_salt && same_out)
+    }
+}
+
+fn hash_blocking(params: &Params, password: &[u8]) -> Result<String, HashError> {
+    let mut salt = [0u8; SALT_LEN];
+    getrandom::fill(&mut salt).map_err(|e| HashError::Argon2(e.to_string()))?;
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    argon2
+        .hash_password_with_salt(password, &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| HashError::Argon2(e.to_string()))
+}
+
+fn verify_blocking(password: &[u8], stored: &str) -> bool {
+    match PasswordHash::new(stored) {
+        Ok(hash) => Argon2::default().verify_password(password, &hash).is_ok(),
+        Err(_) => false,
+    }
+}
+
+fn within_bounds(stored: &str) -> bool {
+    let Ok(hash) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&hash) else {
+        return false;
+    };
+    let out_ok = hash
+        .hash
+        .as_ref()
+        .is_some_and(|h| h.len() <= MAX_OUTPUT_LEN);
+    params.m_cost() <= MAX_M_COST_KIB
+        && params.t_cost() <= MAX_T_COST
+        && params.p_cost() <= MAX_P_COST
+        && out_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fast() -> HashParams {
+        HashParams {
+            m_cost_kib: 256,
+            t_cost: 1,
+            p_cost: 1,
+            output_len: 32,
+        }
+    }
+
+    #[tokio::test]
+    async fn hash_then_verify() {
+        let h = PasswordHasher::new(2, fast()).expect("pool");
+        let phc = h.hash("correct horse").await.expect("hash");
+        assert!(phc.starts_with("$argon2id$v=19$m=256,t=1,p=1$"));
+        assert!(h.verify("correct horse", &phc).await.expect("verify"));
+        assert!(!h.verify("wrong horse", &phc).await.expect("verify"));
+        assert!(!h.needs_rehash(&phc));
+    }
+
+    #[tokio::test]
+    async fn default_params_match_argon2_cffi() {
+        let h = PasswordHasher::new(1, HashParams::default()).expect("pool");
+        let phc = h.hash("x").await.expect("hash");
+        assert!(phc.starts_with("$argon2id$v=19$m=65536,t=3,p=4$"), "{phc}");
+    }
+
+    #[tokio::test]
+    async fn verifies_argon2_cffi_hashes_of_every_generation() {
+        // Made here with Python argon2-cffi 25: PasswordHasher(...).hash("hunter2-password").
+        let h = PasswordHasher::new(1, HashParams::default()).expect("pool");
+        let hashes = [
+            "$argon2id$v=19$m=65536,t=3,p=4$Mc5c0ZL3HH1SMGG46bqqTQ$cfWgOWQp5jaH6LzmOYAMi0BQspeIVCZa7vH31foFJ7Y",
+            "$argon2id$v=19$m=102400,t=2,p=8$rn8Q6d3SkaMrcWCrBpAjDQ$OAb3sm/f27fl7FJIZs8DmA",
+            "$argon2i$v=19$m=1024,t=2,p=2$5YSnQAIjz57CmLHWkP3Asw$hHMCNEHw4nT0HjKC2ZNg/Ulyc3NNea42FsCrOE7B3Lw",
+            "$argon2d$v=19$m=1024,t=2,p=2$G5XXcPY5af1HGxT4MQrAoQ$yeFnCHZpAwNGIWI+Ve7b9+iqeKJTRja+f+iGhQGypB8",
+        ];
+        for (i, stored) in hashes.iter().enumerate() {
+            assert!(
+                h.verify("hunter2-password", stored).await.expect("verify"),
+                "{stored}"
+            );
+            assert!(
+                !h.verify("hunter2-passwordX", stored).await.expect("verify"),
+                "{stored}"
+            );
+            // Only the first one has the current default parameters.
+            assert_eq!(h.needs_rehash(stored), i != 0, "{stored}");
+        }
+    }
+
+    #[tokio::test]
+    async fn rejects_out_of_bounds_and_garbage_hashes() {
+        let h = PasswordHasher::new(1, fast()).expect("pool");
+        let huge = "$argon2id$v=19$m=4194304,t=3,p=4$c2FsdHNhbHRzYWx0c2FsdA$sU4ViUWz1t6QPmLyNZ0EVKuvdRp9EdFvI/tUDEQnHuA";
+        assert!(!h.verify("x", huge).await.expect("verify"));
+        assert!(!h.verify("x", "not a hash").await.expect("verify"));
+        assert!(h.needs_rehash("not a hash"));
+        h.verify_dummy().await.expect("dummy");
+    }
+}

@@ -1,0 +1,168 @@
+//! Opening and sealing protocol bodies (spec 1.4).
+//!
+//! Body = standard-base64(Fernet token), where the Fernet token itself is the
+//! usual URL-safe base64 text. Tokens are never rejected for their timestamp,
+//! past or future: the `fernet` crate's 60-second future-skew check is
+//! neutralised by passing a "current time" at the end of the `u64` range.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use serde_json::Value;
+
+use super::pytruth::truthy;
+
+/// The shared Fernet key and the operations on it.
+pub struct Codec {
+    fernet: fernet::Fernet,
+}
+
+impl std::fmt::Debug for Codec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Codec { key: <redacted> }")
+    }
+}
+
+/// Why a body could not be opened. Every variant is a 401 on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    #[error("body is not standard base64")]
+    OuterBase64,
+    #[error("token is not a valid Fernet token for the key")]
+    Token,
+    #[error("plaintext is not JSON")]
+    Json,
+    #[error("plaintext is falsy")]
+    Falsy,
+}
+
+/// "Now" for the fernet crate's skew check: high enough that no timestamp is
+/// ever in the future, low enough that `now + 60` cannot overflow.
+const NO_SKEW_CHECK_TIME: u64 = u64::MAX - 60;
+
+impl Codec {
+    /// A codec for the 32-byte key (16 signing + 16 encryption bytes).
+    pub fn new(key: &[u8; 32]) -> Self {
+        let text = URL_SAFE.encode(key);
+        // A 32-byte key encoded as URL-safe base64 is always accepted.
+        let fernet = fernet::Fernet::new(&text).unwrap_or_else(|| unreachable!("32-byte key"));
+        Self { fernet }
+    }
+
+    /// Decode, verify, decrypt and parse a request body. Falsy JSON values are
+    /// refused, as upstream does.
+    pub fn open(&self, body: &[u8]) -> Result<Value, OpenError> {
+        let plaintext = self.open_bytes(body)?;
+        let value: Value = serde_json::from_slice(&plaintext).map_err(|_| OpenError::Json)?;
+        if !truthy(&value) {
+            return Err(OpenError::Falsy);
+        }
+        Ok(value)
+    }
+
+    /// Decode and decrypt a body to its plaintext bytes.
+    pub fn open_bytes(&self, body: &[u8]) -> Result<Vec<u8>, OpenError> {
+        let compact: Vec<u8> = if body.iter().any(u8::is_ascii_whitespace) {
+            body.iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect()
+        } else {
+            body.to_vec()
+        };
+        let token = STANDARD
+            .decode(&compact)
+            .map_err(|_| OpenError::OuterBase64)?;
+        let token = std::str::from_utf8(&token).map_err(|_| OpenError::Token)?;
+        self.fernet
+            .decrypt_at_time(token, None, NO_SKEW_CHECK_TIME)
+            .map_err(|_| OpenError::Token)
+    }
+
+    /// Serialise, encrypt (current timestamp) and wrap a response.
+    pub fn seal(&self, value: &Value) -> String {
+        // Serialising a `Value` cannot fail.
+        let json = serde_json::to_vec(value).unwrap_or_default();
+        self.seal_bytes(&json)
+    }
+
+    /// Encrypt and wrap raw plaintext bytes.
+    pub fn seal_bytes(&self, plaintext: &[u8]) -> String {
+        STANDARD.encode(self.fernet.encrypt(plaintext))
+    }
+
+    /// Encrypt at a given Unix time (for tests and interop vectors).
+    pub fn seal_bytes_at(&self, plaintext: &[u8], unix_time: u64) -> String {
+        STANDARD.encode(self.fernet.encrypt_at_time(plaintext, unix_time))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn codec() -> Codec {
+        Codec::new(&[7u8; 32])
+    }
+
+    #[test]
+    fn round_trip() {
+        let c = codec();
+        let v = json!({"request": "session-new", "reqid": 1, "body": {"x": [1, 2.5, "é"]}});
+        assert_eq!(c.open(c.seal(&v).as_bytes()), Ok(v));
+    }
+
+    #[test]
+    fn accepts_tokens_from_any_time() {
+        let c = codec();
+        for t in [0u64, 1, 1 << 40, u64::MAX] {
+            let body = c.seal_bytes_at(br#"{"a": 1}"#, t);
+            assert_eq!(
+                c.open(body.as_bytes()),
+                Ok(json!({"a": 1})),
+                "timestamp {t}"
+            );
+        }
+    }
+
+    #[test]
+    fn ignores_ascii_whitespace_in_the_outer_layer() {
+        let c = codec();
+        let body = c.seal(&json!({"a": 1}));
+        let (a, b) = body.split_at(10);
+        let spaced = format!(" {a}\r\n{b}\n");
+        assert_eq!(c.open(spaced.as_bytes()), Ok(json!({"a": 1})));
+    }
+
+    #[test]
+    fn refuses_bad_bodies() {
+        let c = codec();
+        let good = c.seal(&json!({"a": 1}));
+        // Bare Fernet token without the outer layer.
+        let bare = STANDARD.decode(&good).expect("b64");
+        assert!(c.open(&bare).is_err());
+        assert_eq!(c.open(b"%%%not base64"), Err(OpenError::OuterBase64));
+        // Wrong key.
+        let other = Codec::new(&[8u8; 32]);
+        assert_eq!(other.open(good.as_bytes()), Err(OpenError::Token));
+        // Tampered byte inside the token.
+        let mut token = STANDARD.decode(&good).expect("b64");
+        let mid = token.len() / 2;
+        token[mid] = if token[mid] == b'A' { b'B' } else { b'A' };
+        assert_eq!(
+            c.open(STANDARD.encode(&token).as_bytes()),
+            Err(OpenError::Token)
+        );
+        // Not JSON, and falsy JSON.
+        assert_eq!(
+            c.open(c.seal_bytes(b"not json").as_bytes()),
+            Err(OpenError::Json)
+        );
+        for falsy in ["{}", "[]", "0", "\"\"", "null", "false"] {
+            assert_eq!(
+                c.open(c.seal_bytes(falsy.as_bytes()).as_bytes()),
+                Err(OpenError::Falsy)
+            );
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Request argument validation with Python's type rules (spec section 2).
+//!
+//! Each request type has required args and optional kwargs, each with a type
+//! spec: one name or a list of names (`str`, `int`, `float`, `dict`, `list`,
+//! `bool`, `Any`, `None`). The rules are upstream's, quirks included:
+//! `true` is an `int`, `1` is not a `float`, a spec naming `None` accepts
+//! anything, and optional values are checked only when truthy.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::pytruth::truthy;
+
+/// A type spec as written in the upstream schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeSpec {
+    /// A single type name, shown as a string in problem reports.
+    One(&'static str),
+    /// A list of type names, shown as an array.
+    AnyOf(&'static [&'static str]),
+}
+
+impl TypeSpec {
+    fn names(&self) -> &[&'static str] {
+        match self {
+            TypeSpec::One(n) => std::slice::from_ref(n),
+            TypeSpec::AnyOf(ns) => ns,
+        }
+    }
+
+    /// Python `isinstance` against any of the names.
+    pub fn matches(&self, v: &Value) -> bool {
+        self.names().iter().any(|n| name_matches(n, v))
+    }
+}
+
+impl Serialize for TypeSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            TypeSpec::One(n) => s.serialize_str(n),
+            TypeSpec::AnyOf(ns) => ns.serialize(s),
+        }
+    }
+}
+
+fn name_matches(name: &str, v: &Value) -> bool {
+    match name {
+        "str" => v.is_string(),
+        // Python bool is a subclass of int.
+        "int" => v.is_boolean() || v.as_number().is_some_and(|n| !n.is_f64()),
+        "float" => v.as_number().is_some_and(serde_json::Number::is_f64),
+        "dict" => v.is_object(),
+        "list" => v.is_array(),
+        "bool" => v.is_boolean(),
+        "Any" => !v.is_null(),
+        "None" => true,
+        _ => false,
+    }
+}
+
+/// One argument of a request type.
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    pub name: &'static str,
+    pub spec: TypeSpec,
+    pub required: bool,
+}
+
+/// One entry of the `problems` list of spec 1.9.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Problem {
+    pub param: &'static str,
+    pub problem: &'static str,
+    pub required_type: TypeSpec,
+    pub required_param: bool,
+}
+
+/// Check `body` against `params` (required ones first, in schema order).
+/// Returns every problem found; empty means valid.
+pub fn check(params: &[Param], body: &Map<String, Value>) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for p in params.iter().filter(|p| p.required) {
+        match body.get(p.name) {
+            None => problems.push(Problem {
+                param: p.name,
+                problem: "missing",
+                required_type: p.spec,
+                required_param: true,
+            }),
+            Some(v) if !p.spec.matches(v) => problems.push(Problem {
+                param: p.name,
+                problem: "incorrect type",
+                required_type: p.spec,
+                required_param: true,
+            }),
+            Some(_) => {}
+        }
+    }
+    for p in params.iter().filter(|p| !p.required) {
+        if let Some(v) = body.get(p.name)
+            && truthy(v)
+            && !p.spec.matches(v)
+        {
+            problems.push(Problem {
+                param: p.name,
+                problem: "incorrect type",
+                required_type: p.spec,
+                required_param: false,
+            });
+        }
+    }
+    problems
+}
+
+/// Shorthand for a required argument.
+pub const fn req(name: &'static str, spec: TypeSpec) -> Param {
+    Param {
+        name,
+        spec,
+        required: true,
+    }
+}
+
+/// Shorthand for an optional argument.
+pub const fn opt(name: &'static str, spec: TypeSpec) -> Param {
+    Param {
+        name,
+        spec,
+        required: false,
+    }
+}
+
+pub const STR: TypeSpec = TypeSpec::One("str");
+pub const INT: TypeSpec = TypeSpec::One("int");
+pub const FLOAT: TypeSpec = TypeSpec::One("float");
+pub const DICT: TypeSpec = TypeSpec::One("dict");
+pub const BOOL: TypeSpec = TypeSpec::One("bool");
+pub const ANY: TypeSpec = TypeSpec::One("Any");
+pub const INT_OR_NONE: TypeSpec = TypeSpec::AnyOf(&["int", "None"]);
+pub const STR_OR_NONE: TypeSpec = TypeSpec::AnyOf(&["str", "None"]);
+pub const DICT_OR_NONE: TypeSpec = TypeSpec::AnyOf(&["dict", "None"]);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    #[test]
+    fn python_type_rules() {
+        assert!(INT.matches(&json!(1)));
+        assert!(INT.matches(&json!(true)));
+        assert!(INT.matches(&json!(-5)));
+        assert!(!INT.matches(&json!(1.0)));
+        assert!(!INT.matches(&json!("1")));
+        assert!(FLOAT.matches(&json!(1.5)));
+        assert!(FLOAT.matches(&serde_json::from_str::<Value>("1e3").expect("json")));
+        assert!(!FLOAT.matches(&json!(1)));
+        assert!(BOOL.matches(&json!(false)));
+        assert!(!BOOL.matches(&json!(0)));
+        assert!(ANY.matches(&json!(0)));
+        assert!(!ANY.matches(&json!(null)));
+        for v in [json!(null), json!("s"), json!({}), json!([1])] {
+            assert!(INT_OR_NONE.matches(&v), "{v}");
+        }
+    }
+
+    #[test]
+    fn problems_in_schema_order_with_written_specs() {
+        let params = [
+            req("a", STR),
+            opt("o", INT),
+            req("b", INT_OR_NONE),
+            req("c", INT),
+        ];
+        let body = obj(json!({"c": "x", "o": "not-int"}));
+        let problems = serde_json::to_value(check(&params, &body)).expect("json");
+        assert_eq!(
+            problems,
+            json!([
+                {"param": "a", "problem": "missing", "required_type": "str", "required_param": true},
+                {"param": "b", "problem": "missing", "required_type": ["int", "None"], "required_param": true},
+                {"param": "c", "problem": "incorrect type", "required_type": "int", "required_param": true},
+                {"param": "o", "problem": "incorrect type", "required_type": "int", "required_param": false},
+            ])
+        );
+    }
+
+    #[test]
+    fn falsy_optional_values_are_not_checked() {
+        let params = [opt("o", INT)];
+        for v in [
+            json!(""),
+            json!(0),
+            json!(false),
+            json!(null),
+            json!([]),
+            json!({}),
+        ] {
+            assert!(check(&params, &obj(json!({"o": v}))).is_empty());
+        }
+    }
+}

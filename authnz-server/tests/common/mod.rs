@@ -1,0 +1,340 @@
+//! Test support: a real `authnz-server` on an ephemeral loopback port, a fresh
+//! database per test (SQLite in a temp dir, or a throw-away PostgreSQL
+//! database), and a client that speaks the real encrypted protocol over a real
+//! socket with a hand-written HTTP/1.1 exchange.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use authnz_api::{Clock, SystemClock};
+use authnz_server::app::{AdminSeed, Built, ServerOptions, build, serve};
+use authnz_server::passwords::HashParams;
+use authnz_server::policy::Policy;
+use authnz_server::protocol::codec::Codec;
+use authnz_store_sql::SqlOptions;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+pub const ADMIN_EMAIL: &str = "admin@example.org";
+pub const ADMIN_PASSWORD: &str = "correct-Horse-battery-staple-42";
+
+/// Which database a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh database for one test; dropped (PostgreSQL) or deleted with the
+/// temp dir (SQLite) when the test ends.
+pub struct TestDb {
+    pub url: String,
+    _dir: tempfile::TempDir,
+    pg: Option<PgTestDatabase>,
+}
+
+/// A PostgreSQL database made for one test on the server named by
+/// `AUTHNZ_TEST_POSTGRES_URL`, dropped by [`PgTestDatabase::drop_database`].
+pub struct PgTestDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl PgTestDatabase {
+    pub async fn create(test: &str) -> Option<Self> {
+        use authnz_store_sql::sqlx::{self, AssertSqlSafe, Connection, PgConnection};
+        let admin_url = authnz_api::testkit::service_url("AUTHNZ_TEST_POSTGRES_URL", test)?;
+        let name = authnz_api::testkit::unique_name("authnz_srv");
+        let mut conn = PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to PostgreSQL");
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
+        let _ = conn.close().await;
+        let url = authnz_api::testkit::url_with_database(&admin_url, &name);
+        Some(Self {
+            admin_url,
+            name,
+            url,
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub async fn drop_database(self) {
+        use authnz_store_sql::sqlx::{self, AssertSqlSafe, Connection, PgConnection};
+        if let Ok(mut conn) = PgConnection::connect(&self.admin_url).await {
+            let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+            let _ = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await;
+            let _ = conn.close().await;
+        }
+    }
+}
+
+impl TestDb {
+    /// `None` when the backend's service is not configured (the skip is
+    /// printed, and turned into a failure by `AUTHNZ_REQUIRE_SERVICES=1`).
+    pub async fn new(backend: Backend, test: &str) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match backend {
+            Backend::Sqlite => {
+                let path = dir.path().join("authdb.sqlite");
+                Some(Self {
+                    url: format!("sqlite://{}", path.display()),
+                    _dir: dir,
+                    pg: None,
+                })
+            }
+            Backend::Postgres => {
+                let pg = PgTestDatabase::create(test).await?;
+                Some(Self {
+                    url: pg.url().to_owned(),
+                    _dir: dir,
+                    pg: Some(pg),
+                })
+            }
+        }
+    }
+
+    pub async fn drop_db(self) {
+        if let Some(pg) = self.pg {
+            pg.drop_database().await;
+        }
+    }
+}
+
+/// A running server plus a protocol client for it.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub codec: Codec,
+    pub key: [u8; 32],
+    pub built: Built,
+    pub basedir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// Cheap Argon2 parameters so tests do not spend seconds hashing.
+pub fn fast_hash() -> HashParams {
+    HashParams {
+        m_cost_kib: 512,
+        t_cost: 1,
+        p_cost: 1,
+        output_len: 32,
+    }
+}
+
+pub fn options(db: &TestDb, basedir: &std::path::Path, clock: Arc<dyn Clock>) -> ServerOptions {
+    let mut key = [0u8; 32];
+    for (i, b) in key.iter_mut().enumerate() {
+        *b = i as u8 * 7 + 3;
+    }
+    ServerOptions {
+        database_url: db.url.clone(),
+        db: SqlOptions {
+            max_connections: 4,
+            acquire_timeout: Duration::from_secs(3),
+            ..SqlOptions::default()
+        },
+        secret: key,
+        pii_salt: "test-pii-salt".into(),
+        allowed_hosts: vec!["localhost".into(), "127.0.0.1".into()],
+        rate_limiting: true,
+        workers: 2,
+        hash_params: fast_hash(),
+        policy: Policy::load(None).expect("policy"),
+        session_expiry_days: 30,
+        admin: AdminSeed {
+            email: ADMIN_EMAIL.into(),
+            password: Some(ADMIN_PASSWORD.into()),
+        },
+        basedir: basedir.to_path_buf(),
+        password_policy: "min_pass_length:12; max_unsafe_similarity:50; max_char_frequency:0.3; min_pwned_matches:25".into(),
+        clock,
+    }
+}
+
+impl TestServer {
+    pub async fn start(db: &TestDb) -> Self {
+        Self::start_with(db, Arc::new(SystemClock), |_| {}).await
+    }
+
+    pub async fn start_with(
+        db: &TestDb,
+        clock: Arc<dyn Clock>,
+        tweak: impl FnOnce(&mut ServerOptions),
+    ) -> Self {
+        let basedir = tempfile::tempdir().expect("basedir");
+        let mut opts = options(db, basedir.path(), clock);
+        tweak(&mut opts);
+        let key = opts.secret;
+        let built = build(&opts).await.expect("server builds");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let state = built.state.clone();
+        let task = tokio::spawn(serve(listener, state, async {
+            let _ = rx.await;
+        }));
+        Self {
+            addr,
+            codec: Codec::new(&key),
+            key,
+            built,
+            basedir,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+        self.built.store.close().await;
+    }
+
+    /// One raw HTTP/1.1 exchange: returns (status, headers text, body bytes).
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        host: Option<&str>,
+        body: &[u8],
+    ) -> (u16, String, Vec<u8>) {
+        let mut stream = TcpStream::connect(self.addr).await.expect("connect");
+        let mut head = format!("{method} {path} HTTP/1.1\r\n");
+        if let Some(h) = host {
+            head.push_str(&format!("Host: {h}\r\n"));
+        }
+        head.push_str(&format!(
+            "Content-Length: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n\r\n",
+            body.len()
+        ));
+        stream.write_all(head.as_bytes()).await.expect("write head");
+        // A server may answer (e.g. 400 for an oversized body) before reading
+        // everything; ignore a broken pipe then.
+        let _ = stream.write_all(body).await;
+        let mut buf = Vec::new();
+        let read =
+            tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut buf)).await;
+        assert!(read.is_ok(), "server did not answer within 30 s");
+        let text_end = buf
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("response head");
+        let head = String::from_utf8_lossy(&buf[..text_end]).to_string();
+        let status: u16 = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("status");
+        (status, head, buf[text_end + 4..].to_vec())
+    }
+
+    /// POST an already-built body to `/`.
+    pub async fn post_body(&self, body: &[u8]) -> (u16, Vec<u8>) {
+        let (status, _, body) = self.raw("POST", "/", Some("127.0.0.1"), body).await;
+        (status, body)
+    }
+
+    /// Encrypt and send a request object; decrypt a 200 answer.
+    pub async fn send_object(&self, object: &Value) -> Result<Value, (u16, String)> {
+        let (status, body) = self.post_body(self.codec.seal(object).as_bytes()).await;
+        if status != 200 {
+            return Err((status, String::from_utf8_lossy(&body).into_owned()));
+        }
+        Ok(self.codec.open(&body).expect("response decrypts"))
+    }
+
+    /// Send a request the way the Python client does and return the envelope.
+    pub async fn call(&self, request: &str, mut body: Value) -> Value {
+        if let Some(b) = body.as_object_mut() {
+            b.insert("client_ipaddr".into(), json!("127.0.0.1"));
+        }
+        let object = json!({
+            "request": request,
+            "body": body,
+            "reqid": 42,
+            "client_ipaddr": "127.0.0.1",
+        });
+        let env = self
+            .send_object(&object)
+            .await
+            .unwrap_or_else(|e| panic!("{request}: HTTP {e:?}"));
+        assert_eq!(env["reqid"], json!(42));
+        env
+    }
+
+    /// `session-new` for `user_id` (null = anonymous); returns the token.
+    pub async fn new_session(&self, user_id: Value) -> String {
+        let env = self
+            .call(
+                "session-new",
+                json!({
+                    "ip_address": "127.0.0.1",
+                    "user_agent": "Mozilla/5.0 test",
+                    "user_id": user_id,
+                    "expires": "2100-01-01T00:00:00.000001",
+                    "extra_info_json": null,
+                }),
+            )
+            .await;
+        assert_eq!(env["success"], json!(true), "{env}");
+        env["response"]["session_token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
+    /// Sign a user up and verify them; returns the user id.
+    pub async fn verified_user(&self, email: &str, password: &str) -> i64 {
+        let env = self
+            .call(
+                "user-new",
+                json!({"full_name": "Test Person", "email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(env["success"], json!(true), "{env}");
+        let env = self
+            .call("user-set-emailverified", json!({"email": email}))
+            .await;
+        assert_eq!(env["success"], json!(true), "{env}");
+        env["response"]["user_id"].as_i64().expect("user id")
+    }
+}
+
+/// Declare one test per backend for an async test body
+/// `async fn(Backend, &'static str)`.
+#[macro_export]
+macro_rules! per_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite, concat!("sqlite::", stringify!($name))).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Postgres, concat!("postgres::", stringify!($name))).await;
+                }
+            )*
+        }
+    };
+}
