@@ -13,6 +13,7 @@
 //! to upgrade a stored hash.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use argon2::{
     Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version,
@@ -72,6 +73,19 @@ struct Inner {
     /// A hash of a random secret with the current parameters, verified in
     /// place of a missing user so every login path costs the same (spec 5.3).
     dummy_hash: String,
+    /// Verifications run (real and dummy), for tests and metrics.
+    verifications: AtomicU64,
+    /// New hashes made.
+    hashes: AtomicU64,
+}
+
+/// Work counters of the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HashStats {
+    /// Argon2 verifications run, real and dummy.
+    pub verifications: u64,
+    /// New hashes made.
+    pub hashes: u64,
 }
 
 impl PasswordHasher {
@@ -93,8 +107,18 @@ impl PasswordHasher {
                 params,
                 argon2_params,
                 dummy_hash,
+                verifications: AtomicU64::new(0),
+                hashes: AtomicU64::new(0),
             }),
         })
+    }
+
+    /// How much Argon2 work the pool has done.
+    pub fn stats(&self) -> HashStats {
+        HashStats {
+            verifications: self.inner.verifications.load(Ordering::Relaxed),
+            hashes: self.inner.hashes.load(Ordering::Relaxed),
+        }
     }
 
     /// The parameters new hashes are made with.
@@ -122,8 +146,11 @@ impl PasswordHasher {
     /// [`crate::validate::text::cut_password`]) into a PHC string.
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
         let password = password.to_owned();
-        self.run(move |inner| hash_blocking(&inner.argon2_params, password.as_bytes()))
-            .await?
+        self.run(move |inner| {
+            inner.hashes.fetch_add(1, Ordering::Relaxed);
+            hash_blocking(&inner.argon2_params, password.as_bytes())
+        })
+        .await?
     }
 
     /// True if `password` matches the PHC string `stored`. A malformed hash or
@@ -133,6 +160,7 @@ impl PasswordHasher {
         let password = password.to_owned();
         let stored = stored.to_owned();
         self.run(move |inner| {
+            inner.verifications.fetch_add(1, Ordering::Relaxed);
             if within_bounds(&stored) {
                 verify_blocking(password.as_bytes(), &stored)
             } else {
@@ -147,6 +175,7 @@ impl PasswordHasher {
     /// verification, for paths where there is no user to verify.
     pub async fn verify_dummy(&self) -> Result<(), HashError> {
         self.run(|inner| {
+            inner.verifications.fetch_add(1, Ordering::Relaxed);
             let _ = verify_blocking(b"nope", &inner.dummy_hash);
         })
         .await

@@ -293,4 +293,160 @@ async fn session_deletes(backend: Backend, test: &str) {
     .await;
 }
 
-per_backend!(core_flow, login_failures, signup_rules, session_deletes);
+/// Q-12 fixed: every path of the three password checks costs exactly one
+/// Argon2 verification, so timing does not tell which sessions or e-mails
+/// exist.
+async fn equal_argon2_work(backend: Backend, test: &str) {
+    with_server(backend, test, |s| async move {
+        s.verified_user("eve@example.org", PASSWORD).await;
+        s.call(
+            "user-new",
+            json!({"full_name": "Unverified", "email": "unv@example.org", "password": PASSWORD}),
+        )
+        .await;
+        let hasher = s.built.state.ctx.hasher.clone();
+        let dead = "no-such-session".to_owned();
+        let cases: Vec<(&str, Value, bool)> = vec![
+            (
+                "user-login",
+                json!({"session_token": dead, "email": "eve@example.org", "password": PASSWORD}),
+                false,
+            ),
+            (
+                "user-login",
+                json!({"email": "nobody@example.org", "password": PASSWORD}),
+                true,
+            ),
+            (
+                "user-login",
+                json!({"email": "eve@example.org", "password": "wrong-password-1"}),
+                true,
+            ),
+            (
+                "user-login",
+                json!({"email": "unv@example.org", "password": PASSWORD}),
+                true,
+            ),
+            (
+                "user-login",
+                json!({"email": "eve@example.org", "password": PASSWORD}),
+                true,
+            ),
+            (
+                "user-passcheck",
+                json!({"session_token": dead, "password": PASSWORD}),
+                false,
+            ),
+            (
+                "user-passcheck-nosession",
+                json!({"email": "nobody@example.org", "password": PASSWORD}),
+                false,
+            ),
+            (
+                "user-passcheck-nosession",
+                json!({"email": "eve@example.org", "password": "wrong-password-1"}),
+                false,
+            ),
+            (
+                "user-passcheck-nosession",
+                json!({"email": "eve@example.org", "password": PASSWORD}),
+                false,
+            ),
+        ];
+        for (request, mut body, needs_session) in cases {
+            if needs_session {
+                body["session_token"] = json!(s.new_session(Value::Null).await);
+            }
+            let before = hasher.stats();
+            let env = s.call(request, body.clone()).await;
+            let after = hasher.stats();
+            assert_eq!(
+                after.verifications - before.verifications,
+                1,
+                "{request} {body}: {env}"
+            );
+            assert_eq!(
+                after.hashes, before.hashes,
+                "{request} {body}: no hashing expected"
+            );
+        }
+        s
+    })
+    .await;
+}
+
+/// A stored hash with other parameters is upgraded on the next successful
+/// login, and keeps working.
+async fn rehash_on_login(backend: Backend, test: &str) {
+    use authnz_api::{UserPatch, UserStore as _};
+    use authnz_server::passwords::{HashParams, PasswordHasher};
+    with_server(backend, test, |s| async move {
+        let uid = s.verified_user("old@example.org", PASSWORD).await;
+        let older = PasswordHasher::new(
+            1,
+            HashParams {
+                m_cost_kib: 256,
+                t_cost: 2,
+                p_cost: 1,
+                output_len: 16,
+            },
+        )
+        .expect("pool");
+        let old_hash = older.hash(PASSWORD).await.expect("hash");
+        let patch = UserPatch {
+            password: Some(old_hash.clone()),
+            ..UserPatch::default()
+        };
+        let store = s.built.store.clone();
+        store
+            .update_user(uid, &patch, None, authnz_api::testkit::fixtures::t0())
+            .await
+            .expect("update");
+
+        let hasher = s.built.state.ctx.hasher.clone();
+        let before = hasher.stats();
+        let anon = s.new_session(Value::Null).await;
+        let env = s
+            .call(
+                "user-login",
+                json!({"session_token": anon, "email": "old@example.org", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(env["success"], json!(true), "{env}");
+        assert_eq!(hasher.stats().hashes - before.hashes, 1, "one rehash");
+        let stored = store
+            .user_by_id(uid)
+            .await
+            .expect("read")
+            .expect("user")
+            .password;
+        assert_ne!(stored, old_hash);
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=512,t=1,p=1$"),
+            "{stored}"
+        );
+        assert!(!hasher.needs_rehash(&stored));
+        // The new hash still logs in, and no further rehash happens.
+        let before = hasher.stats();
+        let anon = s.new_session(Value::Null).await;
+        let env = s
+            .call(
+                "user-login",
+                json!({"session_token": anon, "email": "old@example.org", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(env["success"], json!(true), "{env}");
+        assert_eq!(hasher.stats().hashes, before.hashes);
+        s
+    })
+    .await;
+}
+
+per_backend!(
+    core_flow,
+    login_failures,
+    signup_rules,
+    session_deletes,
+    equal_argon2_work,
+    rehash_on_login
+);

@@ -43,6 +43,9 @@ pub use sqlx;
 pub use store::SqlStore;
 pub use url::Dialect;
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 /// Connection-pool and database settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqlOptions {

@@ -14,6 +14,7 @@ use authnz_server::passwords::HashParams;
 use authnz_server::policy::Policy;
 use authnz_server::protocol::codec::Codec;
 use authnz_store_sql::SqlOptions;
+use authnz_store_sql::testing::PgDatabase;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -33,50 +34,7 @@ pub enum Backend {
 pub struct TestDb {
     pub url: String,
     _dir: tempfile::TempDir,
-    pg: Option<PgTestDatabase>,
-}
-
-/// A PostgreSQL database made for one test on the server named by
-/// `AUTHNZ_TEST_POSTGRES_URL`, dropped by [`PgTestDatabase::drop_database`].
-pub struct PgTestDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl PgTestDatabase {
-    pub async fn create(test: &str) -> Option<Self> {
-        use authnz_store_sql::sqlx::{self, AssertSqlSafe, Connection, PgConnection};
-        let admin_url = authnz_api::testkit::service_url("AUTHNZ_TEST_POSTGRES_URL", test)?;
-        let name = authnz_api::testkit::unique_name("authnz_srv");
-        let mut conn = PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to PostgreSQL");
-        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .execute(&mut conn)
-            .await
-            .expect("create database");
-        let _ = conn.close().await;
-        let url = authnz_api::testkit::url_with_database(&admin_url, &name);
-        Some(Self {
-            admin_url,
-            name,
-            url,
-        })
-    }
-
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    pub async fn drop_database(self) {
-        use authnz_store_sql::sqlx::{self, AssertSqlSafe, Connection, PgConnection};
-        if let Ok(mut conn) = PgConnection::connect(&self.admin_url).await {
-            let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
-            let _ = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await;
-            let _ = conn.close().await;
-        }
-    }
+    pg: Option<PgDatabase>,
 }
 
 impl TestDb {
@@ -94,9 +52,9 @@ impl TestDb {
                 })
             }
             Backend::Postgres => {
-                let pg = PgTestDatabase::create(test).await?;
+                let pg = PgDatabase::create(test).await?;
                 Some(Self {
-                    url: pg.url().to_owned(),
+                    url: pg.url.clone(),
                     _dir: dir,
                     pg: Some(pg),
                 })
