@@ -45,7 +45,7 @@ fn check(vectors: &Value) -> usize {
         assert_eq!(
             codec
                 .open_bytes(body.as_bytes())
-                .expect(v["name"].as_str().unwrap_or("?")),
+                .unwrap_or_else(|e| panic!("{}: {e}", v["name"])),
             expected
         );
         checked += 1;
