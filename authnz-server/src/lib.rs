@@ -16,4 +16,5 @@ pub mod http;
 pub mod passwords;
 pub mod policy;
 pub mod protocol;
+pub mod tls;
 pub mod validate;

@@ -8,7 +8,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use authnz_api::{Clock, SystemClock};
 use authnz_server::app::{self, AdminSeed, ServerOptions};
 use authnz_server::config::{
@@ -101,12 +101,13 @@ async fn autosetup(cli: &Cli, env: &Environment) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
-    if config.tls().is_some() {
-        bail!(
-            "TLS (AUTHNZERVER_TLSCERTFILE / AUTHNZERVER_TLSCERTKEY) is not built into this version yet; \
-             terminate TLS in a reverse proxy in front of authnzrv"
-        );
-    }
+    let tls = match config.tls() {
+        Some(files) => Some(authnz_server::tls::server_config(
+            files.cert_file,
+            files.cert_key,
+        )?),
+        None => None,
+    };
     let policy = Policy::load(config.permissions.as_deref())?;
     let admin_email = env
         .get_nonblank(ADMIN_EMAIL_ENV)
@@ -145,8 +146,18 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind((config.listen.as_str(), config.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", config.listen, config.port))?;
-    tracing::info!(address = %listener.local_addr()?, database = %config.authdb, "authnzrv listening");
-    app::serve(listener, built.state.clone(), shutdown_signal()).await?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        database = %config.authdb,
+        tls = tls.is_some(),
+        "authnzrv listening"
+    );
+    match tls {
+        Some(tls) => {
+            authnz_server::tls::serve(listener, built.state.clone(), tls, shutdown_signal()).await?
+        }
+        None => app::serve(listener, built.state.clone(), shutdown_signal()).await?,
+    }
     cleanup.abort();
     built.store.close().await;
     tracing::info!("authnzrv stopped");
