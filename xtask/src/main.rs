@@ -1,1 +1,333 @@
-fn main() {}
+//! `cargo xtask <task>`: project automation without shell scripts.
+//!
+//! - `test`: probe the test services, run the Rust tests (nextest when
+//!   installed, plus doc-tests), build `authnzrv` and run the Python
+//!   end-to-end suite in `tests/e2e` against it.
+//! - `ci`: `cargo fmt --check`, `cargo clippy -D warnings`, then `test`.
+//! - `run`: build a release `authnzrv`, auto-set-up `./authnz-data` on first
+//!   use, then serve from it.
+//! - `services`: show which test services answer.
+//!
+//! Dependencies stay tiny on purpose (anyhow only): this crate is compiled
+//! before anything else in every CI run.
+
+mod e2e;
+mod services;
+mod steps;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use steps::Steps;
+
+const USAGE: &str = "\
+usage: cargo xtask <task> [options]
+
+tasks:
+  test [--no-e2e | --only-e2e] [FILTER]
+        probe services, run Rust tests (nextest + doc-tests), build authnzrv,
+        run the Python e2e suite. FILTER selects tests by name in both
+        (nextest filter / pytest -k).
+  ci   [--no-e2e | --only-e2e] [FILTER]
+        cargo fmt --check, cargo clippy -D warnings, then `test`.
+  run  [ARGS...]
+        build release authnzrv, autosetup ./authnz-data on first use, then
+        run `authnzrv --basedir ./authnz-data ARGS...`.
+  services
+        print which test services (PostgreSQL, Redis, MySQL) answer.
+
+environment:
+  AUTHNZ_TEST_POSTGRES_URL, AUTHNZ_TEST_REDIS_URL, AUTHNZ_TEST_MYSQL_URL
+        service URLs (default: the usual port on 127.0.0.1, if it answers)
+  AUTHNZ_REQUIRE_SERVICES=1
+        a service that does not answer is a failure, not a skip
+  AUTHNZ_PYTHON
+        interpreter used to create the e2e virtualenv (default python3)";
+
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let task = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    let root = workspace_root();
+    match task.as_str() {
+        "test" => test(&root, &TestOpts::parse(&rest)?, Steps::default(), "test"),
+        "ci" => ci(&root, &TestOpts::parse(&rest)?),
+        "run" => run(&root, &rest),
+        "services" => {
+            let probes = services::probe_all();
+            services::report(&probes);
+            services::enforce(&probes)
+        }
+        "" | "help" | "-h" | "--help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => anyhow::bail!("unknown task `{other}`\n\n{USAGE}"),
+    }
+}
+
+/// The workspace root: the parent of this crate's folder.
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()))
+}
+
+#[derive(Debug, Default)]
+struct TestOpts {
+    rust: bool,
+    e2e: bool,
+    filter: Option<String>,
+}
+
+impl TestOpts {
+    fn parse(args: &[String]) -> anyhow::Result<Self> {
+        let mut opts = TestOpts {
+            rust: true,
+            e2e: true,
+            filter: None,
+        };
+        for a in args {
+            match a.as_str() {
+                "--no-e2e" => opts.e2e = false,
+                "--only-e2e" => opts.rust = false,
+                "--" => {}
+                s if s.starts_with('-') => anyhow::bail!("unknown option `{s}`\n\n{USAGE}"),
+                s if opts.filter.is_none() => opts.filter = Some(s.to_string()),
+                s => anyhow::bail!("only one FILTER is supported, got another: `{s}`"),
+            }
+        }
+        if !opts.rust && !opts.e2e {
+            anyhow::bail!("--no-e2e and --only-e2e together leave nothing to run");
+        }
+        Ok(opts)
+    }
+}
+
+fn ci(root: &Path, opts: &TestOpts) -> anyhow::Result<()> {
+    let mut steps = Steps::default();
+    steps.run("cargo fmt --check", || {
+        steps::run(
+            cargo()
+                .current_dir(root)
+                .args(["fmt", "--all", "--", "--check"]),
+        )
+    });
+    steps.run("cargo clippy -D warnings", || {
+        steps::run(cargo().current_dir(root).args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    });
+    test(root, opts, steps, "ci")
+}
+
+fn test(root: &Path, opts: &TestOpts, mut steps: Steps, task: &str) -> anyhow::Result<()> {
+    let probes = services::probe_all();
+    services::report(&probes);
+    services::enforce(&probes)?;
+    let filter = opts.filter.as_deref();
+
+    if opts.rust {
+        if nextest_installed() {
+            steps.run("cargo nextest run --workspace", || {
+                let mut cmd = cargo();
+                cmd.current_dir(root)
+                    .args(["nextest", "run", "--workspace", "--no-tests=warn"]);
+                cmd.args(filter);
+                services::apply_env(&mut cmd, &probes);
+                steps::run(&mut cmd)
+            });
+            steps.run("cargo test --workspace --doc", || {
+                let mut cmd = cargo();
+                cmd.current_dir(root).args(["test", "--workspace", "--doc"]);
+                cmd.args(filter);
+                services::apply_env(&mut cmd, &probes);
+                steps::run(&mut cmd)
+            });
+        } else {
+            steps.run("cargo test --workspace", || {
+                let mut cmd = cargo();
+                cmd.current_dir(root).args(["test", "--workspace"]);
+                cmd.args(filter);
+                services::apply_env(&mut cmd, &probes);
+                steps::run(&mut cmd)
+            });
+        }
+    }
+
+    if opts.e2e {
+        let mut server = None;
+        steps.run("build authnzrv (debug)", || {
+            steps::run(cargo().current_dir(root).args([
+                "build",
+                "-p",
+                "authnz-server",
+                "--bin",
+                "authnzrv",
+            ]))?;
+            let bin = target_dir(root)?.join("debug").join("authnzrv");
+            anyhow::ensure!(bin.exists(), "built, but {} is missing", bin.display());
+            server = Some(bin);
+            Ok(())
+        });
+        let mut python = None;
+        steps.run("python e2e virtualenv", || {
+            python = Some(e2e::ensure_venv(root, &target_dir(root)?)?);
+            Ok(())
+        });
+        match (server, python) {
+            (Some(server), Some(python)) => {
+                steps.run("pytest tests/e2e", || {
+                    e2e::pytest(root, &target_dir(root)?, &python, &server, filter, &probes)
+                });
+            }
+            _ => steps.skip("pytest tests/e2e", "server build or virtualenv failed"),
+        }
+    }
+    steps.finish(task)
+}
+
+fn nextest_installed() -> bool {
+    cargo()
+        .args(["nextest", "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The target directory cargo uses for this workspace (honours
+/// `CARGO_TARGET_DIR` and config), from `cargo metadata`.
+fn target_dir(root: &Path) -> anyhow::Result<PathBuf> {
+    let out = cargo()
+        .current_dir(root)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout)?;
+    json_string_field(&text, "target_directory")
+        .map(PathBuf::from)
+        .ok_or_else(|| anyhow::anyhow!("cargo metadata has no target_directory"))
+}
+
+/// The value of the first `"key":"..."` string field in `json`: enough for
+/// `cargo metadata` without a JSON dependency.
+fn json_string_field(json: &str, key: &str) -> Option<String> {
+    let needle = format!("\"{key}\":\"");
+    let start = json.find(&needle)? + needle.len();
+    let mut out = String::new();
+    let mut chars = json[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(out),
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                'u' => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                }
+                other => out.push(other),
+            },
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+fn run(root: &Path, extra: &[String]) -> anyhow::Result<()> {
+    steps::run(cargo().current_dir(root).args([
+        "build",
+        "--release",
+        "-p",
+        "authnz-server",
+        "--bin",
+        "authnzrv",
+    ]))?;
+    let bin = target_dir(root)?.join("release").join("authnzrv");
+    let basedir = root.join("authnz-data");
+    if !basedir.join(".env").exists() {
+        println!("first run: setting up {}", basedir.display());
+        steps::run(
+            Command::new(&bin)
+                .current_dir(root)
+                .args(["--autosetup", "--no-prompt", "--basedir"])
+                .arg(&basedir),
+        )?;
+    }
+    let creds = basedir.join(".authnzerver-admin-credentials");
+    if creds.exists() {
+        println!(
+            "admin credentials (`<email> <password>`): {}",
+            creds.display()
+        );
+    } else {
+        println!(
+            "no admin credentials file at {} (the database existed before setup?)",
+            creds.display()
+        );
+    }
+    let mut cmd = Command::new(&bin);
+    cmd.current_dir(root)
+        .arg("--basedir")
+        .arg(&basedir)
+        .args(extra);
+    println!("$ {}", steps::show(&cmd));
+    exec(cmd)
+}
+
+#[cfg(unix)]
+fn exec(mut cmd: Command) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt;
+    let err = cmd.exec();
+    anyhow::bail!("cannot exec authnzrv: {err}")
+}
+
+#[cfg(not(unix))]
+fn exec(mut cmd: Command) -> anyhow::Result<()> {
+    let status = cmd.status()?;
+    std::process::exit(status.code().unwrap_or(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{TestOpts, json_string_field};
+
+    #[test]
+    fn reads_metadata_field() {
+        let j = r#"{"packages":[],"target_directory":"/a/b \"c\"/t","version":1}"#;
+        assert_eq!(
+            json_string_field(j, "target_directory").as_deref(),
+            Some("/a/b \"c\"/t")
+        );
+        assert_eq!(json_string_field(j, "missing"), None);
+    }
+
+    #[test]
+    fn parses_test_options() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let o = TestOpts::parse(&args(&["--no-e2e", "login"]));
+        assert!(o.is_ok_and(|o| o.rust && !o.e2e && o.filter.as_deref() == Some("login")));
+        assert!(TestOpts::parse(&args(&["--no-e2e", "--only-e2e"])).is_err());
+        assert!(TestOpts::parse(&args(&["--bogus"])).is_err());
+    }
+}
