@@ -12,6 +12,7 @@
 pub mod clock;
 pub mod error;
 pub mod store;
+pub mod throttle;
 pub mod time;
 pub mod types;
 
@@ -21,4 +22,5 @@ pub mod testkit;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;
 pub use store::{RoleStore, SessionStore, UserStore};
+pub use throttle::{LoginThrottle, MemoryLoginThrottle};
 pub use types::*;

@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use chrono::NaiveDateTime;
 
 use crate::error::StoreError;
-use crate::types::{InitialData, NewUser, Role, Session, User, UserId, UserPatch};
+use crate::types::{
+    ColumnValue, InitialData, NewUser, Role, Session, User, UserColumn, UserId, UserPatch,
+};
 
 /// Users: the `users` table.
 #[async_trait]
@@ -50,6 +52,50 @@ pub trait UserStore: Send + Sync + std::fmt::Debug + 'static {
     /// the user) go with them in the same transaction. Returns rows deleted
     /// from `users` (0 if there was no such user).
     async fn delete_user(&self, user_id: UserId) -> Result<u64, StoreError>;
+
+    /// Every user whose `column` equals `value`, ordered by `user_id`.
+    ///
+    /// Equality is exact: text byte for byte, datetimes to the microsecond,
+    /// booleans and integers by value. A `value` of another kind than the
+    /// column's ([`UserColumn::kind`]) matches nothing (an empty list, not an
+    /// error), and a NULL column never matches.
+    async fn find_users(
+        &self,
+        column: UserColumn,
+        value: &ColumnValue,
+    ) -> Result<Vec<User>, StoreError>;
+
+    /// Every user whose `extra_info` is a JSON object holding each key of
+    /// `wanted` with an equal value, ordered by `user_id`. Values compare as
+    /// JSON ([`crate::types::json_equal`]: numbers by value, so `1` matches
+    /// `1.0`; strings, booleans, `null`, arrays and objects exactly), the
+    /// same on every backend. An empty `wanted` matches every user.
+    async fn find_users_by_extra_info(
+        &self,
+        wanted: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Vec<User>, StoreError>;
+
+    /// Every user with a lock deadline (`locked_until` not NULL), due or not,
+    /// ordered by `user_id`. Used at start-up to lift expired automatic locks
+    /// and to re-arm the timers of the others.
+    async fn users_with_lock_deadline(&self) -> Result<Vec<User>, StoreError>;
+
+    /// Lift an automatic lock whose time has come, atomically: if the user's
+    /// `locked_until` is set and `<= now`, set `is_active = true`,
+    /// `user_role = restore_role`, `locked_until = NULL`,
+    /// `last_updated = now`, and return `true`. Otherwise (no such user, no
+    /// deadline, deadline in the future, e.g. because the user was locked
+    /// again meanwhile) change nothing and return `false`. Two concurrent
+    /// calls lift a lock once.
+    ///
+    /// Errors: [`StoreError::InvalidReference`] if `restore_role` is not a
+    /// known role; the row is then unchanged.
+    async fn lift_lock_if_due(
+        &self,
+        user_id: UserId,
+        restore_role: &str,
+        now: NaiveDateTime,
+    ) -> Result<bool, StoreError>;
 
     /// The health probe of spec 9.1: the `user_role` of user 1, or `None` if
     /// there is no such row.

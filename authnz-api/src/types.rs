@@ -40,6 +40,11 @@ pub struct User {
     pub created_on: NaiveDateTime,
     pub last_updated: NaiveDateTime,
     pub user_role: String,
+    /// When an automatic lock (spec 4.2) ends; `None` for users that are not
+    /// locked or were locked by hand. Not part of upstream's schema nor of any
+    /// wire object: it only lets an expired lock be lifted after a restart
+    ///
+    pub locked_until: Option<NaiveDateTime>,
 }
 
 /// Everything needed to insert a user. `created_on` and `last_updated` are both
@@ -73,6 +78,8 @@ pub struct UserPatch {
     pub extra_info: Option<Option<Value>>,
     pub emailverify_sent_datetime: Option<Option<NaiveDateTime>>,
     pub emailforgotpass_sent_datetime: Option<Option<NaiveDateTime>>,
+    /// See [`User::locked_until`].
+    pub locked_until: Option<Option<NaiveDateTime>>,
 }
 
 impl UserPatch {
@@ -110,4 +117,224 @@ pub struct InitialData {
     /// The superuser, anonymous and dummy users, inserted in this order so that
     /// they receive ids 1, 2 and 3.
     pub users: [NewUser; 3],
+}
+
+/// The `users` columns a lookup may match on (`user-lookup-match`, spec 3.3):
+/// a closed list, so no column name ever comes from a request. `password` is
+/// deliberately absent, and so are `extra_info` (matched by keys, see
+/// [`crate::UserStore::find_users_by_extra_info`]) and `locked_until` (not
+/// part of upstream's schema).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UserColumn {
+    UserId,
+    SystemId,
+    FullName,
+    Email,
+    EmailVerified,
+    IsActive,
+    EmailverifySentDatetime,
+    EmailforgotpassSentDatetime,
+    EmailchangepassSentDatetime,
+    LastLoginSuccess,
+    LastLoginTry,
+    FailedLoginTries,
+    CreatedOn,
+    LastUpdated,
+    UserRole,
+}
+
+/// What kind of value a [`UserColumn`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    Int,
+    Text,
+    Bool,
+    DateTime,
+}
+
+/// A typed value to compare a [`UserColumn`] with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnValue {
+    Int(i64),
+    Text(String),
+    Bool(bool),
+    DateTime(NaiveDateTime),
+}
+
+impl ColumnValue {
+    /// The kind of this value.
+    pub fn kind(&self) -> ColumnKind {
+        match self {
+            ColumnValue::Int(_) => ColumnKind::Int,
+            ColumnValue::Text(_) => ColumnKind::Text,
+            ColumnValue::Bool(_) => ColumnKind::Bool,
+            ColumnValue::DateTime(_) => ColumnKind::DateTime,
+        }
+    }
+}
+
+impl UserColumn {
+    /// Every column, in table order.
+    pub const ALL: [UserColumn; 15] = [
+        UserColumn::UserId,
+        UserColumn::SystemId,
+        UserColumn::FullName,
+        UserColumn::Email,
+        UserColumn::EmailVerified,
+        UserColumn::IsActive,
+        UserColumn::EmailverifySentDatetime,
+        UserColumn::EmailforgotpassSentDatetime,
+        UserColumn::EmailchangepassSentDatetime,
+        UserColumn::LastLoginSuccess,
+        UserColumn::LastLoginTry,
+        UserColumn::FailedLoginTries,
+        UserColumn::CreatedOn,
+        UserColumn::LastUpdated,
+        UserColumn::UserRole,
+    ];
+
+    /// The SQL column name (a constant, safe to splice into SQL).
+    pub fn name(self) -> &'static str {
+        match self {
+            UserColumn::UserId => "user_id",
+            UserColumn::SystemId => "system_id",
+            UserColumn::FullName => "full_name",
+            UserColumn::Email => "email",
+            UserColumn::EmailVerified => "email_verified",
+            UserColumn::IsActive => "is_active",
+            UserColumn::EmailverifySentDatetime => "emailverify_sent_datetime",
+            UserColumn::EmailforgotpassSentDatetime => "emailforgotpass_sent_datetime",
+            UserColumn::EmailchangepassSentDatetime => "emailchangepass_sent_datetime",
+            UserColumn::LastLoginSuccess => "last_login_success",
+            UserColumn::LastLoginTry => "last_login_try",
+            UserColumn::FailedLoginTries => "failed_login_tries",
+            UserColumn::CreatedOn => "created_on",
+            UserColumn::LastUpdated => "last_updated",
+            UserColumn::UserRole => "user_role",
+        }
+    }
+
+    /// The column called `name` (exact, lower case), if it may be matched on.
+    pub fn from_name(name: &str) -> Option<UserColumn> {
+        UserColumn::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// The kind of value the column holds.
+    pub fn kind(self) -> ColumnKind {
+        match self {
+            UserColumn::UserId | UserColumn::FailedLoginTries => ColumnKind::Int,
+            UserColumn::SystemId
+            | UserColumn::FullName
+            | UserColumn::Email
+            | UserColumn::UserRole => ColumnKind::Text,
+            UserColumn::EmailVerified | UserColumn::IsActive => ColumnKind::Bool,
+            UserColumn::EmailverifySentDatetime
+            | UserColumn::EmailforgotpassSentDatetime
+            | UserColumn::EmailchangepassSentDatetime
+            | UserColumn::LastLoginSuccess
+            | UserColumn::LastLoginTry
+            | UserColumn::CreatedOn
+            | UserColumn::LastUpdated => ColumnKind::DateTime,
+        }
+    }
+}
+
+/// JSON equality as Python and PostgreSQL `jsonb` see it: like `==` on
+/// [`Value`], except that numbers compare by value (`1 == 1.0`).
+pub fn json_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => match (x.as_u64(), y.as_u64()) {
+                (Some(x), Some(y)) => x == y,
+                _ => x.as_f64() == y.as_f64(),
+            },
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// Whether `extra_info` holds every key of `wanted` with an equal value
+/// ([`json_equal`]). An empty `wanted` matches anything, even `None`.
+pub fn extra_info_matches(
+    extra_info: Option<&Value>,
+    wanted: &serde_json::Map<String, Value>,
+) -> bool {
+    if wanted.is_empty() {
+        return true;
+    }
+    let Some(Value::Object(have)) = extra_info else {
+        return false;
+    };
+    wanted
+        .iter()
+        .all(|(k, v)| have.get(k).is_some_and(|h| json_equal(h, v)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn column_names_round_trip_and_exclude_secrets() {
+        for c in UserColumn::ALL {
+            assert_eq!(UserColumn::from_name(c.name()), Some(c));
+        }
+        for bad in [
+            "password",
+            "extra_info",
+            "locked_until",
+            "EMAIL",
+            "email ",
+            "1=1",
+        ] {
+            assert_eq!(UserColumn::from_name(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn json_equality_is_numeric() {
+        assert!(json_equal(&json!(1), &json!(1.0)));
+        assert!(json_equal(
+            &json!({"a": [1, {"b": 2.0}]}),
+            &json!({"a": [1.0, {"b": 2}]})
+        ));
+        assert!(!json_equal(&json!(1), &json!("1")));
+        assert!(!json_equal(&json!(true), &json!(1)));
+        assert!(!json_equal(&json!([1, 2]), &json!([1])));
+    }
+
+    #[test]
+    fn extra_info_matching() {
+        let have = json!({"a": "x", "n": 3, "t": true, "o": {"k": [1]}});
+        let want = |v: Value| v.as_object().cloned().unwrap_or_default();
+        assert!(extra_info_matches(
+            Some(&have),
+            &want(json!({"a": "x", "n": 3.0}))
+        ));
+        assert!(extra_info_matches(
+            Some(&have),
+            &want(json!({"t": true, "o": {"k": [1]}}))
+        ));
+        assert!(!extra_info_matches(
+            Some(&have),
+            &want(json!({"a": "x", "missing": 1}))
+        ));
+        assert!(!extra_info_matches(Some(&have), &want(json!({"o": {}}))));
+        assert!(!extra_info_matches(None, &want(json!({"a": "x"}))));
+        assert!(!extra_info_matches(
+            Some(&json!([1])),
+            &want(json!({"a": "x"}))
+        ));
+        assert!(extra_info_matches(None, &want(json!({}))));
+    }
 }

@@ -8,20 +8,24 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use authnz_api::{Clock, InitialData, NewUser, Role, RoleStore, SessionStore, UserStore};
+use authnz_api::{
+    Clock, InitialData, LoginThrottle, NewUser, Role, RoleStore, SessionStore, UserStore,
+};
 use authnz_store_sql::{SqlOptions, SqlStore};
 use serde_json::json;
 use tokio::net::TcpListener;
 
+use crate::breach::{BREACH_TIMEOUT, BreachCheck};
 use crate::config::{
     GENERATED_PASSWORD_BYTES, USER_GENERATED_PASSWORD_MARKER, random_urlsafe_token,
     write_admin_credentials,
 };
-use crate::context::Context;
+use crate::context::{Context, LockoutSettings};
 use crate::http::{AppState, router};
 use crate::passwords::{HashParams, PasswordHasher};
 use crate::policy::Policy;
 use crate::protocol::codec::Codec;
+use crate::sleeper::Sleeper;
 use crate::validate::{PasswordPolicy, Validators};
 
 /// Who the first-run superuser is (spec 7.5 step 6).
@@ -51,6 +55,14 @@ pub struct ServerOptions {
     pub basedir: PathBuf,
     pub password_policy: String,
     pub clock: Arc<dyn Clock>,
+    /// What every deliberate wait (back-off, unlock timers) goes through.
+    pub sleeper: Arc<dyn Sleeper>,
+    /// The failed-login counters (spec 4.2).
+    pub throttle: Arc<dyn LoginThrottle>,
+    /// `userlocktries` and `userlocktime`.
+    pub lockout: LockoutSettings,
+    /// Base URL of the breach check (spec 5.1 step 6), `None` when it is off.
+    pub breach_check_url: Option<String>,
 }
 
 /// A server ready to accept connections.
@@ -103,8 +115,33 @@ pub async fn build(opts: &ServerOptions) -> anyhow::Result<Built> {
         hasher,
         validators: Arc::new(validators),
         password_policy: PasswordPolicy::parse(&opts.password_policy),
+        breach: opts.breach_check_url.as_deref().map(|url| {
+            let check = BreachCheck::new(url, BREACH_TIMEOUT);
+            if !check.url_is_supported() {
+                tracing::warn!(
+                    url,
+                    "the breach check speaks plain HTTP only; lookups at this URL will fail open"
+                );
+            }
+            check
+        }),
+        policy: Arc::new(opts.policy.clone()),
+        throttle: opts.throttle.clone(),
+        lockout: opts.lockout,
+        sleeper: opts.sleeper.clone(),
         pii_salt: Arc::from(opts.pii_salt.as_str()),
     };
+    match crate::lockout::resume(&ctx).await {
+        Ok((lifted, armed)) if lifted + armed > 0 => {
+            tracing::info!(
+                lifted,
+                armed,
+                "automatic account locks: expired ones lifted, timers armed"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot resume automatic account locks"),
+    }
     let state = Arc::new(AppState {
         ctx,
         codec: Codec::new(&opts.secret),

@@ -2,7 +2,9 @@
 //! 1.7 and `GET /health` (spec 9.1).
 //!
 //! Routing is done by hand in one fallback handler so the order of checks is
-//! exactly upstream's: host (404) → path (404) → method (405) → body.
+//! exactly upstream's: host (404) → path (404) → method (405) → body. The
+//! login back-off (step 7e) runs here, after the action, through
+//! [`crate::lockout`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +17,7 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use crate::actions::{Context, RequestType};
+use crate::lockout;
 use crate::protocol::codec::Codec;
 use crate::protocol::envelope::{envelope, schema_failure};
 use crate::protocol::errors::{APPLICATION_JSON, ProtocolError, TEXT_PLAIN};
@@ -150,16 +153,35 @@ pub async fn process(st: &AppState, value: Value) -> Result<Value, ProtocolError
         return Err(ProtocolError::BadRequest);
     };
     let problems = schema::check(kind.params(), &body);
-    if !problems.is_empty() {
-        return Ok(schema_failure(name, &problems, reqid));
-    }
-    match kind.run(&st.ctx, &body).await {
-        Ok(reply) => Ok(envelope(reply.into_map(), reqid)),
-        Err(e) => {
-            tracing::warn!(request = name, error = %e, "request failed with an unhandled error");
-            Err(ProtocolError::BadRequest)
+    let (response, success) = if problems.is_empty() {
+        match kind.run(&st.ctx, &body).await {
+            Ok(reply) => {
+                let success = reply.0.get("success") == Some(&Value::Bool(true));
+                (envelope(reply.into_map(), reqid.clone()), success)
+            }
+            Err(e) => {
+                tracing::warn!(request = name, error = %e, "request failed with an unhandled error");
+                return Err(ProtocolError::BadRequest);
+            }
+        }
+    } else {
+        (schema_failure(name, &problems, reqid.clone()), false)
+    };
+    if kind.is_login_like() {
+        // Step 7e (spec 4.2), schema failures included. Upstream looks
+        // `body.email` up here and fails with 400 when it is absent.
+        let Some(email) = body.get("email") else {
+            return Err(ProtocolError::BadRequest);
+        };
+        let email = match email {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if let Some(replacement) = lockout::after_attempt(&st.ctx, &email, success).await {
+            return Ok(envelope(replacement.into_map(), reqid));
         }
     }
+    Ok(response)
 }
 
 async fn health(st: &AppState) -> Response {

@@ -4,17 +4,21 @@
 //! Layout: [`protocol`] (framing, errors, envelope, schema) → [`http`]
 //! (routing and the request pipeline) → [`actions`] (one function per request
 //! type, over the storage traits of `authnz-api`). [`passwords`] runs Argon2
-//! on a bounded pool, [`validate`] holds the sign-up rules, [`config`] the
+//! on a bounded pool, [`validate`] holds the sign-up rules, [`lockout`] the
+//! login back-off and automatic lock, [`breach`] the optional breach check, [`config`] the
 //! layered configuration and auto-setup, [`app`] the start-up wiring.
 
 pub mod actions;
 pub mod app;
+pub mod breach;
 pub mod cleanup;
 pub mod config;
 pub mod context;
 pub mod http;
+pub mod lockout;
 pub mod passwords;
 pub mod policy;
 pub mod protocol;
+pub mod sleeper;
 pub mod tls;
 pub mod validate;

@@ -9,14 +9,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use authnz_api::{Clock, SystemClock};
+use authnz_api::{Clock, MemoryLoginThrottle, SystemClock};
 use authnz_server::app::{self, AdminSeed, ServerOptions};
 use authnz_server::config::{
     ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, AutosetupSeed, Cli, Config, Environment,
     FALLBACK_ADMIN_EMAIL, StdioPrompter, prepare_basedir_with,
 };
+use authnz_server::context::LockoutSettings;
 use authnz_server::passwords::{HashParams, PasswordHasher};
 use authnz_server::policy::Policy;
+use authnz_server::sleeper::TokioSleeper;
 use authnz_store_sql::SqlOptions;
 use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
@@ -133,6 +135,13 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
         basedir: config.basedir.clone(),
         password_policy: config.passpolicy.clone(),
         clock: clock.clone(),
+        sleeper: Arc::new(TokioSleeper),
+        throttle: Arc::new(MemoryLoginThrottle::default()),
+        lockout: LockoutSettings {
+            tries: config.userlocktries,
+            lock_time: std::time::Duration::from_secs(config.userlocktime),
+        },
+        breach_check_url: config.breachcheck.then(|| config.breachcheckurl.clone()),
     };
     let built = app::build(&opts).await?;
     if let Some(path) = &built.credentials_file {

@@ -10,7 +10,10 @@
 use std::str::FromStr;
 
 use authnz_api::time::truncate_micros;
-use authnz_api::{InitialData, NewUser, Role, Session, User, UserId, UserPatch};
+use authnz_api::{
+    ColumnValue, InitialData, NewUser, Role, Session, User, UserColumn, UserId, UserPatch,
+    extra_info_matches,
+};
 use chrono::NaiveDateTime;
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
@@ -20,8 +23,8 @@ use crate::SqlOptions;
 use crate::error::SqlStoreError;
 use crate::json;
 use crate::rows::{
-    ReadColumns, SESSION_COLUMN_COUNT, session_columns, session_columns_s, session_from_row,
-    user_columns, user_columns_u, user_from_row,
+    ReadColumns, SESSION_COLUMN_COUNT, find_users_sql, session_columns, session_columns_s,
+    session_from_row, user_columns, user_columns_u, user_from_row,
 };
 
 /// The migrations for this dialect, embedded at build time.
@@ -212,6 +215,7 @@ pub(crate) async fn update_user(
            emailverify_sent_datetime = CASE WHEN $10 THEN $11 ELSE emailverify_sent_datetime END, \
            emailforgotpass_sent_datetime = \
              CASE WHEN $12 THEN $13 ELSE emailforgotpass_sent_datetime END, \
+           locked_until = CASE WHEN $17 THEN $18 ELSE locked_until END, \
            last_updated = $14 \
          WHERE user_id = $15 AND ($16::boolean IS NULL OR is_active = $16)",
     )
@@ -231,6 +235,8 @@ pub(crate) async fn update_user(
     .bind(dt(now))
     .bind(user_id)
     .bind(only_if_active)
+    .bind(patch.locked_until.is_some())
+    .bind(opt_dt(patch.locked_until.flatten()))
     .execute(pool)
     .await?;
     Ok(result.rows_affected())
@@ -264,6 +270,89 @@ pub(crate) async fn superuser_role(pool: &PgPool) -> Result<Option<String>, SqlS
             .fetch_optional(pool)
             .await?,
     )
+}
+
+// ---------------------------------------------------------------------------
+// user lookups by column and by extra_info, lock deadlines
+
+pub(crate) async fn find_users(
+    pool: &PgPool,
+    column: UserColumn,
+    value: &ColumnValue,
+) -> Result<Vec<User>, SqlStoreError> {
+    if value.kind() != column.kind() {
+        return Ok(Vec::new());
+    }
+    let query = sqlx::query(find_users_sql(column));
+    let query = match value {
+        ColumnValue::Int(i) => query.bind(*i),
+        ColumnValue::Text(t) => query.bind(t.as_str()),
+        ColumnValue::Bool(b) => query.bind(*b),
+        ColumnValue::DateTime(t) => query.bind(dt(*t)),
+    };
+    let rows = query.fetch_all(pool).await?;
+    rows.iter().map(|r| user_from_row(r, 0)).collect()
+}
+
+pub(crate) async fn find_users_by_extra_info(
+    pool: &PgPool,
+    wanted: &serde_json::Map<String, Value>,
+) -> Result<Vec<User>, SqlStoreError> {
+    if wanted.is_empty() {
+        return list_users(pool).await;
+    }
+    // `jsonb @>` narrows down to rows holding every key with a containing
+    // value (numbers by value, as wanted); the exact check here then drops
+    // partial containment of nested arrays and objects.
+    let wanted_text = json::python_dumps(&Value::Object(wanted.clone()))?;
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE extra_info IS NOT NULL AND extra_info::jsonb @> $1::jsonb \
+          ORDER BY user_id"
+    ))
+    .bind(wanted_text)
+    .fetch_all(pool)
+    .await?;
+    let mut users = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let user = user_from_row(r, 0)?;
+        if extra_info_matches(user.extra_info.as_ref(), wanted) {
+            users.push(user);
+        }
+    }
+    Ok(users)
+}
+
+pub(crate) async fn users_with_lock_deadline(pool: &PgPool) -> Result<Vec<User>, SqlStoreError> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE locked_until IS NOT NULL ORDER BY user_id"
+    ))
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|r| user_from_row(r, 0)).collect()
+}
+
+pub(crate) async fn lift_lock_if_due(
+    pool: &PgPool,
+    user_id: UserId,
+    restore_role: &str,
+    now: NaiveDateTime,
+) -> Result<bool, SqlStoreError> {
+    let changed = sqlx::query(
+        "UPDATE users SET is_active = true, user_role = $1, locked_until = NULL, \
+           last_updated = $2 \
+         WHERE user_id = $3 AND locked_until IS NOT NULL AND locked_until <= $2",
+    )
+    .bind(restore_role)
+    .bind(dt(now))
+    .bind(user_id)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
 }
 
 // ---------------------------------------------------------------------------

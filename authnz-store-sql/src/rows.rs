@@ -6,7 +6,7 @@
 //! positions to [`User`] and [`Session`] fields lives here only. Queries select
 //! the columns in the order of [`user_columns!`] and [`session_columns!`].
 
-use authnz_api::{Session, User};
+use authnz_api::{Session, User, UserColumn};
 use chrono::NaiveDateTime;
 use serde_json::Value;
 
@@ -18,7 +18,7 @@ macro_rules! user_columns {
         "user_id, system_id, full_name, password, email, email_verified, is_active, \
          emailverify_sent_datetime, emailforgotpass_sent_datetime, \
          emailchangepass_sent_datetime, last_login_success, last_login_try, \
-         failed_login_tries, extra_info, created_on, last_updated, user_role"
+         failed_login_tries, extra_info, created_on, last_updated, user_role, locked_until"
     };
 }
 
@@ -28,7 +28,8 @@ macro_rules! user_columns_u {
         "u.user_id, u.system_id, u.full_name, u.password, u.email, u.email_verified, \
          u.is_active, u.emailverify_sent_datetime, u.emailforgotpass_sent_datetime, \
          u.emailchangepass_sent_datetime, u.last_login_success, u.last_login_try, \
-         u.failed_login_tries, u.extra_info, u.created_on, u.last_updated, u.user_role"
+         u.failed_login_tries, u.extra_info, u.created_on, u.last_updated, u.user_role, \
+         u.locked_until"
     };
 }
 
@@ -48,6 +49,40 @@ macro_rules! session_columns_s {
 }
 
 pub(crate) use {session_columns, session_columns_s, user_columns, user_columns_u};
+
+/// `SELECT <user columns> FROM users WHERE <column> = $1 ORDER BY user_id`,
+/// one constant statement per column of the closed [`UserColumn`] list, so no
+/// SQL text is ever built from input (spec Q-13).
+pub(crate) fn find_users_sql(column: UserColumn) -> &'static str {
+    macro_rules! by {
+        ($col:literal) => {
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE ",
+                $col,
+                " = $1 ORDER BY user_id"
+            )
+        };
+    }
+    match column {
+        UserColumn::UserId => by!("user_id"),
+        UserColumn::SystemId => by!("system_id"),
+        UserColumn::FullName => by!("full_name"),
+        UserColumn::Email => by!("email"),
+        UserColumn::EmailVerified => by!("email_verified"),
+        UserColumn::IsActive => by!("is_active"),
+        UserColumn::EmailverifySentDatetime => by!("emailverify_sent_datetime"),
+        UserColumn::EmailforgotpassSentDatetime => by!("emailforgotpass_sent_datetime"),
+        UserColumn::EmailchangepassSentDatetime => by!("emailchangepass_sent_datetime"),
+        UserColumn::LastLoginSuccess => by!("last_login_success"),
+        UserColumn::LastLoginTry => by!("last_login_try"),
+        UserColumn::FailedLoginTries => by!("failed_login_tries"),
+        UserColumn::CreatedOn => by!("created_on"),
+        UserColumn::LastUpdated => by!("last_updated"),
+        UserColumn::UserRole => by!("user_role"),
+    }
+}
 
 /// Number of columns in [`session_columns!`]: where the user columns start
 /// when a query selects a session joined with its user.
@@ -79,7 +114,7 @@ pub(crate) trait ReadColumns {
     }
 }
 
-/// Read a [`User`] from the 17 columns of [`user_columns!`] starting at `at`.
+/// Read a [`User`] from the 18 columns of [`user_columns!`] starting at `at`.
 pub(crate) fn user_from_row(r: &impl ReadColumns, at: usize) -> Result<User, SqlStoreError> {
     Ok(User {
         user_id: r.int(at, "user_id")?,
@@ -99,6 +134,7 @@ pub(crate) fn user_from_row(r: &impl ReadColumns, at: usize) -> Result<User, Sql
         created_on: r.datetime(at + 14, "created_on")?,
         last_updated: r.datetime(at + 15, "last_updated")?,
         user_role: r.text(at + 16, "user_role")?,
+        locked_until: r.opt_datetime(at + 17, "locked_until")?,
     })
 }
 
@@ -113,4 +149,23 @@ pub(crate) fn session_from_row(r: &impl ReadColumns, at: usize) -> Result<Sessio
         expires: r.datetime(at + 5, "expires")?,
         extra_info_json: r.json(at + 6, "extra_info_json")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn find_sql_names_the_right_column() {
+        for c in UserColumn::ALL {
+            let sql = find_users_sql(c);
+            assert!(
+                sql.ends_with(&format!(
+                    " FROM users WHERE {} = $1 ORDER BY user_id",
+                    c.name()
+                )),
+                "{c:?}: {sql}"
+            );
+        }
+    }
 }

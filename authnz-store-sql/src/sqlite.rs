@@ -14,7 +14,10 @@ use std::path::Path;
 use std::str::FromStr;
 
 use authnz_api::time::{parse_stored_text, to_sqlite_text, truncate_micros};
-use authnz_api::{InitialData, NewUser, Role, Session, User, UserId, UserPatch};
+use authnz_api::{
+    ColumnValue, InitialData, NewUser, Role, Session, User, UserColumn, UserId, UserPatch,
+    extra_info_matches,
+};
 use chrono::NaiveDateTime;
 use serde_json::Value;
 use sqlx::sqlite::{
@@ -25,8 +28,8 @@ use sqlx::{Executor, Row, Sqlite};
 use crate::error::SqlStoreError;
 use crate::json;
 use crate::rows::{
-    ReadColumns, SESSION_COLUMN_COUNT, session_columns, session_columns_s, session_from_row,
-    user_columns, user_columns_u, user_from_row,
+    ReadColumns, SESSION_COLUMN_COUNT, find_users_sql, session_columns, session_columns_s,
+    session_from_row, user_columns, user_columns_u, user_from_row,
 };
 use crate::{SqlOptions, url};
 
@@ -298,6 +301,7 @@ pub(crate) async fn update_user(
            emailverify_sent_datetime = CASE WHEN $10 THEN $11 ELSE emailverify_sent_datetime END, \
            emailforgotpass_sent_datetime = \
              CASE WHEN $12 THEN $13 ELSE emailforgotpass_sent_datetime END, \
+           locked_until = CASE WHEN $17 THEN $18 ELSE locked_until END, \
            last_updated = $14 \
          WHERE user_id = $15 AND ($16 IS NULL OR is_active = $16)",
     )
@@ -317,6 +321,8 @@ pub(crate) async fn update_user(
     .bind(dt(now))
     .bind(user_id)
     .bind(only_if_active)
+    .bind(patch.locked_until.is_some())
+    .bind(opt_dt(patch.locked_until.flatten()))
     .execute(pool)
     .await?;
     Ok(result.rows_affected())
@@ -350,6 +356,94 @@ pub(crate) async fn superuser_role(pool: &SqlitePool) -> Result<Option<String>, 
             .fetch_optional(pool)
             .await?,
     )
+}
+
+// ---------------------------------------------------------------------------
+// user lookups by column and by extra_info, lock deadlines
+
+pub(crate) async fn find_users(
+    pool: &SqlitePool,
+    column: UserColumn,
+    value: &ColumnValue,
+) -> Result<Vec<User>, SqlStoreError> {
+    if value.kind() != column.kind() {
+        return Ok(Vec::new());
+    }
+    let query = sqlx::query(find_users_sql(column));
+    let query = match value {
+        ColumnValue::Int(i) => query.bind(*i),
+        ColumnValue::Text(t) => query.bind(t.as_str()),
+        // Booleans are stored as 0/1 (spec 8.2).
+        ColumnValue::Bool(b) => query.bind(i64::from(*b)),
+        ColumnValue::DateTime(t) => query.bind(dt(*t)),
+    };
+    let rows = query.fetch_all(pool).await?;
+    rows.iter().map(|r| user_from_row(r, 0)).collect()
+}
+
+pub(crate) async fn find_users_by_extra_info(
+    pool: &SqlitePool,
+    wanted: &serde_json::Map<String, Value>,
+) -> Result<Vec<User>, SqlStoreError> {
+    let Some(first_key) = wanted.keys().next() else {
+        return list_users(pool).await;
+    };
+    // Narrow down in SQL to objects that have the first key (the nested CASE
+    // keeps `json_each` away from text that is not JSON, which would make it
+    // raise), then compare the values exactly as JSON here, so that every
+    // backend matches the same way (upstream SQLite only matched strings).
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE CASE WHEN json_valid(extra_info) THEN \
+           CASE WHEN json_type(extra_info) = 'object' THEN \
+             EXISTS (SELECT 1 FROM json_each(users.extra_info) AS j WHERE j.key = $1) \
+           ELSE 0 END \
+         ELSE 0 END ORDER BY user_id"
+    ))
+    .bind(first_key)
+    .fetch_all(pool)
+    .await?;
+    let mut users = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let user = user_from_row(r, 0)?;
+        if extra_info_matches(user.extra_info.as_ref(), wanted) {
+            users.push(user);
+        }
+    }
+    Ok(users)
+}
+
+pub(crate) async fn users_with_lock_deadline(
+    pool: &SqlitePool,
+) -> Result<Vec<User>, SqlStoreError> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE locked_until IS NOT NULL ORDER BY user_id"
+    ))
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|r| user_from_row(r, 0)).collect()
+}
+
+pub(crate) async fn lift_lock_if_due(
+    pool: &SqlitePool,
+    user_id: UserId,
+    restore_role: &str,
+    now: NaiveDateTime,
+) -> Result<bool, SqlStoreError> {
+    let changed = sqlx::query(
+        "UPDATE users SET is_active = 1, user_role = $1, locked_until = NULL, last_updated = $2 \
+         WHERE user_id = $3 AND locked_until IS NOT NULL AND locked_until <= $2",
+    )
+    .bind(restore_role)
+    .bind(dt(now))
+    .bind(user_id)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
 }
 
 // ---------------------------------------------------------------------------

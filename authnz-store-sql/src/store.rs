@@ -7,8 +7,8 @@
 
 use async_trait::async_trait;
 use authnz_api::{
-    InitialData, NewUser, Role, RoleStore, Session, SessionStore, StoreError, User, UserId,
-    UserPatch, UserStore,
+    ColumnValue, InitialData, NewUser, Role, RoleStore, Session, SessionStore, StoreError, User,
+    UserColumn, UserId, UserPatch, UserStore,
 };
 use chrono::NaiveDateTime;
 use serde_json::Value;
@@ -176,6 +176,34 @@ impl UserStore for SqlStore {
 
     async fn delete_user(&self, user_id: UserId) -> Result<u64, StoreError> {
         dispatch!(self.delete_user(user_id))
+    }
+
+    async fn find_users(
+        &self,
+        column: UserColumn,
+        value: &ColumnValue,
+    ) -> Result<Vec<User>, StoreError> {
+        dispatch!(self.find_users(column, value))
+    }
+
+    async fn find_users_by_extra_info(
+        &self,
+        wanted: &serde_json::Map<String, Value>,
+    ) -> Result<Vec<User>, StoreError> {
+        dispatch!(self.find_users_by_extra_info(wanted))
+    }
+
+    async fn users_with_lock_deadline(&self) -> Result<Vec<User>, StoreError> {
+        dispatch!(self.users_with_lock_deadline())
+    }
+
+    async fn lift_lock_if_due(
+        &self,
+        user_id: UserId,
+        restore_role: &str,
+        now: NaiveDateTime,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self.lift_lock_if_due(user_id, restore_role, now))
     }
 
     async fn superuser_role(&self) -> Result<Option<String>, StoreError> {

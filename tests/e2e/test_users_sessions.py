@@ -270,3 +270,16 @@ def test_session_new_bad_ip(client):
     assert env["messages"] == ["Could not create a new session."]
     assert env["response"]["session_token"] is None
     assert env["response"]["expires"] is None
+def test_login_failure_backoff(client):
+    """4.2: each failed login for an e-mail is answered only after
+    min(1.5 ** (count - 1), 40) s: 1 s, then 1.5 s."""
+    import time
+
+    email = unique_email("backoff")
+    for count, delay in ((1, 1.0), (2, 1.5)):
+        anon = new_session(client)
+        start = time.monotonic()
+        env = _login(client, anon["session_token"], email, "Wrong-password-123")
+        took = time.monotonic() - start
+        _assert_login_failed(env)
+        assert took >= delay - 0.05, f"failure #{count} answered after {took:.2f}s, spec: {delay}s"

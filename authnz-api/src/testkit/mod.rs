@@ -36,6 +36,7 @@
 pub mod fixtures;
 pub mod roles;
 pub mod sessions;
+pub mod throttle;
 pub mod users;
 
 use std::future::Future;
@@ -218,6 +219,9 @@ macro_rules! user_store_tests {
                 datetimes_round_trip_to_the_microsecond,
                 json_round_trips,
                 concurrent_creates,
+                find_users_by_each_kind,
+                find_users_by_extra_info_values,
+                lock_deadlines_lift_once_when_due,
             ]
         );
     };

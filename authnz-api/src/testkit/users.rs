@@ -12,7 +12,7 @@ use super::fixtures::{
     assert_conflict, assert_invalid_reference, at, create, create_session, new_user, plus_micros,
     seed, session, t0, token,
 };
-use crate::types::{NewUser, User, UserPatch};
+use crate::types::{ColumnValue, NewUser, User, UserColumn, UserPatch};
 
 /// What a freshly created user must look like.
 fn expected(id: i64, u: &NewUser, now: NaiveDateTime) -> User {
@@ -34,6 +34,7 @@ fn expected(id: i64, u: &NewUser, now: NaiveDateTime) -> User {
         created_on: now,
         last_updated: now,
         user_role: u.user_role.clone(),
+        locked_until: None,
     }
 }
 
@@ -304,6 +305,14 @@ pub async fn update_each_field(s: Stores) {
             },
             Box::new(|u| u.emailforgotpass_sent_datetime = Some(at(-6))),
         ),
+        (
+            "locked_until",
+            UserPatch {
+                locked_until: Some(Some(at(3600))),
+                ..Default::default()
+            },
+            Box::new(|u| u.locked_until = Some(at(3600))),
+        ),
     ];
 
     for (i, (field, patch, apply)) in patches.into_iter().enumerate() {
@@ -330,6 +339,7 @@ pub async fn update_writes_null(s: Stores) {
     let patch = UserPatch {
         emailverify_sent_datetime: Some(Some(at(1))),
         emailforgotpass_sent_datetime: Some(Some(at(2))),
+        locked_until: Some(Some(at(9))),
         ..Default::default()
     };
     s.users
@@ -342,6 +352,7 @@ pub async fn update_writes_null(s: Stores) {
         extra_info: Some(None),
         emailverify_sent_datetime: Some(None),
         emailforgotpass_sent_datetime: Some(None),
+        locked_until: Some(None),
         ..Default::default()
     };
     assert_eq!(
@@ -356,6 +367,7 @@ pub async fn update_writes_null(s: Stores) {
     assert_eq!(u.extra_info, None);
     assert_eq!(u.emailverify_sent_datetime, None);
     assert_eq!(u.emailforgotpass_sent_datetime, None);
+    assert_eq!(u.locked_until, None);
     assert_eq!(u.last_updated, at(4));
     assert_eq!(u.email, "alice@example.org");
 }
@@ -743,4 +755,335 @@ pub async fn concurrent_creates(s: Stores) {
     }
     assert_eq!(ok, 1, "exactly one of the duplicates is created");
     assert_eq!(s.users.list_users().await.expect("list").len(), 3 + 16 + 1);
+}
+
+fn ids(users: Vec<User>) -> Vec<i64> {
+    users.into_iter().map(|u| u.user_id).collect()
+}
+
+async fn find(s: &Stores, column: UserColumn, value: ColumnValue) -> Vec<i64> {
+    ids(s
+        .users
+        .find_users(column, &value)
+        .await
+        .unwrap_or_else(|e| panic!("find_users {column:?} {value:?}: {e:?}")))
+}
+
+/// `find_users` compares each kind of column exactly, orders by id, and
+/// treats a value of the wrong kind as matching nothing.
+pub async fn find_users_by_each_kind(s: Stores) {
+    seed(&s).await;
+    let a = create(&s, "alice", at(1)).await;
+    let b = create(&s, "bob", at(2)).await;
+    let c = create(&s, "carol", at(2)).await;
+    let patch = UserPatch {
+        is_active: Some(false),
+        user_role: Some("staff".into()),
+        emailverify_sent_datetime: Some(Some(plus_micros(at(7), 1))),
+        ..Default::default()
+    };
+    s.users
+        .update_user(b, &patch, None, at(2))
+        .await
+        .expect("update");
+
+    assert_eq!(find(&s, UserColumn::UserId, ColumnValue::Int(a)).await, [a]);
+    assert_eq!(
+        find(&s, UserColumn::UserId, ColumnValue::Int(999)).await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        find(
+            &s,
+            UserColumn::Email,
+            ColumnValue::Text("bob@example.org".into())
+        )
+        .await,
+        [b]
+    );
+    assert_eq!(
+        find(
+            &s,
+            UserColumn::Email,
+            ColumnValue::Text("BOB@example.org".into())
+        )
+        .await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        find(
+            &s,
+            UserColumn::SystemId,
+            ColumnValue::Text("sys-carol".into())
+        )
+        .await,
+        [c]
+    );
+    assert_eq!(
+        find(
+            &s,
+            UserColumn::FullName,
+            ColumnValue::Text("User alice".into())
+        )
+        .await,
+        [a]
+    );
+    assert_eq!(
+        find(&s, UserColumn::UserRole, ColumnValue::Text("staff".into())).await,
+        [b]
+    );
+    assert_eq!(
+        find(
+            &s,
+            UserColumn::UserRole,
+            ColumnValue::Text("authenticated".into())
+        )
+        .await,
+        [a, c]
+    );
+    assert_eq!(
+        find(&s, UserColumn::IsActive, ColumnValue::Bool(false)).await,
+        [3, b]
+    );
+    assert_eq!(
+        find(&s, UserColumn::IsActive, ColumnValue::Bool(true)).await,
+        [1, 2, a, c]
+    );
+    assert_eq!(
+        find(&s, UserColumn::EmailVerified, ColumnValue::Bool(true))
+            .await
+            .len(),
+        6
+    );
+    assert_eq!(
+        find(&s, UserColumn::CreatedOn, ColumnValue::DateTime(at(2))).await,
+        [b, c]
+    );
+    assert_eq!(
+        find(
+            &s,
+            UserColumn::EmailverifySentDatetime,
+            ColumnValue::DateTime(plus_micros(at(7), 1))
+        )
+        .await,
+        [b]
+    );
+    assert_eq!(
+        find(
+            &s,
+            UserColumn::EmailverifySentDatetime,
+            ColumnValue::DateTime(at(7))
+        )
+        .await,
+        Vec::<i64>::new(),
+        "datetimes compare to the microsecond"
+    );
+    assert_eq!(
+        find(&s, UserColumn::FailedLoginTries, ColumnValue::Int(0))
+            .await
+            .len(),
+        6
+    );
+    // NULL columns never match.
+    assert_eq!(
+        find(&s, UserColumn::LastLoginTry, ColumnValue::DateTime(at(0))).await,
+        Vec::<i64>::new()
+    );
+    // Wrong kinds match nothing and are not errors.
+    assert_eq!(
+        find(&s, UserColumn::UserId, ColumnValue::Text(a.to_string())).await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        find(&s, UserColumn::Email, ColumnValue::Int(1)).await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        find(&s, UserColumn::IsActive, ColumnValue::Int(1)).await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        find(&s, UserColumn::CreatedOn, ColumnValue::Text("x".into())).await,
+        Vec::<i64>::new()
+    );
+    // Text that looks like SQL is just text.
+    assert_eq!(
+        find(
+            &s,
+            UserColumn::Email,
+            ColumnValue::Text("' OR '1'='1".into())
+        )
+        .await,
+        Vec::<i64>::new()
+    );
+}
+
+async fn find_extra(s: &Stores, wanted: Value) -> Vec<i64> {
+    let wanted = wanted.as_object().cloned().expect("object");
+    ids(s
+        .users
+        .find_users_by_extra_info(&wanted)
+        .await
+        .unwrap_or_else(|e| panic!("find_users_by_extra_info {wanted:?}: {e:?}")))
+}
+
+/// `find_users_by_extra_info` matches every key as a JSON value, the same on
+/// every backend; NULL or non-object `extra_info` matches only `{}`.
+pub async fn find_users_by_extra_info_values(s: Stores) {
+    seed(&s).await;
+    let a = create(&s, "alice", t0()).await;
+    let b = create(&s, "bob", t0()).await;
+    let c = create(&s, "carol", t0()).await;
+    let set = |id, v: Option<Value>| {
+        let s = s.clone();
+        async move {
+            let patch = UserPatch {
+                extra_info: Some(v),
+                ..Default::default()
+            };
+            s.users
+                .update_user(id, &patch, None, t0())
+                .await
+                .expect("update");
+        }
+    };
+    set(a, Some(json!({"team": "red", "n": 3, "ok": true, "tags": ["x", 1], "o": {"k": "v"}, "nul": null, "it's \"q\"": "é"}))).await;
+    set(b, Some(json!({"team": "blue", "n": 3.0, "ok": false}))).await;
+    set(c, None).await;
+
+    assert_eq!(find_extra(&s, json!({"team": "red"})).await, [a]);
+    assert_eq!(find_extra(&s, json!({"n": 3})).await, [a, b]);
+    assert_eq!(find_extra(&s, json!({"n": 3.0, "team": "blue"})).await, [b]);
+    assert_eq!(find_extra(&s, json!({"n": "3"})).await, Vec::<i64>::new());
+    assert_eq!(find_extra(&s, json!({"ok": true})).await, [a]);
+    assert_eq!(find_extra(&s, json!({"ok": false})).await, [b]);
+    assert_eq!(find_extra(&s, json!({"ok": 1})).await, Vec::<i64>::new());
+    assert_eq!(find_extra(&s, json!({"tags": ["x", 1]})).await, [a]);
+    assert_eq!(
+        find_extra(&s, json!({"tags": ["x"]})).await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(find_extra(&s, json!({"o": {"k": "v"}})).await, [a]);
+    assert_eq!(find_extra(&s, json!({"o": {}})).await, Vec::<i64>::new());
+    assert_eq!(find_extra(&s, json!({"nul": null})).await, [a]);
+    assert_eq!(
+        find_extra(&s, json!({"missing": null})).await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(find_extra(&s, json!({"it's \"q\"": "é"})).await, [a]);
+    assert_eq!(
+        find_extra(&s, json!({"team": "red", "ok": false})).await,
+        Vec::<i64>::new()
+    );
+    // The seed users have {"provenance": ..., "type": ...}.
+    assert_eq!(find_extra(&s, json!({"type": "system-user"})).await, [1, 2]);
+    // `{}` matches everyone, including NULL extra_info.
+    assert_eq!(find_extra(&s, json!({})).await, [1, 2, 3, a, b, c]);
+}
+
+/// Lock deadlines: listed while set, lifted once when due, never early.
+pub async fn lock_deadlines_lift_once_when_due(s: Stores) {
+    seed(&s).await;
+    let a = create(&s, "alice", t0()).await;
+    let b = create(&s, "bob", t0()).await;
+    assert!(
+        s.users
+            .users_with_lock_deadline()
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    for (id, until) in [(a, at(100)), (b, at(200))] {
+        let patch = UserPatch {
+            is_active: Some(false),
+            user_role: Some("locked".into()),
+            locked_until: Some(Some(until)),
+            ..Default::default()
+        };
+        s.users
+            .update_user(id, &patch, None, t0())
+            .await
+            .expect("lock");
+    }
+    let listed = s.users.users_with_lock_deadline().await.expect("list");
+    assert_eq!(
+        listed
+            .iter()
+            .map(|u| (u.user_id, u.locked_until))
+            .collect::<Vec<_>>(),
+        [(a, Some(at(100))), (b, Some(at(200)))]
+    );
+
+    // Not yet due: nothing changes.
+    assert!(
+        !s.users
+            .lift_lock_if_due(a, "authenticated", plus_micros(at(100), -1))
+            .await
+            .expect("early")
+    );
+    assert_eq!(get(&s, a).await.user_role, "locked");
+    // Unknown role: an error, nothing changes.
+    assert!(
+        s.users
+            .lift_lock_if_due(a, "no-such-role", at(100))
+            .await
+            .is_err()
+    );
+    assert_eq!(get(&s, a).await.locked_until, Some(at(100)));
+    // Due (the boundary is inclusive): lifted once.
+    assert!(
+        s.users
+            .lift_lock_if_due(a, "staff", at(100))
+            .await
+            .expect("due")
+    );
+    let u = get(&s, a).await;
+    assert_eq!(
+        (u.is_active, u.user_role.as_str(), u.locked_until),
+        (true, "staff", None)
+    );
+    assert_eq!(u.last_updated, at(100));
+    assert!(
+        !s.users
+            .lift_lock_if_due(a, "staff", at(101))
+            .await
+            .expect("again")
+    );
+    // No deadline, or no such user: false.
+    assert!(
+        !s.users
+            .lift_lock_if_due(1, "superuser", at(999))
+            .await
+            .expect("no deadline")
+    );
+    assert!(
+        !s.users
+            .lift_lock_if_due(999, "superuser", at(999))
+            .await
+            .expect("no user")
+    );
+    assert_eq!(get(&s, 1).await.last_updated, t0());
+
+    let listed = s.users.users_with_lock_deadline().await.expect("list");
+    assert_eq!(listed.iter().map(|u| u.user_id).collect::<Vec<_>>(), [b]);
+
+    // Concurrent lifts: exactly one wins.
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.users
+                    .lift_lock_if_due(b, "authenticated", at(300))
+                    .await
+                    .expect("lift")
+            })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        if t.await.expect("task") {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
 }

@@ -44,11 +44,12 @@ pub async fn user_login(ctx: &Context, body: &Map<String, Value>) -> Result<Repl
     let session = ctx.sessions.active_session(token, now).await?;
     let user = match session {
         None => None,
-        Some(_) => ctx
-            .users
-            .user_by_email(email)
-            .await?
-            .filter(|u| u.is_active && u.email_verified),
+        Some(_) => {
+            let user = ctx.users.user_by_email(email).await?;
+            crate::lockout::lift_if_expired(ctx, user)
+                .await?
+                .filter(|u| u.is_active && u.email_verified)
+        }
     };
     let matched = verify_user_or_dummy(ctx, user.as_ref(), password).await?;
 
@@ -153,5 +154,6 @@ pub async fn user_passcheck_nosession(
     let email = str_arg(body, "email");
     let password = str_arg(body, "password");
     let user = ctx.users.user_by_email(email).await?;
+    let user = crate::lockout::lift_if_expired(ctx, user).await?;
     passcheck_user(ctx, user, password).await
 }

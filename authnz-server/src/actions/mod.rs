@@ -6,8 +6,13 @@
 //! An [`ActionError`] is an "unhandled" failure that the wire reports as 400
 //! (spec 1.10, Q-20).
 
+pub mod account;
 pub mod args;
+pub mod internal;
 pub mod login;
+pub mod passwords;
+pub mod permissions;
+pub mod pyrepr;
 pub mod reply;
 pub mod sessions;
 pub mod users;
@@ -16,7 +21,7 @@ use serde_json::{Map, Value};
 
 pub use crate::context::Context;
 use crate::protocol::schema::{
-    BOOL, DICT_OR_NONE, INT, INT_OR_NONE, Param, STR, STR_OR_NONE, opt, req,
+    ANY, BOOL, DICT, DICT_OR_NONE, FLOAT, INT, INT_OR_NONE, Param, STR, STR_OR_NONE, opt, req,
 };
 use reply::Reply;
 
@@ -52,6 +57,19 @@ pub enum RequestType {
     UserList,
     UserLookupEmail,
     UserSetEmailverified,
+    UserChangepass,
+    UserChangepassNosession,
+    UserResetpass,
+    UserResetpassNosession,
+    UserValidatepass,
+    UserDelete,
+    UserEdit,
+    UserLock,
+    UserLookupMatch,
+    InternalUserLock,
+    InternalUserDelete,
+    InternalUserEdit,
+    InternalSessionEdit,
 }
 
 impl RequestType {
@@ -71,6 +89,19 @@ impl RequestType {
             "user-list" => UserList,
             "user-lookup-email" => UserLookupEmail,
             "user-set-emailverified" => UserSetEmailverified,
+            "user-changepass" => UserChangepass,
+            "user-changepass-nosession" => UserChangepassNosession,
+            "user-resetpass" => UserResetpass,
+            "user-resetpass-nosession" => UserResetpassNosession,
+            "user-validatepass" => UserValidatepass,
+            "user-delete" => UserDelete,
+            "user-edit" => UserEdit,
+            "user-lock" => UserLock,
+            "user-lookup-match" => UserLookupMatch,
+            "internal-user-lock" => InternalUserLock,
+            "internal-user-delete" => InternalUserDelete,
+            "internal-user-edit" => InternalUserEdit,
+            "internal-session-edit" => InternalSessionEdit,
             _ => return None,
         })
     }
@@ -89,6 +120,19 @@ impl RequestType {
             UserNew => schemas::USER_NEW,
             UserList => schemas::USER_LIST,
             UserLookupEmail | UserSetEmailverified => schemas::EMAIL,
+            UserChangepass => schemas::USER_CHANGEPASS,
+            UserChangepassNosession => schemas::USER_CHANGEPASS_NOSESSION,
+            UserResetpass => schemas::USER_RESETPASS,
+            UserResetpassNosession => schemas::USER_RESETPASS_NOSESSION,
+            UserValidatepass => schemas::USER_VALIDATEPASS,
+            UserDelete => schemas::USER_DELETE,
+            UserEdit => schemas::USER_EDIT,
+            UserLock => schemas::USER_LOCK,
+            UserLookupMatch => schemas::USER_LOOKUP_MATCH,
+            InternalUserLock => schemas::INTERNAL_USER_LOCK,
+            InternalUserDelete => schemas::INTERNAL_USER_DELETE,
+            InternalUserEdit => schemas::INTERNAL_USER_EDIT,
+            InternalSessionEdit => schemas::INTERNAL_SESSION_EDIT,
         }
     }
 
@@ -108,7 +152,29 @@ impl RequestType {
             UserList => users::user_list(ctx, body).await,
             UserLookupEmail => users::user_lookup_email(ctx, body).await,
             UserSetEmailverified => users::user_set_emailverified(ctx, body).await,
+            UserChangepass => passwords::user_changepass(ctx, body).await,
+            UserChangepassNosession => passwords::user_changepass_nosession(ctx, body).await,
+            UserResetpass => passwords::user_resetpass(ctx, body).await,
+            UserResetpassNosession => passwords::user_resetpass_nosession(ctx, body).await,
+            UserValidatepass => passwords::user_validatepass(ctx, body).await,
+            UserDelete => account::user_delete(ctx, body).await,
+            UserEdit => account::user_edit(ctx, body).await,
+            UserLock => account::user_lock(ctx, body).await,
+            UserLookupMatch => account::user_lookup_match(ctx, body).await,
+            InternalUserLock => internal::internal_user_lock(ctx, body).await,
+            InternalUserDelete => internal::internal_user_delete(ctx, body).await,
+            InternalUserEdit => internal::internal_user_edit(ctx, body).await,
+            InternalSessionEdit => internal::internal_session_edit(ctx, body).await,
         }
+    }
+
+    /// The two request types subject to the login back-off and automatic
+    /// lock (spec 4.2).
+    pub fn is_login_like(self) -> bool {
+        matches!(
+            self,
+            RequestType::UserLogin | RequestType::UserPasscheckNosession
+        )
     }
 }
 
@@ -147,4 +213,60 @@ mod schemas {
     ];
     pub const USER_LIST: &[Param] = &[req("user_id", INT_OR_NONE)];
     pub const EMAIL: &[Param] = &[req("email", STR)];
+    pub const USER_CHANGEPASS: &[Param] = &[
+        req("user_id", INT),
+        req("session_token", STR),
+        req("full_name", STR),
+        req("email", STR),
+        req("current_password", STR),
+        req("new_password", STR),
+    ];
+    pub const USER_CHANGEPASS_NOSESSION: &[Param] = &[
+        req("user_id", INT),
+        req("full_name", STR),
+        req("email", STR),
+        req("current_password", STR),
+        req("new_password", STR),
+    ];
+    pub const USER_RESETPASS: &[Param] = &[
+        req("email_address", STR),
+        req("new_password", STR),
+        req("session_token", STR),
+    ];
+    pub const USER_RESETPASS_NOSESSION: &[Param] = &[
+        req("email_address", STR),
+        req("new_password", STR),
+        req("required_active", BOOL),
+    ];
+    pub const USER_VALIDATEPASS: &[Param] = &[
+        req("password", STR),
+        req("email", STR),
+        req("full_name", STR),
+        opt("min_pass_length", INT),
+        opt("max_unsafe_similarity", INT),
+        opt("max_character_frequency", FLOAT),
+        opt("min_pwned_matches", INT),
+    ];
+    pub const USER_DELETE: &[Param] =
+        &[req("email", STR), req("user_id", INT), req("password", STR)];
+    pub const USER_EDIT: &[Param] = &[
+        req("user_id", INT),
+        req("user_role", STR),
+        req("session_token", STR),
+        req("target_userid", INT),
+        req("update_dict", DICT),
+    ];
+    pub const USER_LOCK: &[Param] = &[
+        req("user_id", INT),
+        req("user_role", STR),
+        req("session_token", STR),
+        req("target_userid", INT),
+        req("action", STR),
+    ];
+    pub const USER_LOOKUP_MATCH: &[Param] = &[req("by", STR), req("match", ANY)];
+    pub const INTERNAL_USER_LOCK: &[Param] = &[req("target_userid", INT), req("action", STR)];
+    pub const INTERNAL_USER_DELETE: &[Param] = &[req("target_userid", INT)];
+    pub const INTERNAL_USER_EDIT: &[Param] = &[req("target_userid", INT), req("update_dict", DICT)];
+    pub const INTERNAL_SESSION_EDIT: &[Param] =
+        &[req("target_session_token", STR), req("update_dict", DICT)];
 }

@@ -66,10 +66,7 @@ pub async fn user_new(ctx: &Context, body: &Map<String, Value>) -> Result<Reply,
 
     // Hash first, always, so a weak password costs as much as a good one.
     let hash = ctx.hasher.hash(password).await?;
-    let policy = ctx
-        .validators
-        .password
-        .check(&ctx.password_policy, password, &email, &full_name);
+    let policy = super::passwords::check_password(ctx, password, &email, &full_name).await;
     if !policy.ok {
         return Ok(signup_failure(
             "invalid password",
@@ -198,7 +195,11 @@ pub async fn user_lookup_email(
     ctx: &Context,
     body: &Map<String, Value>,
 ) -> Result<Reply, ActionError> {
-    match ctx.users.user_by_email(str_arg(body, "email")).await {
+    let found = match ctx.users.user_by_email(str_arg(body, "email")).await {
+        Ok(user) => crate::lockout::lift_if_expired(ctx, user).await,
+        Err(e) => Err(e),
+    };
+    match found {
         Ok(Some(u)) => {
             Ok(Reply::success(&["User look up successful."]).with("user_info", user_info(&u)))
         }

@@ -209,6 +209,22 @@ pub struct Cli {
 
     #[arg(
         long,
+        value_name = "0|1",
+        allow_hyphen_values = true,
+        help = "Check new passwords against the haveibeenpwned range API (fails open) [env: AUTHNZERVER_BREACHCHECK] [default: 0]"
+    )]
+    pub breachcheck: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "URL",
+        allow_hyphen_values = true,
+        help = "Base URL of the breach-check range API; plain http:// only in this build [env: AUTHNZERVER_BREACHCHECKURL] [default: https://api.pwnedpasswords.com/range/]"
+    )]
+    pub breachcheckurl: Option<String>,
+
+    #[arg(
+        long,
         value_name = "PATH",
         allow_hyphen_values = true,
         help = "Envfile to read (INI-style KEY=VALUE lines) [default: <basedir>/.env if it exists]"
@@ -279,6 +295,8 @@ impl Cli {
             (items::EMAILSENDER.key, &self.emailsender),
             (items::TLS_CERT_FILE.key, &self.tls_cert_file),
             (items::TLS_CERT_KEY.key, &self.tls_cert_key),
+            (items::BREACHCHECK.key, &self.breachcheck),
+            (items::BREACHCHECKURL.key, &self.breachcheckurl),
         ];
         values
             .into_iter()

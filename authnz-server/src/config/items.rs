@@ -56,6 +56,10 @@ pub const DEFAULT_USERLOCKTIME: &str = "3600";
 /// Default of `passpolicy` (spec 5.1).
 pub const DEFAULT_PASSPOLICY: &str =
     "min_pass_length:12; max_unsafe_similarity:50; max_char_frequency:0.3; min_pwned_matches:25";
+/// Default of `breachcheck`: off.
+pub const DEFAULT_BREACHCHECK: &str = "0";
+/// Default of `breachcheckurl`: the haveibeenpwned range API (spec 5.1).
+pub const DEFAULT_BREACHCHECKURL: &str = "https://api.pwnedpasswords.com/range/";
 /// Default of `ratelimits` (spec 4.1).
 pub const DEFAULT_RATELIMITS: &str = "ipaddr:720; user:480; session:600; apikey:720; burst:150";
 /// Default of `workers`.
@@ -251,9 +255,27 @@ pub const TLS_CERT_KEY: Item = item(
     "unset",
 );
 
+/// `breachcheck` (not upstream): run the online breach check of spec 5.1
+/// step 6 (upstream always runs it; here it is off by default).
+pub const BREACHCHECK: Item = literal(
+    "breachcheck",
+    "AUTHNZERVER_BREACHCHECK",
+    "breachcheck",
+    DEFAULT_BREACHCHECK,
+);
+/// `breachcheckurl` (not upstream): base URL of the range API; the first
+/// five hex digits of the password's SHA-1 are appended.
+pub const BREACHCHECKURL: Item = literal(
+    "breachcheckurl",
+    "AUTHNZERVER_BREACHCHECKURL",
+    "breachcheckurl",
+    DEFAULT_BREACHCHECKURL,
+);
+
 /// All items, in the order of the table in spec 7.1 (which is also the
-/// order of the `.env` written by auto-setup).
-pub const ITEMS: [Item; 22] = [
+/// order of the `.env` written by auto-setup), then the items of this
+/// server that upstream does not have.
+pub const ITEMS: [Item; 24] = [
     ALLOWEDHOSTS,
     AUTHDB,
     BASEDIR,
@@ -276,6 +298,8 @@ pub const ITEMS: [Item; 22] = [
     EMAILSENDER,
     TLS_CERT_FILE,
     TLS_CERT_KEY,
+    BREACHCHECK,
+    BREACHCHECKURL,
 ];
 
 #[cfg(test)]

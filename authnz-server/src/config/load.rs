@@ -442,6 +442,15 @@ impl Validator<'_> {
             .unwrap_or_default();
         let emailsender = self.required(&items::EMAILSENDER)?.value;
 
+        let breachcheck = self
+            .required(&items::BREACHCHECK)?
+            .parse(values::parse_debugmode)?;
+        let breachcheckurl_raw = self.required(&items::BREACHCHECKURL)?;
+        let breachcheckurl = breachcheckurl_raw.value.trim().to_owned();
+        if !(breachcheckurl.starts_with("http://") || breachcheckurl.starts_with("https://")) {
+            return Err(breachcheckurl_raw.invalid("not an http:// or https:// URL"));
+        }
+
         let (tls_cert_file, tls_cert_key) = match (
             self.optional(&items::TLS_CERT_FILE),
             self.optional(&items::TLS_CERT_KEY),
@@ -490,6 +499,8 @@ impl Validator<'_> {
             emailsender,
             tls_cert_file,
             tls_cert_key,
+            breachcheck,
+            breachcheckurl,
             config_file,
             envfile,
         })

@@ -57,6 +57,10 @@ pub struct Config {
     pub tls_cert_file: Option<PathBuf>,
     /// TLS private key; set exactly when `tls_cert_file` is.
     pub tls_cert_key: Option<PathBuf>,
+    /// Run the online breach check of spec 5.1 step 6 (default off).
+    pub breachcheck: bool,
+    /// Base URL of the breach-check range API.
+    pub breachcheckurl: String,
     /// The TOML config file that was read, if any.
     pub config_file: Option<PathBuf>,
     /// The envfile that was read, if any.
@@ -130,6 +134,8 @@ impl fmt::Debug for Config {
             .field("emailsender", &self.emailsender)
             .field("tls_cert_file", &self.tls_cert_file)
             .field("tls_cert_key", &self.tls_cert_key)
+            .field("breachcheck", &self.breachcheck)
+            .field("breachcheckurl", &self.breachcheckurl)
             .field("config_file", &self.config_file)
             .field("envfile", &self.envfile)
             .finish()

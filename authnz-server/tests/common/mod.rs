@@ -8,11 +8,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authnz_api::{Clock, SystemClock};
+use authnz_api::{Clock, MemoryLoginThrottle, SystemClock};
 use authnz_server::app::{AdminSeed, Built, ServerOptions, build, serve};
+use authnz_server::context::LockoutSettings;
 use authnz_server::passwords::HashParams;
 use authnz_server::policy::Policy;
 use authnz_server::protocol::codec::Codec;
+use authnz_server::sleeper::ManualSleeper;
 use authnz_store_sql::SqlOptions;
 use authnz_store_sql::testing::PgDatabase;
 use serde_json::{Value, json};
@@ -117,6 +119,11 @@ pub fn options(db: &TestDb, basedir: &std::path::Path, clock: Arc<dyn Clock>) ->
         basedir: basedir.to_path_buf(),
         password_policy: "min_pass_length:12; max_unsafe_similarity:50; max_char_frequency:0.3; min_pwned_matches:25".into(),
         clock,
+        // No real waiting in tests: back-off delays are recorded, not slept.
+        sleeper: Arc::new(ManualSleeper::new()),
+        throttle: Arc::new(MemoryLoginThrottle::default()),
+        lockout: LockoutSettings::default(),
+        breach_check_url: None,
     }
 }
 
