@@ -115,15 +115,14 @@ pub async fn build(opts: &ServerOptions) -> anyhow::Result<Built> {
         hasher,
         validators: Arc::new(validators),
         password_policy: PasswordPolicy::parse(&opts.password_policy),
-        breach: opts.breach_check_url.as_deref().map(|url| {
-            let check = BreachCheck::new(url, BREACH_TIMEOUT);
-            if !check.url_is_supported() {
-                tracing::warn!(
-                    url,
-                    "the breach check speaks plain HTTP only; lookups at this URL will fail open"
-                );
+        breach: opts.breach_check_url.as_deref().and_then(|url| {
+            match BreachCheck::new(url, BREACH_TIMEOUT) {
+                Ok(check) => Some(check),
+                Err(e) => {
+                    tracing::warn!(error = %e, "breach check disabled: cannot set up TLS");
+                    None
+                }
             }
-            check
         }),
         policy: Arc::new(opts.policy.clone()),
         throttle: opts.throttle.clone(),

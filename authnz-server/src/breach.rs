@@ -6,19 +6,21 @@
 //! status or unreadable body counts as "not found", with a warning in the
 //! log. Malformed response lines are skipped (upstream would crash on them).
 //!
-//! The client speaks plain HTTP/1.1 only (hyper-util's client, no TLS stack
-//! compiled in). The real service is `https://`, so a production deployment
-//! must point `breachcheckurl` at an HTTP proxy or mirror of the range API;
-//! with an `https://` URL every lookup fails open (and start-up warns).
+//! The client speaks HTTP/1.1 over plain TCP or TLS (rustls with the ring
+//! provider, trusting the Mozilla root certificates bundled by
+//! `webpki-roots`), so the real `https://` service works out of the box, and
+//! `breachcheckurl` can point at a mirror or proxy.
 
 use std::time::Duration;
 
 use http_body_util::{BodyExt as _, Empty};
 use hyper::body::Bytes;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use sha1::{Digest as _, Sha1};
+use tokio_rustls::rustls::{self, ClientConfig};
 
 /// Upstream's endpoint.
 pub const DEFAULT_BREACH_URL: &str = "https://api.pwnedpasswords.com/range/";
@@ -32,25 +34,46 @@ const MAX_BODY: usize = 4 * 1024 * 1024;
 pub struct BreachCheck {
     base_url: String,
     timeout: Duration,
-    client: Client<HttpConnector, Empty<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
 }
 
 impl BreachCheck {
     /// Lookups against `base_url` (the 5-digit prefix is appended), each
     /// limited to `timeout`.
-    pub fn new(base_url: &str, timeout: Duration) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(timeout));
+    /// HTTPS trusts the bundled Mozilla root certificates.
+    ///
+    /// Errors only if the TLS provider cannot be set up (ring supports every
+    /// protocol version rustls asks for, so in practice never).
+    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, rustls::Error> {
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let builder = HttpsConnectorBuilder::new().with_provider_and_webpki_roots(provider)?;
+        Ok(Self::from_builder(base_url, timeout, builder))
+    }
+
+    /// Lookups whose HTTPS connections use `tls` (e.g. a private root
+    /// certificate for a mirror, or in tests).
+    pub fn with_tls_config(base_url: &str, timeout: Duration, tls: ClientConfig) -> Self {
+        Self::from_builder(
+            base_url,
+            timeout,
+            HttpsConnectorBuilder::new().with_tls_config(tls),
+        )
+    }
+
+    fn from_builder(
+        base_url: &str,
+        timeout: Duration,
+        builder: HttpsConnectorBuilder<hyper_rustls::builderstates::WantsSchemes>,
+    ) -> Self {
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(timeout));
+        http.enforce_http(false);
+        let connector = builder.https_or_http().enable_http1().wrap_connector(http);
         Self {
             base_url: base_url.to_owned(),
             timeout,
             client: Client::builder(TokioExecutor::new()).build(connector),
         }
-    }
-
-    /// Whether lookups can work at all with this client (plain HTTP only).
-    pub fn url_is_supported(&self) -> bool {
-        self.base_url.starts_with("http://")
     }
 
     /// How often the password appears in the breach corpus, or `None` if the

@@ -123,3 +123,63 @@ async fn breach_check(backend: Backend, test: &str) {
 }
 
 per_backend!(breach_check);
+
+/// Serve one canned range answer over TLS with the given certificate.
+async fn tls_range_server(cert: &std::path::Path, key: &std::path::Path, body: String) -> String {
+    let config = authnz_server::tls::server_config(cert, key).expect("TLS config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let (acceptor, body) = (acceptor.clone(), body.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(sock).await else {
+                    return;
+                };
+                let mut buf = [0u8; 4096];
+                let _ = tls.read(&mut buf).await;
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(resp.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    format!("https://127.0.0.1:{}/range/", addr.port())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_lookups_verify_the_certificate() {
+    use authnz_server::breach::BreachCheck;
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject as _;
+    use std::time::Duration;
+    use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
+
+    let dir = tempfile::tempdir().expect("dir");
+    let (cert, key) = common::self_signed_cert(dir.path());
+    let body = format!("{}:42\r\n", &sha1_hex(LISTED)[5..]);
+    let url = tls_range_server(&cert, &key, body).await;
+
+    let mut roots = RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(&cert).expect("cert") {
+        roots.add(c.expect("pem")).expect("root");
+    }
+    let tls =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    let trusting = BreachCheck::with_tls_config(&url, Duration::from_secs(5), tls);
+    assert_eq!(trusting.count(LISTED).await, Some(42));
+    assert_eq!(trusting.count(UNLISTED).await, Some(0));
+
+    // The default client trusts only the bundled public roots: a self-signed
+    // server is refused, and the lookup fails open.
+    let public_roots = BreachCheck::new(&url, Duration::from_secs(5)).expect("client");
+    assert_eq!(public_roots.count(LISTED).await, None);
+}

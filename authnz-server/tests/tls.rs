@@ -19,45 +19,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
-fn self_signed(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    let status = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "1",
-        ])
-        .args([
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ])
-        .args([
-            "-addext",
-            "basicConstraints=critical,CA:FALSE",
-            "-addext",
-            "extendedKeyUsage=serverAuth",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("the openssl command runs");
-    assert!(status.success(), "openssl made a certificate");
-    (cert, key)
-}
-
 async fn https_exchange(
     connector: &TlsConnector,
     addr: std::net::SocketAddr,
@@ -80,7 +41,7 @@ async fn https_exchange(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_the_protocol_over_tls() {
     let dir = tempfile::tempdir().expect("dir");
-    let (cert, key) = self_signed(dir.path());
+    let (cert, key) = common::self_signed_cert(dir.path());
     let db = TestDb::new(Backend::Sqlite, "tls").await.expect("sqlite");
     let basedir = tempfile::tempdir().expect("basedir");
     let opts = common::options(&db, basedir.path(), Arc::new(SystemClock));
@@ -170,7 +131,7 @@ async fn serves_the_protocol_over_tls() {
 #[test]
 fn bad_tls_files_are_clear_errors() {
     let dir = tempfile::tempdir().expect("dir");
-    let (cert, key) = self_signed(dir.path());
+    let (cert, key) = common::self_signed_cert(dir.path());
     let err =
         authnz_server::tls::server_config(&key, &key).expect_err("a key is not a certificate");
     assert!(format!("{err:#}").contains("key.pem"), "{err:#}");

@@ -219,7 +219,7 @@ pub struct Cli {
         long,
         value_name = "URL",
         allow_hyphen_values = true,
-        help = "Base URL of the breach-check range API; plain http:// only in this build [env: AUTHNZERVER_BREACHCHECKURL] [default: https://api.pwnedpasswords.com/range/]"
+        help = "Base URL of the breach-check range API, http:// or https:// [env: AUTHNZERVER_BREACHCHECKURL] [default: https://api.pwnedpasswords.com/range/]"
     )]
     pub breachcheckurl: Option<String>,
 
