@@ -307,7 +307,8 @@ async fn values_are_stored_in_upstream_formats() {
     assert_eq!(row.get::<i64, _>(6), 1);
     assert_eq!(
         row.get::<String, _>(7),
-        r#"{"list": [1, 2.5, null], "name": "Zo\u00eb", "nested": {"ok": true}}"#
+        // Python json.dumps keeps insertion order; so do we (preserve_order).
+        r#"{"name": "Zo\u00eb", "list": [1, 2.5, null], "nested": {"ok": true}}"#
     );
     assert!(row.get::<bool, _>(8));
     assert_eq!(row.get::<i64, _>(9), 0);
