@@ -20,5 +20,5 @@ pub mod testkit;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;
-pub use store::{RoleStore, SessionStore, UserStore};
+pub use store::{ApiKeyStore, RoleStore, SessionStore, UserStore};
 pub use types::*;

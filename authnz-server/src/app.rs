@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use authnz_api::{Clock, InitialData, NewUser, Role, RoleStore, SessionStore, UserStore};
+use authnz_api::{
+    ApiKeyStore, Clock, InitialData, NewUser, Role, RoleStore, SessionStore, UserStore,
+};
 use authnz_store_sql::{SqlOptions, SqlStore};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -99,6 +101,8 @@ pub async fn build(opts: &ServerOptions) -> anyhow::Result<Built> {
         users: store.clone() as Arc<dyn UserStore>,
         sessions: store.clone() as Arc<dyn SessionStore>,
         roles: store.clone() as Arc<dyn RoleStore>,
+        apikeys: store.clone() as Arc<dyn ApiKeyStore>,
+        policy: opts.policy.clone(),
         clock: opts.clock.clone(),
         hasher,
         validators: Arc::new(validators),

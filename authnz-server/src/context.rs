@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use authnz_api::{Clock, RoleStore, SessionStore, UserStore};
+use authnz_api::{ApiKeyStore, Clock, RoleStore, SessionStore, UserStore};
 
 use crate::passwords::PasswordHasher;
+use crate::policy::Policy;
 use crate::validate::{PasswordPolicy, Validators};
 
 /// Shared state of the actions.
@@ -15,6 +16,9 @@ pub struct Context {
     pub users: Arc<dyn UserStore>,
     pub sessions: Arc<dyn SessionStore>,
     pub roles: Arc<dyn RoleStore>,
+    pub apikeys: Arc<dyn ApiKeyStore>,
+    /// The compiled permission policy (spec 6), loaded once at start-up.
+    pub policy: Policy,
     pub clock: Arc<dyn Clock>,
     pub hasher: PasswordHasher,
     pub validators: Arc<Validators>,
