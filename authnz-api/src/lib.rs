@@ -21,6 +21,6 @@ pub mod testkit;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;
-pub use store::{RoleStore, SessionStore, UserStore};
+pub use store::{ApiKeyStore, RoleStore, SessionStore, UserStore};
 pub use throttle::{LoginThrottle, MemoryLoginThrottle};
 pub use types::*;

@@ -9,7 +9,8 @@ use chrono::NaiveDateTime;
 
 use crate::error::StoreError;
 use crate::types::{
-    ColumnValue, InitialData, NewUser, Role, Session, User, UserColumn, UserId, UserPatch,
+    ApiKeyRef, ColumnValue, InitialData, NewUser, NoSessionApiKey, Role, Session, SessionApiKey,
+    User, UserColumn, UserId, UserPatch,
 };
 
 /// Users: the `users` table.
@@ -165,4 +166,67 @@ pub trait RoleStore: Send + Sync + std::fmt::Debug + 'static {
     /// 8.4), atomically. Returns `true` if the data was inserted, `false` if
     /// the database already had roles (then nothing is written).
     async fn initialize(&self, data: &InitialData, now: NaiveDateTime) -> Result<bool, StoreError>;
+}
+
+/// API keys: the `apikeys` (session-tied) and `apikeys_nosession` tables
+/// (spec 3.6, 8.1).
+///
+/// A key is *valid* at `now` when `issued < now`, `not_valid_before < now`
+/// and `expires > now`, all strict. Every lookup matches the token, the user
+/// id and the role together ([`ApiKeyRef`]); a key presented with another
+/// user's id or another role does not exist as far as these methods go.
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Insert a session-tied key.
+    ///
+    /// Errors: [`StoreError::InvalidReference`] if the user, the role or the
+    /// session does not exist; [`StoreError::Conflict`] if the token exists.
+    /// Nothing is written then. The key is deleted with its session or user.
+    async fn create_session_apikey(&self, key: &SessionApiKey) -> Result<(), StoreError>;
+
+    /// The session-tied key matching `key` if it is valid at `now`, else
+    /// `None` (unknown, other user or role, expired, not yet valid).
+    async fn valid_session_apikey(
+        &self,
+        key: ApiKeyRef<'_>,
+        now: NaiveDateTime,
+    ) -> Result<Option<SessionApiKey>, StoreError>;
+
+    /// Delete the session-tied key matching `key`, valid or not. Returns the
+    /// rows deleted (0 or 1).
+    async fn delete_session_apikey(&self, key: ApiKeyRef<'_>) -> Result<u64, StoreError>;
+
+    /// Insert a no-session key (its `refresh_token` already hashed).
+    ///
+    /// Errors: as [`ApiKeyStore::create_session_apikey`], without the session.
+    async fn create_nosession_apikey(&self, key: &NoSessionApiKey) -> Result<(), StoreError>;
+
+    /// The no-session key matching `key` if it is valid at `now`, else `None`.
+    async fn valid_nosession_apikey(
+        &self,
+        key: ApiKeyRef<'_>,
+        now: NaiveDateTime,
+    ) -> Result<Option<NoSessionApiKey>, StoreError>;
+
+    /// The no-session key matching `key` if its *refresh token* is usable at
+    /// `now`: `refresh_issued < now`, `refresh_nbf < now` and
+    /// `refresh_expires > now` (the key itself may have expired). `None`
+    /// otherwise.
+    async fn refreshable_nosession_apikey(
+        &self,
+        key: ApiKeyRef<'_>,
+        now: NaiveDateTime,
+    ) -> Result<Option<NoSessionApiKey>, StoreError>;
+
+    /// Delete the no-session key matching `key`, valid or not. Returns the
+    /// rows deleted (0 or 1).
+    async fn delete_nosession_apikey(&self, key: ApiKeyRef<'_>) -> Result<u64, StoreError>;
+
+    /// Delete every no-session key of `user_id` stored with `user_role`.
+    /// Returns the rows deleted.
+    async fn delete_user_nosession_apikeys(
+        &self,
+        user_id: UserId,
+        user_role: &str,
+    ) -> Result<u64, StoreError>;
 }

@@ -279,6 +279,47 @@ pub fn extra_info_matches(
         .all(|(k, v)| have.get(k).is_some_and(|h| json_equal(h, v)))
 }
 
+/// One row of the `apikeys` table: an API key tied to a user session
+/// (spec 3.6, `apikey-new`). It dies with its session (spec 8.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionApiKey {
+    /// The `tkn` claim: 43 URL-safe characters; the primary key.
+    pub apikey: String,
+    pub issued: NaiveDateTime,
+    pub expires: NaiveDateTime,
+    pub not_valid_before: NaiveDateTime,
+    pub user_id: UserId,
+    pub user_role: String,
+    pub session_token: String,
+}
+
+/// One row of the `apikeys_nosession` table: an API key with a refresh token
+/// and no session (spec 3.6, `apikey-new-nosession`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoSessionApiKey {
+    /// The `tkn` claim; the primary key.
+    pub apikey: String,
+    pub issued: NaiveDateTime,
+    pub expires: NaiveDateTime,
+    pub not_valid_before: NaiveDateTime,
+    /// Argon2 PHC hash of the refresh token; the token itself is never stored.
+    pub refresh_token: String,
+    pub refresh_issued: NaiveDateTime,
+    pub refresh_expires: NaiveDateTime,
+    pub refresh_nbf: NaiveDateTime,
+    pub user_id: UserId,
+    pub user_role: String,
+}
+
+/// Which stored API key an operation is about: the `tkn`, `uid` and `rol`
+/// claims, all three of which must match a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiKeyRef<'a> {
+    pub apikey: &'a str,
+    pub user_id: UserId,
+    pub user_role: &'a str,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

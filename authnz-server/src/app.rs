@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use authnz_api::{
-    Clock, InitialData, LoginThrottle, NewUser, Role, RoleStore, SessionStore, UserStore,
+    ApiKeyStore, Clock, InitialData, LoginThrottle, NewUser, Role, RoleStore, SessionStore,
+    UserStore,
 };
 use authnz_store_sql::{SqlOptions, SqlStore};
 use serde_json::json;
@@ -111,6 +112,8 @@ pub async fn build(opts: &ServerOptions) -> anyhow::Result<Built> {
         users: store.clone() as Arc<dyn UserStore>,
         sessions: store.clone() as Arc<dyn SessionStore>,
         roles: store.clone() as Arc<dyn RoleStore>,
+        apikeys: store.clone() as Arc<dyn ApiKeyStore>,
+        policy: opts.policy.clone(),
         clock: opts.clock.clone(),
         hasher,
         validators: Arc::new(validators),
@@ -124,7 +127,6 @@ pub async fn build(opts: &ServerOptions) -> anyhow::Result<Built> {
                 }
             }
         }),
-        policy: Arc::new(opts.policy.clone()),
         throttle: opts.throttle.clone(),
         lockout: opts.lockout,
         sleeper: opts.sleeper.clone(),

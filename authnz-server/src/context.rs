@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use authnz_api::{Clock, LoginThrottle, RoleStore, SessionStore, UserStore};
+use authnz_api::{ApiKeyStore, Clock, LoginThrottle, RoleStore, SessionStore, UserStore};
 
 use crate::breach::BreachCheck;
 use crate::passwords::PasswordHasher;
@@ -38,6 +38,9 @@ pub struct Context {
     pub users: Arc<dyn UserStore>,
     pub sessions: Arc<dyn SessionStore>,
     pub roles: Arc<dyn RoleStore>,
+    pub apikeys: Arc<dyn ApiKeyStore>,
+    /// The compiled permission policy (spec 6), loaded once at start-up.
+    pub policy: Policy,
     pub clock: Arc<dyn Clock>,
     /// Every deliberate wait (back-off, unlock timers) goes through this.
     pub sleeper: Arc<dyn Sleeper>,
@@ -47,8 +50,6 @@ pub struct Context {
     pub password_policy: PasswordPolicy,
     /// The online breach check (spec 5.1 step 6), when enabled.
     pub breach: Option<BreachCheck>,
-    /// The permission policy (spec 6.1), loaded once at start-up.
-    pub policy: Arc<Policy>,
     /// Failed-login counters for the back-off (spec 4.2).
     pub throttle: Arc<dyn LoginThrottle>,
     pub lockout: LockoutSettings,

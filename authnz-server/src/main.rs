@@ -2,8 +2,9 @@
 //!
 //! `authnzrv --autosetup --basedir DIR` prepares a base directory (secret,
 //! salt, SQLite database, admin credentials, policy copy, `.env`) and exits;
-//! `authnzrv --basedir DIR` then serves with no other option. See
-//! `authnzrv --help` for every configuration item.
+//! `authnzrv --basedir DIR` then serves with no other option;
+//! `authnzrv policy check FILE` validates a permission policy and prints what
+//! each role may do. See `authnzrv --help` for every configuration item.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -12,8 +13,8 @@ use anyhow::Context as _;
 use authnz_api::{Clock, MemoryLoginThrottle, SystemClock};
 use authnz_server::app::{self, AdminSeed, ServerOptions};
 use authnz_server::config::{
-    ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, AutosetupSeed, Cli, Config, Environment,
-    FALLBACK_ADMIN_EMAIL, StdioPrompter, prepare_basedir_with,
+    ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, AutosetupSeed, Cli, Command, Config, Environment,
+    FALLBACK_ADMIN_EMAIL, PolicyCommand, StdioPrompter, prepare_basedir_with,
 };
 use authnz_server::context::LockoutSettings;
 use authnz_server::passwords::{HashParams, PasswordHasher};
@@ -25,6 +26,9 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Policy(PolicyCommand::Check { file })) = &cli.command {
+        return policy_check(file);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -39,6 +43,22 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("authnzrv: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `authnzrv policy check FILE`: the review table on stdout, or the error on
+/// stderr and a failing exit status.
+fn policy_check(file: &std::path::Path) -> ExitCode {
+    match Policy::load(Some(file)) {
+        Ok(policy) => {
+            println!("{}: valid permissions policy\n", file.display());
+            print!("{}", policy.report());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("authnzrv: {e}");
             ExitCode::FAILURE
         }
     }

@@ -1,8 +1,9 @@
 //! authnz storage on SQL databases through sqlx: SQLite (Cargo feature
 //! `sqlite`) and PostgreSQL (feature `postgres`).
 //!
-//! [`SqlStore`] implements [`UserStore`], [`SessionStore`] and [`RoleStore`]
-//! on one connection pool; the server holds it as `Arc<dyn Trait>` for each.
+//! [`SqlStore`] implements [`UserStore`], [`SessionStore`], [`RoleStore`] and
+//! [`ApiKeyStore`] on one connection pool; the server holds it as
+//! `Arc<dyn Trait>` for each.
 //! The schema is spec section 8.1, created by embedded migrations
 //! ([`SqlStore::migrate`]) that adopt a database made by the upstream Python
 //! authnzerver as it is. On SQLite every value is stored in upstream's format
@@ -37,7 +38,7 @@ mod url;
 
 use std::time::Duration;
 
-pub use authnz_api::{RoleStore, SessionStore, StoreError, UserStore};
+pub use authnz_api::{ApiKeyStore, RoleStore, SessionStore, StoreError, UserStore};
 pub use error::SqlStoreError;
 pub use sqlx;
 pub use store::SqlStore;

@@ -6,7 +6,7 @@
 //! positions to [`User`] and [`Session`] fields lives here only. Queries select
 //! the columns in the order of [`user_columns!`] and [`session_columns!`].
 
-use authnz_api::{Session, User, UserColumn};
+use authnz_api::{NoSessionApiKey, Session, SessionApiKey, User, UserColumn};
 use chrono::NaiveDateTime;
 use serde_json::Value;
 
@@ -148,6 +148,58 @@ pub(crate) fn session_from_row(r: &impl ReadColumns, at: usize) -> Result<Sessio
         created: r.datetime(at + 4, "created")?,
         expires: r.datetime(at + 5, "expires")?,
         extra_info_json: r.json(at + 6, "extra_info_json")?,
+    })
+}
+
+/// The `apikeys` columns in the order [`session_apikey_from_row`] reads them.
+macro_rules! session_apikey_columns {
+    () => {
+        "apikey, issued, expires, not_valid_before, user_id, user_role, session_token"
+    };
+}
+
+/// The `apikeys_nosession` columns in the order [`nosession_apikey_from_row`]
+/// reads them.
+macro_rules! nosession_apikey_columns {
+    () => {
+        "apikey, issued, expires, not_valid_before, refresh_token, refresh_issued, \
+         refresh_expires, refresh_nbf, user_id, user_role"
+    };
+}
+
+pub(crate) use {nosession_apikey_columns, session_apikey_columns};
+
+/// Read a [`SessionApiKey`] from the columns of [`session_apikey_columns!`].
+pub(crate) fn session_apikey_from_row(
+    r: &impl ReadColumns,
+) -> Result<SessionApiKey, SqlStoreError> {
+    Ok(SessionApiKey {
+        apikey: r.text(0, "apikey")?,
+        issued: r.datetime(1, "issued")?,
+        expires: r.datetime(2, "expires")?,
+        not_valid_before: r.datetime(3, "not_valid_before")?,
+        user_id: r.int(4, "user_id")?,
+        user_role: r.text(5, "user_role")?,
+        session_token: r.text(6, "session_token")?,
+    })
+}
+
+/// Read a [`NoSessionApiKey`] from the columns of
+/// [`nosession_apikey_columns!`].
+pub(crate) fn nosession_apikey_from_row(
+    r: &impl ReadColumns,
+) -> Result<NoSessionApiKey, SqlStoreError> {
+    Ok(NoSessionApiKey {
+        apikey: r.text(0, "apikey")?,
+        issued: r.datetime(1, "issued")?,
+        expires: r.datetime(2, "expires")?,
+        not_valid_before: r.datetime(3, "not_valid_before")?,
+        refresh_token: r.text(4, "refresh_token")?,
+        refresh_issued: r.datetime(5, "refresh_issued")?,
+        refresh_expires: r.datetime(6, "refresh_expires")?,
+        refresh_nbf: r.datetime(7, "refresh_nbf")?,
+        user_id: r.int(8, "user_id")?,
+        user_role: r.text(9, "user_role")?,
     })
 }
 

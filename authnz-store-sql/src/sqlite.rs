@@ -15,8 +15,8 @@ use std::str::FromStr;
 
 use authnz_api::time::{parse_stored_text, to_sqlite_text, truncate_micros};
 use authnz_api::{
-    ColumnValue, InitialData, NewUser, Role, Session, User, UserColumn, UserId, UserPatch,
-    extra_info_matches,
+    ApiKeyRef, ColumnValue, InitialData, NewUser, NoSessionApiKey, Role, Session, SessionApiKey,
+    User, UserColumn, UserId, UserPatch, extra_info_matches,
 };
 use chrono::NaiveDateTime;
 use serde_json::Value;
@@ -28,8 +28,9 @@ use sqlx::{Executor, Row, Sqlite};
 use crate::error::SqlStoreError;
 use crate::json;
 use crate::rows::{
-    ReadColumns, SESSION_COLUMN_COUNT, find_users_sql, session_columns, session_columns_s,
-    session_from_row, user_columns, user_columns_u, user_from_row,
+    ReadColumns, SESSION_COLUMN_COUNT, find_users_sql, nosession_apikey_columns,
+    nosession_apikey_from_row, session_apikey_columns, session_apikey_from_row, session_columns,
+    session_columns_s, session_from_row, user_columns, user_columns_u, user_from_row,
 };
 use crate::{SqlOptions, url};
 
@@ -603,4 +604,157 @@ pub(crate) async fn initialize(
     }
     tx.commit().await?;
     Ok(true)
+}
+
+// ---------------------------------------------------------------------------
+// API keys
+
+pub(crate) async fn create_session_apikey(
+    pool: &SqlitePool,
+    k: &SessionApiKey,
+) -> Result<(), SqlStoreError> {
+    sqlx::query(concat!(
+        "INSERT INTO apikeys (",
+        session_apikey_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    ))
+    .bind(&k.apikey)
+    .bind(dt(k.issued))
+    .bind(dt(k.expires))
+    .bind(dt(k.not_valid_before))
+    .bind(k.user_id)
+    .bind(&k.user_role)
+    .bind(&k.session_token)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn valid_session_apikey(
+    pool: &SqlitePool,
+    key: ApiKeyRef<'_>,
+    now: NaiveDateTime,
+) -> Result<Option<SessionApiKey>, SqlStoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        session_apikey_columns!(),
+        " FROM apikeys WHERE apikey = $1 AND user_id = $2 AND user_role = $3 \
+          AND expires > $4 AND issued < $4 AND not_valid_before < $4"
+    ))
+    .bind(key.apikey)
+    .bind(key.user_id)
+    .bind(key.user_role)
+    .bind(dt(now))
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| session_apikey_from_row(&r)).transpose()
+}
+
+pub(crate) async fn delete_session_apikey(
+    pool: &SqlitePool,
+    key: ApiKeyRef<'_>,
+) -> Result<u64, SqlStoreError> {
+    Ok(
+        sqlx::query("DELETE FROM apikeys WHERE apikey = $1 AND user_id = $2 AND user_role = $3")
+            .bind(key.apikey)
+            .bind(key.user_id)
+            .bind(key.user_role)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
+}
+
+pub(crate) async fn create_nosession_apikey(
+    pool: &SqlitePool,
+    k: &NoSessionApiKey,
+) -> Result<(), SqlStoreError> {
+    sqlx::query(concat!(
+        "INSERT INTO apikeys_nosession (",
+        nosession_apikey_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ))
+    .bind(&k.apikey)
+    .bind(dt(k.issued))
+    .bind(dt(k.expires))
+    .bind(dt(k.not_valid_before))
+    .bind(&k.refresh_token)
+    .bind(dt(k.refresh_issued))
+    .bind(dt(k.refresh_expires))
+    .bind(dt(k.refresh_nbf))
+    .bind(k.user_id)
+    .bind(&k.user_role)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn valid_nosession_apikey(
+    pool: &SqlitePool,
+    key: ApiKeyRef<'_>,
+    now: NaiveDateTime,
+) -> Result<Option<NoSessionApiKey>, SqlStoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        nosession_apikey_columns!(),
+        " FROM apikeys_nosession WHERE apikey = $1 AND user_id = $2 AND user_role = $3 \
+          AND expires > $4 AND issued < $4 AND not_valid_before < $4"
+    ))
+    .bind(key.apikey)
+    .bind(key.user_id)
+    .bind(key.user_role)
+    .bind(dt(now))
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| nosession_apikey_from_row(&r)).transpose()
+}
+
+pub(crate) async fn refreshable_nosession_apikey(
+    pool: &SqlitePool,
+    key: ApiKeyRef<'_>,
+    now: NaiveDateTime,
+) -> Result<Option<NoSessionApiKey>, SqlStoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        nosession_apikey_columns!(),
+        " FROM apikeys_nosession WHERE apikey = $1 AND user_id = $2 AND user_role = $3 \
+          AND refresh_expires > $4 AND refresh_nbf < $4 AND refresh_issued < $4"
+    ))
+    .bind(key.apikey)
+    .bind(key.user_id)
+    .bind(key.user_role)
+    .bind(dt(now))
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| nosession_apikey_from_row(&r)).transpose()
+}
+
+pub(crate) async fn delete_nosession_apikey(
+    pool: &SqlitePool,
+    key: ApiKeyRef<'_>,
+) -> Result<u64, SqlStoreError> {
+    Ok(sqlx::query(
+        "DELETE FROM apikeys_nosession WHERE apikey = $1 AND user_id = $2 AND user_role = $3",
+    )
+    .bind(key.apikey)
+    .bind(key.user_id)
+    .bind(key.user_role)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+pub(crate) async fn delete_user_nosession_apikeys(
+    pool: &SqlitePool,
+    user_id: UserId,
+    user_role: &str,
+) -> Result<u64, SqlStoreError> {
+    Ok(
+        sqlx::query("DELETE FROM apikeys_nosession WHERE user_id = $1 AND user_role = $2")
+            .bind(user_id)
+            .bind(user_role)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
 }

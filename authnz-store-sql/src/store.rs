@@ -7,8 +7,9 @@
 
 use async_trait::async_trait;
 use authnz_api::{
-    ColumnValue, InitialData, NewUser, Role, RoleStore, Session, SessionStore, StoreError, User,
-    UserColumn, UserId, UserPatch, UserStore,
+    ApiKeyRef, ApiKeyStore, ColumnValue, InitialData, NewUser, NoSessionApiKey, Role, RoleStore,
+    Session, SessionApiKey, SessionStore, StoreError, User, UserColumn, UserId, UserPatch,
+    UserStore,
 };
 use chrono::NaiveDateTime;
 use serde_json::Value;
@@ -270,5 +271,56 @@ impl RoleStore for SqlStore {
 
     async fn initialize(&self, data: &InitialData, now: NaiveDateTime) -> Result<bool, StoreError> {
         dispatch!(self.initialize(data, now))
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for SqlStore {
+    async fn create_session_apikey(&self, key: &SessionApiKey) -> Result<(), StoreError> {
+        dispatch!(self.create_session_apikey(key))
+    }
+
+    async fn valid_session_apikey(
+        &self,
+        key: ApiKeyRef<'_>,
+        now: NaiveDateTime,
+    ) -> Result<Option<SessionApiKey>, StoreError> {
+        dispatch!(self.valid_session_apikey(key, now))
+    }
+
+    async fn delete_session_apikey(&self, key: ApiKeyRef<'_>) -> Result<u64, StoreError> {
+        dispatch!(self.delete_session_apikey(key))
+    }
+
+    async fn create_nosession_apikey(&self, key: &NoSessionApiKey) -> Result<(), StoreError> {
+        dispatch!(self.create_nosession_apikey(key))
+    }
+
+    async fn valid_nosession_apikey(
+        &self,
+        key: ApiKeyRef<'_>,
+        now: NaiveDateTime,
+    ) -> Result<Option<NoSessionApiKey>, StoreError> {
+        dispatch!(self.valid_nosession_apikey(key, now))
+    }
+
+    async fn refreshable_nosession_apikey(
+        &self,
+        key: ApiKeyRef<'_>,
+        now: NaiveDateTime,
+    ) -> Result<Option<NoSessionApiKey>, StoreError> {
+        dispatch!(self.refreshable_nosession_apikey(key, now))
+    }
+
+    async fn delete_nosession_apikey(&self, key: ApiKeyRef<'_>) -> Result<u64, StoreError> {
+        dispatch!(self.delete_nosession_apikey(key))
+    }
+
+    async fn delete_user_nosession_apikeys(
+        &self,
+        user_id: UserId,
+        user_role: &str,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self.delete_user_nosession_apikeys(user_id, user_role))
     }
 }

@@ -1,5 +1,5 @@
 //! The backend contract suite: the behaviour of [`UserStore`],
-//! [`SessionStore`] and [`RoleStore`], written once and run by every backend
+//! [`SessionStore`], [`RoleStore`] and [`ApiKeyStore`], written once and run by every backend
 //! crate against its real service.
 //!
 //! A backend provides a factory: an `async fn(&'static str) -> Option<Box<dyn
@@ -7,7 +7,7 @@
 //! but migrated backend (or `None` to skip, see [`service_url`]). The
 //! [`contract_tests!`](crate::contract_tests) macro then expands to one
 //! `#[tokio::test]` per contract test, grouped in the modules `user_store`,
-//! `session_store` and `role_store`:
+//! `session_store`, `role_store` and `apikey_store`:
 //!
 //! ```ignore
 //! // authnz-store-foo/tests/contract.rs  (needs tokio as a dev-dependency)
@@ -33,6 +33,7 @@
 // Test-support code: a failed expectation is reported by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod apikeys;
 pub mod fixtures;
 pub mod roles;
 pub mod sessions;
@@ -46,7 +47,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::store::{RoleStore, SessionStore, UserStore};
+use crate::store::{ApiKeyStore, RoleStore, SessionStore, UserStore};
 
 /// The stores one contract test works on.
 #[derive(Debug, Clone)]
@@ -57,18 +58,21 @@ pub struct Stores {
     pub sessions: Arc<dyn SessionStore>,
     /// The role store.
     pub roles: Arc<dyn RoleStore>,
+    /// The API-key store.
+    pub apikeys: Arc<dyn ApiKeyStore>,
 }
 
 impl Stores {
-    /// All three views of one backend that implements every trait.
+    /// All views of one backend that implements every trait.
     pub fn from_store<S>(store: Arc<S>) -> Stores
     where
-        S: UserStore + SessionStore + RoleStore,
+        S: UserStore + SessionStore + RoleStore + ApiKeyStore,
     {
         Stores {
             users: store.clone(),
             sessions: store.clone(),
-            roles: store,
+            roles: store.clone(),
+            apikeys: store,
         }
     }
 }
@@ -179,7 +183,8 @@ pub fn url_with_database(base: &str, database: &str) -> String {
 /// Instantiate the whole contract suite as `#[tokio::test]`s, given the path
 /// of an `async fn(&'static str) -> Option<Box<dyn Harness>>`.
 ///
-/// Expands to the modules `user_store`, `session_store` and `role_store`
+/// Expands to the modules `user_store`, `session_store`, `role_store` and
+/// `apikey_store`
 /// (see [`user_store_tests!`](crate::user_store_tests) and friends), each
 /// doing `use super::*;` so a factory defined next to the macro call is in
 /// scope. The calling crate needs `tokio` (features `macros`, `rt`).
@@ -189,6 +194,33 @@ macro_rules! contract_tests {
         $crate::user_store_tests!($make);
         $crate::session_store_tests!($make);
         $crate::role_store_tests!($make);
+        $crate::apikey_store_tests!($make);
+    };
+}
+
+/// The [`ApiKeyStore`] contract as a module `apikey_store` of
+/// `#[tokio::test]`s.
+#[macro_export]
+macro_rules! apikey_store_tests {
+    ($make:path) => {
+        $crate::__contract_group!(
+            $make,
+            apikey_store,
+            apikeys,
+            [
+                session_key_round_trip_and_window,
+                session_key_matches_token_user_and_role,
+                session_key_unknown_references,
+                session_key_duplicate_token_conflicts,
+                session_key_dies_with_its_session,
+                session_key_delete,
+                nosession_key_round_trip_and_window,
+                nosession_refresh_window,
+                nosession_key_delete_and_delete_all,
+                nosession_keys_survive_session_delete_but_not_user_delete,
+                nosession_key_unknown_references,
+            ]
+        );
     };
 }
 

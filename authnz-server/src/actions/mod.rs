@@ -6,7 +6,9 @@
 //! An [`ActionError`] is an "unhandled" failure that the wire reports as 400
 //! (spec 1.10, Q-20).
 
+pub mod access;
 pub mod account;
+pub mod apikeys;
 pub mod args;
 pub mod internal;
 pub mod login;
@@ -21,7 +23,8 @@ use serde_json::{Map, Value};
 
 pub use crate::context::Context;
 use crate::protocol::schema::{
-    ANY, BOOL, DICT, DICT_OR_NONE, FLOAT, INT, INT_OR_NONE, Param, STR, STR_OR_NONE, opt, req,
+    ANY, BOOL, DICT, DICT_OR_NONE, FLOAT, INT, INT_OR_NONE, Param, STR, STR_OR_NONE, TypeSpec, opt,
+    req,
 };
 use reply::Reply;
 
@@ -70,6 +73,16 @@ pub enum RequestType {
     InternalUserDelete,
     InternalUserEdit,
     InternalSessionEdit,
+    UserCheckAccess,
+    UserCheckLimit,
+    ApikeyNew,
+    ApikeyVerify,
+    ApikeyRevoke,
+    ApikeyNewNosession,
+    ApikeyVerifyNosession,
+    ApikeyRevokeNosession,
+    ApikeyRevokeallNosession,
+    ApikeyRefreshNosession,
 }
 
 impl RequestType {
@@ -102,6 +115,16 @@ impl RequestType {
             "internal-user-delete" => InternalUserDelete,
             "internal-user-edit" => InternalUserEdit,
             "internal-session-edit" => InternalSessionEdit,
+            "user-check-access" => UserCheckAccess,
+            "user-check-limit" => UserCheckLimit,
+            "apikey-new" => ApikeyNew,
+            "apikey-verify" => ApikeyVerify,
+            "apikey-revoke" => ApikeyRevoke,
+            "apikey-new-nosession" => ApikeyNewNosession,
+            "apikey-verify-nosession" => ApikeyVerifyNosession,
+            "apikey-revoke-nosession" => ApikeyRevokeNosession,
+            "apikey-revokeall-nosession" => ApikeyRevokeallNosession,
+            "apikey-refresh-nosession" => ApikeyRefreshNosession,
             _ => return None,
         })
     }
@@ -133,6 +156,16 @@ impl RequestType {
             InternalUserDelete => schemas::INTERNAL_USER_DELETE,
             InternalUserEdit => schemas::INTERNAL_USER_EDIT,
             InternalSessionEdit => schemas::INTERNAL_SESSION_EDIT,
+            UserCheckAccess => schemas::USER_CHECK_ACCESS,
+            UserCheckLimit => schemas::USER_CHECK_LIMIT,
+            ApikeyNew => schemas::APIKEY_NEW,
+            ApikeyNewNosession => schemas::APIKEY_NEW_NOSESSION,
+            ApikeyVerify
+            | ApikeyRevoke
+            | ApikeyVerifyNosession
+            | ApikeyRevokeNosession
+            | ApikeyRevokeallNosession => schemas::APIKEY_DICT,
+            ApikeyRefreshNosession => schemas::APIKEY_REFRESH_NOSESSION,
         }
     }
 
@@ -165,6 +198,16 @@ impl RequestType {
             InternalUserDelete => internal::internal_user_delete(ctx, body).await,
             InternalUserEdit => internal::internal_user_edit(ctx, body).await,
             InternalSessionEdit => internal::internal_session_edit(ctx, body).await,
+            UserCheckAccess => access::user_check_access(ctx, body).await,
+            UserCheckLimit => access::user_check_limit(ctx, body).await,
+            ApikeyNew => apikeys::apikey_new(ctx, body).await,
+            ApikeyVerify => apikeys::apikey_verify(ctx, body).await,
+            ApikeyRevoke => apikeys::apikey_revoke(ctx, body).await,
+            ApikeyNewNosession => apikeys::apikey_new_nosession(ctx, body).await,
+            ApikeyVerifyNosession => apikeys::apikey_verify_nosession(ctx, body).await,
+            ApikeyRevokeNosession => apikeys::apikey_revoke_nosession(ctx, body).await,
+            ApikeyRevokeallNosession => apikeys::apikey_revokeall_nosession(ctx, body).await,
+            ApikeyRefreshNosession => apikeys::apikey_refresh_nosession(ctx, body).await,
         }
     }
 
@@ -269,4 +312,69 @@ mod schemas {
     pub const INTERNAL_USER_EDIT: &[Param] = &[req("target_userid", INT), req("update_dict", DICT)];
     pub const INTERNAL_SESSION_EDIT: &[Param] =
         &[req("target_session_token", STR), req("update_dict", DICT)];
+
+    const STR_OR_INT: TypeSpec = TypeSpec::AnyOf(&["str", "int"]);
+    const FLOAT_OR_INT: TypeSpec = TypeSpec::AnyOf(&["float", "int"]);
+    const INT_OR_FLOAT: TypeSpec = TypeSpec::AnyOf(&["int", "float"]);
+    /// `subject`: a string, or (as upstream documents but its schema does not
+    /// accept) a list of strings.
+    const STR_OR_LIST: TypeSpec = TypeSpec::AnyOf(&["str", "list"]);
+
+    pub const USER_CHECK_ACCESS: &[Param] = &[
+        req("user_id", INT),
+        req("user_role", STR),
+        req("action", STR),
+        req("target_name", STR),
+        req("target_owner", INT),
+        req("target_visibility", STR),
+        req("target_sharedwith", STR),
+    ];
+    pub const USER_CHECK_LIMIT: &[Param] = &[
+        req("user_id", INT),
+        req("user_role", STR),
+        req("limit_name", STR),
+        req("value_to_check", ANY),
+    ];
+    pub const APIKEY_NEW: &[Param] = &[
+        req("issuer", STR),
+        req("audience", STR),
+        req("subject", STR_OR_LIST),
+        req("apiversion", STR_OR_INT),
+        req("expires_days", INT),
+        req("not_valid_before", FLOAT_OR_INT),
+        req("user_id", INT),
+        req("user_role", STR),
+        req("ip_address", STR),
+        req("user_agent", STR),
+        req("session_token", STR),
+    ];
+    pub const APIKEY_NEW_NOSESSION: &[Param] = &[
+        req("issuer", STR),
+        req("audience", STR),
+        req("subject", STR_OR_LIST),
+        req("apiversion", STR_OR_INT),
+        req("expires_seconds", INT),
+        req("not_valid_before", FLOAT_OR_INT),
+        req("user_id", INT),
+        req("user_role", STR),
+        req("ip_address", STR),
+        req("refresh_expires", INT),
+        req("refresh_nbf", FLOAT_OR_INT),
+    ];
+    pub const APIKEY_DICT: &[Param] = &[
+        req("apikey_dict", DICT),
+        req("user_id", INT),
+        req("user_role", STR),
+    ];
+    pub const APIKEY_REFRESH_NOSESSION: &[Param] = &[
+        req("apikey_dict", DICT),
+        req("user_id", INT),
+        req("user_role", STR),
+        req("refresh_token", STR),
+        req("ip_address", STR),
+        req("expires_seconds", INT),
+        req("not_valid_before", INT_OR_FLOAT),
+        req("refresh_expires", INT),
+        req("refresh_nbf", INT_OR_FLOAT),
+    ];
 }

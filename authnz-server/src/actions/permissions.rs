@@ -2,10 +2,13 @@
 //! who may edit which fields of whom, who may lock and unlock, who may delete
 //! their own account, and which accounts nobody may touch.
 //!
-//! The actions ask these questions and nothing else, so the policy engine of
-//! the API-key issue can replace this module behind the same functions
-//! without touching the actions. Role-name validation for `user-edit` uses
-//! the loaded [`crate::policy::Policy`].
+//! These are the spec's fixed rules, not policy-table decisions: upstream
+//! never consults the permission policy for them, and the default policy
+//! could not express them (it makes `user` an item no role owns, and
+//! `authenticated` an invalid role for it, yet upstream lets an
+//! authenticated user edit and delete their own account). Role-name
+//! validation for `user-edit` does use the loaded policy
+//! ([`crate::policy::Policy::has_role`]).
 
 use authnz_api::{ANONYMOUS_USER_ID, DUMMY_USER_ID, UserId};
 
@@ -65,9 +68,10 @@ pub fn edit_scope(user_id: UserId, user_role: &str, target: UserId) -> Option<Ed
     }
 }
 
-/// Whether `role` is one a superuser may assign through `user-edit`.
+/// Whether `role` is one a superuser may assign through `user-edit`: a role
+/// of the loaded policy (the configured file, Q-11).
 pub fn is_assignable_role(policy: &Policy, role: &str) -> bool {
-    policy.roles.iter().any(|r| r == role)
+    policy.has_role(role)
 }
 
 /// Whether a user with `user_role` may lock and unlock other accounts.

@@ -262,10 +262,24 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Subcommands. None exist yet; `authnzrv policy check FILE` is planned.
-/// Without a subcommand, `authnzrv` runs the server (or `--autosetup`).
+/// Subcommands. Without one, `authnzrv` runs the server (or `--autosetup`).
 #[derive(Debug, Clone, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Work with permission policy files (spec section 6)
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+/// `authnzrv policy ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum PolicyCommand {
+    /// Validate a policy file and print what each role may do; exits non-zero
+    /// with the error if the file is not valid
+    Check {
+        /// The policy JSON file
+        file: PathBuf,
+    },
+}
 
 impl Cli {
     /// The raw command-line value of each item, keyed by item name. Empty

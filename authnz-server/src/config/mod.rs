@@ -50,7 +50,7 @@ pub use autosetup::{
     SECRET_KEY_FILE, SQLITE_FILE, USER_GENERATED_PASSWORD_MARKER, prepare_basedir,
     prepare_basedir_with, write_admin_credentials, write_admin_credentials_at,
 };
-pub use cli::{Cli, Command};
+pub use cli::{Cli, Command, PolicyCommand};
 pub use database::{DatabaseBackend, DatabaseTarget};
 pub use envfile::Envfile;
 pub use environment::Environment;

@@ -5,9 +5,11 @@
 //! - [`envelope`]: the 200 response envelope and the nested schema failure.
 //! - [`schema`]: Python-compatible type checks of request arguments.
 //! - [`pytruth`]: Python truthiness of JSON values.
+//! - [`pyjson`]: JSON text exactly as Python's `json.dumps` writes it.
 
 pub mod codec;
 pub mod envelope;
 pub mod errors;
+pub mod pyjson;
 pub mod pytruth;
 pub mod schema;
