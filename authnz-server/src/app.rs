@@ -19,6 +19,7 @@ use crate::config::{
 };
 use crate::context::Context;
 use crate::http::{AppState, router};
+use crate::mail::{MailOptions, MailService};
 use crate::passwords::{HashParams, PasswordHasher};
 use crate::policy::Policy;
 use crate::protocol::codec::Codec;
@@ -51,6 +52,8 @@ pub struct ServerOptions {
     pub basedir: PathBuf,
     pub password_policy: String,
     pub clock: Arc<dyn Clock>,
+    /// The mail backend and its settings.
+    pub mail: MailOptions,
 }
 
 /// A server ready to accept connections.
@@ -90,6 +93,10 @@ pub async fn build(opts: &ServerOptions) -> anyhow::Result<Built> {
     )
     .await?;
 
+    let mail = MailService::start(opts.mail.clone())
+        .await
+        .context("cannot set up the mailer")?;
+    tracing::info!(mailer = mail.mailer.kind(), "mail backend ready");
     let validators = Validators::load(
         &crate::validate::fqdn::detect_fqdn(),
         crate::validate::PublicSuffixList::default_cache_path().as_deref(),
@@ -104,6 +111,7 @@ pub async fn build(opts: &ServerOptions) -> anyhow::Result<Built> {
         validators: Arc::new(validators),
         password_policy: PasswordPolicy::parse(&opts.password_policy),
         pii_salt: Arc::from(opts.pii_salt.as_str()),
+        mail: Arc::new(mail),
     };
     let state = Arc::new(AppState {
         ctx,

@@ -1,11 +1,12 @@
 //! Everything an action may use, built once at start-up and shared by all
 //! requests: the storage backends (as trait objects), the clock, the hashing
-//! pool and the validators. Nothing here is parsed per request.
+//! pool, the validators and the mailer. Nothing here is parsed per request.
 
 use std::sync::Arc;
 
 use authnz_api::{Clock, RoleStore, SessionStore, UserStore};
 
+use crate::mail::MailService;
 use crate::passwords::PasswordHasher;
 use crate::validate::{PasswordPolicy, Validators};
 
@@ -22,6 +23,8 @@ pub struct Context {
     pub password_policy: PasswordPolicy,
     /// Salt for hashing PII in logs (spec 7.8); `none` logs in clear.
     pub pii_salt: Arc<str>,
+    /// The mail backend (`Arc<dyn Mailer>`), templates and mail settings.
+    pub mail: Arc<MailService>,
 }
 
 impl Context {

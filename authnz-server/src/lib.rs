@@ -5,7 +5,8 @@
 //! (routing and the request pipeline) → [`actions`] (one function per request
 //! type, over the storage traits of `authnz-api`). [`passwords`] runs Argon2
 //! on a bounded pool, [`validate`] holds the sign-up rules, [`config`] the
-//! layered configuration and auto-setup, [`app`] the start-up wiring.
+//! layered configuration and auto-setup, [`mail`] the mail backend and
+//! templates, [`app`] the start-up wiring.
 
 pub mod actions;
 pub mod app;
@@ -13,6 +14,7 @@ pub mod cleanup;
 pub mod config;
 pub mod context;
 pub mod http;
+pub mod mail;
 pub mod passwords;
 pub mod policy;
 pub mod protocol;

@@ -15,6 +15,8 @@ use authnz_server::config::{
     ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, AutosetupSeed, Cli, Config, Environment,
     FALLBACK_ADMIN_EMAIL, StdioPrompter, prepare_basedir_with,
 };
+use authnz_server::mail::templates::TEMPLATE_DIR;
+use authnz_server::mail::{MailOptions, SmtpOptions};
 use authnz_server::passwords::{HashParams, PasswordHasher};
 use authnz_server::policy::Policy;
 use authnz_store_sql::SqlOptions;
@@ -132,6 +134,7 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
         basedir: config.basedir.clone(),
         password_policy: config.passpolicy.clone(),
         clock: clock.clone(),
+        mail: mail_options(&config),
     };
     let built = app::build(&opts).await?;
     if let Some(path) = &built.credentials_file {
@@ -151,6 +154,28 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
     built.store.close().await;
     tracing::info!("authnzrv stopped");
     Ok(())
+}
+
+/// The mail part of the server options, from the validated config.
+fn mail_options(config: &Config) -> MailOptions {
+    MailOptions {
+        backend: config.mailer,
+        sender: config.emailsender.clone(),
+        smtp: SmtpOptions {
+            host: config.emailserver.clone(),
+            port: config.emailport,
+            security: config.emailtls,
+            user: config.emailuser.clone(),
+            password: config.emailpass.clone(),
+            ca_file: config.emailcafile.clone(),
+        },
+        ses_region: config.sesregion.clone(),
+        ses_endpoint: config.sesendpoint.clone(),
+        file_dir: config.emailfiledir.clone(),
+        timeout: config.emailtimeout,
+        allow_body_overrides: config.emailbodyoverrides,
+        templates_dir: config.basedir.join(TEMPLATE_DIR),
+    }
 }
 
 async fn shutdown_signal() {

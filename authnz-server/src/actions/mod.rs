@@ -7,6 +7,7 @@
 //! (spec 1.10, Q-20).
 
 pub mod args;
+pub mod email;
 pub mod login;
 pub mod reply;
 pub mod sessions;
@@ -16,7 +17,7 @@ use serde_json::{Map, Value};
 
 pub use crate::context::Context;
 use crate::protocol::schema::{
-    BOOL, DICT_OR_NONE, INT, INT_OR_NONE, Param, STR, STR_OR_NONE, opt, req,
+    BOOL, DICT, DICT_OR_NONE, INT, INT_OR_NONE, Param, STR, STR_OR_NONE, opt, req,
 };
 use reply::Reply;
 
@@ -52,6 +53,9 @@ pub enum RequestType {
     UserList,
     UserLookupEmail,
     UserSetEmailverified,
+    UserSendemailSignup,
+    UserSendemailForgotpass,
+    UserSetEmailsent,
 }
 
 impl RequestType {
@@ -71,6 +75,9 @@ impl RequestType {
             "user-list" => UserList,
             "user-lookup-email" => UserLookupEmail,
             "user-set-emailverified" => UserSetEmailverified,
+            "user-sendemail-signup" => UserSendemailSignup,
+            "user-sendemail-forgotpass" => UserSendemailForgotpass,
+            "user-set-emailsent" => UserSetEmailsent,
             _ => return None,
         })
     }
@@ -89,6 +96,9 @@ impl RequestType {
             UserNew => schemas::USER_NEW,
             UserList => schemas::USER_LIST,
             UserLookupEmail | UserSetEmailverified => schemas::EMAIL,
+            UserSendemailSignup => schemas::USER_SENDEMAIL_SIGNUP,
+            UserSendemailForgotpass => schemas::USER_SENDEMAIL_FORGOTPASS,
+            UserSetEmailsent => schemas::USER_SET_EMAILSENT,
         }
     }
 
@@ -108,6 +118,9 @@ impl RequestType {
             UserList => users::user_list(ctx, body).await,
             UserLookupEmail => users::user_lookup_email(ctx, body).await,
             UserSetEmailverified => users::user_set_emailverified(ctx, body).await,
+            UserSendemailSignup => email::user_sendemail_signup(ctx, body).await,
+            UserSendemailForgotpass => email::user_sendemail_forgotpass(ctx, body).await,
+            UserSetEmailsent => email::user_set_emailsent(ctx, body).await,
         }
     }
 }
@@ -147,4 +160,61 @@ mod schemas {
     ];
     pub const USER_LIST: &[Param] = &[req("user_id", INT_OR_NONE)];
     pub const EMAIL: &[Param] = &[req("email", STR)];
+
+    /// Upstream's optional mail settings of the two send requests (Q-16;
+    /// used only with `emailbodyoverrides`).
+    macro_rules! mail_settings {
+        () => {
+            [
+                opt("emailuser", STR_OR_NONE),
+                opt("emailpass", STR_OR_NONE),
+                opt("emailserver", STR),
+                opt("emailport", INT),
+                opt("emailsender", STR),
+            ]
+        };
+    }
+
+    /// Q-5 fixed: `email_address` is a `str` (upstream: `int`) and
+    /// `created_info` a `dict` (upstream: `str`). `server_verify_url` stays
+    /// required as upstream documents it; an `account_verify_url` string
+    /// wins over it.
+    pub const USER_SENDEMAIL_SIGNUP: &[Param] = &{
+        let m = mail_settings!();
+        [
+            req("email_address", STR),
+            req("session_token", STR),
+            req("created_info", DICT),
+            req("server_name", STR),
+            req("server_baseurl", STR),
+            req("server_verify_url", STR),
+            req("verification_token", STR),
+            req("verification_expiry", INT),
+            opt("account_verify_url", STR),
+            m[0],
+            m[1],
+            m[2],
+            m[3],
+            m[4],
+        ]
+    };
+    /// Q-5 fixed: `email_address` is a `str` (upstream: `int`).
+    pub const USER_SENDEMAIL_FORGOTPASS: &[Param] = &{
+        let m = mail_settings!();
+        [
+            req("email_address", STR),
+            req("session_token", STR),
+            req("server_name", STR),
+            req("server_baseurl", STR),
+            req("password_forgot_url", STR),
+            req("verification_token", STR),
+            req("verification_expiry", INT),
+            m[0],
+            m[1],
+            m[2],
+            m[3],
+            m[4],
+        ]
+    };
+    pub const USER_SET_EMAILSENT: &[Param] = &[req("email", STR), req("email_type", STR)];
 }

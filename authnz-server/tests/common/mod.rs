@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use authnz_api::{Clock, SystemClock};
 use authnz_server::app::{AdminSeed, Built, ServerOptions, build, serve};
+use authnz_server::mail::MailOptions;
 use authnz_server::passwords::HashParams;
 use authnz_server::policy::Policy;
 use authnz_server::protocol::codec::Codec;
@@ -117,6 +118,10 @@ pub fn options(db: &TestDb, basedir: &std::path::Path, clock: Arc<dyn Clock>) ->
         basedir: basedir.to_path_buf(),
         password_policy: "min_pass_length:12; max_unsafe_similarity:50; max_char_frequency:0.3; min_pwned_matches:25".into(),
         clock,
+        mail: MailOptions::file(
+            basedir.join("mail-outbox"),
+            basedir.join("email-templates"),
+        ),
     }
 }
 
