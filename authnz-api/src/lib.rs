@@ -6,11 +6,15 @@
 //! actions speak only these types. Time always comes from a [`Clock`], so tests
 //! control expiry without sleeping.
 //!
+//! [`mail`] holds the [`Mailer`] trait that the mail backends (`authnz-mail`)
+//! implement.
+//!
 //! With the `testkit` feature, [`testkit`] holds the contract suite that every
 //! backend must pass.
 
 pub mod clock;
 pub mod error;
+pub mod mail;
 pub mod store;
 pub mod throttle;
 pub mod time;
@@ -21,6 +25,7 @@ pub mod testkit;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;
+pub use mail::{MailError, MailMessage, Mailer};
 pub use store::{ApiKeyStore, RoleStore, SessionStore, UserStore};
 pub use throttle::{LoginThrottle, MemoryLoginThrottle};
 pub use types::*;

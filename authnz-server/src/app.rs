@@ -23,6 +23,7 @@ use crate::config::{
 };
 use crate::context::{Context, LockoutSettings};
 use crate::http::{AppState, router};
+use crate::mail::{MailOptions, MailService};
 use crate::passwords::{HashParams, PasswordHasher};
 use crate::policy::Policy;
 use crate::protocol::codec::Codec;
@@ -64,6 +65,8 @@ pub struct ServerOptions {
     pub lockout: LockoutSettings,
     /// Base URL of the breach check (spec 5.1 step 6), `None` when it is off.
     pub breach_check_url: Option<String>,
+    /// The mail backend and its settings.
+    pub mail: MailOptions,
 }
 
 /// A server ready to accept connections.
@@ -103,6 +106,10 @@ pub async fn build(opts: &ServerOptions) -> anyhow::Result<Built> {
     )
     .await?;
 
+    let mail = MailService::start(opts.mail.clone())
+        .await
+        .context("cannot set up the mailer")?;
+    tracing::info!(mailer = mail.mailer.kind(), "mail backend ready");
     let validators = Validators::load(
         &crate::validate::fqdn::detect_fqdn(),
         crate::validate::PublicSuffixList::default_cache_path().as_deref(),
@@ -131,6 +138,7 @@ pub async fn build(opts: &ServerOptions) -> anyhow::Result<Built> {
         lockout: opts.lockout,
         sleeper: opts.sleeper.clone(),
         pii_salt: Arc::from(opts.pii_salt.as_str()),
+        mail: Arc::new(mail),
     };
     match crate::lockout::resume(&ctx).await {
         Ok((lifted, armed)) if lifted + armed > 0 => {

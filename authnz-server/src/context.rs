@@ -1,7 +1,7 @@
 //! Everything an action may use, built once at start-up and shared by all
 //! requests: the storage backends (as trait objects), the clock and sleeper,
-//! the hashing pool, the validators, the permission policy and the login
-//! throttle. Nothing here is parsed per request.
+//! the hashing pool, the validators, the permission policy, the login
+//! throttle and the mailer. Nothing here is parsed per request.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +9,7 @@ use std::time::Duration;
 use authnz_api::{ApiKeyStore, Clock, LoginThrottle, RoleStore, SessionStore, UserStore};
 
 use crate::breach::BreachCheck;
+use crate::mail::MailService;
 use crate::passwords::PasswordHasher;
 use crate::policy::Policy;
 use crate::sleeper::Sleeper;
@@ -55,6 +56,8 @@ pub struct Context {
     pub lockout: LockoutSettings,
     /// Salt for hashing PII in logs (spec 7.8); `none` logs in clear.
     pub pii_salt: Arc<str>,
+    /// The mail backend (`Arc<dyn Mailer>`), templates and mail settings.
+    pub mail: Arc<MailService>,
 }
 
 impl Context {

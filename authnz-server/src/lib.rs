@@ -5,8 +5,9 @@
 //! (routing and the request pipeline) → [`actions`] (one function per request
 //! type, over the storage traits of `authnz-api`). [`passwords`] runs Argon2
 //! on a bounded pool, [`validate`] holds the sign-up rules, [`lockout`] the
-//! login back-off and automatic lock, [`breach`] the optional breach check, [`config`] the
-//! layered configuration and auto-setup, [`app`] the start-up wiring.
+//! login back-off and automatic lock, [`breach`] the optional breach check,
+//! [`mail`] the mail backend and templates, [`config`] the layered
+//! configuration and auto-setup, [`app`] the start-up wiring.
 
 pub mod actions;
 pub mod app;
@@ -16,6 +17,7 @@ pub mod config;
 pub mod context;
 pub mod http;
 pub mod lockout;
+pub mod mail;
 pub mod passwords;
 pub mod policy;
 pub mod protocol;

@@ -17,6 +17,8 @@ use authnz_server::config::{
     FALLBACK_ADMIN_EMAIL, PolicyCommand, StdioPrompter, prepare_basedir_with,
 };
 use authnz_server::context::LockoutSettings;
+use authnz_server::mail::templates::TEMPLATE_DIR;
+use authnz_server::mail::{MailOptions, SmtpOptions};
 use authnz_server::passwords::{HashParams, PasswordHasher};
 use authnz_server::policy::Policy;
 use authnz_server::sleeper::TokioSleeper;
@@ -162,6 +164,7 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
             lock_time: std::time::Duration::from_secs(config.userlocktime),
         },
         breach_check_url: config.breachcheck.then(|| config.breachcheckurl.clone()),
+        mail: mail_options(&config),
     };
     let built = app::build(&opts).await?;
     if let Some(path) = &built.credentials_file {
@@ -191,6 +194,28 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
     built.store.close().await;
     tracing::info!("authnzrv stopped");
     Ok(())
+}
+
+/// The mail part of the server options, from the validated config.
+fn mail_options(config: &Config) -> MailOptions {
+    MailOptions {
+        backend: config.mailer,
+        sender: config.emailsender.clone(),
+        smtp: SmtpOptions {
+            host: config.emailserver.clone(),
+            port: config.emailport,
+            security: config.emailtls,
+            user: config.emailuser.clone(),
+            password: config.emailpass.clone(),
+            ca_file: config.emailcafile.clone(),
+        },
+        ses_region: config.sesregion.clone(),
+        ses_endpoint: config.sesendpoint.clone(),
+        file_dir: config.emailfiledir.clone(),
+        timeout: config.emailtimeout,
+        allow_body_overrides: config.emailbodyoverrides,
+        templates_dir: config.basedir.join(TEMPLATE_DIR),
+    }
 }
 
 async fn shutdown_signal() {

@@ -24,11 +24,12 @@ const USAGE: &str = "\
 usage: cargo xtask <task> [options]
 
 tasks:
-  test [--no-e2e | --only-e2e] [FILTER]
-        probe services, run Rust tests (nextest + doc-tests), build authnzrv,
-        run the Python e2e suite. FILTER selects tests by name in both
-        (nextest filter / pytest -k).
-  ci   [--no-e2e | --only-e2e] [FILTER]
+  test [--no-e2e | --only-e2e] [--no-ses] [FILTER]
+        probe services, run Rust tests (nextest + doc-tests), the SES mail
+        backend against a local emulator (skipped with --no-ses or a
+        FILTER), build authnzrv, run the Python e2e suite. FILTER selects
+        tests by name in both (nextest filter / pytest -k).
+  ci   [--no-e2e | --only-e2e] [--no-ses] [FILTER]
         cargo fmt --check, cargo clippy -D warnings, then `test`.
   run  [ARGS...]
         build release authnzrv, autosetup ./authnz-data on first use, then
@@ -87,6 +88,9 @@ fn cargo() -> Command {
 struct TestOpts {
     rust: bool,
     e2e: bool,
+    /// Build and test the SES mail backend (the heaviest dependency, off by
+    /// default in every crate): once, in its own step.
+    ses: bool,
     filter: Option<String>,
 }
 
@@ -95,12 +99,14 @@ impl TestOpts {
         let mut opts = TestOpts {
             rust: true,
             e2e: true,
+            ses: true,
             filter: None,
         };
         for a in args {
             match a.as_str() {
                 "--no-e2e" => opts.e2e = false,
                 "--only-e2e" => opts.rust = false,
+                "--no-ses" => opts.ses = false,
                 "--" => {}
                 s if s.starts_with('-') => anyhow::bail!("unknown option `{s}`\n\n{USAGE}"),
                 s if opts.filter.is_none() => opts.filter = Some(s.to_string()),
@@ -168,6 +174,25 @@ fn test(root: &Path, opts: &TestOpts, mut steps: Steps, task: &str) -> anyhow::R
                 steps::run(&mut cmd)
             });
         }
+    }
+
+    if opts.rust && opts.ses && filter.is_none() {
+        // The SES backend against a local SES emulator (moto, installed by
+        // the test into a virtualenv under the target dir).
+        steps.run("SES mail backend (cargo test --features ses)", || {
+            let mut cmd = cargo();
+            cmd.current_dir(root).args([
+                "test",
+                "-p",
+                "authnz-mail",
+                "--features",
+                "ses",
+                "--test",
+                "ses",
+            ]);
+            services::apply_env(&mut cmd, &probes);
+            steps::run(&mut cmd)
+        });
     }
 
     if opts.e2e {

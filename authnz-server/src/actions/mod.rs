@@ -10,6 +10,7 @@ pub mod access;
 pub mod account;
 pub mod apikeys;
 pub mod args;
+pub mod email;
 pub mod internal;
 pub mod login;
 pub mod passwords;
@@ -83,6 +84,9 @@ pub enum RequestType {
     ApikeyRevokeNosession,
     ApikeyRevokeallNosession,
     ApikeyRefreshNosession,
+    UserSendemailSignup,
+    UserSendemailForgotpass,
+    UserSetEmailsent,
 }
 
 impl RequestType {
@@ -125,6 +129,9 @@ impl RequestType {
             "apikey-revoke-nosession" => ApikeyRevokeNosession,
             "apikey-revokeall-nosession" => ApikeyRevokeallNosession,
             "apikey-refresh-nosession" => ApikeyRefreshNosession,
+            "user-sendemail-signup" => UserSendemailSignup,
+            "user-sendemail-forgotpass" => UserSendemailForgotpass,
+            "user-set-emailsent" => UserSetEmailsent,
             _ => return None,
         })
     }
@@ -166,6 +173,9 @@ impl RequestType {
             | ApikeyRevokeNosession
             | ApikeyRevokeallNosession => schemas::APIKEY_DICT,
             ApikeyRefreshNosession => schemas::APIKEY_REFRESH_NOSESSION,
+            UserSendemailSignup => schemas::USER_SENDEMAIL_SIGNUP,
+            UserSendemailForgotpass => schemas::USER_SENDEMAIL_FORGOTPASS,
+            UserSetEmailsent => schemas::USER_SET_EMAILSENT,
         }
     }
 
@@ -208,6 +218,9 @@ impl RequestType {
             ApikeyRevokeNosession => apikeys::apikey_revoke_nosession(ctx, body).await,
             ApikeyRevokeallNosession => apikeys::apikey_revokeall_nosession(ctx, body).await,
             ApikeyRefreshNosession => apikeys::apikey_refresh_nosession(ctx, body).await,
+            UserSendemailSignup => email::user_sendemail_signup(ctx, body).await,
+            UserSendemailForgotpass => email::user_sendemail_forgotpass(ctx, body).await,
+            UserSetEmailsent => email::user_set_emailsent(ctx, body).await,
         }
     }
 
@@ -377,4 +390,61 @@ mod schemas {
         req("refresh_expires", INT),
         req("refresh_nbf", INT_OR_FLOAT),
     ];
+
+    /// Upstream's optional mail settings of the two send requests (Q-16;
+    /// used only with `emailbodyoverrides`).
+    macro_rules! mail_settings {
+        () => {
+            [
+                opt("emailuser", STR_OR_NONE),
+                opt("emailpass", STR_OR_NONE),
+                opt("emailserver", STR),
+                opt("emailport", INT),
+                opt("emailsender", STR),
+            ]
+        };
+    }
+
+    /// Q-5 fixed: `email_address` is a `str` (upstream: `int`) and
+    /// `created_info` a `dict` (upstream: `str`). `server_verify_url` stays
+    /// required as upstream documents it; an `account_verify_url` string
+    /// wins over it.
+    pub const USER_SENDEMAIL_SIGNUP: &[Param] = &{
+        let m = mail_settings!();
+        [
+            req("email_address", STR),
+            req("session_token", STR),
+            req("created_info", DICT),
+            req("server_name", STR),
+            req("server_baseurl", STR),
+            req("server_verify_url", STR),
+            req("verification_token", STR),
+            req("verification_expiry", INT),
+            opt("account_verify_url", STR),
+            m[0],
+            m[1],
+            m[2],
+            m[3],
+            m[4],
+        ]
+    };
+    /// Q-5 fixed: `email_address` is a `str` (upstream: `int`).
+    pub const USER_SENDEMAIL_FORGOTPASS: &[Param] = &{
+        let m = mail_settings!();
+        [
+            req("email_address", STR),
+            req("session_token", STR),
+            req("server_name", STR),
+            req("server_baseurl", STR),
+            req("password_forgot_url", STR),
+            req("verification_token", STR),
+            req("verification_expiry", INT),
+            m[0],
+            m[1],
+            m[2],
+            m[3],
+            m[4],
+        ]
+    };
+    pub const USER_SET_EMAILSENT: &[Param] = &[req("email", STR), req("email_type", STR)];
 }

@@ -110,3 +110,59 @@ pub fn session_info(s: &Session, u: &User) -> Value {
 pub fn py_bool(b: bool) -> &'static str {
     if b { "True" } else { "False" }
 }
+
+/// Python's `repr()` of a `str` (Q-19): single quotes unless the text holds
+/// a `'` and no `"`; backslash, the quote, `\n`, `\r`, `\t` and other
+/// non-printable characters escaped as Python does.
+pub fn py_str_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if (0x80..0xa0).contains(&(c as u32)) => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// Python's `repr()` of a list of `str` (Q-19): `['a', 'b']`.
+pub fn py_list_repr<S: AsRef<str>>(items: &[S]) -> String {
+    let inner: Vec<String> = items.iter().map(|s| py_str_repr(s.as_ref())).collect();
+    format!("[{}]", inner.join(", "))
+}
+
+#[cfg(test)]
+mod repr_tests {
+    use super::*;
+
+    #[test]
+    fn python_reprs() {
+        assert_eq!(py_list_repr(&["a@example.org"]), "['a@example.org']");
+        assert_eq!(py_list_repr(&["a", "b"]), "['a', 'b']");
+        assert_eq!(py_list_repr::<&str>(&[]), "[]");
+        assert_eq!(py_str_repr("o'brien"), "\"o'brien\"");
+        assert_eq!(py_str_repr("a'b\"c"), "'a\\'b\"c'");
+        assert_eq!(py_str_repr("a\\b\n\u{1}"), "'a\\\\b\\n\\x01'");
+        assert_eq!(py_str_repr("o\u{2019}brien"), "'o\u{2019}brien'");
+    }
+}

@@ -192,6 +192,70 @@ pub struct Cli {
     pub emailsender: Option<String>,
 
     #[arg(
+        long,
+        value_name = "file|smtp|ses",
+        allow_hyphen_values = true,
+        help = "Mail backend: file (each mail as an .eml file in --emailfiledir), smtp (--emailserver ...), ses (Amazon SES v2); a backend must be compiled in [env: AUTHNZERVER_MAILER] [default: file]"
+    )]
+    pub mailer: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "starttls|tls|none",
+        allow_hyphen_values = true,
+        help = "SMTP connection security: starttls (required, as upstream), tls (implicit TLS, usually port 465), none (plain text; trusted local relays only) [env: AUTHNZERVER_EMAILTLS] [default: starttls]"
+    )]
+    pub emailtls: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "FILE",
+        allow_hyphen_values = true,
+        help = "Extra root certificates (PEM) trusted for SMTP TLS, besides the bundled Mozilla roots [env: AUTHNZERVER_EMAILCAFILE] [default: unset]"
+    )]
+    pub emailcafile: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        allow_hyphen_values = true,
+        help = "Longest time one mail send may take (connecting and each SMTP command are bounded by it too); a send that takes longer fails [env: AUTHNZERVER_EMAILTIMEOUT] [default: 10]"
+    )]
+    pub emailtimeout: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "DIR",
+        allow_hyphen_values = true,
+        help = "Folder the file mailer writes .eml files to; relative to the basedir [env: AUTHNZERVER_EMAILFILEDIR] [default: <basedir>/mail-outbox]"
+    )]
+    pub emailfiledir: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "REGION",
+        allow_hyphen_values = true,
+        help = "AWS region of SES, e.g. eu-west-1 [env: AUTHNZERVER_SESREGION] [default: the AWS chain's region]"
+    )]
+    pub sesregion: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "URL",
+        allow_hyphen_values = true,
+        help = "SES endpoint URL override, for SES-compatible services and emulators [env: AUTHNZERVER_SESENDPOINT] [default: the region's SES endpoint]"
+    )]
+    pub sesendpoint: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "0|1",
+        allow_hyphen_values = true,
+        help = "1 lets user-sendemail-* request bodies override emailsender, emailserver, emailport, emailuser and emailpass (upstream behaviour; lets a frontend point the server's mail at any host) [env: AUTHNZERVER_EMAILBODYOVERRIDES] [default: 0]"
+    )]
+    pub emailbodyoverrides: Option<String>,
+
+    #[arg(
         long = "tlscertfile",
         value_name = "FILE",
         allow_hyphen_values = true,
@@ -311,6 +375,14 @@ impl Cli {
             (items::TLS_CERT_KEY.key, &self.tls_cert_key),
             (items::BREACHCHECK.key, &self.breachcheck),
             (items::BREACHCHECKURL.key, &self.breachcheckurl),
+            (items::MAILER.key, &self.mailer),
+            (items::EMAILTLS.key, &self.emailtls),
+            (items::EMAILCAFILE.key, &self.emailcafile),
+            (items::EMAILTIMEOUT.key, &self.emailtimeout),
+            (items::EMAILFILEDIR.key, &self.emailfiledir),
+            (items::SESREGION.key, &self.sesregion),
+            (items::SESENDPOINT.key, &self.sesendpoint),
+            (items::EMAILBODYOVERRIDES.key, &self.emailbodyoverrides),
         ];
         values
             .into_iter()

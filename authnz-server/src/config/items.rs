@@ -72,6 +72,18 @@ pub const DEFAULT_EMAILPORT: &str = "25";
 pub const DEFAULT_EMAILPASS: &str = "";
 /// Default of `emailsender`.
 pub const DEFAULT_EMAILSENDER: &str = "Authnzerver <authnzerver@localhost>";
+/// Default of `mailer`: the file outbox, so sign-up works without a mail
+/// server.
+pub const DEFAULT_MAILER: &str = "file";
+/// Default of `emailtls`: STARTTLS required, as upstream.
+pub const DEFAULT_EMAILTLS: &str = "starttls";
+/// Default of `emailtimeout` (seconds).
+pub const DEFAULT_EMAILTIMEOUT: &str = "10";
+/// Default of `emailfiledir`: this folder in `basedir` (applied by the
+/// loader, as it depends on `basedir`).
+pub const DEFAULT_EMAILFILEDIR: &str = "mail-outbox";
+/// Default of `emailbodyoverrides`: off.
+pub const DEFAULT_EMAILBODYOVERRIDES: &str = "0";
 
 const fn item(
     key: &'static str,
@@ -238,6 +250,63 @@ pub const EMAILSENDER: Item = literal(
     "emailsender",
     DEFAULT_EMAILSENDER,
 );
+/// `mailer` (authnz only): the mail backend, `file`, `smtp` or `ses`.
+pub const MAILER: Item = literal("mailer", "AUTHNZERVER_MAILER", "mailer", DEFAULT_MAILER);
+/// `emailtls` (authnz only): SMTP connection security, `starttls`, `tls` or
+/// `none`.
+pub const EMAILTLS: Item = literal(
+    "emailtls",
+    "AUTHNZERVER_EMAILTLS",
+    "emailtls",
+    DEFAULT_EMAILTLS,
+);
+/// `emailcafile` (authnz only): extra root certificates (PEM) for SMTP TLS.
+pub const EMAILCAFILE: Item = item(
+    "emailcafile",
+    "AUTHNZERVER_EMAILCAFILE",
+    "emailcafile",
+    ItemDefault::Unset,
+    "unset",
+);
+/// `emailtimeout` (authnz only): seconds a mail send may take.
+pub const EMAILTIMEOUT: Item = literal(
+    "emailtimeout",
+    "AUTHNZERVER_EMAILTIMEOUT",
+    "emailtimeout",
+    DEFAULT_EMAILTIMEOUT,
+);
+/// `emailfiledir` (authnz only): folder of the file mailer.
+pub const EMAILFILEDIR: Item = item(
+    "emailfiledir",
+    "AUTHNZERVER_EMAILFILEDIR",
+    "emailfiledir",
+    ItemDefault::Unset,
+    "<basedir>/mail-outbox",
+);
+/// `sesregion` (authnz only): AWS region of SES.
+pub const SESREGION: Item = item(
+    "sesregion",
+    "AUTHNZERVER_SESREGION",
+    "sesregion",
+    ItemDefault::Unset,
+    "the AWS chain's region",
+);
+/// `sesendpoint` (authnz only): SES endpoint URL override.
+pub const SESENDPOINT: Item = item(
+    "sesendpoint",
+    "AUTHNZERVER_SESENDPOINT",
+    "sesendpoint",
+    ItemDefault::Unset,
+    "the region's SES endpoint",
+);
+/// `emailbodyoverrides` (authnz only): 1 lets `user-sendemail-*` bodies
+/// override the mail settings.
+pub const EMAILBODYOVERRIDES: Item = literal(
+    "emailbodyoverrides",
+    "AUTHNZERVER_EMAILBODYOVERRIDES",
+    "emailbodyoverrides",
+    DEFAULT_EMAILBODYOVERRIDES,
+);
 /// `tls_cert_file`: TLS certificate (PEM).
 pub const TLS_CERT_FILE: Item = item(
     "tls_cert_file",
@@ -275,7 +344,7 @@ pub const BREACHCHECKURL: Item = literal(
 /// All items, in the order of the table in spec 7.1 (which is also the
 /// order of the `.env` written by auto-setup), then the items of this
 /// server that upstream does not have.
-pub const ITEMS: [Item; 24] = [
+pub const ITEMS: [Item; 32] = [
     ALLOWEDHOSTS,
     AUTHDB,
     BASEDIR,
@@ -300,6 +369,14 @@ pub const ITEMS: [Item; 24] = [
     TLS_CERT_KEY,
     BREACHCHECK,
     BREACHCHECKURL,
+    MAILER,
+    EMAILTLS,
+    EMAILCAFILE,
+    EMAILTIMEOUT,
+    EMAILFILEDIR,
+    SESREGION,
+    SESENDPOINT,
+    EMAILBODYOVERRIDES,
 ];
 
 #[cfg(test)]

@@ -22,6 +22,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
@@ -33,7 +34,7 @@ use super::environment::Environment;
 use super::error::ConfigError;
 use super::items::{self, ITEMS, Item, ItemDefault};
 use super::secret::{FernetKey, resolve_file_readable};
-use super::settings::Config;
+use super::settings::{Config, MailerKind, SmtpSecurity};
 use super::values;
 
 /// Name of the envfile looked for in `basedir` when `--envfile` is not given.
@@ -46,6 +47,53 @@ const MAX_SESSIONEXPIRY_DAYS: i64 = 36_500;
 const MAX_USERLOCKTIME_SECS: u64 = 3_153_600_000;
 /// Largest worker pool accepted.
 const MAX_WORKERS: u32 = 1024;
+/// Longest `emailtimeout` accepted (seconds).
+const MAX_EMAILTIMEOUT_SECS: u64 = 600;
+
+/// The mail backends compiled into this binary (Cargo features of
+/// `authnz-server`: `file`, `smtp`, `ses`).
+pub const COMPILED_MAILERS: &[MailerKind] = &[
+    #[cfg(feature = "file")]
+    MailerKind::File,
+    #[cfg(feature = "smtp")]
+    MailerKind::Smtp,
+    #[cfg(feature = "ses")]
+    MailerKind::Ses,
+];
+
+fn parse_mailer(text: &str) -> Result<MailerKind, String> {
+    let kind = MailerKind::parse(text)
+        .ok_or_else(|| format!("expected file, smtp or ses, got {text:?}"))?;
+    if COMPILED_MAILERS.contains(&kind) {
+        return Ok(kind);
+    }
+    let built: Vec<&str> = COMPILED_MAILERS.iter().map(|k| k.as_str()).collect();
+    Err(format!(
+        "the {} mailer is not compiled into this authnzrv (built with: {}); \
+         rebuild with `cargo build --features {}` or choose another mailer",
+        kind.as_str(),
+        if built.is_empty() {
+            "none".to_owned()
+        } else {
+            built.join(", ")
+        },
+        kind.as_str()
+    ))
+}
+
+fn parse_endpoint(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    let rest = t
+        .strip_prefix("https://")
+        .or_else(|| t.strip_prefix("http://"))
+        .ok_or_else(|| format!("expected an http:// or https:// URL, got {text:?}"))?;
+    if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
+        return Err(format!(
+            "expected an http:// or https:// URL with a host, got {text:?}"
+        ));
+    }
+    Ok(t.to_owned())
+}
 
 /// One layer: raw, non-blank values by item key, with a name for messages.
 #[derive(Debug, Clone)]
@@ -441,6 +489,34 @@ impl Validator<'_> {
             .map(|raw| raw.value)
             .unwrap_or_default();
         let emailsender = self.required(&items::EMAILSENDER)?.value;
+        let mailer = self.required(&items::MAILER)?.parse(parse_mailer)?;
+        let emailtls = self.required(&items::EMAILTLS)?.parse(|text| {
+            SmtpSecurity::parse(text)
+                .ok_or_else(|| format!("expected starttls, tls or none, got {text:?}"))
+        })?;
+        let emailcafile = self
+            .optional(&items::EMAILCAFILE)
+            .map(|raw| raw.existing_file())
+            .transpose()?;
+        let emailtimeout = Duration::from_secs(
+            self.required(&items::EMAILTIMEOUT)?
+                .int(1u64, MAX_EMAILTIMEOUT_SECS)?,
+        );
+        let emailfiledir = basedir.join(
+            self.optional(&items::EMAILFILEDIR)
+                .map(|raw| PathBuf::from(raw.value.trim()))
+                .unwrap_or_else(|| PathBuf::from(items::DEFAULT_EMAILFILEDIR)),
+        );
+        let sesregion = self
+            .optional(&items::SESREGION)
+            .map(|raw| raw.value.trim().to_owned());
+        let sesendpoint = self
+            .optional(&items::SESENDPOINT)
+            .map(|raw| raw.parse(parse_endpoint))
+            .transpose()?;
+        let emailbodyoverrides = self
+            .required(&items::EMAILBODYOVERRIDES)?
+            .parse(values::parse_debugmode)?;
 
         let breachcheck = self
             .required(&items::BREACHCHECK)?
@@ -497,6 +573,14 @@ impl Validator<'_> {
             emailuser,
             emailpass,
             emailsender,
+            mailer,
+            emailtls,
+            emailcafile,
+            emailtimeout,
+            emailfiledir,
+            sesregion,
+            sesendpoint,
+            emailbodyoverrides,
             tls_cert_file,
             tls_cert_key,
             breachcheck,

@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::database::DatabaseTarget;
 use super::secret::FernetKey;
@@ -53,6 +54,24 @@ pub struct Config {
     pub emailpass: String,
     /// From address of sent mail.
     pub emailsender: String,
+    /// The mail backend (compiled in: checked at load).
+    pub mailer: MailerKind,
+    /// SMTP connection security.
+    pub emailtls: SmtpSecurity,
+    /// Extra root certificates (PEM) for SMTP TLS.
+    pub emailcafile: Option<PathBuf>,
+    /// Longest time one mail send may take.
+    pub emailtimeout: Duration,
+    /// Folder of the file mailer (absolute: a relative value is taken
+    /// relative to `basedir`).
+    pub emailfiledir: PathBuf,
+    /// AWS region of SES; `None` takes the standard AWS chain's.
+    pub sesregion: Option<String>,
+    /// SES endpoint URL override.
+    pub sesendpoint: Option<String>,
+    /// Whether `user-sendemail-*` bodies may override the mail settings
+    /// off by default.
+    pub emailbodyoverrides: bool,
     /// TLS certificate chain; set exactly when `tls_cert_key` is.
     pub tls_cert_file: Option<PathBuf>,
     /// TLS private key; set exactly when `tls_cert_file` is.
@@ -65,6 +84,61 @@ pub struct Config {
     pub config_file: Option<PathBuf>,
     /// The envfile that was read, if any.
     pub envfile: Option<PathBuf>,
+}
+
+/// The mail backends (`mailer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailerKind {
+    /// Each message as an `.eml` file in `emailfiledir`.
+    File,
+    /// SMTP to `emailserver:emailport`.
+    Smtp,
+    /// Amazon SES v2.
+    Ses,
+}
+
+impl MailerKind {
+    /// The config spelling: `file`, `smtp`, `ses`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailerKind::File => "file",
+            MailerKind::Smtp => "smtp",
+            MailerKind::Ses => "ses",
+        }
+    }
+
+    /// Parse the config spelling (case-insensitive).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "file" => Some(MailerKind::File),
+            "smtp" => Some(MailerKind::Smtp),
+            "ses" => Some(MailerKind::Ses),
+            _ => None,
+        }
+    }
+}
+
+/// SMTP connection security (`emailtls`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain connect, then STARTTLS, required (upstream's behaviour).
+    StartTls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+    /// Plain text only.
+    None,
+}
+
+impl SmtpSecurity {
+    /// Parse `starttls`, `tls` or `none` (case-insensitive).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "starttls" => Some(SmtpSecurity::StartTls),
+            "tls" => Some(SmtpSecurity::Tls),
+            "none" => Some(SmtpSecurity::None),
+            _ => None,
+        }
+    }
 }
 
 /// The two TLS files, present only together.
@@ -132,6 +206,14 @@ impl fmt::Debug for Config {
                 },
             )
             .field("emailsender", &self.emailsender)
+            .field("mailer", &self.mailer)
+            .field("emailtls", &self.emailtls)
+            .field("emailcafile", &self.emailcafile)
+            .field("emailtimeout", &self.emailtimeout)
+            .field("emailfiledir", &self.emailfiledir)
+            .field("sesregion", &self.sesregion)
+            .field("sesendpoint", &self.sesendpoint)
+            .field("emailbodyoverrides", &self.emailbodyoverrides)
             .field("tls_cert_file", &self.tls_cert_file)
             .field("tls_cert_key", &self.tls_cert_key)
             .field("breachcheck", &self.breachcheck)

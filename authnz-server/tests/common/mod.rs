@@ -11,6 +11,7 @@ use std::time::Duration;
 use authnz_api::{Clock, MemoryLoginThrottle, SystemClock};
 use authnz_server::app::{AdminSeed, Built, ServerOptions, build, serve};
 use authnz_server::context::LockoutSettings;
+use authnz_server::mail::MailOptions;
 use authnz_server::passwords::HashParams;
 use authnz_server::policy::Policy;
 use authnz_server::protocol::codec::Codec;
@@ -124,6 +125,10 @@ pub fn options(db: &TestDb, basedir: &std::path::Path, clock: Arc<dyn Clock>) ->
         throttle: Arc::new(MemoryLoginThrottle::default()),
         lockout: LockoutSettings::default(),
         breach_check_url: None,
+        mail: MailOptions::file(
+            basedir.join("mail-outbox"),
+            basedir.join("email-templates"),
+        ),
     }
 }
 

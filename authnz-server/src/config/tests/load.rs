@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 
-use super::super::{Config, ConfigError, DatabaseTarget, Environment, FernetKey};
+use super::super::{
+    Config, ConfigError, DatabaseTarget, Environment, FernetKey, MailerKind, SmtpSecurity,
+};
 use super::{KEY, base_env, cli, env};
 
 fn load(args: &[&str], environment: &Environment) -> Result<Config, ConfigError> {
@@ -54,6 +56,14 @@ fn defaults_fill_every_optional_item() {
     assert_eq!(config.emailuser, "alice");
     assert_eq!(config.emailpass, "");
     assert_eq!(config.emailsender, "Authnzerver <authnzerver@localhost>");
+    assert_eq!(config.mailer, MailerKind::File);
+    assert_eq!(config.emailtls, SmtpSecurity::StartTls);
+    assert_eq!(config.emailcafile, None);
+    assert_eq!(config.emailtimeout, std::time::Duration::from_secs(10));
+    assert_eq!(config.emailfiledir, dir.path().join("mail-outbox"));
+    assert_eq!(config.sesregion, None);
+    assert_eq!(config.sesendpoint, None);
+    assert!(!config.emailbodyoverrides);
     assert_eq!(config.tls(), None);
     assert_eq!(config.config_file, None);
     assert_eq!(config.envfile, None);
@@ -608,4 +618,76 @@ fn environment_from_string_pairs() {
         .collect();
     let config = Config::load(&cli(&[]), &Environment::from(pairs.as_slice())).unwrap();
     assert_eq!(config.port, 1);
+}
+
+#[test]
+fn mail_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = write(dir.path(), "ca.pem", "-----BEGIN CERTIFICATE-----\n");
+    let e = base_env(dir.path())
+        .with("AUTHNZERVER_MAILER", "SMTP")
+        .with("AUTHNZERVER_EMAILTLS", "tls")
+        .with("AUTHNZERVER_EMAILCAFILE", &ca)
+        .with("AUTHNZERVER_EMAILTIMEOUT", "3")
+        .with("AUTHNZERVER_EMAILFILEDIR", "/var/mail/authnz")
+        .with("AUTHNZERVER_SESREGION", "eu-west-1")
+        .with("AUTHNZERVER_SESENDPOINT", "http://127.0.0.1:5000")
+        .with("AUTHNZERVER_EMAILBODYOVERRIDES", "1");
+    let config = load(&["--emailtls=none", "--emailfiledir=outbox"], &e).unwrap();
+    assert_eq!(config.mailer, MailerKind::Smtp);
+    assert_eq!(config.emailtls, SmtpSecurity::None);
+    assert_eq!(config.emailcafile.as_deref(), Some(Path::new(&ca)));
+    assert_eq!(config.emailtimeout, std::time::Duration::from_secs(3));
+    assert_eq!(config.emailfiledir, dir.path().join("outbox"));
+    assert_eq!(config.sesregion.as_deref(), Some("eu-west-1"));
+    assert_eq!(config.sesendpoint.as_deref(), Some("http://127.0.0.1:5000"));
+    assert!(config.emailbodyoverrides);
+    let config = load(&[], &e).unwrap();
+    assert_eq!(config.emailfiledir, PathBuf::from("/var/mail/authnz"));
+
+    for (var, value, reason) in [
+        (
+            "AUTHNZERVER_MAILER",
+            "carrier-pigeon",
+            "expected file, smtp or ses",
+        ),
+        (
+            "AUTHNZERVER_EMAILTLS",
+            "ssl",
+            "expected starttls, tls or none",
+        ),
+        (
+            "AUTHNZERVER_EMAILTIMEOUT",
+            "0",
+            "expected an integer from 1 to 600",
+        ),
+        ("AUTHNZERVER_EMAILCAFILE", "/no/such/ca.pem", "no such file"),
+        (
+            "AUTHNZERVER_SESENDPOINT",
+            "127.0.0.1:5000",
+            "expected an http:// or https:// URL",
+        ),
+        ("AUTHNZERVER_EMAILBODYOVERRIDES", "yes", "expected 0 or 1"),
+    ] {
+        let message = err(&[], &base_env(dir.path()).with(var, value));
+        assert!(
+            message.starts_with(&format!("Config item: \"{var}\" is invalid: {reason}")),
+            "{message}"
+        );
+    }
+}
+
+/// A mailer that was not compiled in stops start-up with a clear error.
+#[cfg(all(feature = "file", feature = "smtp", not(feature = "ses")))]
+#[test]
+fn mailer_not_compiled_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let message = err(&["--mailer=ses"], &base_env(dir.path()));
+    assert!(
+        message.starts_with(
+            "Config item: \"AUTHNZERVER_MAILER\" is invalid: the ses mailer is not compiled into this authnzrv (built with: file, smtp); rebuild with `cargo build --features ses`"
+        ),
+        "{message}"
+    );
+    assert!(message.ends_with("(from the command line)"), "{message}");
 }
