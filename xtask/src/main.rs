@@ -7,10 +7,15 @@
 //! - `run`: build a release `authnzrv`, auto-set-up `./authnz-data` on first
 //!   use, then serve from it.
 //! - `services`: show which test services answer.
+//! - `bench`: build `authnzrv` and the `authnz-bench` load generator in
+//!   release and run the benchmark (authnz vs the original Python
+//!   authnzerver, physical limits); `test` runs its `--smoke` mode against a
+//!   debug build.
 //!
 //! Dependencies stay tiny on purpose (anyhow only): this crate is compiled
 //! before anything else in every CI run.
 
+mod bench;
 mod e2e;
 mod services;
 mod steps;
@@ -24,10 +29,11 @@ const USAGE: &str = "\
 usage: cargo xtask <task> [options]
 
 tasks:
-  test [--no-e2e | --only-e2e] [FILTER]
-        probe services, run Rust tests (nextest + doc-tests), build authnzrv,
-        run the Python e2e suite. FILTER selects tests by name in both
-        (nextest filter / pytest -k).
+  test [--no-e2e | --only-e2e | --no-bench] [FILTER]
+        probe services, run Rust tests (nextest + doc-tests), the bench smoke
+        test (authnz only, debug build, ~2 s per scenario; not with FILTER),
+        build authnzrv, run the Python e2e suite. FILTER selects tests by name
+        in both (nextest filter / pytest -k).
   ci   [--no-e2e | --only-e2e] [FILTER]
         cargo fmt --check, cargo clippy -D warnings, then `test`.
   run  [ARGS...]
@@ -35,6 +41,10 @@ tasks:
         run `authnzrv --basedir ./authnz-data ARGS...`.
   services
         print which test services (PostgreSQL, Redis, MySQL) answer.
+  bench [--quick] [ARGS...]
+        build authnzrv and authnz-bench in release, run the benchmark against
+        authnz and the original Python authnzerver 0.1.3 (virtualenv under
+        target/bench). `cargo xtask bench --help` lists the options.
 
 environment:
   AUTHNZ_TEST_POSTGRES_URL, AUTHNZ_TEST_REDIS_URL, AUTHNZ_TEST_MYSQL_URL
@@ -60,6 +70,7 @@ fn real_main() -> anyhow::Result<()> {
         "test" => test(&root, &TestOpts::parse(&rest)?, Steps::default(), "test"),
         "ci" => ci(&root, &TestOpts::parse(&rest)?),
         "run" => run(&root, &rest),
+        "bench" => bench::full(&root, &rest),
         "services" => {
             let probes = services::probe_all();
             services::report(&probes);
@@ -87,6 +98,7 @@ fn cargo() -> Command {
 struct TestOpts {
     rust: bool,
     e2e: bool,
+    bench: bool,
     filter: Option<String>,
 }
 
@@ -95,12 +107,14 @@ impl TestOpts {
         let mut opts = TestOpts {
             rust: true,
             e2e: true,
+            bench: true,
             filter: None,
         };
         for a in args {
             match a.as_str() {
                 "--no-e2e" => opts.e2e = false,
                 "--only-e2e" => opts.rust = false,
+                "--no-bench" => opts.bench = false,
                 "--" => {}
                 s if s.starts_with('-') => anyhow::bail!("unknown option `{s}`\n\n{USAGE}"),
                 s if opts.filter.is_none() => opts.filter = Some(s.to_string()),
@@ -166,6 +180,16 @@ fn test(root: &Path, opts: &TestOpts, mut steps: Steps, task: &str) -> anyhow::R
                 cmd.args(filter);
                 services::apply_env(&mut cmd, &probes);
                 steps::run(&mut cmd)
+            });
+        }
+    }
+
+    if opts.rust && opts.bench {
+        if filter.is_some() {
+            steps.skip("bench smoke test", "a FILTER was given");
+        } else {
+            steps.run("bench smoke test (authnz only, debug build)", || {
+                bench::smoke(root, &target_dir(root)?, &probes)
             });
         }
     }
