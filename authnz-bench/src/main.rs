@@ -125,11 +125,13 @@ fn real_main(mut args: Args) -> anyhow::Result<bool> {
         .server
         .clone()
         .unwrap_or_else(|| exe_dir.join("authnzrv"));
-    anyhow::ensure!(
-        server_bin.exists(),
-        "no authnzrv at {} (build it, or pass --server)",
-        server_bin.display()
-    );
+    // Absolute: the servers are started from their own working folders.
+    let server_bin = std::fs::canonicalize(&server_bin).with_context(|| {
+        format!(
+            "no authnzrv at {} (build it, or pass --server)",
+            server_bin.display()
+        )
+    })?;
     // target/<profile>/authnz-bench -> target/bench
     let work = args.work_dir.clone().unwrap_or_else(|| {
         exe_dir

@@ -32,6 +32,7 @@ pub const ARGON2_CONNECTIONS: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
+    SessionNew,
     SessionExists,
     UserLogin,
     UserNew,
@@ -51,13 +52,15 @@ pub struct ClassPlan {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestKind {
+    SessionNew,
     SessionExists,
     UserLogin,
     UserNew,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 7] = [
+        Scenario::SessionNew,
         Scenario::SessionExists,
         Scenario::UserLogin,
         Scenario::UserNew,
@@ -68,6 +71,7 @@ impl Scenario {
 
     pub fn name(self) -> &'static str {
         match self {
+            Scenario::SessionNew => "session-new",
             Scenario::SessionExists => "session-exists",
             Scenario::UserLogin => "user-login",
             Scenario::UserNew => "user-new",
@@ -108,6 +112,13 @@ impl Scenario {
             cap_per_sec,
         };
         match self {
+            // Every visitor's first request: one insert each.
+            Scenario::SessionNew => vec![class(
+                "session-new",
+                RequestKind::SessionNew,
+                connections,
+                cheap_cap,
+            )],
             Scenario::SessionExists => vec![class(
                 "session-exists",
                 RequestKind::SessionExists,
@@ -254,6 +265,7 @@ pub fn prepare(
     login_tokens: &mut Vec<String>,
 ) -> Class {
     let requests = match plan.kind {
+        RequestKind::SessionNew => (0..count).map(|_| b.session_new()).collect(),
         RequestKind::SessionExists => (0..count)
             .filter_map(|i| tokens.get(i % tokens.len().max(1)))
             .map(|t| b.session_exists(t))
