@@ -22,10 +22,9 @@ pub fn full(root: &Path, args: &[String]) -> anyhow::Result<()> {
         "--release",
         "-p",
         "authnz-server",
-        "--bin",
-        "authnzrv",
         "-p",
         "authnz-bench",
+        "--bins",
     ]))?;
     let target = crate::target_dir(root)?.join("release");
     let mut cmd = std::process::Command::new(target.join("authnz-bench"));
@@ -41,10 +40,9 @@ pub fn smoke(root: &Path, target: &Path, probes: &[Probe]) -> anyhow::Result<()>
         "build",
         "-p",
         "authnz-server",
-        "--bin",
-        "authnzrv",
         "-p",
         "authnz-bench",
+        "--bins",
     ]))?;
     let debug = target.join("debug");
     let postgres = probes
