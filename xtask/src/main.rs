@@ -353,5 +353,7 @@ mod tests {
         assert!(o.is_ok_and(|o| o.rust && !o.e2e && o.filter.as_deref() == Some("login")));
         assert!(TestOpts::parse(&args(&["--no-e2e", "--only-e2e"])).is_err());
         assert!(TestOpts::parse(&args(&["--bogus"])).is_err());
+        let o = TestOpts::parse(&args(&["--no-bench"]));
+        assert!(o.is_ok_and(|o| o.rust && o.e2e && !o.bench));
     }
 }
