@@ -2,9 +2,17 @@
 //!
 //! Hashing and verifying are CPU-heavy (tens to hundreds of milliseconds), so
 //! they never run on the async executor: each call takes one of `workers`
-//! permits and runs on tokio's blocking threads. At most `workers` hashes run
-//! at once; further callers wait asynchronously for a permit, holding no
-//! thread.
+//! permits and runs on one of `workers` dedicated hashing threads. At most
+//! `workers` hashes run at once; further callers wait asynchronously for a
+//! permit, holding no thread.
+//!
+//! The hashing threads run at a lower scheduling priority (nice +10 on
+//! Linux). When logins saturate the pool on a small machine, the async
+//! workers would otherwise get only a `1 / (workers + 1)` share of a core and
+//! every cheap request (session checks) would queue behind Argon2; with the
+//! hashing threads niced, the cheap requests go first and hashing uses
+//! whatever CPU is left, which on an idle server is all of it (measured with
+//! `cargo xtask bench`, the `mixed` scenario).
 //!
 //! Parameters default to argon2-cffi's `PasswordHasher()` (spec 5.2): Argon2id
 //! v19, m=65536 KiB, t=3, p=4, 32-byte hash, 16-byte salt. Verification accepts
@@ -12,8 +20,9 @@
 //! by older upstream deployments keep working; `needs_rehash` tells login when
 //! to upgrade a stored hash.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex};
 
 use argon2::{
     Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version,
@@ -29,6 +38,9 @@ const MAX_OUTPUT_LEN: usize = 128;
 
 /// Salt length used for new hashes (argon2-cffi default).
 const SALT_LEN: usize = 16;
+
+/// How much nicer than the rest of the server the hashing threads run.
+const HASH_THREAD_NICE: i32 = 10;
 
 /// Argon2 parameters for new hashes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +69,8 @@ pub enum HashError {
     Argon2(String),
     #[error("hashing pool closed")]
     PoolClosed,
+    #[error("cannot start a hashing thread: {0}")]
+    Thread(String),
 }
 
 /// The bounded hashing pool. Cheap to clone.
@@ -65,9 +79,13 @@ pub struct PasswordHasher {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
+/// A unit of work for a hashing thread.
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
 struct Inner {
     permits: Semaphore,
+    /// Queue of the hashing threads; they exit when it is dropped.
+    jobs: Sender<Job>,
     params: HashParams,
     argon2_params: Params,
     /// A hash of a random secret with the current parameters, verified in
@@ -77,6 +95,17 @@ struct Inner {
     verifications: AtomicU64,
     /// New hashes made.
     hashes: AtomicU64,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("permits", &self.permits)
+            .field("params", &self.params)
+            .field("verifications", &self.verifications)
+            .field("hashes", &self.hashes)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Work counters of the pool.
@@ -101,9 +130,20 @@ impl PasswordHasher {
         let mut secret = [0u8; 32];
         getrandom::fill(&mut secret).map_err(|e| HashError::Argon2(e.to_string()))?;
         let dummy_hash = hash_blocking(&argon2_params, &secret)?;
+        let workers = workers.max(1);
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..workers {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("authnz-argon2-{i}"))
+                .spawn(move || hashing_thread(&queue))
+                .map_err(|e| HashError::Thread(e.to_string()))?;
+        }
         Ok(Self {
             inner: Arc::new(Inner {
-                permits: Semaphore::new(workers.max(1)),
+                permits: Semaphore::new(workers),
+                jobs,
                 params,
                 argon2_params,
                 dummy_hash,
@@ -137,9 +177,14 @@ impl PasswordHasher {
             .await
             .map_err(|_| HashError::PoolClosed)?;
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || job(&inner))
-            .await
-            .map_err(|_| HashError::PoolClosed)
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.inner
+            .jobs
+            .send(Box::new(move || {
+                let _ = done.send(job(&inner));
+            }))
+            .map_err(|_| HashError::PoolClosed)?;
+        result.await.map_err(|_| HashError::PoolClosed)
     }
 
     /// Hash a password (already cut to 256 code points by the caller, see
@@ -199,6 +244,35 @@ impl PasswordHasher {
             .is_some_and(|s| s.as_ref().len() == SALT_LEN);
         let same_out = hash.hash.as_ref().is_some_and(|h| h.len() == p.output_len);
         !(same_alg && same_version && same_params && same_salt && same_out)
+    }
+}
+
+/// One hashing thread: lower its priority, then run jobs until the pool is
+/// dropped. A panicking job loses its result (the caller sees `PoolClosed`)
+/// but not the thread.
+fn hashing_thread(queue: &Mutex<Receiver<Job>>) {
+    lower_priority();
+    loop {
+        let job = match queue.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else { return };
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+    }
+}
+
+/// Make the calling thread nicer by [`HASH_THREAD_NICE`] (Linux: nice values
+/// are per thread). Failure only costs latency of other requests under load.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{getpriority_process, setpriority_process};
+        let tid = rustix::thread::gettid();
+        let now = getpriority_process(Some(tid)).unwrap_or(0);
+        if let Err(e) = setpriority_process(Some(tid), (now + HASH_THREAD_NICE).min(19)) {
+            tracing::debug!(error = %e, "cannot lower the priority of a hashing thread");
+        }
     }
 }
 

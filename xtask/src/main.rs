@@ -7,10 +7,15 @@
 //! - `run`: build a release `authnzrv`, auto-set-up `./authnz-data` on first
 //!   use, then serve from it.
 //! - `services`: show which test services answer.
+//! - `bench`: build `authnzrv` and the `authnz-bench` load generator in
+//!   release and run the benchmark (authnz vs the original Python
+//!   authnzerver, physical limits); `test` runs its `--smoke` mode against a
+//!   debug build.
 //!
 //! Dependencies stay tiny on purpose (anyhow only): this crate is compiled
 //! before anything else in every CI run.
 
+mod bench;
 mod e2e;
 mod services;
 mod steps;
@@ -24,18 +29,24 @@ const USAGE: &str = "\
 usage: cargo xtask <task> [options]
 
 tasks:
-  test [--no-e2e | --only-e2e] [--no-ses] [FILTER]
+  test [--no-e2e | --only-e2e] [--no-ses] [--no-bench] [FILTER]
         probe services, run Rust tests (nextest + doc-tests), the SES mail
-        backend against a local emulator (skipped with --no-ses or a
-        FILTER), build authnzrv, run the Python e2e suite. FILTER selects
-        tests by name in both (nextest filter / pytest -k).
-  ci   [--no-e2e | --only-e2e] [--no-ses] [FILTER]
+        backend against a local emulator (not with --no-ses), the bench smoke
+        test (authnz only, debug build, ~2 s per scenario; not with
+        --no-bench), build authnzrv, run the Python e2e suite. FILTER selects
+        tests by name in both (nextest filter / pytest -k) and skips the SES
+        and bench steps.
+  ci   [--no-e2e | --only-e2e] [--no-ses] [--no-bench] [FILTER]
         cargo fmt --check, cargo clippy -D warnings, then `test`.
   run  [ARGS...]
         build release authnzrv, autosetup ./authnz-data on first use, then
         run `authnzrv --basedir ./authnz-data ARGS...`.
   services
         print which test services (PostgreSQL, Redis, MySQL) answer.
+  bench [--quick] [ARGS...]
+        build authnzrv and authnz-bench in release, run the benchmark against
+        authnz and the original Python authnzerver 0.1.3 (virtualenv under
+        target/bench). `cargo xtask bench --help` lists the options.
 
 environment:
   AUTHNZ_TEST_POSTGRES_URL, AUTHNZ_TEST_REDIS_URL, AUTHNZ_TEST_MYSQL_URL
@@ -61,6 +72,7 @@ fn real_main() -> anyhow::Result<()> {
         "test" => test(&root, &TestOpts::parse(&rest)?, Steps::default(), "test"),
         "ci" => ci(&root, &TestOpts::parse(&rest)?),
         "run" => run(&root, &rest),
+        "bench" => bench::full(&root, &rest),
         "services" => {
             let probes = services::probe_all();
             services::report(&probes);
@@ -91,6 +103,7 @@ struct TestOpts {
     /// Build and test the SES mail backend (the heaviest dependency, off by
     /// default in every crate): once, in its own step.
     ses: bool,
+    bench: bool,
     filter: Option<String>,
 }
 
@@ -100,6 +113,7 @@ impl TestOpts {
             rust: true,
             e2e: true,
             ses: true,
+            bench: true,
             filter: None,
         };
         for a in args {
@@ -107,6 +121,7 @@ impl TestOpts {
                 "--no-e2e" => opts.e2e = false,
                 "--only-e2e" => opts.rust = false,
                 "--no-ses" => opts.ses = false,
+                "--no-bench" => opts.bench = false,
                 "--" => {}
                 s if s.starts_with('-') => anyhow::bail!("unknown option `{s}`\n\n{USAGE}"),
                 s if opts.filter.is_none() => opts.filter = Some(s.to_string()),
@@ -193,6 +208,16 @@ fn test(root: &Path, opts: &TestOpts, mut steps: Steps, task: &str) -> anyhow::R
             services::apply_env(&mut cmd, &probes);
             steps::run(&mut cmd)
         });
+    }
+
+    if opts.rust && opts.bench {
+        if filter.is_some() {
+            steps.skip("bench smoke test", "a FILTER was given");
+        } else {
+            steps.run("bench smoke test (authnz only, debug build)", || {
+                bench::smoke(root, &target_dir(root)?, &probes)
+            });
+        }
     }
 
     if opts.e2e {
@@ -354,5 +379,7 @@ mod tests {
         assert!(o.is_ok_and(|o| o.rust && !o.e2e && o.filter.as_deref() == Some("login")));
         assert!(TestOpts::parse(&args(&["--no-e2e", "--only-e2e"])).is_err());
         assert!(TestOpts::parse(&args(&["--bogus"])).is_err());
+        let o = TestOpts::parse(&args(&["--no-bench"]));
+        assert!(o.is_ok_and(|o| o.rust && o.e2e && !o.bench));
     }
 }

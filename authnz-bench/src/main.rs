@@ -1,0 +1,488 @@
+//! `authnz-bench`: the load generator behind `cargo xtask bench`.
+//!
+//! Starts authnz (and, unless told not to, the original Python authnzerver
+//! 0.1.3 from a virtualenv it makes) on loopback, runs every scenario against
+//! each server in turn for a fixed time at a fixed number of keep-alive
+//! connections, measures the physical limits (Argon2, Fernet, one indexed
+//! lookup), and prints one Markdown table. `--quick` runs each scenario for
+//! about two seconds; `--smoke` is a shorter `--quick` against authnz only (CI
+//! runs it through `cargo xtask test`), and fails
+//! unless every implemented scenario reported sane non-zero figures (it
+//! never asserts a speed).
+
+mod client;
+mod limits;
+mod load;
+mod pg;
+mod report;
+mod scenarios;
+mod servers;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use clap::Parser;
+
+use crate::load::{Class, LoadResult};
+use crate::report::Row;
+use crate::scenarios::{Builder, RequestKind, Scenario};
+use crate::servers::{Kind, Pinning, Server};
+
+/// Valid sessions the session checks cycle through.
+const SESSION_POOL: usize = 1000;
+/// Connections used to create sessions in the untimed set-up phase.
+const SETUP_CONNECTIONS: usize = 8;
+/// Upper bound on any set-up phase.
+const SETUP_LIMIT: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Parser)]
+#[command(
+    about = "authnz load generator: authnz vs the original authnzerver, and the physical limits"
+)]
+struct Args {
+    /// Seconds per scenario and server.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Connections for the cheap requests (session checks); Argon2-bound
+    /// requests use at most 8.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Every scenario for about 2 s.
+    #[arg(long)]
+    quick: bool,
+    /// `--quick --no-original`, 1 s per scenario at 4 connections (so the
+    /// Argon2 queues drain fast), then fail unless the figures are sane.
+    #[arg(long)]
+    smoke: bool,
+    /// Skip the original Python authnzerver.
+    #[arg(long)]
+    no_original: bool,
+    /// Comma-separated backends: sqlite, postgres.
+    #[arg(long, default_value = "sqlite,postgres")]
+    backends: String,
+    /// Comma-separated scenario names (default: all).
+    #[arg(long)]
+    scenarios: Option<String>,
+    /// The authnzrv binary (default: next to this program).
+    #[arg(long)]
+    server: Option<PathBuf>,
+    /// Do not pin server and generator to separate cores.
+    #[arg(long)]
+    no_pin: bool,
+    /// PostgreSQL maintenance URL; the bench creates and drops its own
+    /// database there.
+    #[arg(
+        long,
+        env = "AUTHNZ_BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    postgres_url: String,
+    /// Interpreter that makes the original's virtualenv.
+    #[arg(long, default_value = "python3")]
+    python: String,
+    /// Working folder (virtualenv, basedirs, logs). Default: target/bench.
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+}
+
+fn main() {
+    let args = Args::parse();
+    match real_main(args) {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(1),
+        Err(e) => {
+            eprintln!("authnz-bench: error: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Everything about the run that goes above the table.
+#[derive(Debug)]
+struct Setup {
+    duration: Duration,
+    connections: usize,
+    pinning: Pinning,
+    work: PathBuf,
+    run_id: String,
+}
+
+fn real_main(mut args: Args) -> anyhow::Result<bool> {
+    if args.smoke {
+        args.quick = true;
+        args.no_original = true;
+        args.duration = args.duration.min(1.0);
+        args.connections = args.connections.min(4);
+    }
+    if args.quick {
+        args.duration = args.duration.min(2.0);
+    }
+    anyhow::ensure!(
+        args.duration > 0.0 && args.duration <= 3600.0,
+        "--duration must be in (0, 3600] seconds"
+    );
+    let exe = std::env::current_exe().context("cannot find this program")?;
+    let exe_dir = exe.parent().context("program has no folder")?;
+    let server_bin = args
+        .server
+        .clone()
+        .unwrap_or_else(|| exe_dir.join("authnzrv"));
+    // Absolute: the servers are started from their own working folders.
+    let server_bin = std::fs::canonicalize(&server_bin).with_context(|| {
+        format!(
+            "no authnzrv at {} (build it, or pass --server)",
+            server_bin.display()
+        )
+    })?;
+    // target/<profile>/authnz-bench -> target/bench
+    let work = args.work_dir.clone().unwrap_or_else(|| {
+        exe_dir
+            .parent()
+            .map_or_else(|| exe_dir.join("bench"), |t| t.join("bench"))
+    });
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let pinning = if cpus >= 2 && !args.no_pin {
+        Pinning {
+            server: Some("0".into()),
+            generator: Some("1".into()),
+        }
+    } else {
+        Pinning {
+            server: None,
+            generator: None,
+        }
+    };
+    pinning.pin_self()?;
+    let run_id = format!("r{}", scenarios::random_word());
+    let setup = Setup {
+        duration: Duration::from_secs_f64(args.duration),
+        connections: args.connections.max(1),
+        pinning,
+        work: work.join(&run_id),
+        run_id,
+    };
+    std::fs::create_dir_all(&setup.work)
+        .with_context(|| format!("cannot create {}", setup.work.display()))?;
+
+    let selected: Vec<Scenario> = match &args.scenarios {
+        None => Scenario::ALL.to_vec(),
+        Some(list) => list
+            .split(',')
+            .map(|s| Scenario::from_name(s.trim()).with_context(|| format!("unknown scenario {s}")))
+            .collect::<anyhow::Result<_>>()?,
+    };
+
+    // One thread: the generator gets one core and says how much of it it used.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the generator's runtime")?;
+    let result = rt.block_on(bench(&args, &setup, &server_bin, &selected));
+    let _ = std::fs::remove_dir_all(&setup.work);
+    let (rows, limits) = result?;
+    let uptime = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    print!(
+        "{}",
+        report::render(
+            &rows,
+            &limits,
+            &setup.pinning,
+            setup.duration,
+            uptime.trim()
+        )
+    );
+    if args.smoke {
+        let problems = report::smoke_problems(&rows, &limits);
+        if !problems.is_empty() {
+            eprintln!("authnz-bench --smoke: the figures are not sane:");
+            for p in &problems {
+                eprintln!("  - {p}");
+            }
+            return Ok(false);
+        }
+        eprintln!("authnz-bench --smoke: ok (figures sane; no speed asserted)");
+    }
+    Ok(true)
+}
+
+async fn bench(
+    args: &Args,
+    setup: &Setup,
+    server_bin: &Path,
+    selected: &[Scenario],
+) -> anyhow::Result<(Vec<Row>, limits::Limits)> {
+    eprintln!("measuring the physical limits ...");
+    let limits = limits::measure(args.quick).await?;
+    let mut rows = Vec::new();
+    let venv = if args.no_original {
+        None
+    } else {
+        let blocklist = workspace_root().join("data/disposable_email_blocklist.conf");
+        eprintln!("preparing the original authnzerver 0.1.3 virtualenv ...");
+        Some(servers::original_venv(
+            setup.work.parent().unwrap_or(&setup.work),
+            &args.python,
+            &blocklist,
+        )?)
+    };
+    for backend in args.backends.split(',').map(str::trim) {
+        match backend {
+            "sqlite" => {
+                let dir = setup.work.join("sqlite");
+                let mut running = vec![servers::start_authnz(
+                    server_bin,
+                    &dir.join("authnz"),
+                    None,
+                    &setup.pinning,
+                )?];
+                if let Some(bin) = &venv {
+                    match servers::start_original(bin, &dir.join("original"), &setup.pinning) {
+                        Ok(s) => running.push(s),
+                        Err(e) => rows.push(Row::note(
+                            "sqlite",
+                            "all",
+                            Kind::Original,
+                            &format!("{e:#}"),
+                        )),
+                    }
+                }
+                let r = run_backend("sqlite", &running, setup, selected).await;
+                running.into_iter().for_each(Server::stop);
+                rows.extend(r?);
+            }
+            "postgres" => {
+                let db = match pg::Database::create(&args.postgres_url, &setup.run_id).await {
+                    Ok(db) => db,
+                    Err(e) => {
+                        rows.push(Row::note(
+                            "postgres",
+                            "all",
+                            Kind::Authnz,
+                            &format!("skipped: {e:#}"),
+                        ));
+                        continue;
+                    }
+                };
+                let started = servers::start_authnz(
+                    server_bin,
+                    &setup.work.join("postgres").join("authnz"),
+                    Some(&db.url),
+                    &setup.pinning,
+                );
+                let r = match started {
+                    Ok(server) => {
+                        let running = vec![server];
+                        let r = run_backend("postgres", &running, setup, selected).await;
+                        running.into_iter().for_each(Server::stop);
+                        r
+                    }
+                    Err(e) => Err(e),
+                };
+                db.drop_database().await;
+                rows.extend(r?);
+                if venv.is_some() {
+                    rows.push(Row::note(
+                        "postgres",
+                        "all",
+                        Kind::Original,
+                        "not run: the original's PostgreSQL driver is not installed by the bench",
+                    ));
+                }
+            }
+            other => bail!("unknown backend {other} (sqlite, postgres)"),
+        }
+    }
+    rows.push(Row::note(
+        "postgres+redis",
+        "all",
+        Kind::Authnz,
+        "not yet: Redis backend not landed",
+    ));
+    Ok((rows, limits))
+}
+
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// Per-server state kept across scenarios.
+#[derive(Debug, Default)]
+struct ServerState {
+    tokens: Vec<String>,
+}
+
+/// Run the scenarios against every server, interleaved (scenario by
+/// scenario, server by server).
+async fn run_backend(
+    backend: &str,
+    running: &[Server],
+    setup: &Setup,
+    selected: &[Scenario],
+) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    let mut states: Vec<ServerState> = Vec::new();
+    // Let the servers settle, then read the idle RSS.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle: Vec<u64> = running.iter().map(|s| s.rss_kib().0).collect();
+    for server in running {
+        let b = Builder::new(server, &setup.run_id);
+        let tokens = create_sessions(server, &b, SESSION_POOL).await?;
+        states.push(ServerState { tokens });
+    }
+    for &scenario in selected {
+        for (i, server) in running.iter().enumerate() {
+            if let Some(why) = scenario.unavailable(server.kind) {
+                rows.push(Row::note(backend, scenario.name(), server.kind, why));
+                continue;
+            }
+            eprintln!(
+                "{backend}: {} on {} ...",
+                scenario.name(),
+                server.kind.label()
+            );
+            let result = run_scenario(server, &states[i], scenario, setup).await?;
+            rows.extend(result.rows(backend, server.kind, idle[i]));
+        }
+    }
+    Ok(rows)
+}
+
+/// Create `count` anonymous sessions (untimed) and return their tokens.
+async fn create_sessions(
+    server: &Server,
+    b: &Builder<'_>,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let class = Class {
+        name: "set-up: session-new".into(),
+        connections: SETUP_CONNECTIONS,
+        requests: (0..count).map(|_| b.session_new()).collect(),
+    };
+    let result = load::run(
+        server.addr,
+        Arc::clone(&server.codec),
+        vec![class],
+        SETUP_LIMIT,
+        true,
+    )
+    .await;
+    let tokens: Vec<String> = result
+        .classes
+        .iter()
+        .flat_map(|c| c.replies.iter().filter_map(scenarios::session_token))
+        .collect();
+    if tokens.len() < count {
+        let errors: Vec<String> = result
+            .classes
+            .iter()
+            .flat_map(|c| c.errors.iter().map(|(k, v)| format!("{k} x{v}")))
+            .collect();
+        bail!(
+            "{}: only {} of {count} set-up sessions were created ({})",
+            server.kind.label(),
+            tokens.len(),
+            errors.join(", ")
+        );
+    }
+    Ok(tokens)
+}
+
+/// One scenario against one server, with its resource readings.
+#[derive(Debug)]
+struct ScenarioResult {
+    scenario: Scenario,
+    load: LoadResult,
+    peak_rss_kib: u64,
+    server_cpu: f64,
+    generator_cpu: f64,
+}
+
+impl ScenarioResult {
+    fn rows(&self, backend: &str, kind: Kind, idle_kib: u64) -> Vec<Row> {
+        self.load
+            .classes
+            .iter()
+            .map(|c| Row {
+                backend: backend.to_owned(),
+                scenario: self.scenario.name().to_owned(),
+                class: c.name.clone(),
+                kind,
+                connections: c.connections,
+                rate: self.load.rate(c.ok),
+                p50: c.quantile_ms(0.50),
+                p99: c.quantile_ms(0.99),
+                p999: c.quantile_ms(0.999),
+                ok: c.ok,
+                errors: c.errors.clone(),
+                idle_rss_kib: idle_kib,
+                peak_rss_kib: self.peak_rss_kib,
+                server_cpu: self.server_cpu,
+                generator_cpu: self.generator_cpu,
+                exhausted: c.exhausted,
+                note: None,
+            })
+            .collect()
+    }
+}
+
+async fn run_scenario(
+    server: &Server,
+    state: &ServerState,
+    scenario: Scenario,
+    setup: &Setup,
+) -> anyhow::Result<ScenarioResult> {
+    let b = Builder::new(server, &format!("{}-{}", setup.run_id, scenario.name()));
+    let plans = scenario.plan(server.kind, setup.connections);
+    let secs = setup.duration.as_secs_f64();
+    let count = |cap: f64| (cap * secs).ceil() as usize + 16;
+    // Fresh anonymous sessions for the logins: each login consumes one.
+    let login_sessions: usize = plans
+        .iter()
+        .filter(|p| p.kind == RequestKind::UserLogin)
+        .map(|p| count(p.cap_per_sec))
+        .sum();
+    let mut login_tokens = create_sessions(server, &b, login_sessions).await?;
+    let classes: Vec<Class> = plans
+        .iter()
+        .map(|p| {
+            scenarios::prepare(
+                &b,
+                p,
+                count(p.cap_per_sec),
+                server,
+                &state.tokens,
+                &mut login_tokens,
+            )
+        })
+        .collect();
+
+    server.reset_peak_rss();
+    let me = std::process::id();
+    let (server_cpu0, gen_cpu0) = (server.cpu_time(), servers::proc_cpu(me));
+    let started = Instant::now();
+    let load = load::run(
+        server.addr,
+        Arc::clone(&server.codec),
+        classes,
+        setup.duration,
+        false,
+    )
+    .await;
+    let wall = started.elapsed().as_secs_f64().max(1e-9);
+    let server_cpu = (server.cpu_time().saturating_sub(server_cpu0)).as_secs_f64() / wall;
+    let generator_cpu = (servers::proc_cpu(me).saturating_sub(gen_cpu0)).as_secs_f64() / wall;
+    let peak_rss_kib = server.rss_kib().1;
+    Ok(ScenarioResult {
+        scenario,
+        load,
+        peak_rss_kib,
+        server_cpu,
+        generator_cpu,
+    })
+}
