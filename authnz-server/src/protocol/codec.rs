@@ -61,13 +61,14 @@ impl Codec {
 
     /// Decode and decrypt a body to its plaintext bytes.
     pub fn open_bytes(&self, body: &[u8]) -> Result<Vec<u8>, OpenError> {
-        let compact: Vec<u8> = if body.iter().any(u8::is_ascii_whitespace) {
+        // Copy only in the rare case of whitespace inside the body.
+        let compact: std::borrow::Cow<'_, [u8]> = if body.iter().any(u8::is_ascii_whitespace) {
             body.iter()
                 .copied()
                 .filter(|b| !b.is_ascii_whitespace())
                 .collect()
         } else {
-            body.to_vec()
+            std::borrow::Cow::Borrowed(body)
         };
         let token = STANDARD
             .decode(&compact)
