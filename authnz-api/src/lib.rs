@@ -15,6 +15,7 @@
 pub mod clock;
 pub mod error;
 pub mod mail;
+pub mod pyjson;
 pub mod store;
 pub mod throttle;
 pub mod time;

@@ -15,7 +15,8 @@ use chrono::{NaiveDateTime, TimeDelta};
 use serde_json::{Map, Value};
 
 use super::args::{int_arg, py_int, str_arg};
-use super::reply::{Reply, dt, py_list_repr};
+use super::pyrepr::py_list;
+use super::reply::{Reply, dt};
 use super::{ActionError, Context};
 use crate::mail::templates::{Fields, MailKind, wrap_code};
 use crate::protocol::pytruth::truthy;
@@ -273,7 +274,7 @@ pub async fn user_sendemail_forgotpass(
             FORGOT_SEND_FAILED,
             &format!(
                 "Could not send email to {} for the user password reset request.",
-                py_list_repr(&recipients)
+                py_list(recipients)
             ),
         )
     };
@@ -300,7 +301,7 @@ pub async fn user_sendemail_forgotpass(
             tracing::info!(user = %who, mailer = ctx.mail.mailer.kind(), "password reset mail sent");
             Ok(Reply::success(&[format!(
                 "Password reset request sent successfully to {}",
-                py_list_repr(&recipients)
+                py_list(recipients)
             )])
             .with("user_id", user.user_id)
             .with("email_address", user.email.clone())

@@ -1,8 +1,9 @@
 //! Python `repr()` of strings, lists and sets, for the failure reasons that
 //! embed it (spec Q-19): `['user_role', 'extra_info']`, `{'password'}`.
 
-/// Python `repr(str)`: single quotes unless the text has a `'` and no `"`;
-/// backslashes, the chosen quote and control characters escaped.
+/// Python's `repr()` of a `str` (Q-19): single quotes unless the text holds
+/// a `'` and no `"`; backslash, the quote, `\n`, `\r`, `\t` and other
+/// non-printable characters escaped as Python does.
 pub fn py_str(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
@@ -22,6 +23,9 @@ pub fn py_str(s: &str) -> String {
                 out.push(c);
             }
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if (0x80..0xa0).contains(&(c as u32)) => {
                 out.push_str(&format!("\\x{:02x}", c as u32));
             }
             c => out.push(c),
@@ -59,5 +63,8 @@ mod tests {
         assert_eq!(py_str("a'b\"c"), "'a\\'b\"c'");
         assert_eq!(py_str("x\\y\n\u{1}é"), "'x\\\\y\\n\\x01é'");
         assert_eq!(py_list(std::iter::empty()), "[]");
+        assert_eq!(py_list(["a@example.org"]), "['a@example.org']");
+        assert_eq!(py_str("o\u{2019}brien"), "'o\u{2019}brien'");
+        assert_eq!(py_str("\u{85}"), "'\\x85'");
     }
 }
