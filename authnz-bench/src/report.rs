@@ -196,9 +196,9 @@ pub fn render(
 }
 
 /// What is wrong with a smoke run's figures (empty when sane). Speed is
-/// never judged: only that every implemented scenario ran, answered, and
-/// produced non-zero measurements.
-pub fn smoke_problems(rows: &[Row], limits: &Limits) -> Vec<String> {
+/// never judged: only that every scenario in `expected` ran against authnz
+/// on every backend that ran, answered, and produced non-zero measurements.
+pub fn smoke_problems(rows: &[Row], limits: &Limits, expected: &[&str]) -> Vec<String> {
     let mut problems = Vec::new();
     let ran: Vec<&Row> = rows
         .iter()
@@ -206,6 +206,25 @@ pub fn smoke_problems(rows: &[Row], limits: &Limits) -> Vec<String> {
         .collect();
     if ran.is_empty() {
         problems.push("no scenario ran against authnz".to_owned());
+    }
+    let mut backends: Vec<&str> = ran.iter().map(|r| r.backend.as_str()).collect();
+    backends.dedup();
+    for backend in backends {
+        for scenario in expected {
+            if !ran
+                .iter()
+                .any(|r| r.backend == backend && r.scenario == *scenario)
+            {
+                let why = rows
+                    .iter()
+                    .find(|r| {
+                        r.kind == Kind::Authnz && r.backend == backend && r.scenario == *scenario
+                    })
+                    .and_then(|r| r.note.clone())
+                    .unwrap_or_else(|| "no row".to_owned());
+                problems.push(format!("{backend} {scenario} did not run: {why}"));
+            }
+        }
     }
     for r in rows
         .iter()

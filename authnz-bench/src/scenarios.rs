@@ -4,11 +4,13 @@
 //! `reqid` and a fresh Fernet token (new IV) each, so neither server can
 //! short-cut repeated bodies and the generator spends its time on I/O only.
 //! Scenarios that need state (valid session tokens, one anonymous session per
-//! login) create it through the protocol in an untimed set-up phase.
+//! login, a verified and logged-in user with an API key) create it through
+//! the protocol in an untimed set-up phase.
 //!
-//! Scenarios that need request types not implemented yet are listed by name
-//! in [`Scenario::ALL`] and reported as "not yet implemented" until their
-//! issue lands; adding one is a new arm in [`Scenario::plan`].
+//! A scenario whose request type a server lacks (the original 0.1.3 has no
+//! `apikey-*-nosession` requests) is reported for that server by
+//! [`Scenario::unavailable`] instead of run; adding a scenario is a new arm
+//! in [`Scenario::plan`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -56,6 +58,36 @@ pub enum RequestKind {
     SessionExists,
     UserLogin,
     UserNew,
+    ApikeyVerifyNosession,
+    UserCheckAccess,
+}
+
+impl RequestKind {
+    /// Whether the requests act as a verified, logged-in user ([`Principal`]).
+    pub fn needs_principal(self) -> bool {
+        matches!(
+            self,
+            RequestKind::ApikeyVerifyNosession | RequestKind::UserCheckAccess
+        )
+    }
+}
+
+/// A verified user as a frontend knows it after login: the `user_id` and
+/// `user_role` of its session's `session_info`.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: i64,
+    pub user_role: String,
+}
+
+/// What the API-key and access scenarios act with, made in the set-up phase.
+#[derive(Debug, Clone, Default)]
+pub struct Fixtures {
+    pub principal: Option<Principal>,
+    /// The claims of a no-session API key, parsed from the JSON string that
+    /// `apikey-new-nosession` returned (what a frontend keeps and, on later
+    /// use, sends back as `apikey_dict`).
+    pub apikey_dict: Option<Value>,
 }
 
 impl Scenario {
@@ -88,11 +120,10 @@ impl Scenario {
     /// Why the scenario cannot run against `kind` yet, if it cannot.
     pub fn unavailable(self, kind: Kind) -> Option<&'static str> {
         match (self, kind) {
+            // 0.1.3 maps only `apikey-new` and `apikey-verify` (its
+            // `handlers.request_functions`); it has `user-check-access`.
             (Scenario::ApikeyVerifyNosession, Kind::Original) => {
                 Some("n/a — request type missing upstream")
-            }
-            (Scenario::ApikeyVerifyNosession | Scenario::UserCheckAccess, _) => {
-                Some("not yet implemented")
             }
             _ => None,
         }
@@ -155,7 +186,20 @@ impl Scenario {
                     class("mixed: user-new", RequestKind::UserNew, slow, ARGON2_CAP),
                 ]
             }
-            Scenario::ApikeyVerifyNosession | Scenario::UserCheckAccess => Vec::new(),
+            // A frontend's server-side check of a key its client presented:
+            // one indexed lookup plus the access check (no hashing).
+            Scenario::ApikeyVerifyNosession => vec![class(
+                "apikey-verify-nosession",
+                RequestKind::ApikeyVerifyNosession,
+                connections,
+                cheap_cap,
+            )],
+            Scenario::UserCheckAccess => vec![class(
+                "user-check-access",
+                RequestKind::UserCheckAccess,
+                connections,
+                cheap_cap,
+            )],
         }
     }
 }
@@ -165,6 +209,7 @@ impl Scenario {
 pub struct Builder<'a> {
     codec: &'a Codec,
     port: u16,
+    kind: Kind,
     run_id: String,
     counter: AtomicU64,
 }
@@ -174,6 +219,7 @@ impl<'a> Builder<'a> {
         Self {
             codec: &server.codec,
             port: server.port(),
+            kind: server.kind,
             run_id: run_id.to_owned(),
             counter: AtomicU64::new(0),
         }
@@ -199,12 +245,17 @@ impl<'a> Builder<'a> {
     }
 
     pub fn session_new(&self) -> Vec<u8> {
+        self.session_new_for(None)
+    }
+
+    /// A session of `user_id` (`None`: an anonymous visitor's).
+    pub fn session_new_for(&self, user_id: Option<i64>) -> Vec<u8> {
         self.request(
             "session-new",
             json!({
                 "ip_address": "127.0.0.1",
                 "user_agent": "authnz-bench",
-                "user_id": null,
+                "user_id": user_id,
                 "expires": "2099-01-01T00:00:00.000000",
                 "extra_info_json": null,
             }),
@@ -225,15 +276,102 @@ impl<'a> Builder<'a> {
     /// A sign-up with a unique e-mail address and a password the policy
     /// accepts (long, random, unlike the name and address).
     pub fn user_new(&self) -> Vec<u8> {
+        let (email, password) = self.new_credentials();
+        self.user_new_with(&email, &password)
+    }
+
+    /// A unique e-mail address and a password the policy accepts.
+    pub fn new_credentials(&self) -> (String, String) {
         let n = self.next();
         let email = format!("signup-{}-{n}@authnz-bench.org", self.run_id);
         let password = format!("Zq8-{}-vT{n}-Lm4-{}", random_word(), random_word());
+        (email, password)
+    }
+
+    pub fn user_new_with(&self, email: &str, password: &str) -> Vec<u8> {
         self.request(
             "user-new",
             json!({ "full_name": "Bench Signup", "email": email, "password": password }),
         )
     }
+
+    /// Mark a sign-up's address verified (the original 0.1.3 names this
+    /// request `user-verify-emailaddr`).
+    pub fn user_set_emailverified(&self, email: &str) -> Vec<u8> {
+        let request = match self.kind {
+            Kind::Authnz => "user-set-emailverified",
+            Kind::Original => "user-verify-emailaddr",
+        };
+        self.request(request, json!({ "email": email }))
+    }
+
+    /// A no-session API key for `p` (spec 3.6), valid for a day.
+    pub fn apikey_new_nosession(&self, p: &Principal) -> Vec<u8> {
+        self.request(
+            "apikey-new-nosession",
+            json!({
+                "issuer": "authnz-bench",
+                "audience": "bench-api",
+                "subject": "/bench",
+                "apiversion": 1,
+                "expires_seconds": 86_400,
+                "not_valid_before": 0,
+                "user_id": p.user_id,
+                "user_role": p.user_role,
+                "ip_address": "127.0.0.1",
+                "refresh_expires": 86_400,
+                "refresh_nbf": 0,
+            }),
+        )
+    }
+
+    /// `p` presents its key's decoded claims for a server-side check.
+    pub fn apikey_verify_nosession(&self, p: &Principal, apikey_dict: &Value) -> Vec<u8> {
+        self.request(
+            "apikey-verify-nosession",
+            json!({
+                "apikey_dict": apikey_dict,
+                "user_id": p.user_id,
+                "user_role": p.user_role,
+            }),
+        )
+    }
+
+    /// Access check `i` of [`ACCESS_CHECKS`] for `p`: all granted under the
+    /// default policy of both servers, so every reply is `success: true`.
+    pub fn user_check_access(&self, p: &Principal, i: usize) -> Vec<u8> {
+        let (action, owner, visibility, shared) = ACCESS_CHECKS[i % ACCESS_CHECKS.len()];
+        let owner = owner.unwrap_or(p.user_id);
+        let shared = if shared {
+            p.user_id.to_string()
+        } else {
+            String::new()
+        };
+        self.request(
+            "user-check-access",
+            json!({
+                "user_id": p.user_id,
+                "user_role": p.user_role,
+                "action": action,
+                "target_name": "dataset",
+                "target_owner": owner,
+                "target_visibility": visibility,
+                "target_sharedwith": shared,
+            }),
+        )
+    }
 }
+
+/// The access checks `user-check-access` cycles through, as (action, owner,
+/// visibility, shared with the caller): the caller's own private dataset,
+/// and the superuser's (user 1) public and shared ones, so the look-ups cover
+/// one and two users. `None` as owner is the caller.
+const ACCESS_CHECKS: [(&str, Option<i64>, &str, bool); 4] = [
+    ("view", None, "private", false),
+    ("edit", None, "private", false),
+    ("view", Some(1), "public", false),
+    ("edit", Some(1), "shared", true),
+];
 
 /// 12 random lower-case letters (for passwords and run ids).
 pub fn random_word() -> String {
@@ -254,8 +392,9 @@ pub fn session_token(reply: &Value) -> Option<String> {
 }
 
 /// Prepare a class: `count` requests, drawing on `tokens` (valid sessions
-/// for session checks) and `login_tokens` (one fresh session per login,
-/// consumed from the front).
+/// for session checks), `login_tokens` (one fresh session per login,
+/// consumed from the front) and `fixtures` (the user and API key the
+/// API-key and access checks act with; without them those classes are empty).
 pub fn prepare(
     b: &Builder<'_>,
     plan: &ClassPlan,
@@ -263,6 +402,7 @@ pub fn prepare(
     server: &Server,
     tokens: &[String],
     login_tokens: &mut Vec<String>,
+    fixtures: &Fixtures,
 ) -> Class {
     let requests = match plan.kind {
         RequestKind::SessionNew => (0..count).map(|_| b.session_new()).collect(),
@@ -278,6 +418,16 @@ pub fn prepare(
                 .collect()
         }
         RequestKind::UserNew => (0..count).map(|_| b.user_new()).collect(),
+        RequestKind::ApikeyVerifyNosession => match (&fixtures.principal, &fixtures.apikey_dict) {
+            (Some(p), Some(key)) => (0..count)
+                .map(|_| b.apikey_verify_nosession(p, key))
+                .collect(),
+            _ => Vec::new(),
+        },
+        RequestKind::UserCheckAccess => match &fixtures.principal {
+            Some(p) => (0..count).map(|i| b.user_check_access(p, i)).collect(),
+            None => Vec::new(),
+        },
     };
     Class {
         name: plan.name.to_owned(),
