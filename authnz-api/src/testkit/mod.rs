@@ -35,6 +35,7 @@
 
 pub mod apikeys;
 pub mod fixtures;
+pub mod ratelimit;
 pub mod roles;
 pub mod sessions;
 pub mod throttle;
