@@ -21,6 +21,7 @@ pub mod mail;
 pub mod passwords;
 pub mod policy;
 pub mod protocol;
+pub mod ratelimit;
 pub mod sleeper;
 pub mod tls;
 pub mod validate;
