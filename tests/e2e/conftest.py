@@ -143,6 +143,47 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
+def start_server(binary: Path, basedir: Path, log: Path, extra_args=()) -> Server:
+    """Start authnzrv on a free port serving `basedir` (made by autosetup),
+    with `extra_args` on its command line; wait until /health answers. A few
+    attempts, since another process may take the port between our probe and
+    the server's bind. The caller stops it with `_stop(server.proc)`."""
+    key = (basedir / ".authnzerver-secret-key").read_bytes().strip().strip(b'"')
+    creds = (basedir / ".authnzerver-admin-credentials").read_text()
+    admin_email, _, admin_password = creds.rstrip("\n").partition(" ")
+    attempts = 3
+    for attempt in range(1, attempts + 1):
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                [str(binary), "--basedir", str(basedir), "--port", str(port), *extra_args],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=_server_env(),
+                cwd=basedir,
+            )
+        try:
+            _wait_healthy(proc, url, log)
+            break
+        except RuntimeError as e:
+            _stop(proc)
+            if attempt == attempts:
+                pytest.fail(str(e), pytrace=False)
+    return Server(
+        binary=binary,
+        basedir=basedir,
+        port=port,
+        url=url,
+        key=key,
+        admin_email=admin_email,
+        admin_password=admin_password,
+        log=log,
+        proc=proc,
+    )
+
+
 @pytest.fixture(scope="session")
 def autosetup_dir():
     """A basedir that `--autosetup --no-prompt` has filled (not served)."""
@@ -220,48 +261,10 @@ def server(request):
     global _server_log
     basedir, _ = request.getfixturevalue("autosetup_dir")
     binary = _binary()
-    key = (basedir / ".authnzerver-secret-key").read_bytes().strip().strip(b'"')
-    creds = (basedir / ".authnzerver-admin-credentials").read_text()
-    admin_email, _, admin_password = creds.rstrip("\n").partition(" ")
-    log = basedir.parent / "authnzrv.log"
-    _server_log = log
-
-    attempts = 3
-    for attempt in range(1, attempts + 1):
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        with open(log, "ab") as out:
-            proc = subprocess.Popen(
-                [str(binary), "--basedir", str(basedir), "--port", str(port)],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=_server_env(),
-                cwd=basedir,
-            )
-        try:
-            _wait_healthy(proc, url, log)
-            break
-        except RuntimeError as e:
-            _stop(proc)
-            # Another process may have taken the port between our probe and
-            # the server's bind: try a new one, a few times.
-            if attempt == attempts:
-                pytest.fail(str(e), pytrace=False)
-
-    srv = Server(
-        binary=binary,
-        basedir=basedir,
-        port=port,
-        url=url,
-        key=key,
-        admin_email=admin_email,
-        admin_password=admin_password,
-        log=log,
-        proc=proc,
-    )
+    srv = start_server(binary, basedir, basedir.parent / "authnzrv.log")
+    _server_log = srv.log
     yield srv
-    _stop(proc)
+    _stop(srv.proc)
 
 
 @pytest.fixture

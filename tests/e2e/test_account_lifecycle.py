@@ -18,14 +18,13 @@ import os
 import random
 import secrets
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import Server, _binary, _server_env, _stop, _wait_healthy, free_port, run_autosetup
+from conftest import _binary, _stop, run_autosetup, start_server
 from helpers import (
     FR_LOGIN_FAILED,
     FR_SESSION_MISSING,
@@ -1273,51 +1272,14 @@ def lock_server():
     lines += [f"AUTHNZERVER_USERLOCKTRIES={LOCK_TRIES}", f"AUTHNZERVER_USERLOCKTIME={LOCK_TIME}"]
     env_file.write_text("\n".join(lines) + "\n")
 
-    key = (basedir / ".authnzerver-secret-key").read_bytes().strip().strip(b'"')
-    creds = (basedir / ".authnzerver-admin-credentials").read_text()
-    admin_email, _, admin_password = creds.rstrip("\n").partition(" ")
-    log = tmp / "authnzrv-lock.log"
-    proc = None
-    for attempt in range(3):
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        with open(log, "ab") as out:
-            proc = subprocess.Popen(
-                [
-                    str(binary),
-                    "--basedir",
-                    str(basedir),
-                    "--port",
-                    str(port),
-                    f"--userlocktries={LOCK_TRIES}",
-                    f"--userlocktime={LOCK_TIME}",
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=_server_env(),
-                cwd=basedir,
-            )
-        try:
-            _wait_healthy(proc, url, log)
-            break
-        except RuntimeError as e:
-            _stop(proc)
-            if attempt == 2:
-                pytest.fail(str(e), pytrace=False)
-    srv = Server(
-        binary=binary,
-        basedir=basedir,
-        port=port,
-        url=url,
-        key=key,
-        admin_email=admin_email,
-        admin_password=admin_password,
-        log=log,
-        proc=proc,
+    srv = start_server(
+        binary,
+        basedir,
+        tmp / "authnzrv-lock.log",
+        [f"--userlocktries={LOCK_TRIES}", f"--userlocktime={LOCK_TIME}"],
     )
     yield srv
-    _stop(proc)
+    _stop(srv.proc)
     shutil.rmtree(tmp, ignore_errors=True)
 
 
