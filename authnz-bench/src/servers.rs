@@ -18,8 +18,16 @@ use base64::Engine as _;
 
 /// Rate limits far above anything a run can reach, for both servers (the
 /// original 0.1.3 has no server-side limiter; authnz reads it).
-pub const HUGE_RATELIMITS: &str =
-    "ipaddr:100000000; user:100000000; session:100000000; apikey:100000000; burst:100000000";
+/// Every limit far above what the bench sends, the built-in aggressive
+/// per-type ones too (explicit overrides win over them in authnz, Q-10), so
+/// the limiter does its work on every request but never refuses one.
+pub const HUGE_RATELIMITS: &str = "ipaddr:100000000; user:100000000; session:100000000; \
+    apikey:100000000; burst:100000000; user-new:100000000; user-login:100000000; \
+    user-logout:100000000; user-edit:100000000; user-resetpass:100000000; \
+    user-changepass:100000000; user-sendemail-signup:100000000; \
+    user-sendemail-forgotpass:100000000; user-set-emailsent:100000000; \
+    apikey-new:100000000; apikey-new-nosession:100000000; \
+    apikey-refresh-nosession:100000000";
 
 /// The password of the admin user the bench logs in as (authnz only; the
 /// original generates one and writes it to its credentials file).

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use authnz_api::{
-    ApiKeyStore, Clock, InitialData, LoginThrottle, NewUser, Role, RoleStore, SessionStore,
-    UserStore,
+    ApiKeyStore, Clock, InitialData, LoginThrottle, NewUser, RateLimiter, Role, RoleStore,
+    SessionStore, UserStore,
 };
 use authnz_store_sql::{SqlOptions, SqlStore};
 use serde_json::json;
@@ -23,10 +23,12 @@ use crate::config::{
 };
 use crate::context::{Context, LockoutSettings};
 use crate::http::{AppState, router};
+use crate::limiter::RequestLimiter;
 use crate::mail::{MailOptions, MailService};
 use crate::passwords::{HashParams, PasswordHasher};
 use crate::policy::Policy;
 use crate::protocol::codec::Codec;
+use crate::ratelimit::RateLimitsConfig;
 use crate::sleeper::Sleeper;
 use crate::validate::{PasswordPolicy, Validators};
 
@@ -47,7 +49,10 @@ pub struct ServerOptions {
     pub secret: [u8; 32],
     pub pii_salt: String,
     pub allowed_hosts: Vec<String>,
-    pub rate_limiting: bool,
+    /// The parsed `ratelimits`; `None` switches rate limiting off.
+    pub rate_limits: Option<RateLimitsConfig>,
+    /// Where rate-limit state lives (in-process or shared).
+    pub rate_limiter: Arc<dyn RateLimiter>,
     pub workers: usize,
     pub hash_params: HashParams,
     pub policy: Policy,
@@ -155,7 +160,14 @@ pub async fn build(opts: &ServerOptions) -> anyhow::Result<Built> {
         ctx,
         codec: Codec::new(&opts.secret),
         allowed_hosts: opts.allowed_hosts.clone(),
-        rate_limiting: opts.rate_limiting,
+        limiter: opts.rate_limits.clone().map(|config| {
+            RequestLimiter::new(
+                config,
+                opts.rate_limiter.clone(),
+                opts.clock.clone(),
+                &opts.pii_salt,
+            )
+        }),
     });
     Ok(Built {
         state,
@@ -261,7 +273,10 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

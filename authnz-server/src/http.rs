@@ -6,22 +6,24 @@
 //! login back-off (step 7e) runs here, after the action, through
 //! [`crate::lockout`].
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use crate::actions::{Context, RequestType};
+use crate::limiter::{RequestLimiter, Verdict};
 use crate::lockout;
 use crate::protocol::codec::Codec;
 use crate::protocol::envelope::{envelope, schema_failure};
 use crate::protocol::errors::{APPLICATION_JSON, ProtocolError, TEXT_PLAIN};
-use crate::protocol::pytruth::truthy_opt;
+use crate::protocol::pytruth::truthy;
 use crate::protocol::schema;
 
 /// Requests larger than this are answered with 400 (spec 1.12 allows any limit
@@ -38,8 +40,10 @@ pub struct AppState {
     pub codec: Codec,
     /// Host allow-list entries, compared exactly with the lower-cased host.
     pub allowed_hosts: Vec<String>,
-    /// `ratelimits` is not `none`: `client_ipaddr` is then required (spec 1.5).
-    pub rate_limiting: bool,
+    /// The rate limits, `None` when `ratelimits` is `none`. When on,
+    /// `client_ipaddr` is required (spec 1.5) and every request and `/health`
+    /// is counted (spec 4.1, 9.1).
+    pub limiter: Option<RequestLimiter>,
 }
 
 /// The router serving `/` and `/health`.
@@ -72,7 +76,13 @@ async fn dispatch(State(st): State<Arc<AppState>>, req: Request) -> Response {
     }
     match (req.uri().path(), req.method()) {
         ("/", &Method::POST) => api(&st, req.into_body()).await,
-        ("/health", &Method::GET) => health(&st).await,
+        ("/health", &Method::GET) => {
+            let peer = req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(a)| a.ip());
+            health(&st, peer).await
+        }
         ("/" | "/health", _) => error(ProtocolError::MethodNotAllowed),
         _ => error(ProtocolError::NotFound),
     }
@@ -86,9 +96,9 @@ pub fn error(e: ProtocolError) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static(e.content_type()),
     );
-    if e == ProtocolError::TooManyRequests {
+    if let ProtocolError::TooManyRequests { retry_after_secs } = e {
         resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("180"));
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
     }
     resp
 }
@@ -133,16 +143,21 @@ pub async fn process(st: &AppState, value: Value) -> Result<Value, ProtocolError
         Some(id) => id,
     };
     let name = request_type.as_str().unwrap_or_default();
-    if st.rate_limiting {
-        if !truthy_opt(request.get("client_ipaddr")) {
+    if let Some(limiter) = &st.limiter {
+        let Some(address) = request.get("client_ipaddr").filter(|a| truthy(a)) else {
             return Err(ProtocolError::BadRequest);
-        }
-        match request.get("body") {
+        };
+        let body = match request.get("body") {
             None => return Err(ProtocolError::ServerError),
             Some(b) if name.contains("email") && !b.is_null() && !b.is_object() => {
                 return Err(ProtocolError::ServerError);
             }
-            Some(_) => {}
+            Some(b) => b,
+        };
+        if let Verdict::Limited { retry_after_secs } =
+            limiter.check_request(&request_type, address, body).await
+        {
+            return Err(ProtocolError::TooManyRequests { retry_after_secs });
         }
     }
     let Some(Value::Object(body)) = request.remove("body") else {
@@ -184,7 +199,16 @@ pub async fn process(st: &AppState, value: Value) -> Result<Value, ProtocolError
     Ok(response)
 }
 
-async fn health(st: &AppState) -> Response {
+/// `GET /health` (spec 9.1): rate limited by the caller's TCP address when
+/// rate limiting is on (`peer` is `None` only for a router served without
+/// connection info; such callers share one bucket).
+async fn health(st: &AppState, peer: Option<IpAddr>) -> Response {
+    if let Some(limiter) = &st.limiter {
+        let peer = peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        if let Verdict::Limited { retry_after_secs } = limiter.check_health(peer).await {
+            return error(ProtocolError::TooManyRequests { retry_after_secs });
+        }
+    }
     let started = Instant::now();
     let check = tokio::time::timeout(HEALTH_TIMEOUT, st.ctx.users.superuser_role()).await;
     let status = match check {

@@ -5,7 +5,8 @@
 //! (routing and the request pipeline) → [`actions`] (one function per request
 //! type, over the storage traits of `authnz-api`). [`passwords`] runs Argon2
 //! on a bounded pool, [`validate`] holds the sign-up rules, [`lockout`] the
-//! login back-off and automatic lock, [`breach`] the optional breach check,
+//! login back-off and automatic lock, [`limiter`] the request rate limits
+//! ([`ratelimit`] their configuration), [`breach`] the optional breach check,
 //! [`mail`] the mail backend and templates, [`config`] the layered
 //! configuration and auto-setup, [`app`] the start-up wiring.
 
@@ -16,6 +17,7 @@ pub mod cleanup;
 pub mod config;
 pub mod context;
 pub mod http;
+pub mod limiter;
 pub mod lockout;
 pub mod mail;
 pub mod passwords;

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use authnz_api::{Clock, MemoryLoginThrottle, SystemClock};
+use authnz_api::{Clock, MemoryLoginThrottle, MemoryRateLimiter, SystemClock};
 use authnz_server::app::{self, AdminSeed, ServerOptions};
 use authnz_server::config::{
     ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, AutosetupSeed, Cli, Command, Config, Environment,
@@ -21,6 +21,7 @@ use authnz_server::mail::templates::TEMPLATE_DIR;
 use authnz_server::mail::{MailOptions, SmtpOptions};
 use authnz_server::passwords::{HashParams, PasswordHasher};
 use authnz_server::policy::Policy;
+use authnz_server::ratelimit::parse_ratelimits;
 use authnz_server::sleeper::TokioSleeper;
 use authnz_store_sql::SqlOptions;
 use clap::Parser as _;
@@ -139,13 +140,23 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
         .or_else(|| env.os_user().map(|u| format!("{u}@localhost")))
         .unwrap_or_else(|| FALLBACK_ADMIN_EMAIL.to_owned());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let rate_limits = parse_ratelimits(&config.ratelimits)?;
+    match &rate_limits {
+        Some(limits) => {
+            for line in limits.describe() {
+                tracing::info!(limit = %line, "rate limit");
+            }
+        }
+        None => tracing::info!("rate limiting is off (ratelimits = none)"),
+    }
     let opts = ServerOptions {
         database_url: config.authdb.sqlx_url(),
         db: SqlOptions::default(),
         secret: *config.secret.as_bytes(),
         pii_salt: config.piisalt.clone(),
         allowed_hosts: config.allowedhosts.clone(),
-        rate_limiting: config.ratelimits.trim().to_lowercase() != "none",
+        rate_limits,
+        rate_limiter: Arc::new(MemoryRateLimiter::default()),
         workers: config.workers,
         hash_params: HashParams::default(),
         policy,

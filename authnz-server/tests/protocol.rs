@@ -208,7 +208,7 @@ async fn rate_limiting_off_needs_no_client_ipaddr() {
         .await
         .expect("sqlite");
     let s = TestServer::start_with(&db, std::sync::Arc::new(authnz_api::SystemClock), |o| {
-        o.rate_limiting = false
+        o.rate_limits = None
     })
     .await;
     let env = s

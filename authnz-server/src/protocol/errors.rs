@@ -8,7 +8,7 @@ pub const BODY_400: &str =
 pub const BODY_401: &str = "HTTP 401: Could not service this request because of invalid request authentication token or violation of host restriction.";
 /// Body of every 405.
 pub const BODY_405: &str = "HTTP 405: Could not service this request.";
-/// Body of every 429 (sent with `Retry-After: 180`).
+/// Body of every 429 (sent with a `Retry-After` header).
 pub const BODY_429: &str =
     "HTTP 429: Could not service this request because the set rate limit has been exceeded.";
 /// Body of every 500.
@@ -35,8 +35,12 @@ pub enum ProtocolError {
     NotFound,
     /// 405: wrong method.
     MethodNotAllowed,
-    /// 429: rate limited.
-    TooManyRequests,
+    /// 429: rate limited; `Retry-After` carries the seconds until a retry
+    /// would be allowed (upstream's fixed 180 where no limit decided it).
+    TooManyRequests {
+        /// Value of the `Retry-After` header, whole seconds.
+        retry_after_secs: u64,
+    },
     /// 500: malformed request object.
     ServerError,
 }
@@ -49,7 +53,7 @@ impl ProtocolError {
             ProtocolError::Unauthorized => 401,
             ProtocolError::NotFound => 404,
             ProtocolError::MethodNotAllowed => 405,
-            ProtocolError::TooManyRequests => 429,
+            ProtocolError::TooManyRequests { .. } => 429,
             ProtocolError::ServerError => 500,
         }
     }
@@ -61,7 +65,7 @@ impl ProtocolError {
             ProtocolError::Unauthorized => BODY_401,
             ProtocolError::NotFound => BODY_404_HTML,
             ProtocolError::MethodNotAllowed => BODY_405,
-            ProtocolError::TooManyRequests => BODY_429,
+            ProtocolError::TooManyRequests { .. } => BODY_429,
             ProtocolError::ServerError => BODY_500,
         }
     }

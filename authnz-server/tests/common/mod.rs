@@ -8,13 +8,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authnz_api::{Clock, MemoryLoginThrottle, SystemClock};
+use authnz_api::{Clock, MemoryLoginThrottle, MemoryRateLimiter, SystemClock};
 use authnz_server::app::{AdminSeed, Built, ServerOptions, build, serve};
 use authnz_server::context::LockoutSettings;
 use authnz_server::mail::MailOptions;
 use authnz_server::passwords::HashParams;
 use authnz_server::policy::Policy;
 use authnz_server::protocol::codec::Codec;
+use authnz_server::ratelimit::{AGGRESSIVE_LIMITS, RateLimitsConfig};
 use authnz_server::sleeper::ManualSleeper;
 use authnz_store_sql::SqlOptions;
 use authnz_store_sql::testing::PgDatabase;
@@ -93,6 +94,24 @@ pub fn fast_hash() -> HashParams {
     }
 }
 
+/// Rate limiting on, with every limit (the aggressive ones too) far above
+/// what a test sends.
+pub fn generous_limits() -> RateLimitsConfig {
+    const HIGH: u32 = 1_000_000;
+    let mut c = RateLimitsConfig {
+        ipaddr: HIGH,
+        user: HIGH,
+        session: HIGH,
+        apikey: HIGH,
+        burst: HIGH,
+        overrides: Default::default(),
+    };
+    for (t, _) in AGGRESSIVE_LIMITS {
+        c.overrides.insert((*t).to_owned(), HIGH);
+    }
+    c
+}
+
 pub fn options(db: &TestDb, basedir: &std::path::Path, clock: Arc<dyn Clock>) -> ServerOptions {
     let mut key = [0u8; 32];
     for (i, b) in key.iter_mut().enumerate() {
@@ -108,7 +127,10 @@ pub fn options(db: &TestDb, basedir: &std::path::Path, clock: Arc<dyn Clock>) ->
         secret: key,
         pii_salt: "test-pii-salt".into(),
         allowed_hosts: vec!["localhost".into(), "127.0.0.1".into()],
-        rate_limiting: true,
+        // On (client_ipaddr required), but too high to get in the way of
+        // tests that are not about rate limits.
+        rate_limits: Some(generous_limits()),
+        rate_limiter: Arc::new(MemoryRateLimiter::default()),
         workers: 2,
         hash_params: fast_hash(),
         policy: Policy::load(None).expect("policy"),
