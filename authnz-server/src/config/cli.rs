@@ -289,6 +289,46 @@ pub struct Cli {
 
     #[arg(
         long,
+        value_name = "URL",
+        allow_hyphen_values = true,
+        help = "Redis (redis://[user:pass@]host:port/db, rediss:// for TLS) shared by several instances: rate limits, login back-off, the replay guard and, with --sessionstore redis, sessions; needs the `redis` feature [env: AUTHNZERVER_REDIS_URL] [default: unset: all in-process]"
+    )]
+    pub redis_url: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "TEXT",
+        allow_hyphen_values = true,
+        help = "Prefix of every Redis key [env: AUTHNZERVER_REDISPREFIX] [default: authnz:]"
+    )]
+    pub redisprefix: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "MS",
+        allow_hyphen_values = true,
+        help = "Longest time connecting to Redis or one Redis command may take, in milliseconds [env: AUTHNZERVER_REDISTIMEOUTMS] [default: 1000]"
+    )]
+    pub redistimeoutms: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "sql|redis",
+        allow_hyphen_values = true,
+        help = "Where sessions (and session-tied API keys) live; redis needs --redis-url [env: AUTHNZERVER_SESSIONSTORE] [default: sql]"
+    )]
+    pub sessionstore: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        allow_hyphen_values = true,
+        help = "Replay protection: refuse (401) request tokens older than this, more than 5 s in the future, or seen before; 0 is off, as upstream [env: AUTHNZERVER_REQUESTTTL] [default: 0]"
+    )]
+    pub requestttl: Option<String>,
+
+    #[arg(
+        long,
         value_name = "PATH",
         allow_hyphen_values = true,
         help = "Envfile to read (INI-style KEY=VALUE lines) [default: <basedir>/.env if it exists]"
@@ -383,6 +423,11 @@ impl Cli {
             (items::SESREGION.key, &self.sesregion),
             (items::SESENDPOINT.key, &self.sesendpoint),
             (items::EMAILBODYOVERRIDES.key, &self.emailbodyoverrides),
+            (items::REDIS_URL.key, &self.redis_url),
+            (items::REDISPREFIX.key, &self.redisprefix),
+            (items::REDISTIMEOUTMS.key, &self.redistimeoutms),
+            (items::SESSIONSTORE.key, &self.sessionstore),
+            (items::REQUESTTTL.key, &self.requestttl),
         ];
         values
             .into_iter()

@@ -60,6 +60,14 @@ pub const DEFAULT_PASSPOLICY: &str =
 pub const DEFAULT_BREACHCHECK: &str = "0";
 /// Default of `breachcheckurl`: the haveibeenpwned range API (spec 5.1).
 pub const DEFAULT_BREACHCHECKURL: &str = "https://api.pwnedpasswords.com/range/";
+/// Default of `redisprefix`.
+pub const DEFAULT_REDISPREFIX: &str = "authnz:";
+/// Default of `redistimeoutms`.
+pub const DEFAULT_REDISTIMEOUTMS: &str = "1000";
+/// Default of `sessionstore`.
+pub const DEFAULT_SESSIONSTORE: &str = "sql";
+/// Default of `requestttl`: off.
+pub const DEFAULT_REQUESTTTL: &str = "0";
 /// Default of `ratelimits` (spec 4.1).
 pub const DEFAULT_RATELIMITS: &str = "ipaddr:720; user:480; session:600; apikey:720; burst:150";
 /// Default of `workers`.
@@ -341,10 +349,50 @@ pub const BREACHCHECKURL: Item = literal(
     DEFAULT_BREACHCHECKURL,
 );
 
+/// `redis_url` (not upstream): Redis for the rate limiter, the login
+/// throttle, the replay guard and (with `sessionstore = redis`) sessions.
+pub const REDIS_URL: Item = item(
+    "redis_url",
+    "AUTHNZERVER_REDIS_URL",
+    "redis-url",
+    ItemDefault::Unset,
+    "unset: all in-process",
+);
+/// `redisprefix` (not upstream): prefix of every Redis key, so deployments
+/// can share one Redis.
+pub const REDISPREFIX: Item = literal(
+    "redisprefix",
+    "AUTHNZERVER_REDISPREFIX",
+    "redisprefix",
+    DEFAULT_REDISPREFIX,
+);
+/// `redistimeoutms` (not upstream): longest a Redis command (or connecting)
+/// may take, milliseconds.
+pub const REDISTIMEOUTMS: Item = literal(
+    "redistimeoutms",
+    "AUTHNZERVER_REDISTIMEOUTMS",
+    "redistimeoutms",
+    DEFAULT_REDISTIMEOUTMS,
+);
+/// `sessionstore` (not upstream): where sessions live, `sql` or `redis`.
+pub const SESSIONSTORE: Item = literal(
+    "sessionstore",
+    "AUTHNZERVER_SESSIONSTORE",
+    "sessionstore",
+    DEFAULT_SESSIONSTORE,
+);
+/// `requestttl` (not upstream): replay protection, seconds; 0 is off.
+pub const REQUESTTTL: Item = literal(
+    "requestttl",
+    "AUTHNZERVER_REQUESTTTL",
+    "requestttl",
+    DEFAULT_REQUESTTTL,
+);
+
 /// All items, in the order of the table in spec 7.1 (which is also the
 /// order of the `.env` written by auto-setup), then the items of this
 /// server that upstream does not have.
-pub const ITEMS: [Item; 32] = [
+pub const ITEMS: [Item; 37] = [
     ALLOWEDHOSTS,
     AUTHDB,
     BASEDIR,
@@ -377,6 +425,11 @@ pub const ITEMS: [Item; 32] = [
     SESREGION,
     SESENDPOINT,
     EMAILBODYOVERRIDES,
+    REDIS_URL,
+    REDISPREFIX,
+    REDISTIMEOUTMS,
+    SESSIONSTORE,
+    REQUESTTTL,
 ];
 
 #[cfg(test)]

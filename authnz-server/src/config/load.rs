@@ -34,7 +34,7 @@ use super::environment::Environment;
 use super::error::ConfigError;
 use super::items::{self, ITEMS, Item, ItemDefault};
 use super::secret::{FernetKey, resolve_file_readable};
-use super::settings::{Config, MailerKind, SmtpSecurity};
+use super::settings::{Config, MailerKind, SessionStoreKind, SmtpSecurity};
 use super::values;
 
 /// Name of the envfile looked for in `basedir` when `--envfile` is not given.
@@ -47,6 +47,10 @@ const MAX_SESSIONEXPIRY_DAYS: i64 = 36_500;
 const MAX_USERLOCKTIME_SECS: u64 = 3_153_600_000;
 /// Largest worker pool accepted.
 const MAX_WORKERS: u32 = 1024;
+/// Longest `redistimeoutms` accepted.
+const MAX_REDISTIMEOUT_MS: u64 = 60_000;
+/// Longest `requestttl` accepted (seconds): a day.
+const MAX_REQUESTTTL_SECS: u64 = 86_400;
 /// Longest `emailtimeout` accepted (seconds).
 const MAX_EMAILTIMEOUT_SECS: u64 = 600;
 
@@ -552,6 +556,45 @@ impl Validator<'_> {
             }
         };
 
+        let redis_url = self
+            .optional(&items::REDIS_URL)
+            .map(|raw| {
+                let url = raw.value.trim().to_owned();
+                if url.starts_with("redis://")
+                    || url.starts_with("rediss://")
+                    || url.starts_with("redis+unix://")
+                    || url.starts_with("unix://")
+                {
+                    Ok(url)
+                } else {
+                    Err(raw.invalid("not a redis://, rediss:// or unix:// URL"))
+                }
+            })
+            .transpose()?;
+        let redisprefix = self.required(&items::REDISPREFIX)?.value;
+        let redistimeout = Duration::from_millis(
+            self.required(&items::REDISTIMEOUTMS)?
+                .int(10u64, MAX_REDISTIMEOUT_MS)?,
+        );
+        let sessionstore_raw = self.required(&items::SESSIONSTORE)?;
+        let sessionstore = sessionstore_raw.parse(|text| {
+            SessionStoreKind::parse(text)
+                .ok_or_else(|| format!("expected sql or redis, got {text:?}"))
+        })?;
+        if sessionstore == SessionStoreKind::Redis && redis_url.is_none() {
+            return Err(sessionstore_raw.invalid(format!(
+                "sessions in Redis need {} (--redis-url)",
+                items::REDIS_URL.env
+            )));
+        }
+        let requestttl = match self
+            .required(&items::REQUESTTTL)?
+            .int(0u64, MAX_REQUESTTTL_SECS)?
+        {
+            0 => None,
+            secs => Some(Duration::from_secs(secs)),
+        };
+
         Ok(Config {
             allowedhosts,
             authdb,
@@ -585,6 +628,11 @@ impl Validator<'_> {
             tls_cert_key,
             breachcheck,
             breachcheckurl,
+            redis_url,
+            redisprefix,
+            redistimeout,
+            sessionstore,
+            requestttl,
             config_file,
             envfile,
         })

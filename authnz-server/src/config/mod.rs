@@ -60,4 +60,4 @@ pub use load::BASEDIR_ENVFILE;
 pub use prompt::{Prompter, ScriptedPrompter, StdioPrompter};
 pub use random::{generate_fernet_key, random_bytes, random_urlsafe_token};
 pub use secret::{FernetKey, FileReadable, resolve_file_readable};
-pub use settings::{Config, MailerKind, SmtpSecurity, TlsFiles};
+pub use settings::{Config, MailerKind, SessionStoreKind, SmtpSecurity, TlsFiles};

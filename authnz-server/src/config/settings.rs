@@ -80,10 +80,41 @@ pub struct Config {
     pub breachcheck: bool,
     /// Base URL of the breach-check range API.
     pub breachcheckurl: String,
+    /// Redis URL (may hold a password: never logged); `None` keeps
+    /// everything in-process.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key.
+    pub redisprefix: String,
+    /// Bound on connecting to Redis and on each command.
+    pub redistimeout: Duration,
+    /// Where sessions live.
+    pub sessionstore: SessionStoreKind,
+    /// Replay protection window; `None` is off (the default, Q-18).
+    pub requestttl: Option<Duration>,
     /// The TOML config file that was read, if any.
     pub config_file: Option<PathBuf>,
     /// The envfile that was read, if any.
     pub envfile: Option<PathBuf>,
+}
+
+/// Where sessions live (`sessionstore`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStoreKind {
+    /// The `sessions` table of the auth database.
+    Sql,
+    /// Redis (`redis_url`).
+    Redis,
+}
+
+impl SessionStoreKind {
+    /// Parse the config spelling (`sql` or `redis`, case-insensitive).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "sql" => Some(Self::Sql),
+            "redis" => Some(Self::Redis),
+            _ => None,
+        }
+    }
 }
 
 /// The mail backends (`mailer`).
@@ -218,6 +249,11 @@ impl fmt::Debug for Config {
             .field("tls_cert_key", &self.tls_cert_key)
             .field("breachcheck", &self.breachcheck)
             .field("breachcheckurl", &self.breachcheckurl)
+            .field("redis_url", &self.redis_url.as_ref().map(|_| REDACTED))
+            .field("redisprefix", &self.redisprefix)
+            .field("redistimeout", &self.redistimeout)
+            .field("sessionstore", &self.sessionstore)
+            .field("requestttl", &self.requestttl)
             .field("config_file", &self.config_file)
             .field("envfile", &self.envfile)
             .finish()
