@@ -6,7 +6,7 @@
 //! neutralised by passing a "current time" at the end of the `u64` range.
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use serde_json::Value;
 
 use super::pytruth::truthy;
@@ -35,6 +35,34 @@ pub enum OpenError {
     Falsy,
 }
 
+/// When a verified request token was made, and which token it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenStamp {
+    /// The Fernet timestamp: Unix seconds, as the sender's clock had it.
+    pub issued_at: u64,
+    /// The token's HMAC as lower-case hex: unique per token (it covers the
+    /// timestamp, the random IV and the ciphertext), and no secret.
+    pub id: String,
+}
+
+impl TokenStamp {
+    /// Read a Fernet token (version, 8-byte big-endian timestamp, 16-byte
+    /// IV, ciphertext, 32-byte HMAC) that has already been verified.
+    fn of(token: &str) -> Option<Self> {
+        let raw = URL_SAFE
+            .decode(token)
+            .or_else(|_| URL_SAFE_NO_PAD.decode(token))
+            .ok()?;
+        if raw.len() < 1 + 8 + 16 + 32 {
+            return None;
+        }
+        let issued_at = u64::from_be_bytes(raw.get(1..9)?.try_into().ok()?);
+        let mac = raw.get(raw.len() - 32..)?;
+        let id = mac.iter().map(|b| format!("{b:02x}")).collect();
+        Some(Self { issued_at, id })
+    }
+}
+
 /// "Now" for the fernet crate's skew check: high enough that no timestamp is
 /// ever in the future, low enough that `now + 60` cannot overflow.
 const NO_SKEW_CHECK_TIME: u64 = u64::MAX - 60;
@@ -59,8 +87,26 @@ impl Codec {
         Ok(value)
     }
 
+    /// [`Codec::open`], also returning the token's timestamp and identity
+    /// (for the opt-in replay guard, `requestttl`).
+    pub fn open_stamped(&self, body: &[u8]) -> Result<(Value, TokenStamp), OpenError> {
+        let (plaintext, token) = self.open_token(body)?;
+        let stamp = TokenStamp::of(&token).ok_or(OpenError::Token)?;
+        let value: Value = serde_json::from_slice(&plaintext).map_err(|_| OpenError::Json)?;
+        if !truthy(&value) {
+            return Err(OpenError::Falsy);
+        }
+        Ok((value, stamp))
+    }
+
     /// Decode and decrypt a body to its plaintext bytes.
     pub fn open_bytes(&self, body: &[u8]) -> Result<Vec<u8>, OpenError> {
+        self.open_token(body).map(|(plaintext, _)| plaintext)
+    }
+
+    /// Decode and decrypt a body: the plaintext and the verified Fernet token
+    /// text.
+    fn open_token(&self, body: &[u8]) -> Result<(Vec<u8>, String), OpenError> {
         // Copy only in the rare case of whitespace inside the body.
         let compact: std::borrow::Cow<'_, [u8]> = if body.iter().any(u8::is_ascii_whitespace) {
             body.iter()
@@ -73,10 +119,12 @@ impl Codec {
         let token = STANDARD
             .decode(&compact)
             .map_err(|_| OpenError::OuterBase64)?;
-        let token = std::str::from_utf8(&token).map_err(|_| OpenError::Token)?;
-        self.fernet
-            .decrypt_at_time(token, None, NO_SKEW_CHECK_TIME)
-            .map_err(|_| OpenError::Token)
+        let token = String::from_utf8(token).map_err(|_| OpenError::Token)?;
+        let plaintext = self
+            .fernet
+            .decrypt_at_time(&token, None, NO_SKEW_CHECK_TIME)
+            .map_err(|_| OpenError::Token)?;
+        Ok((plaintext, token))
     }
 
     /// Serialise, encrypt (current timestamp) and wrap a response.
@@ -104,6 +152,22 @@ mod tests {
 
     fn codec() -> Codec {
         Codec::new(&[7u8; 32])
+    }
+
+    #[test]
+    fn stamped_tokens_carry_their_time_and_a_unique_id() {
+        let c = codec();
+        let a = c.seal_bytes_at(br#"{"a": 1}"#, 1_600_000_000);
+        let b = c.seal_bytes_at(br#"{"a": 1}"#, 1_600_000_000);
+        let (va, sa) = c.open_stamped(a.as_bytes()).unwrap();
+        let (_, sb) = c.open_stamped(b.as_bytes()).unwrap();
+        assert_eq!(va, serde_json::json!({"a": 1}));
+        assert_eq!(sa.issued_at, 1_600_000_000);
+        assert_eq!(sa.id.len(), 64);
+        // Same plaintext, same second: still two tokens (random IV).
+        assert_ne!(sa.id, sb.id);
+        assert_eq!(c.open_stamped(a.as_bytes()).unwrap().1, sa);
+        assert_eq!(c.open_stamped(b"bm9wZQ=="), Err(OpenError::Token));
     }
 
     #[test]
