@@ -1,4 +1,4 @@
-//! The [`ReplayGuard`](crate::ReplayGuard) contract, for every backend of
+//! The [`ReplayGuard`] contract, for every backend of
 //! the replay guard (in-process and Redis).
 //!
 //! A backend provides `async fn(&'static str) -> Option<Arc<dyn
