@@ -119,3 +119,119 @@ async fn wrong_type_is_a_backend_error() {
         other => panic!("expected Backend, got {other:?}"),
     }
 }
+
+/// The Redis limiter decides exactly as the in-process one (the same
+/// `gcra`), decision for decision, over a long pseudo-random sequence of
+/// keys, limits and instants, including `retry_after` to the microsecond.
+#[tokio::test]
+async fn limiter_matches_the_in_process_gcra() {
+    let Some((b, _cleanup)) = backend("limiter_matches_the_in_process_gcra").await else {
+        return;
+    };
+    let redis = b.rate_limiter();
+    let memory = authnz_api::MemoryRateLimiter::default();
+    let limits = [
+        RateLimit::new(60, 3),
+        RateLimit::new(600, 1),
+        RateLimit::new(7, 2),
+        RateLimit::new(1, 1),
+        RateLimit::new(100_000, 50),
+    ];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut now = t0();
+    for i in 0..1_500 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let key = format!("k{}", x % 4);
+        let limit = limits[usize::try_from((x >> 8) % 5).expect("small")];
+        // Mostly small steps (µs to ms), sometimes whole seconds.
+        let step = match (x >> 16) % 4 {
+            0 => 0,
+            1 => i64::try_from((x >> 20) % 1_000).expect("small"),
+            2 => i64::try_from((x >> 20) % 300_000).expect("small"),
+            _ => i64::try_from((x >> 20) % 5_000_000).expect("small"),
+        };
+        now += chrono::TimeDelta::microseconds(step);
+        let want = memory.decide(&key, limit, now);
+        let got = redis.check(&key, limit, now).await.expect("check");
+        assert_eq!(got, want, "decision {i}: {key} {limit:?}");
+    }
+}
+
+/// Deleting a session (one, by user, or by the expiry cleanup) leaves none
+/// of its keys behind: hash, index entries, API keys.
+#[tokio::test]
+async fn deleting_sessions_leaves_no_keys() {
+    use authnz_api::SessionApiKey;
+    use authnz_api::testkit::fixtures::{session, token};
+
+    let Some((b, cleanup)) = backend("deleting_sessions_leaves_no_keys").await else {
+        return;
+    };
+    let sql = SqlStore::connect("sqlite::memory:", &SqlOptions::default())
+        .await
+        .expect("sqlite");
+    sql.migrate().await.expect("migrate");
+    let sql = Arc::new(sql);
+    let stores = authnz_api::testkit::Stores {
+        users: sql.clone(),
+        roles: sql.clone(),
+        sessions: Arc::new(b.session_store(sql.clone())),
+        apikeys: Arc::new(b.session_apikeys(sql.clone(), sql.clone(), sql.clone())),
+    };
+    authnz_api::testkit::fixtures::seed(&stores).await;
+    let key = |tag: &str, sess: &str| SessionApiKey {
+        apikey: token(tag),
+        issued: t0(),
+        expires: at(3600),
+        not_valid_before: t0(),
+        user_id: 1,
+        user_role: "superuser".to_owned(),
+        session_token: token(sess),
+    };
+    for (s, expires) in [("one", at(3600)), ("two", at(3600)), ("old", at(10))] {
+        stores
+            .sessions
+            .create_session(&session(s, 1, t0(), expires))
+            .await
+            .expect("create");
+        for k in ["a", "b"] {
+            stores
+                .apikeys
+                .create_session_apikey(&key(&format!("{s}-{k}"), s))
+                .await
+                .expect("key");
+        }
+    }
+    assert_eq!(cleanup.count(), 3 * 4 + 2, "3 x (s, sk, 2 k) + u:1 + exp");
+
+    assert_eq!(
+        stores
+            .sessions
+            .delete_session(&token("one"))
+            .await
+            .expect("d"),
+        1
+    );
+    assert_eq!(cleanup.count(), 2 * 4 + 2);
+    assert_eq!(
+        stores
+            .sessions
+            .delete_sessions_expired_before(at(11))
+            .await
+            .expect("cleanup"),
+        1
+    );
+    assert_eq!(cleanup.count(), 4 + 2);
+    assert_eq!(
+        stores
+            .sessions
+            .delete_user_sessions(1, None)
+            .await
+            .expect("d"),
+        1
+    );
+    assert_eq!(cleanup.count(), 0, "empty sorted sets vanish too");
+    sql.close().await;
+}
