@@ -1,7 +1,7 @@
 //! Domain types, storage traits and the error type shared by every authnz
 //! crate.
 //!
-//! This crate does no I/O. Backends (`authnz-store-sql`, later Redis) implement
+//! This crate does no I/O. Backends (`authnz-store-sql`, `authnz-store-redis`) implement
 //! the traits in [`store`]; the server holds them as `Arc<dyn Trait>` and the
 //! actions speak only these types. Time always comes from a [`Clock`], so tests
 //! control expiry without sleeping.
@@ -17,6 +17,7 @@ pub mod error;
 pub mod mail;
 pub mod pyjson;
 pub mod ratelimit;
+pub mod replay;
 pub mod store;
 pub mod throttle;
 pub mod time;
@@ -29,6 +30,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;
 pub use mail::{MailError, MailMessage, Mailer};
 pub use ratelimit::{MemoryRateLimiter, RateDecision, RateLimit, RateLimiter};
+pub use replay::{MemoryReplayGuard, ReplayGuard};
 pub use store::{ApiKeyStore, RoleStore, SessionStore, UserStore};
 pub use throttle::{LoginThrottle, MemoryLoginThrottle};
 pub use types::*;

@@ -1,6 +1,6 @@
 //! The request rate limiter of spec 4.1, as a trait so the state can live in
-//! the process ([`MemoryRateLimiter`]) or in a shared store such as Redis (a
-//! later backend), and one in-process implementation.
+//! the process ([`MemoryRateLimiter`]) or in a shared store such as Redis
+//! (`authnz-store-redis`), and one in-process implementation.
 //!
 //! Unlike upstream's lifetime average (spec 4.1, issue 5), every backend
 //! implements GCRA, the generic cell rate algorithm: equivalently a token

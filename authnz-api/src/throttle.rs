@@ -1,7 +1,7 @@
 //! The failed-login counter behind the back-off and automatic lock of spec
 //! 4.2, as a trait so the state can live in the process
-//! ([`MemoryLoginThrottle`]) or in a shared store such as Redis (a later
-//! backend), and one in-process implementation.
+//! ([`MemoryLoginThrottle`]) or in a shared store such as Redis
+//! (`authnz-store-redis`), and one in-process implementation.
 //!
 //! The trait only counts; the decisions (how long to wait, when to lock) are
 //! the server's, computed from the count it returns. Keys are opaque to the

@@ -36,6 +36,7 @@
 pub mod apikeys;
 pub mod fixtures;
 pub mod ratelimit;
+pub mod replay;
 pub mod roles;
 pub mod sessions;
 pub mod throttle;

@@ -1,5 +1,5 @@
 //! The [`RateLimiter`](crate::RateLimiter) contract, for every backend of
-//! the request rate limiter (in-process now, Redis later).
+//! the request rate limiter (in-process and Redis).
 //!
 //! A backend provides `async fn(&'static str) -> Option<Arc<dyn
 //! RateLimiter>>` returning a fresh, empty limiter (or `None` to skip; a

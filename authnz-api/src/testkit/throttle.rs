@@ -1,5 +1,5 @@
 //! The [`LoginThrottle`](crate::LoginThrottle) contract, for every backend
-//! of the failed-login counter (in-process now, Redis later).
+//! of the failed-login counter (in-process and Redis).
 //!
 //! A backend provides `async fn(&'static str) -> Option<Arc<dyn
 //! LoginThrottle>>` returning a fresh, empty throttle (or `None` to skip) and

@@ -1,0 +1,197 @@
+//! Factories for the contract suites: every test gets its own key prefix on
+//! the Redis server of `AUTHNZ_TEST_REDIS_URL`, and its keys are deleted
+//! afterwards (SCAN MATCH prefix* + DEL).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use authnz_api::testkit::{self, Harness, Stores};
+use authnz_api::{LoginThrottle, RateDecision, RateLimit, RateLimiter, ReplayGuard, StoreError};
+use authnz_store_redis::{RedisBackend, RedisOptions};
+use authnz_store_sql::{SqlOptions, SqlStore};
+use chrono::NaiveDateTime;
+
+pub const REDIS_URL_VAR: &str = "AUTHNZ_TEST_REDIS_URL";
+
+/// A backend under a fresh prefix, and the guard that cleans it up.
+pub async fn backend(test: &'static str) -> Option<(RedisBackend, PrefixCleanup)> {
+    let url = testkit::service_url(REDIS_URL_VAR, test)?;
+    let prefix = format!("{}:", testkit::unique_name("authnz_t"));
+    let backend = RedisBackend::connect(&url, &prefix, RedisOptions::default())
+        .await
+        .expect("connect to the test Redis");
+    Some((backend, PrefixCleanup { url, prefix }))
+}
+
+/// Deletes every key under a prefix when dropped.
+#[derive(Debug)]
+pub struct PrefixCleanup {
+    url: String,
+    prefix: String,
+}
+
+impl PrefixCleanup {
+    /// Delete the keys now (synchronously, on a connection of its own).
+    pub fn clean(&self) {
+        let Ok(client) = redis::Client::open(self.url.as_str()) else {
+            return;
+        };
+        let Ok(mut con) = client.get_connection_with_timeout(Duration::from_secs(2)) else {
+            eprintln!("could not clean up Redis prefix {}", self.prefix);
+            return;
+        };
+        let pattern = format!("{}*", self.prefix);
+        let mut cursor: u64 = 0;
+        loop {
+            let Ok((next, keys)): Result<(u64, Vec<String>), _> = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query(&mut con)
+            else {
+                return;
+            };
+            if !keys.is_empty() {
+                let _: Result<i64, _> = redis::cmd("DEL").arg(&keys).query(&mut con);
+            }
+            if next == 0 {
+                return;
+            }
+            cursor = next;
+        }
+    }
+
+    /// How many keys are under the prefix.
+    pub fn count(&self) -> usize {
+        let client = redis::Client::open(self.url.as_str()).expect("url");
+        let mut con = client.get_connection().expect("connect");
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.prefix))
+            .query(&mut con)
+            .expect("KEYS");
+        keys.len()
+    }
+}
+
+impl Drop for PrefixCleanup {
+    fn drop(&mut self) {
+        self.clean();
+    }
+}
+
+/// An implementation plus the cleanup of its prefix, run when the last
+/// handle goes.
+#[derive(Debug)]
+pub struct Cleaned<T> {
+    inner: T,
+    _cleanup: PrefixCleanup,
+}
+
+#[async_trait]
+impl<T: RateLimiter> RateLimiter for Cleaned<T> {
+    async fn check(
+        &self,
+        key: &str,
+        limit: RateLimit,
+        now: NaiveDateTime,
+    ) -> Result<RateDecision, StoreError> {
+        self.inner.check(key, limit, now).await
+    }
+}
+
+#[async_trait]
+impl<T: LoginThrottle> LoginThrottle for Cleaned<T> {
+    async fn record_failure(&self, key: &str, now: NaiveDateTime) -> Result<u32, StoreError> {
+        self.inner.record_failure(key, now).await
+    }
+    async fn clear(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.clear(key).await
+    }
+    async fn failures(&self, key: &str) -> Result<u32, StoreError> {
+        self.inner.failures(key).await
+    }
+}
+
+#[async_trait]
+impl<T: ReplayGuard> ReplayGuard for Cleaned<T> {
+    async fn first_use(
+        &self,
+        token_id: &str,
+        until: NaiveDateTime,
+        now: NaiveDateTime,
+    ) -> Result<bool, StoreError> {
+        self.inner.first_use(token_id, until, now).await
+    }
+}
+
+pub async fn rate_limiter(test: &'static str) -> Option<Arc<dyn RateLimiter>> {
+    let (b, cleanup) = backend(test).await?;
+    Some(Arc::new(Cleaned {
+        inner: b.rate_limiter(),
+        _cleanup: cleanup,
+    }))
+}
+
+pub async fn login_throttle(test: &'static str) -> Option<Arc<dyn LoginThrottle>> {
+    let (b, cleanup) = backend(test).await?;
+    Some(Arc::new(Cleaned {
+        inner: b.login_throttle(),
+        _cleanup: cleanup,
+    }))
+}
+
+pub async fn replay_guard(test: &'static str) -> Option<Arc<dyn ReplayGuard>> {
+    let (b, cleanup) = backend(test).await?;
+    Some(Arc::new(Cleaned {
+        inner: b.replay_guard(),
+        _cleanup: cleanup,
+    }))
+}
+
+/// Users, roles and no-session keys in SQLite (in memory); sessions and
+/// session-tied keys in Redis under a fresh prefix.
+pub struct SplitHarness {
+    sql: Arc<SqlStore>,
+    stores: Stores,
+    cleanup: PrefixCleanup,
+}
+
+#[async_trait]
+impl Harness for SplitHarness {
+    fn stores(&self) -> Stores {
+        self.stores.clone()
+    }
+
+    async fn teardown(self: Box<Self>) {
+        self.sql.close().await;
+        self.cleanup.clean();
+    }
+}
+
+pub async fn split(test: &'static str) -> Option<Box<dyn Harness>> {
+    let (redis, cleanup) = backend(test).await?;
+    let options = SqlOptions {
+        max_connections: 1,
+        acquire_timeout: Duration::from_secs(3),
+        ..SqlOptions::default()
+    };
+    let sql = SqlStore::connect("sqlite::memory:", &options)
+        .await
+        .expect("open in-memory SQLite");
+    sql.migrate().await.expect("migrate");
+    let sql = Arc::new(sql);
+    let stores = Stores {
+        users: sql.clone(),
+        roles: sql.clone(),
+        sessions: Arc::new(redis.session_store(sql.clone())),
+        apikeys: Arc::new(redis.session_apikeys(sql.clone(), sql.clone(), sql.clone())),
+    };
+    Some(Box::new(SplitHarness {
+        sql,
+        stores,
+        cleanup,
+    }))
+}
