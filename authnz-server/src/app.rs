@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use authnz_api::{
-    ApiKeyStore, Clock, InitialData, LoginThrottle, NewUser, RateLimiter, Role, RoleStore,
-    SessionStore, UserStore,
+    ApiKeyStore, Clock, InitialData, LoginThrottle, NewUser, RateLimiter, ReplayGuard, Role,
+    RoleStore, SessionStore, UserStore,
 };
 use authnz_store_sql::{SqlOptions, SqlStore};
 use serde_json::json;
@@ -29,6 +29,7 @@ use crate::passwords::{HashParams, PasswordHasher};
 use crate::policy::Policy;
 use crate::protocol::codec::Codec;
 use crate::ratelimit::RateLimitsConfig;
+use crate::replay::ReplayCheck;
 use crate::sleeper::Sleeper;
 use crate::validate::{PasswordPolicy, Validators};
 
@@ -38,6 +39,18 @@ pub struct AdminSeed {
     pub email: String,
     /// `None`: generate a random password and write it to the credentials file.
     pub password: Option<String>,
+}
+
+/// Where sessions and session-tied API keys live (`sessionstore`).
+#[derive(Debug, Clone, Default)]
+pub enum SessionPlacement {
+    /// The auth database (the default).
+    #[default]
+    Sql,
+    /// Redis, shared by every instance; users and no-session API keys stay
+    /// in SQL.
+    #[cfg(feature = "redis")]
+    Redis(authnz_store_redis::RedisBackend),
 }
 
 /// Everything needed to build a running server.
@@ -66,6 +79,12 @@ pub struct ServerOptions {
     pub sleeper: Arc<dyn Sleeper>,
     /// The failed-login counters (spec 4.2).
     pub throttle: Arc<dyn LoginThrottle>,
+    /// Where sessions live.
+    pub sessions: SessionPlacement,
+    /// Replay protection window (`requestttl`); `None` is off.
+    pub request_ttl: Option<std::time::Duration>,
+    /// The seen-set of the replay protection.
+    pub replay_guard: Arc<dyn ReplayGuard>,
     /// `userlocktries` and `userlocktime`.
     pub lockout: LockoutSettings,
     /// Base URL of the breach check (spec 5.1 step 6), `None` when it is off.
@@ -120,11 +139,19 @@ pub async fn build(opts: &ServerOptions) -> anyhow::Result<Built> {
         crate::validate::PublicSuffixList::default_cache_path().as_deref(),
         std::time::SystemTime::now(),
     );
+    let (sessions, apikeys): (Arc<dyn SessionStore>, Arc<dyn ApiKeyStore>) = match &opts.sessions {
+        SessionPlacement::Sql => (store.clone(), store.clone()),
+        #[cfg(feature = "redis")]
+        SessionPlacement::Redis(redis) => (
+            Arc::new(redis.session_store(store.clone())),
+            Arc::new(redis.session_apikeys(store.clone(), store.clone(), store.clone())),
+        ),
+    };
     let ctx = Context {
         users: store.clone() as Arc<dyn UserStore>,
-        sessions: store.clone() as Arc<dyn SessionStore>,
+        sessions,
         roles: store.clone() as Arc<dyn RoleStore>,
-        apikeys: store.clone() as Arc<dyn ApiKeyStore>,
+        apikeys,
         policy: opts.policy.clone(),
         clock: opts.clock.clone(),
         hasher,
@@ -160,6 +187,10 @@ pub async fn build(opts: &ServerOptions) -> anyhow::Result<Built> {
         ctx,
         codec: Codec::new(&opts.secret),
         allowed_hosts: opts.allowed_hosts.clone(),
+        replay: opts
+            .request_ttl
+            .map(|ttl| ReplayCheck::new(ttl, opts.replay_guard.clone(), opts.clock.clone())),
+        sessions_checked_by_health: !matches!(opts.sessions, SessionPlacement::Sql),
         limiter: opts.rate_limits.clone().map(|config| {
             RequestLimiter::new(
                 config,

@@ -25,6 +25,7 @@ use crate::protocol::envelope::{envelope, schema_failure};
 use crate::protocol::errors::{APPLICATION_JSON, ProtocolError, TEXT_PLAIN};
 use crate::protocol::pytruth::truthy;
 use crate::protocol::schema;
+use crate::replay::ReplayCheck;
 
 /// Requests larger than this are answered with 400 (spec 1.12 allows any limit
 /// of 1 MiB or more).
@@ -44,6 +45,11 @@ pub struct AppState {
     /// `client_ipaddr` is required (spec 1.5) and every request and `/health`
     /// is counted (spec 4.1, 9.1).
     pub limiter: Option<RequestLimiter>,
+    /// Replay protection (`requestttl`), `None` when off (the default).
+    pub replay: Option<ReplayCheck>,
+    /// `/health` also checks the session store (when it is not the auth
+    /// database, e.g. Redis).
+    pub sessions_checked_by_health: bool,
 }
 
 /// The router serving `/` and `/health`.
@@ -114,7 +120,20 @@ async fn api(st: &AppState, body: Body) -> Response {
     let Ok(bytes) = to_bytes(body, BODY_LIMIT).await else {
         return error(ProtocolError::BadRequest);
     };
-    let value = match st.codec.open(&bytes) {
+    let value = match &st.replay {
+        None => st.codec.open(&bytes),
+        Some(replay) => match st.codec.open_stamped(&bytes) {
+            Ok((value, stamp)) => {
+                if let Err(refused) = replay.check(&stamp).await {
+                    tracing::info!(reason = %refused, "refused request token");
+                    return error(ProtocolError::Unauthorized);
+                }
+                Ok(value)
+            }
+            Err(e) => Err(e),
+        },
+    };
+    let value = match value {
         Ok(v) => v,
         Err(e) => {
             tracing::info!(reason = %e, "refused request body");
@@ -211,7 +230,7 @@ async fn health(st: &AppState, peer: Option<IpAddr>) -> Response {
     }
     let started = Instant::now();
     let check = tokio::time::timeout(HEALTH_TIMEOUT, st.ctx.users.superuser_role()).await;
-    let status = match check {
+    let mut status = match check {
         Ok(Ok(Some(role))) if role == "superuser" => "ok",
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "health check: database error");
@@ -219,6 +238,22 @@ async fn health(st: &AppState, peer: Option<IpAddr>) -> Response {
         }
         _ => "database broken",
     };
+    if status == "ok" && st.sessions_checked_by_health {
+        // A lookup of a token that cannot exist: one round trip to the
+        // session store.
+        let probe = st
+            .ctx
+            .sessions
+            .active_session("-health-probe-", st.ctx.clock.now());
+        match tokio::time::timeout(HEALTH_TIMEOUT, probe).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "health check: session store error");
+                status = "session store broken";
+            }
+            Err(_) => status = "session store broken",
+        }
+    }
     let healthy = status == "ok";
     let body = json!({
         "Expected-Workers": 1,

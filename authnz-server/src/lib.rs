@@ -24,6 +24,7 @@ pub mod passwords;
 pub mod policy;
 pub mod protocol;
 pub mod ratelimit;
+pub mod replay;
 pub mod sleeper;
 pub mod tls;
 pub mod validate;

@@ -10,8 +10,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use authnz_api::{Clock, MemoryLoginThrottle, MemoryRateLimiter, SystemClock};
-use authnz_server::app::{self, AdminSeed, ServerOptions};
+use authnz_api::{
+    Clock, LoginThrottle, MemoryLoginThrottle, MemoryRateLimiter, MemoryReplayGuard, RateLimiter,
+    ReplayGuard, SystemClock,
+};
+use authnz_server::app::{self, AdminSeed, ServerOptions, SessionPlacement};
 use authnz_server::config::{
     ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, AutosetupSeed, Cli, Command, Config, Environment,
     FALLBACK_ADMIN_EMAIL, PolicyCommand, StdioPrompter, prepare_basedir_with,
@@ -149,6 +152,7 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
         }
         None => tracing::info!("rate limiting is off (ratelimits = none)"),
     }
+    let shared = shared_state(&config).await?;
     let opts = ServerOptions {
         database_url: config.authdb.sqlx_url(),
         db: SqlOptions::default(),
@@ -156,7 +160,7 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
         pii_salt: config.piisalt.clone(),
         allowed_hosts: config.allowedhosts.clone(),
         rate_limits,
-        rate_limiter: Arc::new(MemoryRateLimiter::default()),
+        rate_limiter: shared.rate_limiter,
         workers: config.workers,
         hash_params: HashParams::default(),
         policy,
@@ -169,7 +173,10 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
         password_policy: config.passpolicy.clone(),
         clock: clock.clone(),
         sleeper: Arc::new(TokioSleeper),
-        throttle: Arc::new(MemoryLoginThrottle::default()),
+        throttle: shared.throttle,
+        sessions: shared.sessions,
+        request_ttl: config.requestttl,
+        replay_guard: shared.replay_guard,
         lockout: LockoutSettings {
             tries: config.userlocktries,
             lock_time: std::time::Duration::from_secs(config.userlocktime),
@@ -205,6 +212,75 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
     built.store.close().await;
     tracing::info!("authnzrv stopped");
     Ok(())
+}
+
+/// The state several instances may share: in the process, or in Redis when
+/// `redis_url` is set.
+struct Shared {
+    rate_limiter: Arc<dyn RateLimiter>,
+    throttle: Arc<dyn LoginThrottle>,
+    replay_guard: Arc<dyn ReplayGuard>,
+    sessions: SessionPlacement,
+}
+
+#[cfg(feature = "redis")]
+async fn shared_state(config: &Config) -> anyhow::Result<Shared> {
+    use authnz_server::config::SessionStoreKind;
+    use authnz_store_redis::{RedisBackend, RedisOptions};
+
+    let Some(url) = &config.redis_url else {
+        return Ok(in_process());
+    };
+    let options = RedisOptions {
+        timeout: config.redistimeout,
+        ..RedisOptions::default()
+    };
+    let redis = match RedisBackend::connect(url, &config.redisprefix, options).await {
+        Ok(redis) => {
+            tracing::info!(prefix = %config.redisprefix, "Redis connected");
+            redis
+        }
+        Err(authnz_api::StoreError::Unavailable { .. }) => {
+            // Start anyway: every use retries, so the server recovers when
+            // Redis comes up (rate limits fail open meanwhile).
+            tracing::warn!("Redis is unreachable at start-up; it is retried on every use");
+            RedisBackend::connect_lazy(url, &config.redisprefix, options)
+                .map_err(|e| anyhow::anyhow!("AUTHNZERVER_REDIS_URL: {e}"))?
+        }
+        Err(e) => anyhow::bail!("AUTHNZERVER_REDIS_URL: cannot use this Redis URL: {e}"),
+    };
+    let sessions = match config.sessionstore {
+        SessionStoreKind::Redis => {
+            tracing::info!("sessions live in Redis");
+            SessionPlacement::Redis(redis.clone())
+        }
+        SessionStoreKind::Sql => SessionPlacement::Sql,
+    };
+    Ok(Shared {
+        rate_limiter: Arc::new(redis.rate_limiter()),
+        throttle: Arc::new(redis.login_throttle()),
+        replay_guard: Arc::new(redis.replay_guard()),
+        sessions,
+    })
+}
+
+#[cfg(not(feature = "redis"))]
+async fn shared_state(config: &Config) -> anyhow::Result<Shared> {
+    if config.redis_url.is_some() {
+        anyhow::bail!(
+            "AUTHNZERVER_REDIS_URL is set, but this authnzrv was built without the `redis` feature"
+        );
+    }
+    Ok(in_process())
+}
+
+fn in_process() -> Shared {
+    Shared {
+        rate_limiter: Arc::new(MemoryRateLimiter::default()),
+        throttle: Arc::new(MemoryLoginThrottle::default()),
+        replay_guard: Arc::new(MemoryReplayGuard::default()),
+        sessions: SessionPlacement::Sql,
+    }
 }
 
 /// The mail part of the server options, from the validated config.

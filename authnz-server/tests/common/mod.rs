@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authnz_api::{Clock, MemoryLoginThrottle, MemoryRateLimiter, SystemClock};
-use authnz_server::app::{AdminSeed, Built, ServerOptions, build, serve};
+use authnz_api::{Clock, MemoryLoginThrottle, MemoryRateLimiter, MemoryReplayGuard, SystemClock};
+use authnz_server::app::{AdminSeed, Built, ServerOptions, SessionPlacement, build, serve};
 use authnz_server::context::LockoutSettings;
 use authnz_server::mail::MailOptions;
 use authnz_server::passwords::HashParams;
@@ -145,6 +145,9 @@ pub fn options(db: &TestDb, basedir: &std::path::Path, clock: Arc<dyn Clock>) ->
         // No real waiting in tests: back-off delays are recorded, not slept.
         sleeper: Arc::new(ManualSleeper::new()),
         throttle: Arc::new(MemoryLoginThrottle::default()),
+        sessions: SessionPlacement::Sql,
+        request_ttl: None,
+        replay_guard: Arc::new(MemoryReplayGuard::default()),
         lockout: LockoutSettings::default(),
         breach_check_url: None,
         mail: MailOptions::file(
