@@ -14,6 +14,7 @@ mod client;
 mod limits;
 mod load;
 mod pg;
+mod rediskeys;
 mod report;
 mod scenarios;
 mod servers;
@@ -60,8 +61,9 @@ struct Args {
     /// Skip the original Python authnzerver.
     #[arg(long)]
     no_original: bool,
-    /// Comma-separated backends: sqlite, postgres.
-    #[arg(long, default_value = "sqlite,postgres")]
+    /// Comma-separated backends: sqlite, postgres, postgres+redis (sessions,
+    /// rate limits and login back-off in Redis).
+    #[arg(long, default_value = "sqlite,postgres,postgres+redis")]
     backends: String,
     /// Comma-separated scenario names (default: all).
     #[arg(long)]
@@ -80,6 +82,14 @@ struct Args {
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     postgres_url: String,
+    /// Redis for the postgres+redis backend; the bench uses its own key
+    /// prefix there and deletes its keys at the end.
+    #[arg(
+        long,
+        env = "AUTHNZ_BENCH_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    redis_url: String,
     /// Interpreter that makes the original's virtualenv.
     #[arg(long, default_value = "python3")]
     python: String,
@@ -237,6 +247,7 @@ async fn bench(
                     server_bin,
                     &dir.join("authnz"),
                     None,
+                    &[],
                     &setup.pinning,
                 )?];
                 if let Some(bin) = &venv {
@@ -254,12 +265,14 @@ async fn bench(
                 running.into_iter().for_each(Server::stop);
                 rows.extend(r?);
             }
-            "postgres" => {
-                let db = match pg::Database::create(&args.postgres_url, &setup.run_id).await {
+            "postgres" | "postgres+redis" => {
+                let with_redis = backend == "postgres+redis";
+                let db_run_id = format!("{}{}", setup.run_id, if with_redis { "r" } else { "" });
+                let db = match pg::Database::create(&args.postgres_url, &db_run_id).await {
                     Ok(db) => db,
                     Err(e) => {
                         rows.push(Row::note(
-                            "postgres",
+                            backend,
                             "all",
                             Kind::Authnz,
                             &format!("skipped: {e:#}"),
@@ -267,41 +280,64 @@ async fn bench(
                         continue;
                     }
                 };
+                let redis = if with_redis {
+                    match rediskeys::Prefix::check(&args.redis_url, &setup.run_id).await {
+                        Ok(p) => Some(p),
+                        Err(e) => {
+                            db.drop_database().await;
+                            rows.push(Row::note(
+                                backend,
+                                "all",
+                                Kind::Authnz,
+                                &format!("skipped: {e:#}"),
+                            ));
+                            continue;
+                        }
+                    }
+                } else {
+                    None
+                };
+                let env: Vec<(&str, String)> = match &redis {
+                    Some(p) => vec![
+                        ("AUTHNZERVER_REDIS_URL", args.redis_url.clone()),
+                        ("AUTHNZERVER_REDISPREFIX", p.prefix.clone()),
+                        ("AUTHNZERVER_SESSIONSTORE", "redis".to_owned()),
+                    ],
+                    None => Vec::new(),
+                };
                 let started = servers::start_authnz(
                     server_bin,
-                    &setup.work.join("postgres").join("authnz"),
+                    &setup.work.join(backend.replace('+', "-")).join("authnz"),
                     Some(&db.url),
+                    &env,
                     &setup.pinning,
                 );
                 let r = match started {
                     Ok(server) => {
                         let running = vec![server];
-                        let r = run_backend("postgres", &running, setup, selected).await;
+                        let r = run_backend(backend, &running, setup, selected).await;
                         running.into_iter().for_each(Server::stop);
                         r
                     }
                     Err(e) => Err(e),
                 };
                 db.drop_database().await;
+                if let Some(p) = redis {
+                    p.delete_keys().await;
+                }
                 rows.extend(r?);
                 if venv.is_some() {
                     rows.push(Row::note(
-                        "postgres",
+                        backend,
                         "all",
                         Kind::Original,
                         "not run: the original's PostgreSQL driver is not installed by the bench",
                     ));
                 }
             }
-            other => bail!("unknown backend {other} (sqlite, postgres)"),
+            other => bail!("unknown backend {other} (sqlite, postgres, postgres+redis)"),
         }
     }
-    rows.push(Row::note(
-        "postgres+redis",
-        "all",
-        Kind::Authnz,
-        "not yet: Redis backend not landed",
-    ));
     Ok((rows, limits))
 }
 

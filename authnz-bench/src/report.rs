@@ -226,10 +226,7 @@ pub fn smoke_problems(rows: &[Row], limits: &Limits, expected: &[&str]) -> Vec<S
             }
         }
     }
-    for r in rows
-        .iter()
-        .filter(|r| r.kind == Kind::Authnz && r.backend != "postgres+redis")
-    {
+    for r in rows.iter().filter(|r| r.kind == Kind::Authnz) {
         if let Some(note) = &r.note
             && note.starts_with("skipped")
         {

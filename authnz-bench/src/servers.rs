@@ -189,11 +189,13 @@ fn read_codec(basedir: &Path) -> anyhow::Result<Arc<Codec>> {
 }
 
 /// Start authnz from `binary` with a fresh autosetup basedir under `dir`;
-/// `authdb` overrides the database (PostgreSQL runs).
+/// `authdb` overrides the database (PostgreSQL runs), `env` adds variables
+/// (the Redis items).
 pub fn start_authnz(
     binary: &Path,
     dir: &Path,
     authdb: Option<&str>,
+    env: &[(&str, String)],
     pinning: &Pinning,
 ) -> anyhow::Result<Server> {
     let basedir = dir.join("basedir");
@@ -228,6 +230,9 @@ pub fn start_authnz(
         .stderr(log);
     if let Some(url) = authdb {
         cmd.args(["--authdb", url]);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
     }
     let child = cmd
         .spawn()

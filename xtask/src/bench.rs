@@ -53,11 +53,18 @@ pub fn smoke(root: &Path, target: &Path, probes: &[Probe]) -> anyhow::Result<()>
         .arg("--smoke")
         .arg("--server")
         .arg(debug.join("authnzrv"));
-    match postgres {
-        Some(p) => {
+    let redis = probes
+        .iter()
+        .find(|p| p.service.name == "redis" && p.usable());
+    match (postgres, redis) {
+        (Some(p), Some(r)) => {
+            cmd.args(["--backends", "sqlite,postgres,postgres+redis"])
+                .args(["--postgres-url", &p.url, "--redis-url", &r.url]);
+        }
+        (Some(p), None) => {
             cmd.args(["--backends", "sqlite,postgres", "--postgres-url", &p.url]);
         }
-        None => {
+        (None, _) => {
             cmd.args(["--backends", "sqlite"]);
         }
     }
