@@ -92,3 +92,6 @@ pub use redis;
 pub use replay::RedisReplayGuard;
 pub use sessions::{RedisSessionStore, SESSION_GRACE};
 pub use throttle::{DEFAULT_THROTTLE_IDLE_EXPIRY, RedisLoginThrottle};
+
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -8,8 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +16,7 @@ use authnz_api::testkit::fixtures::{at, t0};
 use authnz_api::{
     LoginThrottle, RateLimit, RateLimiter, ReplayGuard, SessionStore, StoreError, UserStore,
 };
+use authnz_store_redis::testing::{PrivateRedis, free_port};
 use authnz_store_redis::{RedisBackend, RedisOptions};
 use authnz_store_sql::{SqlOptions, SqlStore};
 
@@ -28,80 +28,6 @@ fn options() -> RedisOptions {
     RedisOptions {
         timeout: Duration::from_secs(1),
         reconnect_retries: 1,
-    }
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    l.local_addr().expect("addr").port()
-}
-
-/// A `redis-server` child on a fixed port, killed on drop.
-struct PrivateRedis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl PrivateRedis {
-    /// Start one on a free port, or `None` (skip) without `redis-server`.
-    fn start(test: &str) -> Option<PrivateRedis> {
-        let mut r = PrivateRedis {
-            port: free_port(),
-            child: None,
-        };
-        match r.spawn() {
-            Ok(()) => Some(r),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let required = std::env::var(authnz_api::testkit::REQUIRE_SERVICES_VAR)
-                    .is_ok_and(|v| v.trim() == "1");
-                assert!(
-                    !required,
-                    "redis-server is not installed: cannot run {test}"
-                );
-                eprintln!("SKIPPED (redis-server not installed): {test}");
-                None
-            }
-            Err(e) => panic!("start redis-server: {e}"),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn spawn(&mut self) -> std::io::Result<()> {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(["--daemonize", "no"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        self.child = Some(child);
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "redis-server did not listen on {}",
-                self.port
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(())
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 

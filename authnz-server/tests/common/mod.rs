@@ -73,10 +73,10 @@ impl TestDb {
     }
 }
 
-/// A running server plus a protocol client for it.
+/// A running server plus a protocol client for it (`s.call(..)`, `s.addr`
+/// and `s.codec` reach the client through `Deref`).
 pub struct TestServer {
-    pub addr: SocketAddr,
-    pub codec: Codec,
+    pub client: Client,
     pub key: [u8; 32],
     pub built: Built,
     pub basedir: tempfile::TempDir,
@@ -180,8 +180,7 @@ impl TestServer {
             let _ = rx.await;
         }));
         Self {
-            addr,
-            codec: Codec::new(&key),
+            client: Client::new(addr, &key),
             key,
             built,
             basedir,
@@ -198,6 +197,29 @@ impl TestServer {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
         self.built.store.close().await;
+    }
+}
+
+impl std::ops::Deref for TestServer {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// A protocol client for a server at `addr` sharing the Fernet key: a
+/// hand-written HTTP/1.1 exchange per request, on a fresh connection.
+pub struct Client {
+    pub addr: SocketAddr,
+    pub codec: Codec,
+}
+
+impl Client {
+    pub fn new(addr: SocketAddr, key: &[u8; 32]) -> Self {
+        Self {
+            addr,
+            codec: Codec::new(key),
+        }
     }
 
     /// One raw HTTP/1.1 exchange: returns (status, headers text, body bytes).
@@ -253,23 +275,47 @@ impl TestServer {
         Ok(self.codec.open(&body).expect("response decrypts"))
     }
 
-    /// Send a request the way the Python client does and return the envelope.
-    pub async fn call(&self, request: &str, mut body: Value) -> Value {
+    /// The request object the Python client sends, from client `ip`.
+    pub fn request_object(ip: &str, request: &str, mut body: Value) -> Value {
         if let Some(b) = body.as_object_mut() {
-            b.insert("client_ipaddr".into(), json!("127.0.0.1"));
+            b.insert("client_ipaddr".into(), json!(ip));
         }
-        let object = json!({
+        json!({
             "request": request,
             "body": body,
             "reqid": 42,
-            "client_ipaddr": "127.0.0.1",
-        });
+            "client_ipaddr": ip,
+        })
+    }
+
+    /// Send a request the way the Python client does (from 127.0.0.1) and
+    /// return the envelope.
+    pub async fn call(&self, request: &str, body: Value) -> Value {
+        self.call_as("127.0.0.1", request, body).await
+    }
+
+    /// [`Client::call`] from client address `ip` (rate limits are per
+    /// request type and client address).
+    pub async fn call_as(&self, ip: &str, request: &str, body: Value) -> Value {
         let env = self
-            .send_object(&object)
+            .send_object(&Self::request_object(ip, request, body))
             .await
             .unwrap_or_else(|e| panic!("{request}: HTTP {e:?}"));
         assert_eq!(env["reqid"], json!(42));
         env
+    }
+
+    /// Like [`Client::call_as`], but return the raw exchange: (status,
+    /// headers text, body bytes), for answers other than 200.
+    pub async fn call_raw_as(
+        &self,
+        ip: &str,
+        request: &str,
+        body: Value,
+    ) -> (u16, String, Vec<u8>) {
+        let sealed = self.codec.seal(&Self::request_object(ip, request, body));
+        self.raw("POST", "/", Some("127.0.0.1"), sealed.as_bytes())
+            .await
     }
 
     /// `session-new` for `user_id` (null = anonymous); returns the token.
@@ -373,4 +419,43 @@ pub fn self_signed_cert(dir: &std::path::Path) -> (std::path::PathBuf, std::path
         .expect("the openssl command runs");
     assert!(status.success(), "openssl made a certificate");
     (cert, key)
+}
+
+/// Rate limiter, login throttle, replay guard and sessions on `redis`, as
+/// `authnzrv --redis-url .. --sessionstore redis` wires them.
+pub fn on_redis(o: &mut ServerOptions, redis: &authnz_store_redis::RedisBackend) {
+    o.rate_limiter = Arc::new(redis.rate_limiter());
+    o.throttle = Arc::new(redis.login_throttle());
+    o.replay_guard = Arc::new(redis.replay_guard());
+    o.sessions = SessionPlacement::Redis(redis.clone());
+}
+
+/// Rows in the SQL `sessions` and `apikeys` tables (session-tied keys).
+pub async fn sql_session_rows(s: &TestServer) -> (i64, i64) {
+    use authnz_store_sql::sqlx;
+    const SESSIONS: &str = "SELECT COUNT(*) FROM sessions";
+    const APIKEYS: &str = "SELECT COUNT(*) FROM apikeys";
+    let store = &s.built.store;
+    if let Some(pool) = store.sqlite_pool() {
+        let a: i64 = sqlx::query_scalar(SESSIONS)
+            .fetch_one(pool)
+            .await
+            .expect("count");
+        let b: i64 = sqlx::query_scalar(APIKEYS)
+            .fetch_one(pool)
+            .await
+            .expect("count");
+        (a, b)
+    } else {
+        let pool = store.postgres_pool().expect("a SQLite or PostgreSQL store");
+        let a: i64 = sqlx::query_scalar(SESSIONS)
+            .fetch_one(pool)
+            .await
+            .expect("count");
+        let b: i64 = sqlx::query_scalar(APIKEYS)
+            .fetch_one(pool)
+            .await
+            .expect("count");
+        (a, b)
+    }
 }

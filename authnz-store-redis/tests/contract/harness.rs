@@ -1,86 +1,17 @@
 //! Factories for the contract suites: every test gets its own key prefix on
 //! the Redis server of `AUTHNZ_TEST_REDIS_URL`, and its keys are deleted
-//! afterwards (SCAN MATCH prefix* + DEL).
+//! afterwards (`authnz_store_redis::testing`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use authnz_api::testkit::{self, Harness, Stores};
+use authnz_api::testkit::{Harness, Stores};
 use authnz_api::{LoginThrottle, RateDecision, RateLimit, RateLimiter, ReplayGuard, StoreError};
-use authnz_store_redis::{RedisBackend, RedisOptions};
 use authnz_store_sql::{SqlOptions, SqlStore};
 use chrono::NaiveDateTime;
 
-pub const REDIS_URL_VAR: &str = "AUTHNZ_TEST_REDIS_URL";
-
-/// A backend under a fresh prefix, and the guard that cleans it up.
-pub async fn backend(test: &'static str) -> Option<(RedisBackend, PrefixCleanup)> {
-    let url = testkit::service_url(REDIS_URL_VAR, test)?;
-    let prefix = format!("{}:", testkit::unique_name("authnz_t"));
-    let backend = RedisBackend::connect(&url, &prefix, RedisOptions::default())
-        .await
-        .expect("connect to the test Redis");
-    Some((backend, PrefixCleanup { url, prefix }))
-}
-
-/// Deletes every key under a prefix when dropped.
-#[derive(Debug)]
-pub struct PrefixCleanup {
-    url: String,
-    prefix: String,
-}
-
-impl PrefixCleanup {
-    /// Delete the keys now (synchronously, on a connection of its own).
-    pub fn clean(&self) {
-        let Ok(client) = redis::Client::open(self.url.as_str()) else {
-            return;
-        };
-        let Ok(mut con) = client.get_connection_with_timeout(Duration::from_secs(2)) else {
-            eprintln!("could not clean up Redis prefix {}", self.prefix);
-            return;
-        };
-        let pattern = format!("{}*", self.prefix);
-        let mut cursor: u64 = 0;
-        loop {
-            let Ok((next, keys)): Result<(u64, Vec<String>), _> = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query(&mut con)
-            else {
-                return;
-            };
-            if !keys.is_empty() {
-                let _: Result<i64, _> = redis::cmd("DEL").arg(&keys).query(&mut con);
-            }
-            if next == 0 {
-                return;
-            }
-            cursor = next;
-        }
-    }
-
-    /// How many keys are under the prefix.
-    pub fn count(&self) -> usize {
-        let client = redis::Client::open(self.url.as_str()).expect("url");
-        let mut con = client.get_connection().expect("connect");
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}*", self.prefix))
-            .query(&mut con)
-            .expect("KEYS");
-        keys.len()
-    }
-}
-
-impl Drop for PrefixCleanup {
-    fn drop(&mut self) {
-        self.clean();
-    }
-}
+pub use authnz_store_redis::testing::{PrefixCleanup, REDIS_URL_VAR, test_backend as backend};
 
 /// An implementation plus the cleanup of its prefix, run when the last
 /// handle goes.
