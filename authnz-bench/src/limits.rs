@@ -10,9 +10,12 @@
 //!   joined with its user) through the SQLite store, in a temporary file
 //!   database in WAL mode, as the server opens it.
 //!
+//! - the same lookup answered by the in-process session cache that the
+//!   server uses on its own SQLite file (`authnz_server::session_cache`).
+//!
 //! Login can go no faster than `cores / hash_time` (authnz spends exactly one
 //! Argon2 verification per login, spec 5.3); session-exists no faster than
-//! `cores / (fernet + lookup)`.
+//! `cores / (fernet + lookup)`, or with the cache `cores / (fernet + hit)`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +25,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use authnz_api::{InitialData, NewUser, Role, RoleStore as _, Session, SessionStore as _};
 use authnz_server::passwords::HashParams;
 use authnz_server::protocol::codec::Codec;
+use authnz_server::session_cache::{CachedStore, DEFAULT_CAPACITY};
 use authnz_store_sql::{SqlOptions, SqlStore};
 use serde_json::json;
 
@@ -30,6 +34,8 @@ pub struct Limits {
     pub argon2: Duration,
     pub fernet: Duration,
     pub lookup: Duration,
+    /// The same lookup answered by the session cache.
+    pub cached_lookup: Duration,
 }
 
 impl Limits {
@@ -42,17 +48,23 @@ impl Limits {
     pub fn session_limit(&self, cores: usize) -> f64 {
         cores as f64 / (self.fernet + self.lookup).as_secs_f64()
     }
+
+    /// Session checks per second `cores` can do with the session cache.
+    pub fn cached_session_limit(&self, cores: usize) -> f64 {
+        cores as f64 / (self.fernet + self.cached_lookup).as_secs_f64()
+    }
 }
 
 /// Measure the three costs; `quick` takes fewer samples.
 pub async fn measure(quick: bool) -> anyhow::Result<Limits> {
     let argon2 = argon2_time(if quick { 2 } else { 5 })?;
     let fernet = fernet_time(if quick { 2_000 } else { 20_000 });
-    let lookup = lookup_time(if quick { 2_000 } else { 20_000 }).await?;
+    let (lookup, cached_lookup) = lookup_time(if quick { 2_000 } else { 20_000 }).await?;
     Ok(Limits {
         argon2,
         fernet,
         lookup,
+        cached_lookup,
     })
 }
 
@@ -117,8 +129,9 @@ fn fernet_time(runs: u32) -> Duration {
     elapsed / runs.max(1)
 }
 
-/// Mean cost of one `active_session` call through the SQLite store.
-async fn lookup_time(runs: u32) -> anyhow::Result<Duration> {
+/// Mean cost of one `active_session` call through the SQLite store, and
+/// through the session cache in front of it (warmed).
+async fn lookup_time(runs: u32) -> anyhow::Result<(Duration, Duration)> {
     let dir = tempfile::tempdir().context("cannot make a temporary directory")?;
     let url = format!("sqlite://{}", dir.path().join("lookup.sqlite").display());
     let store = Arc::new(
@@ -154,9 +167,21 @@ async fn lookup_time(runs: u32) -> anyhow::Result<Duration> {
         }
     }
     let elapsed = t.elapsed();
+    let cached = CachedStore::new(store.clone(), store.clone(), DEFAULT_CAPACITY);
+    for token in &tokens {
+        cached.active_session(token, now).await?;
+    }
+    let t = Instant::now();
+    for i in 0..runs.max(1) {
+        let token = &tokens[i as usize % tokens.len()];
+        if cached.active_session(token, now).await?.is_some() {
+            found += 1;
+        }
+    }
+    let cached_elapsed = t.elapsed();
     store.close().await;
-    anyhow::ensure!(found == runs.max(1), "lookups missed their sessions");
-    Ok(elapsed / runs.max(1))
+    anyhow::ensure!(found == 2 * runs.max(1), "lookups missed their sessions");
+    Ok((elapsed / runs.max(1), cached_elapsed / runs.max(1)))
 }
 
 async fn seed(store: &SqlStore, now: chrono::NaiveDateTime) -> anyhow::Result<()> {

@@ -30,6 +30,7 @@ use crate::policy::Policy;
 use crate::protocol::codec::Codec;
 use crate::ratelimit::RateLimitsConfig;
 use crate::replay::ReplayCheck;
+use crate::session_cache::CachedStore;
 use crate::sleeper::Sleeper;
 use crate::validate::{PasswordPolicy, Validators};
 
@@ -81,6 +82,10 @@ pub struct ServerOptions {
     pub throttle: Arc<dyn LoginThrottle>,
     /// Where sessions live.
     pub sessions: SessionPlacement,
+    /// Cache active sessions in the process ([`crate::session_cache`]): only
+    /// when this process is the only writer of sessions and users (SQLite
+    /// with the lock taken, or a test).
+    pub session_cache: bool,
     /// Replay protection window (`requestttl`); `None` is off.
     pub request_ttl: Option<std::time::Duration>,
     /// The seen-set of the replay protection.
@@ -139,7 +144,18 @@ pub async fn build(opts: &ServerOptions) -> anyhow::Result<Built> {
         crate::validate::PublicSuffixList::default_cache_path().as_deref(),
         std::time::SystemTime::now(),
     );
+    let mut users: Arc<dyn UserStore> = store.clone();
     let (sessions, apikeys): (Arc<dyn SessionStore>, Arc<dyn ApiKeyStore>) = match &opts.sessions {
+        SessionPlacement::Sql if opts.session_cache => {
+            let cached = Arc::new(CachedStore::new(
+                store.clone(),
+                store.clone(),
+                crate::session_cache::DEFAULT_CAPACITY,
+            ));
+            users = cached.clone();
+            tracing::info!("active sessions are cached in the process");
+            (cached, store.clone())
+        }
         SessionPlacement::Sql => (store.clone(), store.clone()),
         #[cfg(feature = "redis")]
         SessionPlacement::Redis(redis) => (
@@ -148,7 +164,7 @@ pub async fn build(opts: &ServerOptions) -> anyhow::Result<Built> {
         ),
     };
     let ctx = Context {
-        users: store.clone() as Arc<dyn UserStore>,
+        users,
         sessions,
         roles: store.clone() as Arc<dyn RoleStore>,
         apikeys,

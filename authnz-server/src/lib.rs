@@ -25,6 +25,7 @@ pub mod policy;
 pub mod protocol;
 pub mod ratelimit;
 pub mod replay;
+pub mod session_cache;
 pub mod sleeper;
 pub mod tls;
 pub mod validate;

@@ -153,6 +153,23 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
         None => tracing::info!("rate limiting is off (ratelimits = none)"),
     }
     let shared = shared_state(&config).await?;
+    // The session cache needs this process to be the only writer: SQLite,
+    // sessions in it, and the database's lock file ours.
+    let cache_lock = match (&shared.sessions, config.authdb.sqlite_path()) {
+        (SessionPlacement::Sql, Some(path)) => {
+            let lock = authnz_server::session_cache::try_lock_exclusive(path);
+            if lock.is_none() {
+                tracing::warn!(
+                    "another process holds the lock of this SQLite database: active sessions are not cached"
+                );
+            }
+            lock
+        }
+        _ => None,
+    };
+    let session_cache = matches!(shared.sessions, SessionPlacement::Sql)
+        && (cache_lock.is_some() || config.authdb.sqlite_path().is_none())
+        && config.authdb.backend() == authnz_server::config::DatabaseBackend::Sqlite;
     let opts = ServerOptions {
         database_url: config.authdb.sqlx_url(),
         db: SqlOptions::default(),
@@ -175,6 +192,7 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
         sleeper: Arc::new(TokioSleeper),
         throttle: shared.throttle,
         sessions: shared.sessions,
+        session_cache,
         request_ttl: config.requestttl,
         replay_guard: shared.replay_guard,
         lockout: LockoutSettings {
@@ -209,6 +227,7 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
         None => app::serve(listener, built.state.clone(), shutdown_signal()).await?,
     }
     cleanup.abort();
+    drop(cache_lock);
     built.store.close().await;
     tracing::info!("authnzrv stopped");
     Ok(())

@@ -146,6 +146,9 @@ pub fn options(db: &TestDb, basedir: &std::path::Path, clock: Arc<dyn Clock>) ->
         sleeper: Arc::new(ManualSleeper::new()),
         throttle: Arc::new(MemoryLoginThrottle::default()),
         sessions: SessionPlacement::Sql,
+        // SQLite test servers run with the session cache, as the binary does
+        // on its own SQLite file, so every session test exercises it.
+        session_cache: db.url.starts_with("sqlite"),
         request_ttl: None,
         replay_guard: Arc::new(MemoryReplayGuard::default()),
         lockout: LockoutSettings::default(),
