@@ -14,6 +14,7 @@
 
 pub mod clock;
 pub mod error;
+mod expiring;
 pub mod mail;
 pub mod pyjson;
 pub mod ratelimit;

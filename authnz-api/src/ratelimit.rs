@@ -24,7 +24,7 @@
 //! The trait only decides; which key and which limit apply to a request is
 //! the server's business (request type + address, request type + e-mail).
 
-use std::collections::{BTreeSet, HashMap};
+use crate::expiring::ExpiringKeys;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -177,32 +177,7 @@ const EXPIRE_PER_CHECK: usize = 2;
 #[derive(Debug)]
 pub struct MemoryRateLimiter {
     capacity: usize,
-    inner: Mutex<Buckets>,
-}
-
-#[derive(Debug, Default)]
-struct Buckets {
-    /// key -> TAT (microseconds since the epoch).
-    by_key: HashMap<String, i64>,
-    /// (TAT, key), earliest first.
-    by_tat: BTreeSet<(i64, String)>,
-}
-
-impl Buckets {
-    fn remove_first(&mut self) {
-        if let Some((_, key)) = self.by_tat.pop_first() {
-            self.by_key.remove(&key);
-        }
-    }
-
-    fn expire(&mut self, now: i64, at_most: usize) {
-        for _ in 0..at_most {
-            match self.by_tat.first() {
-                Some((tat, _)) if *tat <= now => self.remove_first(),
-                _ => break,
-            }
-        }
-    }
+    inner: Mutex<ExpiringKeys>,
 }
 
 impl MemoryRateLimiter {
@@ -210,13 +185,13 @@ impl MemoryRateLimiter {
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity: capacity.max(1),
-            inner: Mutex::new(Buckets::default()),
+            inner: Mutex::new(ExpiringKeys::default()),
         }
     }
 
     /// How many keys are held.
     pub fn len(&self) -> usize {
-        self.lock().by_key.len()
+        self.lock().len()
     }
 
     /// True when no key is held.
@@ -240,26 +215,14 @@ impl MemoryRateLimiter {
         let now = epoch_micros(now);
         let mut b = self.lock();
         b.expire(now, EXPIRE_PER_CHECK);
-        let stored = b.by_key.get(key).copied();
-        let (decision, new_tat) = gcra(stored, limit, now);
+        let (decision, new_tat) = gcra(b.get(key), limit, now);
         if decision.is_allowed() {
-            match stored {
-                Some(old) => {
-                    b.by_tat.remove(&(old, key.to_owned()));
-                }
-                None => {
-                    while b.by_key.len() >= self.capacity {
-                        b.remove_first();
-                    }
-                }
-            }
-            b.by_key.insert(key.to_owned(), new_tat);
-            b.by_tat.insert((new_tat, key.to_owned()));
+            b.set(key, new_tat, self.capacity);
         }
         decision
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Buckets> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ExpiringKeys> {
         // The maps are updated together after the arithmetic; a panic in
         // between cannot happen short of allocation failure. Keep serving.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())

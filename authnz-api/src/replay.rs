@@ -8,7 +8,7 @@
 //! Ids are opaque to the implementation: the caller passes a fixed-size id
 //! of the token (e.g. a hash of it), never the token itself.
 
-use std::collections::{BTreeMap, HashMap};
+use crate::expiring::ExpiringKeys;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -62,34 +62,7 @@ const EXPIRE_PER_CALL: usize = 2;
 #[derive(Debug)]
 pub struct MemoryReplayGuard {
     capacity: usize,
-    inner: Mutex<Seen>,
-}
-
-#[derive(Debug, Default)]
-struct Seen {
-    /// id -> (until in microseconds since the epoch, insertion number).
-    by_id: HashMap<String, (i64, u64)>,
-    /// (until, insertion number) -> id: soonest first, and among equal
-    /// `until`s the oldest first.
-    by_until: BTreeMap<(i64, u64), String>,
-    next_seq: u64,
-}
-
-impl Seen {
-    fn remove_first(&mut self) {
-        if let Some((_, id)) = self.by_until.pop_first() {
-            self.by_id.remove(&id);
-        }
-    }
-
-    fn expire(&mut self, now: i64, at_most: usize) {
-        for _ in 0..at_most {
-            match self.by_until.first_key_value() {
-                Some(((until, _), _)) if *until <= now => self.remove_first(),
-                _ => break,
-            }
-        }
-    }
+    inner: Mutex<ExpiringKeys>,
 }
 
 impl MemoryReplayGuard {
@@ -97,13 +70,13 @@ impl MemoryReplayGuard {
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity: capacity.max(1),
-            inner: Mutex::new(Seen::default()),
+            inner: Mutex::new(ExpiringKeys::default()),
         }
     }
 
     /// How many ids are held (expired ones may still be counted).
     pub fn len(&self) -> usize {
-        self.lock().by_id.len()
+        self.lock().len()
     }
 
     /// True when no id is held.
@@ -127,29 +100,20 @@ impl MemoryReplayGuard {
         let (until, now) = (epoch_micros(until), epoch_micros(now));
         let mut s = self.lock();
         s.expire(now, EXPIRE_PER_CALL);
-        let stored = s.by_id.get(token_id).copied();
-        if stored.is_some_and(|(u, _)| u > now) {
-            return false;
-        }
-        if let Some(old) = stored {
-            s.by_id.remove(token_id);
-            s.by_until.remove(&old);
+        match s.get(token_id) {
+            Some(u) if u > now => return false,
+            Some(_) => s.remove(token_id),
+            None => {}
         }
         if until <= now {
             // Expired on arrival: nothing worth remembering.
             return true;
         }
-        while s.by_id.len() >= self.capacity {
-            s.remove_first();
-        }
-        let seq = s.next_seq;
-        s.next_seq = seq.wrapping_add(1);
-        s.by_id.insert(token_id.to_owned(), (until, seq));
-        s.by_until.insert((until, seq), token_id.to_owned());
+        s.set(token_id, until, self.capacity);
         true
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Seen> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ExpiringKeys> {
         // The maps are updated together with no panicking step in between;
         // keep serving after a poisoning panic elsewhere.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())

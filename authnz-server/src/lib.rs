@@ -29,3 +29,4 @@ pub mod session_cache;
 pub mod sleeper;
 pub mod tls;
 pub mod validate;
+pub mod warn_gate;

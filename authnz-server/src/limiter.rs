@@ -19,9 +19,8 @@
 //! limiter outage should not take every frontend down with it.
 
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use authnz_api::{Clock, RateDecision, RateLimit, RateLimiter};
 use serde_json::Value;
@@ -30,6 +29,7 @@ use crate::actions::RequestType;
 use crate::protocol::pytruth::truthy;
 use crate::ratelimit::RateLimitsConfig;
 use crate::validate::pii::{PII_SALT_NONE, pii_hash};
+use crate::warn_gate::WarnGate;
 
 /// Upstream's fixed `Retry-After` (spec 4.1), sent when the refusal is not a
 /// rate decision (an e-mail request without an e-mail).
@@ -69,7 +69,7 @@ pub struct RequestLimiter {
     /// Salt for the e-mail keys.
     salt: String,
     failed_open: AtomicU64,
-    last_warning: Mutex<Option<Instant>>,
+    warn: WarnGate,
 }
 
 impl RequestLimiter {
@@ -93,7 +93,7 @@ impl RequestLimiter {
             clock,
             salt,
             failed_open: AtomicU64::new(0),
-            last_warning: Mutex::new(None),
+            warn: WarnGate::new(WARN_EVERY),
         }
     }
 
@@ -171,7 +171,7 @@ impl RequestLimiter {
             },
             Err(e) => {
                 let n = self.failed_open.fetch_add(1, Ordering::Relaxed) + 1;
-                if self.should_warn() {
+                if self.warn.ready() {
                     tracing::warn!(
                         error = %e,
                         failed_open_total = n,
@@ -179,20 +179,6 @@ impl RequestLimiter {
                     );
                 }
                 Verdict::Allowed
-            }
-        }
-    }
-
-    fn should_warn(&self) -> bool {
-        let Ok(mut last) = self.last_warning.lock() else {
-            return true;
-        };
-        let now = Instant::now();
-        match *last {
-            Some(t) if now.duration_since(t) < WARN_EVERY => false,
-            _ => {
-                *last = Some(now);
-                true
             }
         }
     }

@@ -21,14 +21,14 @@
 //! [`WARN_EVERY`](crate::limiter::WARN_EVERY).
 
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use authnz_api::{Clock, ReplayGuard};
 use chrono::{DateTime, NaiveDateTime, TimeDelta};
 
 use crate::limiter::WARN_EVERY;
 use crate::protocol::codec::TokenStamp;
+use crate::warn_gate::WarnGate;
 
 /// How far in the future a token's timestamp may be (sender clock ahead).
 pub const MAX_FUTURE_SKEW: Duration = Duration::from_secs(5);
@@ -50,7 +50,7 @@ pub struct ReplayCheck {
     ttl: Duration,
     guard: Arc<dyn ReplayGuard>,
     clock: Arc<dyn Clock>,
-    last_warning: Mutex<Option<Instant>>,
+    warn: WarnGate,
 }
 
 impl ReplayCheck {
@@ -60,7 +60,7 @@ impl ReplayCheck {
             ttl,
             guard,
             clock,
-            last_warning: Mutex::new(None),
+            warn: WarnGate::new(WARN_EVERY),
         }
     }
 
@@ -85,27 +85,13 @@ impl ReplayCheck {
             Ok(true) => Ok(()),
             Ok(false) => Err(Refused::Replayed),
             Err(e) => {
-                if self.should_warn() {
+                if self.warn.ready() {
                     tracing::warn!(
                         error = %e,
                         "replay guard backend failed: request allowed (fail-open)"
                     );
                 }
                 Ok(())
-            }
-        }
-    }
-
-    fn should_warn(&self) -> bool {
-        let Ok(mut last) = self.last_warning.lock() else {
-            return true;
-        };
-        let now = Instant::now();
-        match *last {
-            Some(t) if now.duration_since(t) < WARN_EVERY => false,
-            _ => {
-                *last = Some(now);
-                true
             }
         }
     }
