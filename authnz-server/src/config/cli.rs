@@ -291,7 +291,7 @@ pub struct Cli {
         long,
         value_name = "URL",
         allow_hyphen_values = true,
-        help = "Redis (redis://[user:pass@]host:port/db, rediss:// for TLS) shared by several instances: rate limits, login back-off, the replay guard and, with --sessionstore redis, sessions; needs the `redis` feature [env: AUTHNZERVER_REDIS_URL] [default: unset: all in-process]"
+        help = "Redis (redis://[user:pass@]host:port/db or unix:///path) shared by several instances: rate limits, login back-off, the replay guard and, with --sessionstore redis, sessions; needs the `redis` feature [env: AUTHNZERVER_REDIS_URL] [default: unset: all in-process]"
     )]
     pub redis_url: Option<String>,
 

@@ -560,14 +560,17 @@ impl Validator<'_> {
             .optional(&items::REDIS_URL)
             .map(|raw| {
                 let url = raw.value.trim().to_owned();
-                if url.starts_with("redis://")
-                    || url.starts_with("rediss://")
+                if url.starts_with("rediss://") {
+                    Err(raw.invalid(
+                        "TLS to Redis (rediss://) is not built in: use redis:// on a private network, or a TLS tunnel",
+                    ))
+                } else if url.starts_with("redis://")
                     || url.starts_with("redis+unix://")
                     || url.starts_with("unix://")
                 {
                     Ok(url)
                 } else {
-                    Err(raw.invalid("not a redis://, rediss:// or unix:// URL"))
+                    Err(raw.invalid("not a redis:// or unix:// URL"))
                 }
             })
             .transpose()?;

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 
 use super::super::{
-    Config, ConfigError, DatabaseTarget, Environment, FernetKey, MailerKind, SmtpSecurity,
+    Config, ConfigError, DatabaseTarget, Environment, FernetKey, MailerKind, SessionStoreKind,
+    SmtpSecurity,
 };
 use super::{KEY, base_env, cli, env};
 
@@ -690,4 +691,75 @@ fn mailer_not_compiled_in() {
         "{message}"
     );
     assert!(message.ends_with("(from the command line)"), "{message}");
+}
+
+#[test]
+fn scale_out_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = load(&[], &base_env(dir.path())).unwrap();
+    assert_eq!(config.redis_url, None);
+    assert_eq!(config.redisprefix, "authnz:");
+    assert_eq!(config.redistimeout, std::time::Duration::from_millis(1000));
+    assert_eq!(config.sessionstore, SessionStoreKind::Sql);
+    assert_eq!(config.requestttl, None);
+    // The URL may hold a password: never in Debug output.
+    let e = base_env(dir.path())
+        .with("AUTHNZERVER_REDIS_URL", "redis://:hunter2@cache:6379/0")
+        .with("AUTHNZERVER_SESSIONSTORE", "Redis")
+        .with("AUTHNZERVER_REQUESTTTL", "30");
+    let config = load(&["--redisprefix=x:", "--redistimeoutms=250"], &e).unwrap();
+    assert_eq!(
+        config.redis_url.as_deref(),
+        Some("redis://:hunter2@cache:6379/0")
+    );
+    assert_eq!(config.redisprefix, "x:");
+    assert_eq!(config.redistimeout, std::time::Duration::from_millis(250));
+    assert_eq!(config.sessionstore, SessionStoreKind::Redis);
+    assert_eq!(config.requestttl, Some(std::time::Duration::from_secs(30)));
+    assert!(!format!("{config:?}").contains("hunter2"));
+
+    for (env, value, var, reason) in [
+        (
+            "AUTHNZERVER_REDIS_URL",
+            "http://cache",
+            "AUTHNZERVER_REDIS_URL",
+            "not a redis:// or unix:// URL",
+        ),
+        (
+            "AUTHNZERVER_REDIS_URL",
+            "rediss://cache",
+            "AUTHNZERVER_REDIS_URL",
+            "TLS to Redis (rediss://) is not built in",
+        ),
+        (
+            "AUTHNZERVER_SESSIONSTORE",
+            "memcached",
+            "AUTHNZERVER_SESSIONSTORE",
+            "expected sql or redis",
+        ),
+        (
+            "AUTHNZERVER_SESSIONSTORE",
+            "redis",
+            "AUTHNZERVER_SESSIONSTORE",
+            "sessions in Redis need AUTHNZERVER_REDIS_URL",
+        ),
+        (
+            "AUTHNZERVER_REQUESTTTL",
+            "-1",
+            "AUTHNZERVER_REQUESTTTL",
+            "expected an integer from 0 to 86400",
+        ),
+        (
+            "AUTHNZERVER_REDISTIMEOUTMS",
+            "5",
+            "AUTHNZERVER_REDISTIMEOUTMS",
+            "expected an integer from 10 to 60000",
+        ),
+    ] {
+        let message = err(&[], &base_env(dir.path()).with(env, value));
+        assert!(
+            message.starts_with(&format!("Config item: \"{var}\" is invalid: {reason}")),
+            "{message}"
+        );
+    }
 }
