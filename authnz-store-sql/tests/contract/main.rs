@@ -5,7 +5,8 @@
 //!
 //! PostgreSQL runs when `AUTHNZ_TEST_POSTGRES_URL` is set (each test makes
 //! and drops its own database); otherwise those tests print `SKIPPED` and
-//! pass, unless `AUTHNZ_REQUIRE_SERVICES=1`.
+//! pass, unless `AUTHNZ_REQUIRE_SERVICES=1`. MySQL/MariaDB (Cargo feature
+//! `mysql`) likewise runs when `AUTHNZ_TEST_MYSQL_URL` is set.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -28,4 +29,9 @@ mod sqlite_file {
 #[cfg(feature = "postgres")]
 mod postgres {
     authnz_api::contract_tests!(crate::harness::postgres);
+}
+
+#[cfg(feature = "mysql")]
+mod mysql {
+    authnz_api::contract_tests!(crate::harness::mysql);
 }
