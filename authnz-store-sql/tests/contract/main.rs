@@ -11,6 +11,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod harness;
+#[cfg(feature = "mysql")]
+mod mysql_specific;
 #[cfg(feature = "postgres")]
 mod postgres_specific;
 #[cfg(all(unix, feature = "sqlite"))]
