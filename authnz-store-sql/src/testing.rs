@@ -88,8 +88,10 @@ impl MySqlDatabase {
             .await
             .unwrap_or_else(|e| panic!("connect to {MYSQL_URL_VAR}: {e}"));
         // The name is ours (letters, digits, underscore): safe to splice.
+        // A case-insensitive default collation, as most servers have: the
+        // migrations must set the exact collations themselves.
         let sql =
-            format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin");
+            format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci");
         sqlx::raw_sql(AssertSqlSafe(sql))
             .execute(&mut admin)
             .await

@@ -1,10 +1,13 @@
 -- The authnz schema for MySQL / MariaDB (spec 8.1).
 --
--- Every statement is IF NOT EXISTS so that a database made by the upstream
--- Python authnzerver (SQLAlchemy `create_all`) is adopted as it is: the tables
--- and the `ix_<table>_<column>` indexes it made are kept, and only what is
--- missing is added. (`CREATE INDEX IF NOT EXISTS` is MariaDB syntax; MySQL 8
--- would need the indexes inline.)
+-- Every statement is IF NOT EXISTS so that tables laid out as upstream's
+-- SQLAlchemy models (same table, column and `ix_<table>_<column>` index
+-- names) are adopted as they are and only what is missing is added, provided
+-- they are exact (see the check below). Upstream's own `create_all` cannot
+-- run on MySQL (an unbounded VARCHAR key, a TEXT primary key).
+-- (`CREATE INDEX IF NOT EXISTS`, `ADD COLUMN IF NOT EXISTS`, `BEGIN NOT
+-- ATOMIC` and `utf8mb4_nopad_bin` are MariaDB; MySQL 8 would need other
+-- forms and `utf8mb4_0900_bin`.)
 --
 -- Types: DATETIME(6) (naive UTC, microseconds), BOOLEAN (TINYINT(1)), JSON
 -- (on MariaDB an alias of LONGTEXT with a JSON_VALID check, so the Python
@@ -21,6 +24,27 @@
 --
 -- Beyond upstream: indexes on the foreign-key columns that the cascades of
 -- spec 8.3 search (InnoDB would make them anyway).
+
+-- Tables made beforehand (by hand, or by anything else than these
+-- migrations) are adopted only if their text columns are exact
+-- (`utf8mb4_nopad_bin`) and their timestamps keep microseconds; otherwise the
+-- storage contract would silently not hold (case-folded e-mails, expiry
+-- rounded to the second), and MariaDB could not make the foreign keys from
+-- the new tables to them anyway. Stop with a clear message instead.
+BEGIN NOT ATOMIC
+    IF EXISTS (
+        SELECT 1 FROM information_schema.columns
+        WHERE table_schema = DATABASE()
+          AND table_name IN ('roles', 'users', 'sessions', 'groups', 'user_groups',
+                             'preferences', 'apikeys', 'apikeys_nosession')
+          AND ((data_type IN ('varchar', 'char', 'text')
+                AND collation_name <> 'utf8mb4_nopad_bin')
+               OR (data_type = 'datetime' AND datetime_precision <> 6))
+    ) THEN
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT =
+            'authnz: existing tables must use the collation utf8mb4_nopad_bin for text columns and DATETIME(6) for timestamps; convert them first';
+    END IF;
+END;
 
 CREATE TABLE IF NOT EXISTS roles (
     name VARCHAR(100) NOT NULL,

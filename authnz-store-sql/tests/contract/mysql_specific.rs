@@ -162,42 +162,56 @@ async fn json_is_stored_as_python_text() {
     .await;
 }
 
-/// Roughly what SQLAlchemy's models would make on MySQL (plain `DATETIME`,
-/// `BOOL`, `JSON`, the server's default collation; the unbounded token
-/// columns need a length there), with upstream's seed rows inserted with
-/// explicit ids.
-const UPSTREAM_DDL: &str = r#"
-CREATE TABLE roles (name VARCHAR(100) NOT NULL, `desc` VARCHAR(280) NOT NULL, PRIMARY KEY (name));
+/// Roughly what SQLAlchemy's models would make on MySQL (`BOOL`, `JSON`,
+/// the unbounded token columns with a length, which MySQL needs), with
+/// upstream's seed rows inserted with explicit ids; `datetime` is the
+/// timestamp type and `options` the table options (collation).
+fn upstream_ddl(datetime: &str, options: &str) -> String {
+    format!(
+        r#"
+CREATE TABLE roles (name VARCHAR(100) NOT NULL, `desc` VARCHAR(280) NOT NULL, PRIMARY KEY (name)) {options};
 CREATE TABLE users (
     user_id INTEGER NOT NULL AUTO_INCREMENT, system_id VARCHAR(50) NOT NULL, full_name VARCHAR(280),
     password TEXT NOT NULL, email VARCHAR(280) NOT NULL, email_verified BOOL NOT NULL,
-    is_active BOOL NOT NULL, emailverify_sent_datetime DATETIME,
-    emailforgotpass_sent_datetime DATETIME, emailchangepass_sent_datetime DATETIME,
-    last_login_success DATETIME, last_login_try DATETIME,
-    failed_login_tries INTEGER, extra_info JSON, created_on DATETIME NOT NULL,
-    last_updated DATETIME NOT NULL, user_role VARCHAR(100) NOT NULL,
-    PRIMARY KEY (user_id), UNIQUE (email), FOREIGN KEY(user_role) REFERENCES roles (name));
+    is_active BOOL NOT NULL, emailverify_sent_datetime {datetime},
+    emailforgotpass_sent_datetime {datetime}, emailchangepass_sent_datetime {datetime},
+    last_login_success {datetime}, last_login_try {datetime},
+    failed_login_tries INTEGER, extra_info JSON, created_on {datetime} NOT NULL,
+    last_updated {datetime} NOT NULL, user_role VARCHAR(100) NOT NULL,
+    PRIMARY KEY (user_id), UNIQUE (email), FOREIGN KEY(user_role) REFERENCES roles (name)) {options};
 CREATE UNIQUE INDEX ix_users_system_id ON users (system_id);
 INSERT INTO roles VALUES ('superuser', 'd'), ('anonymous', 'd'), ('locked', 'd'), ('authenticated', 'd');
 INSERT INTO users (user_id, system_id, password, email, email_verified, is_active,
                    failed_login_tries, extra_info, created_on, last_updated, user_role)
-VALUES (1, 's1', 'h', 'admin@localhost', true, true, 0, '{"a": 1}', '2024-01-01', '2024-01-01', 'superuser'),
+VALUES (1, 's1', 'h', 'admin@localhost', true, true, 0, '{{"a": 1}}', '2024-01-01', '2024-01-01', 'superuser'),
        (2, 's2', 'h', 'anonuser@localhost', true, true, 0, NULL, '2024-01-01', '2024-01-01', 'anonymous'),
        (3, 's3', 'h', 'dummyuser@localhost', true, false, 0, NULL, '2024-01-01', '2024-01-01', 'locked');
-"#;
+"#
+    )
+}
 
+async fn run_ddl(url: &str, ddl: String) {
+    let mut conn = sqlx::MySqlConnection::connect(url).await.expect("connect");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
+        .execute(&mut conn)
+        .await
+        .expect("upstream DDL");
+    conn.close().await.expect("close");
+}
+
+/// Tables with exact collations and microsecond timestamps are adopted as
+/// they are: the migrations only add what is missing.
 #[tokio::test]
 async fn adopts_a_database_made_by_upstream() {
     with_database(
         "mysql_specific::adopts_a_database_made_by_upstream",
         false,
         |store, url| async move {
-            let mut conn = sqlx::MySqlConnection::connect(&url).await.expect("connect");
-            sqlx::raw_sql(UPSTREAM_DDL)
-                .execute(&mut conn)
-                .await
-                .expect("upstream DDL");
-            conn.close().await.expect("close");
+            let ddl = upstream_ddl(
+                "DATETIME(6)",
+                "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin",
+            );
+            run_ddl(&url, ddl).await;
 
             store.migrate().await.expect("migrate an upstream database");
             assert!(
@@ -216,6 +230,37 @@ async fn adopts_a_database_made_by_upstream() {
                 .await
                 .expect("create");
             assert_eq!(id, 4);
+        },
+    )
+    .await;
+}
+
+/// Tables whose text compares case-insensitively (the server's default
+/// collation) or whose timestamps drop microseconds would break the storage
+/// contract: the migration refuses them with a clear message, changes
+/// nothing, and can be run again once they are converted.
+#[tokio::test]
+async fn refuses_inexact_existing_tables() {
+    with_database(
+        "mysql_specific::refuses_inexact_existing_tables",
+        false,
+        |store, url| async move {
+            run_ddl(&url, upstream_ddl("DATETIME", "")).await;
+            for _ in 0..2 {
+                let err = store.migrate().await.expect_err("inexact tables");
+                assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
+                let text = format!("{err:?}");
+                assert!(text.contains("utf8mb4_nopad_bin"), "{text}");
+            }
+            let pool = store.mysql_pool().expect("pool").clone();
+            let tables: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() \
+                 AND table_name = 'sessions'",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+            assert_eq!(tables, 0, "nothing was created");
         },
     )
     .await;
