@@ -21,7 +21,7 @@ pub enum SqlStoreError {
     /// repeated because it may hold a password.
     #[error(
         "unsupported database URL: expected `sqlite:PATH`, `sqlite::memory:`, \
-         `postgres://...` or `postgresql://...`"
+         `postgres://...`, `postgresql://...`, `mysql://...` or `mariadb://...`"
     )]
     UnsupportedUrl,
 
@@ -122,6 +122,12 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
 
 /// Database error codes that mean "not now" rather than "never".
 fn is_transient_code(db: &dyn DatabaseError) -> bool {
+    // MySQL/MariaDB report a SQLSTATE as `code()` too, but many errors share
+    // `HY000`; their error numbers say more.
+    #[cfg(feature = "mysql")]
+    if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return is_transient_mysql(my.number());
+    }
     let Some(code) = db.code() else {
         return false;
     };
@@ -137,6 +143,16 @@ fn is_transient_code(db: &dyn DatabaseError) -> bool {
     // SQLite result codes (extended codes keep the primary code in the low
     // byte): 5 SQLITE_BUSY, 6 SQLITE_LOCKED, after the busy timeout ran out.
     code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
+}
+
+/// MySQL/MariaDB error numbers that mean "not now": 1040 too many
+/// connections, 1053 server shutdown in progress, 1205 lock wait timeout
+/// (the counterpart of SQLite's busy timeout), 1213 deadlock (the transaction
+/// was rolled back; a retry succeeds), 1927 connection killed. Connection
+/// failures proper (2002, 2013, ...) surface as I/O errors.
+#[cfg(feature = "mysql")]
+fn is_transient_mysql(number: u16) -> bool {
+    matches!(number, 1040 | 1053 | 1205 | 1213 | 1927)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! authnz storage on SQL databases through sqlx: SQLite (Cargo feature
-//! `sqlite`) and PostgreSQL (feature `postgres`).
+//! `sqlite`), PostgreSQL (feature `postgres`) and MySQL/MariaDB (feature
+//! `mysql`, not default).
 //!
 //! [`SqlStore`] implements [`UserStore`], [`SessionStore`], [`RoleStore`] and
 //! [`ApiKeyStore`] on one connection pool; the server holds it as
@@ -23,11 +24,15 @@
 //! Errors map onto [`StoreError`] as the traits require (see [`error`]).
 //! The crate's own [`SqlStoreError`] carries the details and is the `source`.
 
-#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
-compile_error!("authnz-store-sql needs at least one of the features `sqlite` and `postgres`");
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+compile_error!(
+    "authnz-store-sql needs at least one of the features `sqlite`, `postgres` and `mysql`"
+);
 
 pub mod error;
 mod json;
+#[cfg(feature = "mysql")]
+mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rows;

@@ -50,39 +50,62 @@ macro_rules! session_columns_s {
 
 pub(crate) use {session_columns, session_columns_s, user_columns, user_columns_u};
 
-/// `SELECT <user columns> FROM users WHERE <column> = $1 ORDER BY user_id`,
-/// one constant statement per column of the closed [`UserColumn`] list, so no
-/// SQL text is ever built from input (spec Q-13).
-pub(crate) fn find_users_sql(column: UserColumn) -> &'static str {
-    macro_rules! by {
-        ($col:literal) => {
-            concat!(
-                "SELECT ",
-                user_columns!(),
-                " FROM users WHERE ",
-                $col,
-                " = $1 ORDER BY user_id"
-            )
-        };
-    }
-    match column {
-        UserColumn::UserId => by!("user_id"),
-        UserColumn::SystemId => by!("system_id"),
-        UserColumn::FullName => by!("full_name"),
-        UserColumn::Email => by!("email"),
-        UserColumn::EmailVerified => by!("email_verified"),
-        UserColumn::IsActive => by!("is_active"),
-        UserColumn::EmailverifySentDatetime => by!("emailverify_sent_datetime"),
-        UserColumn::EmailforgotpassSentDatetime => by!("emailforgotpass_sent_datetime"),
-        UserColumn::EmailchangepassSentDatetime => by!("emailchangepass_sent_datetime"),
-        UserColumn::LastLoginSuccess => by!("last_login_success"),
-        UserColumn::LastLoginTry => by!("last_login_try"),
-        UserColumn::FailedLoginTries => by!("failed_login_tries"),
-        UserColumn::CreatedOn => by!("created_on"),
-        UserColumn::LastUpdated => by!("last_updated"),
-        UserColumn::UserRole => by!("user_role"),
-    }
+/// One function per placeholder style: `SELECT <user columns> FROM users
+/// WHERE <column> = <placeholder> ORDER BY user_id`, one constant statement
+/// per column of the closed [`UserColumn`] list, so no SQL text is ever built
+/// from input (spec Q-13).
+macro_rules! find_by {
+    ($col:literal, $ph:literal) => {
+        concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE ",
+            $col,
+            " = ",
+            $ph,
+            " ORDER BY user_id"
+        )
+    };
 }
+
+macro_rules! find_users_sql_fn {
+    ($(#[$attr:meta])* $name:ident, $ph:literal) => {
+        $(#[$attr])*
+        pub(crate) fn $name(column: UserColumn) -> &'static str {
+            match column {
+                UserColumn::UserId => find_by!("user_id", $ph),
+                UserColumn::SystemId => find_by!("system_id", $ph),
+                UserColumn::FullName => find_by!("full_name", $ph),
+                UserColumn::Email => find_by!("email", $ph),
+                UserColumn::EmailVerified => find_by!("email_verified", $ph),
+                UserColumn::IsActive => find_by!("is_active", $ph),
+                UserColumn::EmailverifySentDatetime => find_by!("emailverify_sent_datetime", $ph),
+                UserColumn::EmailforgotpassSentDatetime => find_by!("emailforgotpass_sent_datetime", $ph),
+                UserColumn::EmailchangepassSentDatetime => find_by!("emailchangepass_sent_datetime", $ph),
+                UserColumn::LastLoginSuccess => find_by!("last_login_success", $ph),
+                UserColumn::LastLoginTry => find_by!("last_login_try", $ph),
+                UserColumn::FailedLoginTries => find_by!("failed_login_tries", $ph),
+                UserColumn::CreatedOn => find_by!("created_on", $ph),
+                UserColumn::LastUpdated => find_by!("last_updated", $ph),
+                UserColumn::UserRole => find_by!("user_role", $ph),
+            }
+        }
+    };
+}
+
+find_users_sql_fn!(
+    /// The lookup with a `$1` placeholder (SQLite, PostgreSQL).
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+    find_users_sql,
+    "$1"
+);
+
+find_users_sql_fn!(
+    /// The lookup with a `?` placeholder (MySQL).
+    #[cfg(feature = "mysql")]
+    find_users_sql_mysql,
+    "?"
+);
 
 /// Number of columns in [`session_columns!`]: where the user columns start
 /// when a query selects a session joined with its user.
@@ -217,6 +240,14 @@ mod tests {
                     c.name()
                 )),
                 "{c:?}: {sql}"
+            );
+            #[cfg(feature = "mysql")]
+            assert!(
+                find_users_sql_mysql(c).ends_with(&format!(
+                    " FROM users WHERE {} = ? ORDER BY user_id",
+                    c.name()
+                )),
+                "{c:?}"
             );
         }
     }

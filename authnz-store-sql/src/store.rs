@@ -1,4 +1,4 @@
-//! [`SqlStore`]: one connection pool, either dialect, implementing the
+//! [`SqlStore`]: one connection pool, any dialect, implementing the
 //! storage traits by dispatching each call to the dialect module.
 //!
 //! The dialect modules hold the SQL; this module only opens, migrates and
@@ -18,12 +18,14 @@ use crate::SqlOptions;
 use crate::error::SqlStoreError;
 use crate::url::Dialect;
 
+#[cfg(feature = "mysql")]
+use crate::mysql;
 #[cfg(feature = "postgres")]
 use crate::postgres;
 #[cfg(feature = "sqlite")]
 use crate::sqlite;
 
-/// The SQL store: SQLite or PostgreSQL behind one type.
+/// The SQL store: SQLite, PostgreSQL or MySQL/MariaDB behind one type.
 ///
 /// Cloning is cheap and shares the pool.
 #[derive(Debug, Clone)]
@@ -37,6 +39,8 @@ enum Pool {
     Sqlite(sqlx::SqlitePool),
     #[cfg(feature = "postgres")]
     Postgres(sqlx::PgPool),
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::MySqlPool),
 }
 
 /// Run the same function of whichever dialect module the pool belongs to,
@@ -48,6 +52,8 @@ macro_rules! dispatch {
             Pool::Sqlite(p) => sqlite::$op(p, $($arg),*).await.map_err(StoreError::from),
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => postgres::$op(p, $($arg),*).await.map_err(StoreError::from),
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => mysql::$op(p, $($arg),*).await.map_err(StoreError::from),
         }
     };
 }
@@ -83,6 +89,8 @@ impl SqlStore {
             }
             #[cfg(feature = "postgres")]
             Dialect::Postgres => Pool::Postgres(postgres::connect(url, opts).await?),
+            #[cfg(feature = "mysql")]
+            Dialect::MySql => Pool::MySql(mysql::connect(url, opts).await?),
             #[allow(unreachable_patterns)]
             other => return Err(SqlStoreError::DialectDisabled(other.name())),
         };
@@ -99,6 +107,8 @@ impl SqlStore {
             Pool::Sqlite(p) => sqlite::MIGRATOR.run(p).await,
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => postgres::MIGRATOR.run(p).await,
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => mysql::MIGRATOR.run(p).await,
         };
         result.map_err(|e| StoreError::from(SqlStoreError::from(e)))
     }
@@ -111,6 +121,8 @@ impl SqlStore {
             Pool::Sqlite(p) => p.close().await,
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => p.close().await,
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => p.close().await,
         }
     }
 
@@ -121,6 +133,8 @@ impl SqlStore {
             Pool::Sqlite(_) => Dialect::Sqlite,
             #[cfg(feature = "postgres")]
             Pool::Postgres(_) => Dialect::Postgres,
+            #[cfg(feature = "mysql")]
+            Pool::MySql(_) => Dialect::MySql,
         }
     }
 
@@ -130,8 +144,8 @@ impl SqlStore {
     pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
         match &self.pool {
             Pool::Sqlite(p) => Some(p),
-            #[cfg(feature = "postgres")]
-            Pool::Postgres(_) => None,
+            #[allow(unreachable_patterns)]
+            _ => None,
         }
     }
 
@@ -141,8 +155,19 @@ impl SqlStore {
     pub fn postgres_pool(&self) -> Option<&sqlx::PgPool> {
         match &self.pool {
             Pool::Postgres(p) => Some(p),
-            #[cfg(feature = "sqlite")]
-            Pool::Sqlite(_) => None,
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    /// The MySQL/MariaDB pool, for operations outside the storage traits (and
+    /// tests).
+    #[cfg(feature = "mysql")]
+    pub fn mysql_pool(&self) -> Option<&sqlx::MySqlPool> {
+        match &self.pool {
+            Pool::MySql(p) => Some(p),
+            #[allow(unreachable_patterns)]
+            _ => None,
         }
     }
 }

@@ -1,14 +1,18 @@
 //! Test support for crates that run against real databases (feature
-//! `testing`): a throw-away PostgreSQL database per test, made on the server
-//! named by `AUTHNZ_TEST_POSTGRES_URL` and dropped afterwards.
+//! `testing`): a throw-away PostgreSQL or MySQL/MariaDB database per test,
+//! made on the server named by `AUTHNZ_TEST_POSTGRES_URL` or
+//! `AUTHNZ_TEST_MYSQL_URL` and dropped afterwards.
 
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use authnz_api::testkit;
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use sqlx::{AssertSqlSafe, Connection};
 
 /// The environment variable naming the PostgreSQL test server.
 pub const POSTGRES_URL_VAR: &str = "AUTHNZ_TEST_POSTGRES_URL";
+
+/// The environment variable naming the MySQL/MariaDB test server.
+pub const MYSQL_URL_VAR: &str = "AUTHNZ_TEST_MYSQL_URL";
 
 /// A PostgreSQL database made for one test.
 #[cfg(feature = "postgres")]
@@ -50,6 +54,63 @@ impl PgDatabase {
         let result = async {
             let mut admin = sqlx::PgConnection::connect(&self.admin_url).await?;
             let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+            sqlx::raw_sql(AssertSqlSafe(sql))
+                .execute(&mut admin)
+                .await?;
+            admin.close().await
+        }
+        .await;
+        if let Err(e) = result {
+            eprintln!("WARNING: could not drop test database {}: {e}", self.name);
+        }
+    }
+}
+
+/// A MySQL/MariaDB database made for one test.
+#[cfg(feature = "mysql")]
+#[derive(Debug)]
+pub struct MySqlDatabase {
+    /// The service URL it was made through.
+    admin_url: String,
+    /// Its name, `authnz_t_<hex>`.
+    pub name: String,
+    /// Its URL.
+    pub url: String,
+}
+
+#[cfg(feature = "mysql")]
+impl MySqlDatabase {
+    /// Create an empty database, or `None` when the test is skipped.
+    pub async fn create(test: &str) -> Option<MySqlDatabase> {
+        let admin_url = testkit::service_url(MYSQL_URL_VAR, test)?;
+        let name = testkit::unique_name("authnz_t");
+        let mut admin = sqlx::MySqlConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {MYSQL_URL_VAR}: {e}"));
+        // The name is ours (letters, digits, underscore): safe to splice.
+        // A case-insensitive default collation, as most servers have: the
+        // migrations must set the exact collations themselves.
+        let sql =
+            format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci");
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+        let _ = admin.close().await;
+        let url = testkit::url_with_database(&admin_url, &name);
+        Some(MySqlDatabase {
+            admin_url,
+            name,
+            url,
+        })
+    }
+
+    /// Drop the database. Close every pool on it first: MySQL has no
+    /// `WITH (FORCE)`, so a connection holding a lock would make this wait.
+    pub async fn drop_database(self) {
+        let result = async {
+            let mut admin = sqlx::MySqlConnection::connect(&self.admin_url).await?;
+            let sql = format!("DROP DATABASE IF EXISTS `{}`", self.name);
             sqlx::raw_sql(AssertSqlSafe(sql))
                 .execute(&mut admin)
                 .await?;

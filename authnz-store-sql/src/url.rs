@@ -1,8 +1,8 @@
 //! Telling the SQL dialect from a database URL.
 //!
 //! URLs are sqlx-style: `sqlite:PATH`, `sqlite://PATH`, `sqlite::memory:`
-//! (with optional `?mode=...` parameters), `postgres://...` and
-//! `postgresql://...`. Note that sqlx reads `sqlite:///srv/auth.db` as the
+//! (with optional `?mode=...` parameters), `postgres://...`,
+//! `postgresql://...`, `mysql://...` and `mariadb://...`. Note that sqlx reads `sqlite:///srv/auth.db` as the
 //! absolute path `/srv/auth.db`, where SQLAlchemy (upstream's
 //! `AUTHNZERVER_AUTHDB`) would read a relative path; translating upstream
 //! configuration is the caller's job.
@@ -12,7 +12,7 @@ use crate::error::SqlStoreError;
 
 /// The SQL dialects this crate speaks.
 ///
-/// Both variants always exist, so configuration can be checked even in a
+/// Every variant always exists, so configuration can be checked even in a
 /// build without one of the drivers; [`crate::SqlStore::connect`] then fails
 /// with [`SqlStoreError::DialectDisabled`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,6 +21,8 @@ pub enum Dialect {
     Sqlite,
     /// PostgreSQL.
     Postgres,
+    /// MySQL or MariaDB.
+    MySql,
 }
 
 impl Dialect {
@@ -33,6 +35,10 @@ impl Dialect {
             || starts_with_ignore_case(url, "postgresql://")
         {
             Some(Dialect::Postgres)
+        } else if starts_with_ignore_case(url, "mysql://")
+            || starts_with_ignore_case(url, "mariadb://")
+        {
+            Some(Dialect::MySql)
         } else {
             None
         }
@@ -43,6 +49,7 @@ impl Dialect {
         match self {
             Dialect::Sqlite => "sqlite",
             Dialect::Postgres => "postgres",
+            Dialect::MySql => "mysql",
         }
     }
 
@@ -51,6 +58,7 @@ impl Dialect {
         match self {
             Dialect::Sqlite => cfg!(feature = "sqlite"),
             Dialect::Postgres => cfg!(feature = "postgres"),
+            Dialect::MySql => cfg!(feature = "mysql"),
         }
     }
 }
@@ -116,7 +124,9 @@ mod tests {
             Dialect::from_url("postgresql://u@h/db"),
             Some(Dialect::Postgres)
         );
-        assert_eq!(Dialect::from_url("mysql://u@h/db"), None);
+        assert_eq!(Dialect::from_url("mysql://u@h/db"), Some(Dialect::MySql));
+        assert_eq!(Dialect::from_url("MariaDB://u@h/db"), Some(Dialect::MySql));
+        assert_eq!(Dialect::from_url("mysql+pymysql://u@h/db"), None);
         assert_eq!(Dialect::from_url("/tmp/x.db"), None);
     }
 

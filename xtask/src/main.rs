@@ -29,14 +29,16 @@ const USAGE: &str = "\
 usage: cargo xtask <task> [options]
 
 tasks:
-  test [--no-e2e | --only-e2e] [--no-ses] [--no-bench] [FILTER]
+  test [--no-e2e | --only-e2e] [--no-ses] [--no-mysql] [--no-bench] [FILTER]
         probe services, run Rust tests (nextest + doc-tests), the SES mail
-        backend against a local emulator (not with --no-ses), the bench smoke
+        backend against a local emulator (not with --no-ses), the storage
+        contract suite on MySQL/MariaDB (feature `mysql`; not with
+        --no-mysql), the bench smoke
         test (authnz only, debug build, ~2 s per scenario; not with
         --no-bench), build authnzrv, run the Python e2e suite. FILTER selects
-        tests by name in both (nextest filter / pytest -k) and skips the SES
-        and bench steps.
-  ci   [--no-e2e | --only-e2e] [--no-ses] [--no-bench] [FILTER]
+        tests by name in both (nextest filter / pytest -k) and skips the SES,
+        MySQL and bench steps.
+  ci   [--no-e2e | --only-e2e] [--no-ses] [--no-mysql] [--no-bench] [FILTER]
         cargo fmt --check, cargo clippy -D warnings, then `test`.
   run  [ARGS...]
         build release authnzrv, autosetup ./authnz-data on first use, then
@@ -103,6 +105,9 @@ struct TestOpts {
     /// Build and test the SES mail backend (the heaviest dependency, off by
     /// default in every crate): once, in its own step.
     ses: bool,
+    /// Build `authnz-store-sql` with its `mysql` feature (off by default) and
+    /// run its MySQL/MariaDB tests: once, in their own step.
+    mysql: bool,
     bench: bool,
     filter: Option<String>,
 }
@@ -113,6 +118,7 @@ impl TestOpts {
             rust: true,
             e2e: true,
             ses: true,
+            mysql: true,
             bench: true,
             filter: None,
         };
@@ -121,6 +127,7 @@ impl TestOpts {
                 "--no-e2e" => opts.e2e = false,
                 "--only-e2e" => opts.rust = false,
                 "--no-ses" => opts.ses = false,
+                "--no-mysql" => opts.mysql = false,
                 "--no-bench" => opts.bench = false,
                 "--" => {}
                 s if s.starts_with('-') => anyhow::bail!("unknown option `{s}`\n\n{USAGE}"),
@@ -208,6 +215,30 @@ fn test(root: &Path, opts: &TestOpts, mut steps: Steps, task: &str) -> anyhow::R
             services::apply_env(&mut cmd, &probes);
             steps::run(&mut cmd)
         });
+    }
+
+    if opts.rust && opts.mysql && filter.is_none() {
+        // The `mysql` feature is off in the workspace build; only the
+        // storage crate's MySQL tests (contract suite + MySQL-specific
+        // checks) are built and run with it.
+        steps.run(
+            "MySQL/MariaDB storage (cargo test -p authnz-store-sql --features mysql)",
+            || {
+                let mut cmd = cargo();
+                cmd.current_dir(root).args([
+                    "test",
+                    "-p",
+                    "authnz-store-sql",
+                    "--features",
+                    "mysql",
+                    "--test",
+                    "contract",
+                    "mysql",
+                ]);
+                services::apply_env(&mut cmd, &probes);
+                steps::run(&mut cmd)
+            },
+        );
     }
 
     if opts.rust && opts.bench {
@@ -380,6 +411,8 @@ mod tests {
         assert!(TestOpts::parse(&args(&["--no-e2e", "--only-e2e"])).is_err());
         assert!(TestOpts::parse(&args(&["--bogus"])).is_err());
         let o = TestOpts::parse(&args(&["--no-bench"]));
-        assert!(o.is_ok_and(|o| o.rust && o.e2e && !o.bench));
+        assert!(o.is_ok_and(|o| o.rust && o.e2e && !o.bench && o.mysql));
+        let o = TestOpts::parse(&args(&["--no-mysql"]));
+        assert!(o.is_ok_and(|o| o.rust && o.e2e && o.bench && !o.mysql));
     }
 }

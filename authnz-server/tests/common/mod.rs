@@ -1,6 +1,6 @@
 //! Test support: a real `authnz-server` on an ephemeral loopback port, a fresh
-//! database per test (SQLite in a temp dir, or a throw-away PostgreSQL
-//! database), and a client that speaks the real encrypted protocol over a real
+//! database per test (SQLite in a temp dir, or a throw-away PostgreSQL or,
+//! with the `mysql` feature, MySQL/MariaDB database), and a client that speaks the real encrypted protocol over a real
 //! socket with a hand-written HTTP/1.1 exchange.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -18,6 +18,8 @@ use authnz_server::protocol::codec::Codec;
 use authnz_server::ratelimit::{AGGRESSIVE_LIMITS, RateLimitsConfig};
 use authnz_server::sleeper::ManualSleeper;
 use authnz_store_sql::SqlOptions;
+#[cfg(feature = "mysql")]
+use authnz_store_sql::testing::MySqlDatabase;
 use authnz_store_sql::testing::PgDatabase;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -31,6 +33,9 @@ pub const ADMIN_PASSWORD: &str = "correct-Horse-battery-staple-42";
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// MySQL/MariaDB (`AUTHNZ_TEST_MYSQL_URL`), with the `mysql` feature.
+    #[cfg(feature = "mysql")]
+    MySql,
 }
 
 /// A fresh database for one test; dropped (PostgreSQL) or deleted with the
@@ -39,6 +44,8 @@ pub struct TestDb {
     pub url: String,
     _dir: tempfile::TempDir,
     pg: Option<PgDatabase>,
+    #[cfg(feature = "mysql")]
+    my: Option<MySqlDatabase>,
 }
 
 impl TestDb {
@@ -53,6 +60,8 @@ impl TestDb {
                     url: format!("sqlite://{}", path.display()),
                     _dir: dir,
                     pg: None,
+                    #[cfg(feature = "mysql")]
+                    my: None,
                 })
             }
             Backend::Postgres => {
@@ -61,6 +70,18 @@ impl TestDb {
                     url: pg.url.clone(),
                     _dir: dir,
                     pg: Some(pg),
+                    #[cfg(feature = "mysql")]
+                    my: None,
+                })
+            }
+            #[cfg(feature = "mysql")]
+            Backend::MySql => {
+                let my = MySqlDatabase::create(test).await?;
+                Some(Self {
+                    url: my.url.clone(),
+                    _dir: dir,
+                    pg: None,
+                    my: Some(my),
                 })
             }
         }
@@ -69,6 +90,10 @@ impl TestDb {
     pub async fn drop_db(self) {
         if let Some(pg) = self.pg {
             pg.drop_database().await;
+        }
+        #[cfg(feature = "mysql")]
+        if let Some(my) = self.my {
+            my.drop_database().await;
         }
     }
 }
@@ -380,6 +405,15 @@ macro_rules! per_backend {
                 }
             )*
         }
+        #[cfg(feature = "mysql")]
+        mod mysql {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::MySql, concat!("mysql::", stringify!($name))).await;
+                }
+            )*
+        }
     };
 }
 
@@ -450,6 +484,18 @@ pub async fn sql_session_rows(s: &TestServer) -> (i64, i64) {
             .expect("count");
         (a, b)
     } else {
+        #[cfg(feature = "mysql")]
+        if let Some(pool) = store.mysql_pool() {
+            let a: i64 = sqlx::query_scalar(SESSIONS)
+                .fetch_one(pool)
+                .await
+                .expect("count");
+            let b: i64 = sqlx::query_scalar(APIKEYS)
+                .fetch_one(pool)
+                .await
+                .expect("count");
+            return (a, b);
+        }
         let pool = store.postgres_pool().expect("a SQLite or PostgreSQL store");
         let a: i64 = sqlx::query_scalar(SESSIONS)
             .fetch_one(pool)

@@ -1,7 +1,7 @@
 //! Harnesses that give each contract test a fresh, empty, migrated
 //! `SqlStore`: SQLite in memory, SQLite in a file in its own temporary
-//! directory, and PostgreSQL in its own database `authnz_t_<hex>` that
-//! teardown drops.
+//! directory, and PostgreSQL or MySQL/MariaDB in its own database
+//! `authnz_t_<hex>` that teardown drops.
 
 // The SQLite-only helpers go unused in a PostgreSQL-only build.
 #![cfg_attr(not(feature = "sqlite"), allow(dead_code))]
@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use authnz_api::testkit::{self, Harness, Stores};
+#[cfg(feature = "mysql")]
+pub use authnz_store_sql::testing::MySqlDatabase;
 #[cfg(feature = "postgres")]
 pub use authnz_store_sql::testing::PgDatabase;
 use authnz_store_sql::{SqlOptions, SqlStore};
@@ -38,6 +40,8 @@ enum Cleanup {
     Dir(TempDir),
     #[cfg(feature = "postgres")]
     Postgres(PgDatabase),
+    #[cfg(feature = "mysql")]
+    MySql(MySqlDatabase),
 }
 
 #[async_trait]
@@ -53,6 +57,8 @@ impl Harness for SqlHarness {
             Cleanup::Dir(dir) => drop(dir),
             #[cfg(feature = "postgres")]
             Cleanup::Postgres(db) => db.drop_database().await,
+            #[cfg(feature = "mysql")]
+            Cleanup::MySql(db) => db.drop_database().await,
         }
     }
 }
@@ -97,6 +103,21 @@ pub async fn postgres(test: &'static str) -> Option<Box<dyn Harness>> {
     Some(Box::new(SqlHarness {
         store: Arc::new(store),
         cleanup: Cleanup::Postgres(db),
+    }))
+}
+
+#[cfg(feature = "mysql")]
+/// Factory: MySQL/MariaDB, a database of its own (skipped when
+/// `AUTHNZ_TEST_MYSQL_URL` is unset, unless services are required).
+pub async fn mysql(test: &'static str) -> Option<Box<dyn Harness>> {
+    let db = MySqlDatabase::create(test).await?;
+    let store = SqlStore::connect(&db.url, &test_options())
+        .await
+        .expect("open MySQL");
+    store.migrate().await.expect("migrate");
+    Some(Box::new(SqlHarness {
+        store: Arc::new(store),
+        cleanup: Cleanup::MySql(db),
     }))
 }
 

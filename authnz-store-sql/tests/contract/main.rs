@@ -5,11 +5,14 @@
 //!
 //! PostgreSQL runs when `AUTHNZ_TEST_POSTGRES_URL` is set (each test makes
 //! and drops its own database); otherwise those tests print `SKIPPED` and
-//! pass, unless `AUTHNZ_REQUIRE_SERVICES=1`.
+//! pass, unless `AUTHNZ_REQUIRE_SERVICES=1`. MySQL/MariaDB (Cargo feature
+//! `mysql`) likewise runs when `AUTHNZ_TEST_MYSQL_URL` is set.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod harness;
+#[cfg(feature = "mysql")]
+mod mysql_specific;
 #[cfg(feature = "postgres")]
 mod postgres_specific;
 #[cfg(all(unix, feature = "sqlite"))]
@@ -28,4 +31,9 @@ mod sqlite_file {
 #[cfg(feature = "postgres")]
 mod postgres {
     authnz_api::contract_tests!(crate::harness::postgres);
+}
+
+#[cfg(feature = "mysql")]
+mod mysql {
+    authnz_api::contract_tests!(crate::harness::mysql);
 }

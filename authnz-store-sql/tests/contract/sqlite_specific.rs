@@ -125,10 +125,21 @@ async fn url_forms() {
     store.close().await;
     assert!(path.exists());
 
-    let err = SqlStore::connect("mysql://localhost/x", &test_options())
+    let err = SqlStore::connect("oracle://localhost/x", &test_options())
         .await
-        .expect_err("mysql");
+        .expect_err("oracle");
     assert!(matches!(inner(&err), SqlStoreError::UnsupportedUrl));
+    // A known dialect whose driver is not compiled in.
+    #[cfg(not(feature = "mysql"))]
+    {
+        let err = SqlStore::connect("mysql://localhost/x", &test_options())
+            .await
+            .expect_err("mysql");
+        assert!(matches!(
+            inner(&err),
+            SqlStoreError::DialectDisabled("mysql")
+        ));
+    }
     let err = SqlStore::connect("sqlite:", &test_options())
         .await
         .expect_err("empty path");
