@@ -24,6 +24,9 @@ pub struct PgDatabase {
     pub name: String,
     /// Its URL.
     pub url: String,
+    /// Set once dropped explicitly; otherwise `Drop` drops it (a test that
+    /// panicked before its teardown).
+    dropped: bool,
 }
 
 #[cfg(feature = "postgres")]
@@ -46,24 +49,57 @@ impl PgDatabase {
             admin_url,
             name,
             url,
+            dropped: false,
         })
     }
 
     /// Drop the database, disconnecting anything still connected.
-    pub async fn drop_database(self) {
-        let result = async {
-            let mut admin = sqlx::PgConnection::connect(&self.admin_url).await?;
-            let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
-            sqlx::raw_sql(AssertSqlSafe(sql))
-                .execute(&mut admin)
-                .await?;
-            admin.close().await
-        }
-        .await;
-        if let Err(e) = result {
-            eprintln!("WARNING: could not drop test database {}: {e}", self.name);
+    pub async fn drop_database(mut self) {
+        self.dropped = true;
+        drop_pg(&self.admin_url, &self.name).await;
+    }
+}
+
+#[cfg(feature = "postgres")]
+async fn drop_pg(admin_url: &str, name: &str) {
+    let result = async {
+        let mut admin = sqlx::PgConnection::connect(admin_url).await?;
+        let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut admin)
+            .await?;
+        admin.close().await
+    }
+    .await;
+    if let Err(e) = result {
+        eprintln!("WARNING: could not drop test database {name}: {e}");
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if !self.dropped {
+            let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+            block_on_own_thread(async move { drop_pg(&admin_url, &name).await });
         }
     }
+}
+
+/// Run `work` to completion on a thread and runtime of its own: `Drop` may
+/// run inside an async runtime (a panicking test), where blocking on a
+/// future is not allowed.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn block_on_own_thread(work: impl std::future::Future<Output = ()> + Send + 'static) {
+    let _ = std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            rt.block_on(work);
+        }
+    })
+    .join();
 }
 
 /// A MySQL/MariaDB database made for one test.
@@ -76,6 +112,8 @@ pub struct MySqlDatabase {
     pub name: String,
     /// Its URL.
     pub url: String,
+    /// Set once dropped explicitly; otherwise `Drop` drops it.
+    dropped: bool,
 }
 
 #[cfg(feature = "mysql")]
@@ -102,23 +140,40 @@ impl MySqlDatabase {
             admin_url,
             name,
             url,
+            dropped: false,
         })
     }
 
     /// Drop the database. Close every pool on it first: MySQL has no
     /// `WITH (FORCE)`, so a connection holding a lock would make this wait.
-    pub async fn drop_database(self) {
-        let result = async {
-            let mut admin = sqlx::MySqlConnection::connect(&self.admin_url).await?;
-            let sql = format!("DROP DATABASE IF EXISTS `{}`", self.name);
-            sqlx::raw_sql(AssertSqlSafe(sql))
-                .execute(&mut admin)
-                .await?;
-            admin.close().await
-        }
-        .await;
-        if let Err(e) = result {
-            eprintln!("WARNING: could not drop test database {}: {e}", self.name);
+    pub async fn drop_database(mut self) {
+        self.dropped = true;
+        drop_mysql(&self.admin_url, &self.name).await;
+    }
+}
+
+#[cfg(feature = "mysql")]
+async fn drop_mysql(admin_url: &str, name: &str) {
+    let result = async {
+        let mut admin = sqlx::MySqlConnection::connect(admin_url).await?;
+        let sql = format!("DROP DATABASE IF EXISTS `{name}`");
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut admin)
+            .await?;
+        admin.close().await
+    }
+    .await;
+    if let Err(e) = result {
+        eprintln!("WARNING: could not drop test database {name}: {e}");
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl Drop for MySqlDatabase {
+    fn drop(&mut self) {
+        if !self.dropped {
+            let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+            block_on_own_thread(async move { drop_mysql(&admin_url, &name).await });
         }
     }
 }

@@ -182,3 +182,31 @@ async fn adopts_a_database_made_by_upstream() {
     )
     .await;
 }
+
+/// A test that panics before its teardown still leaves no database behind:
+/// `PgDatabase` drops it when it goes out of scope.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_dropped_even_without_teardown() {
+    let Some(db) = PgDatabase::create("database_dropped_even_without_teardown").await else {
+        return;
+    };
+    let name = db.name.clone();
+    let admin_url = std::env::var("AUTHNZ_TEST_POSTGRES_URL").expect("url");
+    let exists = |name: String, url: String| async move {
+        let mut c = sqlx::PgConnection::connect(&url).await.expect("connect");
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname = $1")
+            .bind(&name)
+            .fetch_one(&mut c)
+            .await
+            .expect("count");
+        n == 1
+    };
+    assert!(exists(name.clone(), admin_url.clone()).await);
+    let unwound = tokio::spawn(async move {
+        let _db = db;
+        panic!("a test failing before its teardown");
+    })
+    .await;
+    assert!(unwound.is_err());
+    assert!(!exists(name, admin_url).await, "database left behind");
+}
