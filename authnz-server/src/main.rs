@@ -250,11 +250,19 @@ async fn shared_state(config: &Config) -> anyhow::Result<Shared> {
     let Some(url) = &config.redis_url else {
         return Ok(in_process());
     };
+    let tls_root_pem =
+        match &config.rediscafile {
+            Some(path) => Some(std::fs::read(path).with_context(|| {
+                format!("AUTHNZERVER_REDISCAFILE: cannot read {}", path.display())
+            })?),
+            None => None,
+        };
     let options = RedisOptions {
         timeout: config.redistimeout,
+        tls_root_pem,
         ..RedisOptions::default()
     };
-    let redis = match RedisBackend::connect(url, &config.redisprefix, options).await {
+    let redis = match RedisBackend::connect(url, &config.redisprefix, options.clone()).await {
         Ok(redis) => {
             tracing::info!(prefix = %config.redisprefix, "Redis connected");
             redis

@@ -63,6 +63,8 @@ struct Shared {
     authdb: String,
     redis_url: String,
     prefix: String,
+    /// For a `rediss://` Redis with a private CA.
+    redis_ca_file: Option<PathBuf>,
     dir: tempfile::TempDir,
 }
 
@@ -99,6 +101,9 @@ async fn start(shared: &Shared, name: &'static str) -> Instance {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
+        if let Some(ca) = &shared.redis_ca_file {
+            cmd.env("AUTHNZERVER_REDISCAFILE", ca);
+        }
         let child = cmd.spawn().expect("start authnzrv");
         let mut inst = Instance {
             name,
@@ -213,6 +218,7 @@ async fn two_processes_share_sessions_limits_and_lockout() {
         authdb: db.url.clone(),
         redis_url: cleanup.url().to_owned(),
         prefix: cleanup.prefix().to_owned(),
+        redis_ca_file: None,
         dir: tempfile::tempdir().unwrap(),
     };
     // One after the other: the first initialises the database.
@@ -315,4 +321,38 @@ async fn checks(a: &Client, b: &Client) {
     is_lock_response(&env);
     let (env, _) = login(b, LOCK_TRIES + 2, email, PASSWORD).await;
     is_lock_response(&env);
+}
+
+/// The binary's own `rediss://` path: `--redis-url rediss://...` with
+/// `AUTHNZERVER_REDISCAFILE` naming a private CA; sessions live in a
+/// TLS-only private Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_in_redis_over_tls() {
+    let test = "multi_instance::sessions_in_redis_over_tls";
+    let Some(redis) = authnz_store_redis::testing::PrivateRedis::start_tls(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("redis-ca.pem");
+    std::fs::write(&ca_file, redis.ca_pem().expect("CA")).unwrap();
+    let shared = Shared {
+        key: [7u8; 32],
+        // SQLAlchemy form: four slashes for an absolute path.
+        authdb: format!("sqlite:///{}", dir.path().join("auth.sqlite").display()),
+        redis_url: redis.url(),
+        prefix: "tls:".to_owned(),
+        redis_ca_file: Some(ca_file),
+        dir,
+    };
+    let a = start(&shared, "TLS").await;
+    let token = new_session(&a, "10.3.0.1", Value::Null).await;
+    let env = a
+        .call_as(
+            "10.3.0.2",
+            "session-exists",
+            json!({"session_token": token}),
+        )
+        .await;
+    assert_eq!(env["success"], json!(true), "{env}");
+    drop(a);
 }

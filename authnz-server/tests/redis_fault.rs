@@ -28,6 +28,7 @@ fn options() -> RedisOptions {
     RedisOptions {
         timeout: Duration::from_millis(500),
         reconnect_retries: 1,
+        tls_root_pem: None,
     }
 }
 

@@ -15,8 +15,8 @@ use crate::{
     RedisLoginThrottle, RedisRateLimiter, RedisReplayGuard, RedisSessionApiKeys, RedisSessionStore,
 };
 
-/// How calls to Redis are bounded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How calls to Redis are bounded, and whom to trust over TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisOptions {
     /// How long one connection attempt and one command's answer may take.
     pub timeout: Duration,
@@ -24,6 +24,9 @@ pub struct RedisOptions {
     /// back-off) before the calls waiting on it fail. Later calls start a
     /// new attempt, so the backend recovers when Redis comes back.
     pub reconnect_retries: usize,
+    /// For `rediss://` URLs: the root certificates (PEM) to trust instead
+    /// of the bundled Mozilla roots and the system's, e.g. a private CA.
+    pub tls_root_pem: Option<Vec<u8>>,
 }
 
 impl Default for RedisOptions {
@@ -31,6 +34,7 @@ impl Default for RedisOptions {
         Self {
             timeout: Duration::from_secs(1),
             reconnect_retries: 1,
+            tls_root_pem: None,
         }
     }
 }
@@ -42,6 +46,22 @@ impl RedisOptions {
     pub fn deadline(&self) -> Duration {
         let n = u32::try_from(self.reconnect_retries.saturating_add(2)).unwrap_or(u32::MAX);
         self.timeout.saturating_mul(n)
+    }
+
+    /// The client for `url`: with [`RedisOptions::tls_root_pem`] as the only
+    /// trusted roots when given.
+    fn client(&self, url: &str) -> Result<Client, StoreError> {
+        let client = match &self.tls_root_pem {
+            Some(pem) => Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.clone()),
+                },
+            ),
+            None => Client::open(url),
+        };
+        Ok(client.map_err(RedisStoreError::from)?)
     }
 
     fn manager_config(&self) -> ConnectionManagerConfig {
@@ -77,7 +97,7 @@ impl std::fmt::Debug for RedisBackend {
 
 impl RedisBackend {
     /// Connect to the Redis server at `url` (`redis://[:password@]host:port[/db]`,
-    /// `rediss://` is not compiled in) and check it answers. Every key this
+    /// or `rediss://...` for TLS) and check it answers. Every key this
     /// backend writes starts with `prefix` (e.g. `authnz:`).
     ///
     /// Errors: [`StoreError::Backend`] for a malformed URL,
@@ -88,7 +108,7 @@ impl RedisBackend {
         prefix: &str,
         options: RedisOptions,
     ) -> Result<Self, StoreError> {
-        let client = Client::open(url).map_err(RedisStoreError::from)?;
+        let client = options.client(url)?;
         let deadline = options.deadline();
         let conn = bounded(
             deadline,
@@ -109,7 +129,7 @@ impl RedisBackend {
         prefix: &str,
         options: RedisOptions,
     ) -> Result<Self, StoreError> {
-        let client = Client::open(url).map_err(RedisStoreError::from)?;
+        let client = options.client(url)?;
         let conn = ConnectionManager::new_lazy_with_config(client, options.manager_config())
             .map_err(RedisStoreError::from)?;
         Ok(Self {

@@ -25,6 +25,10 @@
 //! Users, roles and no-session API keys stay in SQL; the session store asks
 //! the [`UserStore`](authnz_api::UserStore) for a session's user.
 //!
+//! `rediss://` URLs connect over TLS (rustls with ring), trusting the
+//! bundled Mozilla roots and the system's, or only
+//! [`RedisOptions::tls_root_pem`] when given.
+//!
 //! # Keys
 //!
 //! Every key starts with the backend's prefix `{p}`:

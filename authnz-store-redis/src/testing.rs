@@ -140,25 +140,140 @@ pub fn free_port() -> u16 {
 pub struct PrivateRedis {
     port: u16,
     child: Option<Child>,
+    tls: Option<TlsFiles>,
+}
+
+/// A private CA and a server certificate for 127.0.0.1 it signed, in a
+/// folder of their own (removed on drop).
+#[derive(Debug)]
+struct TlsFiles {
+    dir: std::path::PathBuf,
+}
+
+impl TlsFiles {
+    /// Make them with the `openssl` command.
+    fn make() -> std::io::Result<TlsFiles> {
+        let dir = std::env::temp_dir().join(crate::testing::unique_dir_name());
+        std::fs::create_dir_all(&dir)?;
+        let files = TlsFiles { dir };
+        let run = |args: &[&str]| -> std::io::Result<()> {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(&files.dir)
+                .stdin(Stdio::null())
+                .output()?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(std::io::Error::other(format!(
+                    "openssl {}: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr)
+                )))
+            }
+        };
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=authnz test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ])?;
+        run(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ])?;
+        std::fs::write(
+            files.dir.join("ext.cnf"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\n",
+        )?;
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "server.pem",
+        ])?;
+        Ok(files)
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TlsFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 impl PrivateRedis {
     /// Start one on a free port, or `None` (skip) without `redis-server`.
     pub fn start(test: &str) -> Option<PrivateRedis> {
+        Self::start_with(test, None)
+    }
+
+    /// Start one serving TLS only (`rediss://`), with a certificate for
+    /// 127.0.0.1 signed by a private CA ([`PrivateRedis::ca_pem`]); `None`
+    /// (skip) without `redis-server` or `openssl`.
+    pub fn start_tls(test: &str) -> Option<PrivateRedis> {
+        match TlsFiles::make() {
+            Ok(files) => Self::start_with(test, Some(files)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                skip_or_fail(test, "openssl is not installed");
+                None
+            }
+            Err(e) => panic!("make TLS files: {e}"),
+        }
+    }
+
+    /// The private CA's certificate (PEM) of a TLS server.
+    pub fn ca_pem(&self) -> Option<Vec<u8>> {
+        let tls = self.tls.as_ref()?;
+        std::fs::read(tls.dir.join("ca.pem")).ok()
+    }
+
+    fn start_with(test: &str, tls: Option<TlsFiles>) -> Option<PrivateRedis> {
         let mut r = PrivateRedis {
             port: free_port(),
             child: None,
+            tls,
         };
         match r.spawn() {
             Ok(()) => Some(r),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let required =
-                    std::env::var(testkit::REQUIRE_SERVICES_VAR).is_ok_and(|v| v.trim() == "1");
-                assert!(
-                    !required,
-                    "redis-server is not installed: cannot run {test}"
-                );
-                eprintln!("SKIPPED (redis-server not installed): {test}");
+                skip_or_fail(test, "redis-server is not installed");
                 None
             }
             Err(e) => panic!("start redis-server: {e}"),
@@ -170,17 +285,34 @@ impl PrivateRedis {
         self.port
     }
 
-    /// `redis://127.0.0.1:<port>`.
+    /// `redis://127.0.0.1:<port>`, or `rediss://...` when serving TLS.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Start the server (again) on its port and wait until it listens. The
     /// restarted server is empty.
     pub fn spawn(&mut self) -> std::io::Result<()> {
         self.stop();
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string()])
+        let mut cmd = Command::new("redis-server");
+        match &self.tls {
+            None => {
+                cmd.args(["--port", &self.port.to_string()]);
+            }
+            Some(tls) => {
+                cmd.args(["--port", "0", "--tls-port", &self.port.to_string()])
+                    .args(["--tls-cert-file", &tls.path("server.pem")])
+                    .args(["--tls-key-file", &tls.path("server.key")])
+                    .args(["--tls-ca-cert-file", &tls.path("ca.pem")])
+                    .args(["--tls-auth-clients", "no"]);
+            }
+        }
+        let child = cmd
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .args(["--daemonize", "no"])
             .stdin(Stdio::null())
@@ -213,4 +345,16 @@ impl Drop for PrivateRedis {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Skip `test` loudly, or fail it when services are required.
+fn skip_or_fail(test: &str, why: &str) {
+    let required = std::env::var(testkit::REQUIRE_SERVICES_VAR).is_ok_and(|v| v.trim() == "1");
+    assert!(!required, "{why}: cannot run {test}");
+    eprintln!("SKIPPED ({why}): {test}");
+}
+
+/// A fresh folder name under the temp dir.
+fn unique_dir_name() -> String {
+    testkit::unique_name("authnz_redis_tls")
 }

@@ -291,9 +291,17 @@ pub struct Cli {
         long,
         value_name = "URL",
         allow_hyphen_values = true,
-        help = "Redis (redis://[user:pass@]host:port/db or unix:///path) shared by several instances: rate limits, login back-off, the replay guard and, with --sessionstore redis, sessions; needs the `redis` feature [env: AUTHNZERVER_REDIS_URL] [default: unset: all in-process]"
+        help = "Redis (redis://[user:pass@]host:port/db, rediss:// for TLS, or unix:///path) shared by several instances: rate limits, login back-off, the replay guard and, with --sessionstore redis, sessions; needs the `redis` feature [env: AUTHNZERVER_REDIS_URL] [default: unset: all in-process]"
     )]
     pub redis_url: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "FILE",
+        allow_hyphen_values = true,
+        help = "Root certificates (PEM) to trust for a rediss:// Redis, e.g. a private CA, instead of the bundled Mozilla roots and the system's [env: AUTHNZERVER_REDISCAFILE] [default: unset]"
+    )]
+    pub rediscafile: Option<String>,
 
     #[arg(
         long,
@@ -424,6 +432,7 @@ impl Cli {
             (items::SESENDPOINT.key, &self.sesendpoint),
             (items::EMAILBODYOVERRIDES.key, &self.emailbodyoverrides),
             (items::REDIS_URL.key, &self.redis_url),
+            (items::REDISCAFILE.key, &self.rediscafile),
             (items::REDISPREFIX.key, &self.redisprefix),
             (items::REDISTIMEOUTMS.key, &self.redistimeoutms),
             (items::SESSIONSTORE.key, &self.sessionstore),

@@ -358,6 +358,15 @@ pub const REDIS_URL: Item = item(
     ItemDefault::Unset,
     "unset: all in-process",
 );
+/// `rediscafile` (not upstream): root certificates (PEM) trusted for a
+/// `rediss://` Redis instead of the bundled and system roots.
+pub const REDISCAFILE: Item = item(
+    "rediscafile",
+    "AUTHNZERVER_REDISCAFILE",
+    "rediscafile",
+    ItemDefault::Unset,
+    "unset: the bundled Mozilla roots and the system's",
+);
 /// `redisprefix` (not upstream): prefix of every Redis key, so deployments
 /// can share one Redis.
 pub const REDISPREFIX: Item = literal(
@@ -392,7 +401,7 @@ pub const REQUESTTTL: Item = literal(
 /// All items, in the order of the table in spec 7.1 (which is also the
 /// order of the `.env` written by auto-setup), then the items of this
 /// server that upstream does not have.
-pub const ITEMS: [Item; 37] = [
+pub const ITEMS: [Item; 38] = [
     ALLOWEDHOSTS,
     AUTHDB,
     BASEDIR,
@@ -426,6 +435,7 @@ pub const ITEMS: [Item; 37] = [
     SESENDPOINT,
     EMAILBODYOVERRIDES,
     REDIS_URL,
+    REDISCAFILE,
     REDISPREFIX,
     REDISTIMEOUTMS,
     SESSIONSTORE,

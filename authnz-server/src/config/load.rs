@@ -560,19 +560,20 @@ impl Validator<'_> {
             .optional(&items::REDIS_URL)
             .map(|raw| {
                 let url = raw.value.trim().to_owned();
-                if url.starts_with("rediss://") {
-                    Err(raw.invalid(
-                        "TLS to Redis (rediss://) is not built in: use redis:// on a private network, or a TLS tunnel",
-                    ))
-                } else if url.starts_with("redis://")
+                if url.starts_with("redis://")
+                    || url.starts_with("rediss://")
                     || url.starts_with("redis+unix://")
                     || url.starts_with("unix://")
                 {
                     Ok(url)
                 } else {
-                    Err(raw.invalid("not a redis:// or unix:// URL"))
+                    Err(raw.invalid("not a redis://, rediss:// or unix:// URL"))
                 }
             })
+            .transpose()?;
+        let rediscafile = self
+            .optional(&items::REDISCAFILE)
+            .map(|raw| raw.existing_file())
             .transpose()?;
         let redisprefix = self.required(&items::REDISPREFIX)?.value;
         let redistimeout = Duration::from_millis(
@@ -632,6 +633,7 @@ impl Validator<'_> {
             breachcheck,
             breachcheckurl,
             redis_url,
+            rediscafile,
             redisprefix,
             redistimeout,
             sessionstore,

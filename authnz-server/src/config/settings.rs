@@ -83,6 +83,8 @@ pub struct Config {
     /// Redis URL (may hold a password: never logged); `None` keeps
     /// everything in-process.
     pub redis_url: Option<String>,
+    /// Roots trusted for `rediss://` instead of the bundled and system ones.
+    pub rediscafile: Option<PathBuf>,
     /// Prefix of every Redis key.
     pub redisprefix: String,
     /// Bound on connecting to Redis and on each command.
@@ -250,6 +252,7 @@ impl fmt::Debug for Config {
             .field("breachcheck", &self.breachcheck)
             .field("breachcheckurl", &self.breachcheckurl)
             .field("redis_url", &self.redis_url.as_ref().map(|_| REDACTED))
+            .field("rediscafile", &self.rediscafile)
             .field("redisprefix", &self.redisprefix)
             .field("redistimeout", &self.redistimeout)
             .field("sessionstore", &self.sessionstore)

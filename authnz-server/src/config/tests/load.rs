@@ -717,19 +717,26 @@ fn scale_out_items() {
     assert_eq!(config.sessionstore, SessionStoreKind::Redis);
     assert_eq!(config.requestttl, Some(std::time::Duration::from_secs(30)));
     assert!(!format!("{config:?}").contains("hunter2"));
+    let ca = write(dir.path(), "redis-ca.pem", "-----BEGIN CERTIFICATE-----\n");
+    let e = base_env(dir.path())
+        .with("AUTHNZERVER_REDIS_URL", "rediss://cache:6380")
+        .with("AUTHNZERVER_REDISCAFILE", &ca);
+    let config = load(&[], &e).unwrap();
+    assert_eq!(config.redis_url.as_deref(), Some("rediss://cache:6380"));
+    assert_eq!(config.rediscafile.as_deref(), Some(Path::new(&ca)));
 
     for (env, value, var, reason) in [
         (
             "AUTHNZERVER_REDIS_URL",
             "http://cache",
             "AUTHNZERVER_REDIS_URL",
-            "not a redis:// or unix:// URL",
+            "not a redis://, rediss:// or unix:// URL",
         ),
         (
-            "AUTHNZERVER_REDIS_URL",
-            "rediss://cache",
-            "AUTHNZERVER_REDIS_URL",
-            "TLS to Redis (rediss://) is not built in",
+            "AUTHNZERVER_REDISCAFILE",
+            "/no/such/ca.pem",
+            "AUTHNZERVER_REDISCAFILE",
+            "no such file",
         ),
         (
             "AUTHNZERVER_SESSIONSTORE",
