@@ -299,7 +299,7 @@ pub struct Cli {
         long,
         value_name = "FILE",
         allow_hyphen_values = true,
-        help = "Root certificates (PEM) to trust for a rediss:// Redis, e.g. a private CA, instead of the bundled Mozilla roots and the system's [env: AUTHNZERVER_REDISCAFILE] [default: unset]"
+        help = "Root certificates (PEM) to trust for a rediss:// Redis, e.g. a private CA, instead of the bundled Mozilla roots and the system's [env: AUTHNZERVER_REDISCAFILE] [default: unset: the bundled Mozilla roots and the system's]"
     )]
     pub rediscafile: Option<String>,
 
