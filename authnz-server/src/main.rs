@@ -10,10 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use authnz_api::{
-    Clock, LoginThrottle, MemoryLoginThrottle, MemoryRateLimiter, MemoryReplayGuard, RateLimiter,
-    ReplayGuard, SystemClock,
-};
+use authnz_api::{Clock, SystemClock};
 use authnz_server::app::{self, AdminSeed, ServerOptions, SessionPlacement};
 use authnz_server::config::{
     ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, AutosetupSeed, Cli, Command, Config, Environment,
@@ -25,6 +22,7 @@ use authnz_server::mail::{MailOptions, SmtpOptions};
 use authnz_server::passwords::{HashParams, PasswordHasher};
 use authnz_server::policy::Policy;
 use authnz_server::ratelimit::parse_ratelimits;
+use authnz_server::shared::SharedState;
 use authnz_server::sleeper::TokioSleeper;
 use authnz_store_sql::SqlOptions;
 use clap::Parser as _;
@@ -233,22 +231,13 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The state several instances may share: in the process, or in Redis when
-/// `redis_url` is set.
-struct Shared {
-    rate_limiter: Arc<dyn RateLimiter>,
-    throttle: Arc<dyn LoginThrottle>,
-    replay_guard: Arc<dyn ReplayGuard>,
-    sessions: SessionPlacement,
-}
-
 #[cfg(feature = "redis")]
-async fn shared_state(config: &Config) -> anyhow::Result<Shared> {
+async fn shared_state(config: &Config) -> anyhow::Result<SharedState> {
     use authnz_server::config::SessionStoreKind;
     use authnz_store_redis::{RedisBackend, RedisOptions};
 
     let Some(url) = &config.redis_url else {
-        return Ok(in_process());
+        return Ok(SharedState::in_process());
     };
     let tls_root_pem =
         match &config.rediscafile {
@@ -276,38 +265,21 @@ async fn shared_state(config: &Config) -> anyhow::Result<Shared> {
         }
         Err(e) => anyhow::bail!("AUTHNZERVER_REDIS_URL: cannot use this Redis URL: {e}"),
     };
-    let sessions = match config.sessionstore {
-        SessionStoreKind::Redis => {
-            tracing::info!("sessions live in Redis");
-            SessionPlacement::Redis(redis.clone())
-        }
-        SessionStoreKind::Sql => SessionPlacement::Sql,
-    };
-    Ok(Shared {
-        rate_limiter: Arc::new(redis.rate_limiter()),
-        throttle: Arc::new(redis.login_throttle()),
-        replay_guard: Arc::new(redis.replay_guard()),
-        sessions,
-    })
+    let sessions_in_redis = config.sessionstore == SessionStoreKind::Redis;
+    if sessions_in_redis {
+        tracing::info!("sessions live in Redis");
+    }
+    Ok(SharedState::on_redis(&redis, sessions_in_redis))
 }
 
 #[cfg(not(feature = "redis"))]
-async fn shared_state(config: &Config) -> anyhow::Result<Shared> {
+async fn shared_state(config: &Config) -> anyhow::Result<SharedState> {
     if config.redis_url.is_some() {
         anyhow::bail!(
             "AUTHNZERVER_REDIS_URL is set, but this authnzrv was built without the `redis` feature"
         );
     }
-    Ok(in_process())
-}
-
-fn in_process() -> Shared {
-    Shared {
-        rate_limiter: Arc::new(MemoryRateLimiter::default()),
-        throttle: Arc::new(MemoryLoginThrottle::default()),
-        replay_guard: Arc::new(MemoryReplayGuard::default()),
-        sessions: SessionPlacement::Sql,
-    }
+    Ok(SharedState::in_process())
 }
 
 /// The mail part of the server options, from the validated config.

@@ -459,12 +459,10 @@ pub fn self_signed_cert(dir: &std::path::Path) -> (std::path::PathBuf, std::path
 }
 
 /// Rate limiter, login throttle, replay guard and sessions on `redis`, as
-/// `authnzrv --redis-url .. --sessionstore redis` wires them.
+/// `authnzrv --redis-url .. --sessionstore redis` wires them (the same
+/// [`SharedState::on_redis`] the binary uses).
 pub fn on_redis(o: &mut ServerOptions, redis: &authnz_store_redis::RedisBackend) {
-    o.rate_limiter = Arc::new(redis.rate_limiter());
-    o.throttle = Arc::new(redis.login_throttle());
-    o.replay_guard = Arc::new(redis.replay_guard());
-    o.sessions = SessionPlacement::Redis(redis.clone());
+    authnz_server::shared::SharedState::on_redis(redis, true).apply(o);
 }
 
 /// Rows in the SQL `sessions` and `apikeys` tables (session-tied keys).

@@ -1,0 +1,59 @@
+//! The state several instances may share (spec 4.1 rate limits, 4.2 login
+//! back-off, the replay guard, and optionally sessions): in the process, or
+//! in Redis. One place decides which implementation backs which part, used
+//! by the binary and by the tests alike.
+
+use std::sync::Arc;
+
+use authnz_api::{
+    LoginThrottle, MemoryLoginThrottle, MemoryRateLimiter, MemoryReplayGuard, RateLimiter,
+    ReplayGuard,
+};
+
+use crate::app::{ServerOptions, SessionPlacement};
+
+/// Where the shareable state lives.
+#[derive(Debug, Clone)]
+pub struct SharedState {
+    pub rate_limiter: Arc<dyn RateLimiter>,
+    pub throttle: Arc<dyn LoginThrottle>,
+    pub replay_guard: Arc<dyn ReplayGuard>,
+    pub sessions: SessionPlacement,
+}
+
+impl SharedState {
+    /// Everything in the process (no `redis_url`): bounded in-memory maps,
+    /// sessions in the auth database.
+    pub fn in_process() -> Self {
+        Self {
+            rate_limiter: Arc::new(MemoryRateLimiter::default()),
+            throttle: Arc::new(MemoryLoginThrottle::default()),
+            replay_guard: Arc::new(MemoryReplayGuard::default()),
+            sessions: SessionPlacement::Sql,
+        }
+    }
+
+    /// Rate limiter, login throttle and replay guard on `redis`; sessions
+    /// too when `sessions_in_redis` (`sessionstore = redis`).
+    #[cfg(feature = "redis")]
+    pub fn on_redis(redis: &authnz_store_redis::RedisBackend, sessions_in_redis: bool) -> Self {
+        Self {
+            rate_limiter: Arc::new(redis.rate_limiter()),
+            throttle: Arc::new(redis.login_throttle()),
+            replay_guard: Arc::new(redis.replay_guard()),
+            sessions: if sessions_in_redis {
+                SessionPlacement::Redis(redis.clone())
+            } else {
+                SessionPlacement::Sql
+            },
+        }
+    }
+
+    /// Put this state into the server options.
+    pub fn apply(self, opts: &mut ServerOptions) {
+        opts.rate_limiter = self.rate_limiter;
+        opts.throttle = self.throttle;
+        opts.replay_guard = self.replay_guard;
+        opts.sessions = self.sessions;
+    }
+}
