@@ -13,6 +13,7 @@ pub mod args;
 pub mod email;
 pub mod internal;
 pub mod login;
+pub mod offload;
 pub mod passwords;
 pub mod permissions;
 pub mod pyrepr;

@@ -2,6 +2,7 @@
 //! [`check_password`], the one password policy (spec 5.1, checks 1-6) that
 //! these and `user-new` share.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use authnz_api::{User, UserPatch};
@@ -18,17 +19,28 @@ const NOT_CHANGED: &str = "Password could not be changed.";
 
 /// The password policy of spec 5.1 with the server's `passpolicy`: checks 1-5,
 /// then, if they passed and the breach check is configured, check 6 (failing
-/// open). `password` is used as given.
+/// open). `password` is cut to 256 code points ([`cut_password`]) like on
+/// every other path; callers that hash it cut it first, so what is checked
+/// is what is stored. Checks 1-5 run off the async workers ([`offload`]).
+///
+/// [`offload`]: super::offload
 pub async fn check_password(
     ctx: &Context,
     password: &str,
     email: &str,
     full_name: &str,
-) -> PolicyOutcome {
-    let mut outcome =
-        ctx.validators
+) -> Result<PolicyOutcome, ActionError> {
+    let password = cut_password(password);
+    let validators = Arc::clone(&ctx.validators);
+    let policy = ctx.password_policy;
+    let (owned_password, email, full_name) =
+        (password.to_owned(), email.to_owned(), full_name.to_owned());
+    let mut outcome = super::offload::run(move || {
+        validators
             .password
-            .check(&ctx.password_policy, password, email, full_name);
+            .check(&policy, &owned_password, &email, &full_name)
+    })
+    .await?;
     if let Some(breach) = &ctx.breach
         && outcome.passed_local_checks()
     {
@@ -43,7 +55,7 @@ pub async fn check_password(
             outcome.record_breach(count);
         }
     }
-    outcome
+    Ok(outcome)
 }
 
 /// `messages` followed by `extra`.
@@ -116,7 +128,7 @@ async fn change_password(
         )));
     }
     let hash = ctx.hasher.hash(new).await?;
-    let policy = check_password(ctx, new, email, str_arg(body, "full_name")).await;
+    let policy = check_password(ctx, new, email, str_arg(body, "full_name")).await?;
     if !policy.ok {
         return Ok(Err(fail(
             "new password is insecure",
@@ -196,7 +208,7 @@ async fn reset_password(
     let new = cut_password(new_password);
     let hash = ctx.hasher.hash(new).await?;
     let full_name = user.full_name.as_deref().unwrap_or_default();
-    let policy = check_password(ctx, new, email, full_name).await;
+    let policy = check_password(ctx, new, email, full_name).await?;
     if !policy.ok {
         let mut messages = vec![insecure.1.to_owned()];
         messages.extend(policy.messages);
@@ -290,17 +302,20 @@ pub async fn user_resetpass_nosession(
 
 /// `user-validatepass`. The optional policy arguments are accepted (schema)
 /// but, as upstream with a parsable `passpolicy`, the server's policy wins.
+/// The password is cut to 256 code points as on every other path (upstream
+/// checks it whole here, at a cost that grows with its length, and the
+/// breach lookup then hashes a password no other request would store).
 pub async fn user_validatepass(
     ctx: &Context,
     body: &Map<String, Value>,
 ) -> Result<Reply, ActionError> {
     let outcome = check_password(
         ctx,
-        str_arg(body, "password"),
+        cut_password(str_arg(body, "password")),
         str_arg(body, "email"),
         str_arg(body, "full_name"),
     )
-    .await;
+    .await?;
     Ok(if outcome.ok {
         Reply::success(&outcome.messages)
     } else {

@@ -1,6 +1,8 @@
 //! User requests of the foundation (spec 3.3): `user-new`, `user-list`,
 //! `user-lookup-email`, `user-set-emailverified`.
 
+use std::sync::Arc;
+
 use authnz_api::{NewUser, StoreError, User, UserPatch};
 use chrono::TimeDelta;
 use serde_json::{Map, Value, json};
@@ -44,17 +46,28 @@ pub async fn user_new(ctx: &Context, body: &Map<String, Value>) -> Result<Reply,
     let password = cut_password(str_arg(body, "password"));
     let now = ctx.clock.now();
 
-    if ctx.validators.email.validate(raw_email).is_err() {
-        return Ok(signup_failure(
-            FAILURE_INVALID_EMAIL,
-            &[MSG_INVALID_EMAIL.to_owned()],
-            Value::Null,
-        ));
-    }
-    let email = normalize_email(raw_email);
-    let full_name = match sign_up_full_name(raw_name, &ctx.validators.suffixes) {
-        Ok(n) => n,
-        Err(e) => {
+    // The e-mail and name rules read the whole (client-sized) values: off
+    // the async workers (see `offload`).
+    let validators = Arc::clone(&ctx.validators);
+    let (given_email, given_name) = (raw_email.to_owned(), raw_name.to_owned());
+    let checked = super::offload::run(move || {
+        if validators.email.validate(&given_email).is_err() {
+            return Err(None::<FullNameError>);
+        }
+        let full_name = sign_up_full_name(&given_name, &validators.suffixes).map_err(Some)?;
+        Ok((normalize_email(&given_email), full_name))
+    })
+    .await?;
+    let (email, full_name) = match checked {
+        Ok(both) => both,
+        Err(None) => {
+            return Ok(signup_failure(
+                FAILURE_INVALID_EMAIL,
+                &[MSG_INVALID_EMAIL.to_owned()],
+                Value::Null,
+            ));
+        }
+        Err(Some(e)) => {
             let (Some(reason), Some(message)) = (e.failure_reason(), e.message()) else {
                 // Two or more '@' in the name: upstream's unhandled error.
                 debug_assert_eq!(e, FullNameError::TooManyAts);
@@ -66,7 +79,7 @@ pub async fn user_new(ctx: &Context, body: &Map<String, Value>) -> Result<Reply,
 
     // Hash first, always, so a weak password costs as much as a good one.
     let hash = ctx.hasher.hash(password).await?;
-    let policy = super::passwords::check_password(ctx, password, &email, &full_name).await;
+    let policy = super::passwords::check_password(ctx, password, &email, &full_name).await?;
     if !policy.ok {
         return Ok(signup_failure(
             "invalid password",

@@ -19,8 +19,18 @@
 //!
 //! CPython keeps `j2len` as a dict per row of `a`; here it is two dense rows
 //! indexed by `j + 1` that are reset through the list of touched entries,
-//! which gives the same values without hashing (inputs are at most a few
-//! hundred code points).
+//! which gives the same values without hashing.
+//!
+//! Cost. The algorithm has no input bound of its own: one
+//! `find_longest_match` costs `(ahi - alo)` steps plus one step per index of
+//! `b` listed for each character of `a[alo..ahi]`, and the recursion can
+//! make as many calls as there are matching blocks (up to `min(len a,
+//! len b)`), each rescanning what is left of `a`. Against a `b` that repeats
+//! `a`'s characters one by one with a separator, that is quadratic in
+//! `len(a)` (50,000 distinct characters: minutes). It is therefore only
+//! ever run on capped inputs; the caller ([`super::password`]) bounds both
+//! sides, and [`ratio_with_ops`] counts the steps so tests (and fuzz
+//! targets) can assert a deterministic bound instead of a time.
 
 use std::collections::HashMap;
 
@@ -35,8 +45,55 @@ pub fn ratio(a: &str, b: &str) -> f64 {
 /// `SequenceMatcher(None, a, b, autojunk=autojunk).ratio()` over code-point
 /// slices.
 pub fn ratio_chars(a: &[char], b: &[char], autojunk: bool) -> f64 {
-    let matches = Matcher::new(a, b, autojunk).matched_total();
-    calculate_ratio(matches, a.len() + b.len())
+    ratio_with_ops(a, b, autojunk).0
+}
+
+/// [`ratio_chars`] and the number of elementary steps it took: one per
+/// character of `a` scanned, per `b` index visited, per extension step and
+/// per call of `find_longest_match`, plus `len(b)` for indexing `b`. The
+/// count is a deterministic stand-in for CPU time.
+pub fn ratio_with_ops(a: &[char], b: &[char], autojunk: bool) -> (f64, u64) {
+    let mut matcher = Matcher::new(a, b, autojunk);
+    let matches = matcher.matched_total();
+    (
+        calculate_ratio(matches, a.len() + b.len()),
+        matcher.ops.saturating_add(b.len() as u64),
+    )
+}
+
+/// An upper bound on the steps [`ratio_with_ops`] takes (with autojunk)
+/// for any `a` of at most `max_a` and `b` of at most `max_b` characters.
+///
+/// `find_longest_match` is called at most `2 * min(len a, len b) + 1`
+/// times (each call that finds a match adds at most two, and the matches
+/// add up to at most the shorter length); one call scans at most `len a`
+/// characters, visits at most `L` indices of `b` for each, and extends by at
+/// most `min(len a, len b)`. `L`, the longest index list, is `len b` below
+/// 200 characters and `len b / 100 + 1` from there (autojunk), so the two
+/// regimes are bounded separately. The bound is crude: the worst inputs we
+/// could construct take about a hundredth of it (see the tests).
+pub const fn max_ops(max_a: usize, max_b: usize) -> u64 {
+    const fn regime(la: u64, lb: u64, list: u64) -> u64 {
+        let short = if la < lb { la } else { lb };
+        (2 * short + 1) * (1 + la + la * list + short) + lb
+    }
+    let (la, lb) = (max_a as u64, max_b as u64);
+    let small_b = if lb < 199 { lb } else { 199 };
+    let small = regime(la, small_b, small_b);
+    let large = if lb >= 200 {
+        regime(la, lb, lb / 100 + 1)
+    } else {
+        0
+    };
+    if small > large { small } else { large }
+}
+
+/// The largest `ratio(a, b)` can be for these lengths: every character of
+/// the shorter string matched. Lets a caller skip the computation when even
+/// this cannot reach a threshold (the result is then exact, since the
+/// ratio only grows with the matched count).
+pub fn ratio_upper_bound(len_a: usize, len_b: usize) -> f64 {
+    calculate_ratio(len_a.min(len_b), len_a + len_b)
 }
 
 /// CPython `difflib._calculate_ratio`.
@@ -70,6 +127,8 @@ struct Matcher<'s> {
     cur: Vec<usize>,
     prev_touched: Vec<usize>,
     cur_touched: Vec<usize>,
+    /// Steps taken so far (see [`ratio_with_ops`]).
+    ops: u64,
 }
 
 impl<'s> Matcher<'s> {
@@ -93,6 +152,7 @@ impl<'s> Matcher<'s> {
             cur: vec![0; n + 1],
             prev_touched: Vec::new(),
             cur_touched: Vec::new(),
+            ops: 0,
         }
     }
 
@@ -104,7 +164,9 @@ impl<'s> Matcher<'s> {
     fn find_longest_match(&mut self, alo: usize, ahi: usize, blo: usize, bhi: usize) -> Match {
         let (a, b) = (self.a, self.b);
         let (mut besti, mut bestj, mut bestsize) = (alo, blo, 0usize);
+        let mut ops: u64 = 1;
         for (i, ai) in a.iter().enumerate().take(ahi).skip(alo) {
+            ops += 1;
             if let Some(js) = self.b2j.get(ai) {
                 // `if j < blo: continue` over an ascending list.
                 let start = js.partition_point(|&j| j < blo);
@@ -112,6 +174,7 @@ impl<'s> Matcher<'s> {
                     if j >= bhi {
                         break;
                     }
+                    ops += 1;
                     // newj2len[j] = j2len.get(j - 1, 0) + 1
                     let k = self.prev[j] + 1;
                     self.cur[j + 1] = k;
@@ -171,6 +234,9 @@ impl<'s> Matcher<'s> {
         {
             bestsize += 1;
         }
+        // Every extension step grew the match, which is at most the window.
+        ops += (bestsize as u64).min((ahi - alo) as u64);
+        self.ops = self.ops.saturating_add(ops);
         Match {
             i: besti,
             j: bestj,
@@ -247,6 +313,72 @@ mod tests {
             let b: Vec<char> = b.chars().collect();
             same(ratio_chars(&a, &b, false), want, "no autojunk");
         }
+    }
+
+    /// `n` distinct characters, and the same with `x` after each: every
+    /// longest match is one character at the left edge of what is left, so
+    /// each recursion step rescans the rest of `a` (quadratic).
+    fn interleaved(n: usize) -> (Vec<char>, Vec<char>) {
+        let a: Vec<char> = (0x4E00u32..0x4E00 + n as u32)
+            .filter_map(char::from_u32)
+            .collect();
+        let b = a.iter().flat_map(|&c| [c, 'x']).collect();
+        (a, b)
+    }
+
+    #[test]
+    fn cost_grows_quadratically_without_caps() {
+        let (a, b) = interleaved(2_000);
+        let (_, ops) = ratio_with_ops(&a, &b, true);
+        assert!(ops > 2_000 * 2_000 / 2, "{ops}");
+    }
+
+    #[test]
+    fn constructed_worst_cases_stay_within_the_bound() {
+        // Password side: 256 code points, at most 768 after case folding.
+        // Other side: up to 512 code points, at most 1536 after folding.
+        let (a, b) = interleaved(768);
+        let mut cases = vec![(a.clone(), b.clone())];
+        cases.push((a.clone(), b[..512].to_vec()));
+        cases.push((a.clone(), b[..198].to_vec()));
+        cases.push((a.clone(), a.clone()));
+        cases.push((a.iter().rev().copied().collect(), a.clone()));
+        cases.push((vec!['a'; 768], vec!['a'; 199]));
+        cases.push((
+            "ab".repeat(384).chars().collect(),
+            "ba".repeat(99).chars().collect(),
+        ));
+        // Random strings over small alphabets (fixed seed).
+        let mut seed = 7u64;
+        let mut next = |alpha: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            char::from_u32(0x61 + ((seed >> 33) % alpha) as u32).unwrap_or('a')
+        };
+        for (la, lb, alpha) in [(768, 199, 2), (768, 199, 4), (768, 1536, 3), (768, 512, 20)] {
+            let a: Vec<char> = (0..la).map(|_| next(alpha)).collect();
+            let b: Vec<char> = (0..lb).map(|_| next(alpha)).collect();
+            cases.push((a, b));
+        }
+        let bound = max_ops(768, 1536);
+        let mut worst = 0;
+        for (a, b) in &cases {
+            let (_, ops) = ratio_with_ops(a, b, true);
+            assert!(
+                ops <= max_ops(a.len(), b.len()),
+                "{ops} for {}x{}",
+                a.len(),
+                b.len()
+            );
+            worst = worst.max(ops);
+        }
+        // The worst we know (the first case) is about 600,000 steps, far
+        // under the proven bound.
+        assert!(
+            worst < 1_000_000 && worst * 50 < bound,
+            "{worst} vs {bound}"
+        );
     }
 
     #[test]

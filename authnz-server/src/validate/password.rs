@@ -14,8 +14,10 @@
 
 use std::collections::HashSet;
 
-use super::difflib::ratio;
-use super::text::{casefold, char_len, is_py_digit_str, py_strip, squeeze};
+use super::difflib::{ratio_upper_bound, ratio_with_ops};
+use super::text::{
+    PASSWORD_MAX_CHARS, casefold, char_len, cut_password, is_py_digit_str, py_strip, squeeze,
+};
 
 /// The bundled common-password list (`data/top-10k-passwords.txt`).
 const TOP_10K_PASSWORDS: &str = include_str!("../../../data/top-10k-passwords.txt");
@@ -31,6 +33,66 @@ pub const MSG_CHAR_FREQUENCY: &str =
     "Your password is not complex enough. One or more characters appear appear too frequently.";
 /// Check 5 message.
 pub const MSG_ALL_DIGITS: &str = "Your password cannot be all numbers.";
+
+/// How many code points of the e-mail address, the full name and the server
+/// FQDN the similarity check (check 3) compares the password with.
+///
+/// difflib's cost grows with the product of its inputs' lengths and, in the
+/// worst case, with the square of the password's (see [`super::difflib`]),
+/// so neither side may be client-sized. The password side is bounded by
+/// the 256-code-point cut (at most 768 after case folding). For the other
+/// side, 512 leaves every realistic value whole, so the ratio is CPython's
+/// bit for bit: an address is at most 254 characters (the SMTP path limit),
+/// a host name 253, and names are far shorter. A longer value is first
+/// tested against [`ratio_upper_bound`]: if even a complete match of the
+/// password could not reach the threshold, the answer "not too similar" is
+/// exact without running difflib (at the default threshold of 50 this
+/// covers every value longer than three times the password). Only what is
+/// left (a value over 512 code points with a very long password or a very
+/// low threshold) is compared by its first 512 code points.
+pub const SIMILARITY_MAX_CHARS: usize = 512;
+
+/// Most difflib steps check 3 can take for one password: three
+/// comparisons (FQDN, e-mail, name) of at most 768 (256 code points case
+/// folded) by at most 1536 (512 code points case folded) characters; see
+/// [`super::difflib::max_ops`]. A crude, proven bound; real worst cases
+/// stay near a hundredth of it.
+pub const MAX_SIMILARITY_OPS: u64 =
+    3 * super::difflib::max_ops(3 * PASSWORD_MAX_CHARS, 3 * SIMILARITY_MAX_CHARS);
+
+/// The first `max` code points of `s`.
+fn prefix_chars(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((byte_idx, _)) => &s[..byte_idx],
+        None => s,
+    }
+}
+
+/// Check 3 for one other string: whether `100 * ratio(password,
+/// casefold(other)) >= limit`, with `other` bounded as
+/// [`SIMILARITY_MAX_CHARS`] explains, and the difflib steps it took.
+/// `password` is the squeezed, case-folded (and cut) password.
+fn too_similar(password: &[char], other: &str, limit: f64) -> (bool, u64) {
+    let compare = |other: &[char]| {
+        let (ratio, ops) = ratio_with_ops(password, other, true);
+        (ratio * 100.0 >= limit, ops)
+    };
+    let other_len = char_len(other);
+    if other_len <= SIMILARITY_MAX_CHARS {
+        let other: Vec<char> = casefold(other).chars().collect();
+        return compare(&other);
+    }
+    // Case folding never shortens a string, so `other_len` is at most the
+    // folded length, and past the password's length the bound only falls.
+    if other_len >= password.len() && ratio_upper_bound(password.len(), other_len) * 100.0 < limit {
+        return (false, 0);
+    }
+    let other: Vec<char> = casefold(prefix_chars(other, SIMILARITY_MAX_CHARS))
+        .chars()
+        .take(SIMILARITY_MAX_CHARS)
+        .collect();
+    compare(&other)
+}
 
 /// Check 1 message for a given minimum length.
 pub fn too_short_message(min_pass_length: i64) -> String {
@@ -253,10 +315,18 @@ impl PasswordChecker {
         self.common.contains(s)
     }
 
-    /// Checks 1-5 of 5.1 in order. `password` is used as given (the caller
-    /// cuts it to 256 code points where the request says so); `email` and
-    /// `full_name` are the values upstream passes (for `user-new` the
-    /// normalised e-mail and the processed, escaped name).
+    /// Checks 1-5 of 5.1 in order on the password cut to 256 code points
+    /// ([`cut_password`]; callers cut it already, for hashing, and cutting
+    /// twice changes nothing); `email` and `full_name` are the values
+    /// upstream passes (for `user-new` the normalised e-mail and the
+    /// processed, escaped name), of any length.
+    ///
+    /// The cost is bounded whatever the input: linear passes over at most
+    /// 256 code points of the password and a code-point count of `email`
+    /// and `full_name`, then difflib on at most 768 by
+    /// [`SIMILARITY_MAX_CHARS`] (three times that for a short value that
+    /// case-folds long) code points, at most [`MAX_SIMILARITY_OPS`] steps
+    /// ([`Self::check_with_cost`] counts them).
     pub fn check(
         &self,
         policy: &PasswordPolicy,
@@ -264,6 +334,21 @@ impl PasswordChecker {
         email: &str,
         full_name: &str,
     ) -> PolicyOutcome {
+        self.check_with_cost(policy, password, email, full_name).0
+    }
+
+    /// [`Self::check`] and the number of difflib steps check 3 took (see
+    /// [`super::difflib::ratio_with_ops`]), never more than
+    /// [`MAX_SIMILARITY_OPS`]: the deterministic cost measure for tests and
+    /// fuzz targets.
+    pub fn check_with_cost(
+        &self,
+        policy: &PasswordPolicy,
+        password: &str,
+        email: &str,
+        full_name: &str,
+    ) -> (PolicyOutcome, u64) {
+        let password = cut_password(password);
         let mut messages = Vec::new();
 
         // 1. Length after trimming and squeezing.
@@ -278,16 +363,18 @@ impl PasswordChecker {
         }
 
         // 3. Similarity to the FQDN, e-mail and name, each `>=` the limit.
-        let to_match = squeeze(py_strip(&casefold(password)));
+        let to_match: Vec<char> = squeeze(py_strip(&casefold(password))).chars().collect();
         let limit = policy.max_unsafe_similarity as f64;
-        let too_similar = [
-            self.fqdn_folded.as_str(),
-            casefold(email).as_str(),
-            casefold(full_name).as_str(),
-        ]
-        .iter()
-        .any(|other| ratio(&to_match, other) * 100.0 >= limit);
-        if too_similar {
+        // The FQDN is folded already; folding twice changes nothing. All
+        // three are compared even after a hit, like upstream.
+        let mut similar = false;
+        let mut cost = 0u64;
+        for other in [self.fqdn_folded.as_str(), email, full_name] {
+            let (hit, ops) = too_similar(&to_match, other, limit);
+            similar |= hit;
+            cost = cost.saturating_add(ops);
+        }
+        if similar {
             messages.push(MSG_TOO_SIMILAR.to_owned());
         }
 
@@ -301,10 +388,13 @@ impl PasswordChecker {
             messages.push(MSG_ALL_DIGITS.to_owned());
         }
 
-        PolicyOutcome {
-            ok: messages.is_empty(),
-            messages,
-        }
+        (
+            PolicyOutcome {
+                ok: messages.is_empty(),
+                messages,
+            },
+            cost,
+        )
     }
 }
 
@@ -476,6 +566,79 @@ mod tests {
         assert_eq!(c.common.len(), tv::TOP10K_DISTINCT);
         assert!(!c.is_common(""));
         assert!(c.is_common("password"));
+    }
+
+    #[test]
+    fn check_cuts_the_password() {
+        let c = checker();
+        let p = PasswordPolicy::default();
+        let head: String = (0x4E00u32..0x4E00 + 256)
+            .filter_map(char::from_u32)
+            .collect();
+        // Whole, the tail of one repeated letter would fail check 4.
+        let long = format!("{head}{}", "a".repeat(10_000));
+        let r = c.check(&p, &long, "someone@example.org", "Someone");
+        assert_eq!(r, c.check(&p, &head, "someone@example.org", "Someone"));
+        assert!(r.ok, "{:?}", r.messages);
+    }
+
+    /// `n` distinct CJK characters, and the same with `x` after each (the
+    /// quadratic case of difflib, see its tests).
+    fn interleaved(n: u32) -> (String, String) {
+        let a: String = (0x4E00u32..0x4E00 + n).filter_map(char::from_u32).collect();
+        let b = a.chars().flat_map(|c| [c, 'x']).collect();
+        (a, b)
+    }
+
+    #[test]
+    fn similarity_check_is_bounded_for_any_input_size() {
+        let c = checker();
+        let p = PasswordPolicy::default();
+        let (password, other) = interleaved(100_000);
+        let (_, cost) = c.check_with_cost(&p, &password, &other, &other);
+        // Uncapped, this is about 10^10 steps.
+        assert!(cost <= MAX_SIMILARITY_OPS, "{cost}");
+        // What is left after the caps: 256 against at most 512.
+        let (short_pw, _) = interleaved(256);
+        let other_512: String = other.chars().take(512).collect();
+        let (_, cost) = c.check_with_cost(&p, &short_pw, &other_512, &other_512);
+        assert!(cost > 0 && cost <= MAX_SIMILARITY_OPS, "{cost}");
+        // At the lowest threshold nothing is skipped: long values are
+        // compared by their first 512 code points.
+        let any = PasswordPolicy {
+            max_unsafe_similarity: 0,
+            ..p
+        };
+        let (r, cost) = c.check_with_cost(&any, &password, &other, &other);
+        assert!(cost > 0 && cost <= MAX_SIMILARITY_OPS, "{cost}");
+        assert!(r.messages.contains(&MSG_TOO_SIMILAR.to_owned()));
+    }
+
+    #[test]
+    fn long_values_keep_python_results() {
+        let c = checker();
+        let p = PasswordPolicy::default();
+        let pw = "Xq7#mP2vT9kL";
+        // Python: ratio = 2*12 / (12 + 2012), far under 50%; decided by the
+        // upper bound, without running difflib.
+        let long = format!("{}{}", pw.to_lowercase(), "z".repeat(2000));
+        let (r, cost) = c.check_with_cost(&p, pw, "a@b.c", &long);
+        assert!(r.ok, "{:?}", r.messages);
+        // Only the FQDN and the e-mail were compared.
+        let (_, short_cost) = c.check_with_cost(&p, pw, "a@b.c", "");
+        assert!(cost <= short_cost, "{cost} > {short_cost}");
+        // At 1%, Python says too similar (2*12 / 2024 = 1.19%); so do we,
+        // comparing the first 512 code points (2*12 / 524).
+        let low = PasswordPolicy {
+            max_unsafe_similarity: 1,
+            ..p
+        };
+        let r = c.check(&low, pw, "a@b.c", &long);
+        assert!(r.messages.contains(&MSG_TOO_SIMILAR.to_owned()));
+        // And values up to the cap are compared whole: the vectors from
+        // CPython (`policy_matches_python_vectors`) include names and
+        // addresses of every realistic length.
+        const { assert!(SIMILARITY_MAX_CHARS >= 254) };
     }
 
     #[test]
