@@ -33,5 +33,5 @@ pub use mail::{MailError, MailMessage, Mailer};
 pub use ratelimit::{MemoryRateLimiter, RateDecision, RateLimit, RateLimiter};
 pub use replay::{MemoryReplayGuard, ReplayGuard};
 pub use store::{ApiKeyStore, RoleStore, SessionStore, UserStore};
-pub use throttle::{LoginThrottle, MemoryLoginThrottle};
+pub use throttle::{LoginThrottle, MemoryLoginThrottle, UNTRACKED};
 pub use types::*;

@@ -25,7 +25,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use authnz_api::{InitialData, NewUser, Role, RoleStore as _, Session, SessionStore as _};
 use authnz_server::passwords::HashParams;
 use authnz_server::protocol::codec::Codec;
-use authnz_server::session_cache::{CachedStore, DEFAULT_CAPACITY};
+use authnz_server::session_cache::{CachedStore, DEFAULT_MAX_BYTES};
 use authnz_store_sql::{SqlOptions, SqlStore};
 use serde_json::json;
 
@@ -167,7 +167,7 @@ async fn lookup_time(runs: u32) -> anyhow::Result<(Duration, Duration)> {
         }
     }
     let elapsed = t.elapsed();
-    let cached = CachedStore::new(store.clone(), store.clone(), DEFAULT_CAPACITY);
+    let cached = CachedStore::new(store.clone(), store.clone(), DEFAULT_MAX_BYTES);
     for token in &tokens {
         cached.active_session(token, now).await?;
     }

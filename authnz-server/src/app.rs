@@ -150,7 +150,7 @@ pub async fn build(opts: &ServerOptions) -> anyhow::Result<Built> {
             let cached = Arc::new(CachedStore::new(
                 store.clone(),
                 store.clone(),
-                crate::session_cache::DEFAULT_CAPACITY,
+                crate::session_cache::DEFAULT_MAX_BYTES,
             ));
             users = cached.clone();
             tracing::info!("active sessions are cached in the process");

@@ -10,6 +10,18 @@
 //! `internal-user-lock`, with its end stored on the user (`locked_until`), and
 //! answers with the fixed lock response. A success clears the counter.
 //!
+//! Every failure first looks the e-mail up (one indexed query, for known
+//! and unknown e-mails alike, so timing tells nothing) and records it as an
+//! account's failure or an unknown e-mail's
+//! ([`LoginThrottle::record_unknown_failure`](authnz_api::LoginThrottle::record_unknown_failure)):
+//! a bounded in-process throttle may forget unknown e-mails' counts to make
+//! room, but never an account's, so a flood of junk logins cannot reset a
+//! victim's count (issue 11). A throttle too full to hold a new account's
+//! count answers [`UNTRACKED`], treated as over the limit: the account is
+//! locked rather than left uncounted (see the `authnz_api::throttle` module
+//! docs for why). A lookup that fails counts the e-mail as unknown: no
+//! password can have been checked against a database that does not answer.
+//!
 //! A lock ends (Q-17 fixed) by whichever comes first: the in-process timer
 //! armed when it was set, the next login-like request or lookup touching the
 //! user after its end ([`lift_if_expired`]), or the start-up pass over every
@@ -17,13 +29,24 @@
 
 use std::time::Duration;
 
-use authnz_api::{StoreError, User, UserId};
+use std::sync::LazyLock;
+
+use authnz_api::{StoreError, UNTRACKED, User, UserId};
 use chrono::{NaiveDateTime, TimeDelta};
 use serde_json::Value;
 
 use crate::actions::internal::{LockAction, restore_role, toggle_lock};
 use crate::actions::reply::Reply;
 use crate::context::Context;
+use crate::warn_gate::WarnGate;
+
+/// At most one warning a minute about a login throttle with no room.
+static FULL_WARNING: LazyLock<WarnGate> = LazyLock::new(|| WarnGate::new(Duration::from_secs(60)));
+
+/// At most one warning a minute about failed e-mail lookups (a request can
+/// cause one at will, e.g. with a NUL on PostgreSQL).
+static LOOKUP_WARNING: LazyLock<WarnGate> =
+    LazyLock::new(|| WarnGate::new(Duration::from_secs(60)));
 
 /// The message of the lock response (spec 4.2).
 pub const LOCKED_MESSAGE: &str = "Your user account has been locked after repeated login \
@@ -66,31 +89,46 @@ pub async fn after_attempt(ctx: &Context, email: &str, success: bool) -> Option<
         }
         return None;
     }
-    let failures = match ctx.throttle.record_failure(&key, ctx.clock.now()).await {
+    let user = match ctx.users.user_by_email(email).await {
+        Ok(user) => user,
+        Err(e) => {
+            if LOOKUP_WARNING.ready() {
+                tracing::warn!(error = %e, "login throttle: cannot look the e-mail up; counted as unknown");
+            }
+            None
+        }
+    };
+    let now = ctx.clock.now();
+    let recorded = if user.is_some() {
+        ctx.throttle.record_failure(&key, now).await
+    } else {
+        ctx.throttle.record_unknown_failure(&key, now).await
+    };
+    let failures = match recorded {
         Ok(n) => n,
         Err(e) => {
             tracing::warn!(error = %e, "login throttle unavailable; no back-off applied");
             return None;
         }
     };
-    if failures <= ctx.lockout.tries {
+    if failures == UNTRACKED {
+        if FULL_WARNING.ready() {
+            tracing::warn!(
+                "login throttle full of live counts: failures of accounts it cannot hold lock them at once"
+            );
+        }
+    } else if failures <= ctx.lockout.tries {
         ctx.sleeper.sleep(backoff_delay(failures)).await;
         return None;
     }
-    lock_after_failures(ctx, email).await;
+    if let Some(user) = user {
+        lock_after_failures(ctx, user).await;
+    }
     Some(lock_response())
 }
 
-/// Lock the account with this e-mail (if any) until `now + userlocktime`.
-async fn lock_after_failures(ctx: &Context, email: &str) {
-    let user = match ctx.users.user_by_email(email).await {
-        Ok(Some(u)) => u,
-        Ok(None) => return,
-        Err(e) => {
-            tracing::warn!(error = %e, "automatic lock: cannot look the user up");
-            return;
-        }
-    };
+/// Lock `user` until `now + userlocktime`.
+async fn lock_after_failures(ctx: &Context, user: User) {
     let lock_time = TimeDelta::from_std(ctx.lockout.lock_time).unwrap_or(TimeDelta::MAX);
     let until = ctx
         .clock

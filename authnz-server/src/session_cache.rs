@@ -20,8 +20,24 @@
 //! `<database>.authnzrv-lock` (see [`try_lock_exclusive`]). With PostgreSQL
 //! or Redis, other instances write too, and nothing is cached.
 //!
-//! Memory: at most `capacity` entries; when full, the map is emptied (entries
-//! are cheap to refill and a full map mostly holds dead epochs).
+//! Users are shared: a session entry holds its user's id, and the user row
+//! is held once, as an `Arc<User>` in a second map keyed by user id, with
+//! its own epoch. A lookup is served from memory only when both the session
+//! entry and its user's entry carry the current epoch; both were then read
+//! after the last completed write, so the pair is one a database lookup
+//! could have returned. A miss reads both from the database and refreshes
+//! both entries (an entry of the same epoch is kept, so concurrent sessions
+//! keep sharing one row).
+//!
+//! Memory is bounded in bytes, not entries: every entry's size is estimated
+//! (strings, including the password hash, and the whole `extra_info` JSON
+//! tree, plus fixed overheads) and the total is kept at most `max_bytes`
+//! (default [`DEFAULT_MAX_BYTES`], 64 MiB). When an insert would pass the
+//! budget, both maps are emptied (entries are cheap to refill and a full map
+//! mostly holds dead epochs). An entry larger than an eighth of the budget
+//! is never cached: its lookups always go to the database. So one user with
+//! a huge `extra_info` and hundreds of sessions costs one copy of the row,
+//! and no mix of users and sessions holds more than the budget.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,14 +51,94 @@ use authnz_api::{
 };
 use chrono::NaiveDateTime;
 
-/// Default most entries held.
-pub const DEFAULT_CAPACITY: usize = 100_000;
+/// Default byte budget of the cache (estimated, see the [module docs](self)).
+pub const DEFAULT_MAX_BYTES: usize = 64 << 20;
+
+/// Entries larger than `max_bytes / TOO_LARGE_FRACTION` are not cached.
+const TOO_LARGE_FRACTION: usize = 8;
+
+/// Estimated bookkeeping per map entry (hash slot, key, entry header).
+const ENTRY_OVERHEAD: usize = 64;
 
 #[derive(Debug)]
-struct Entry {
+struct SessionEntry {
     epoch: u64,
     session: Session,
-    user: User,
+    bytes: usize,
+}
+
+#[derive(Debug)]
+struct UserEntry {
+    epoch: u64,
+    user: Arc<User>,
+    bytes: usize,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    sessions: HashMap<String, SessionEntry>,
+    users: HashMap<UserId, UserEntry>,
+    /// Sum of the `bytes` of every entry in both maps.
+    bytes: usize,
+}
+
+impl Entries {
+    fn clear(&mut self) {
+        self.sessions.clear();
+        self.users.clear();
+        self.bytes = 0;
+    }
+
+    fn remove_session(&mut self, token: &str) {
+        if let Some(old) = self.sessions.remove(token) {
+            self.bytes = self.bytes.saturating_sub(old.bytes);
+        }
+    }
+}
+
+/// The estimated heap and inline size of a cached session, its key included.
+fn session_bytes(s: &Session) -> usize {
+    ENTRY_OVERHEAD
+        + std::mem::size_of::<SessionEntry>()
+        + 2 * s.session_token.len()
+        + s.ip_address.len()
+        + s.user_agent.len()
+        + s.extra_info_json.as_ref().map_or(0, json_bytes)
+}
+
+/// The estimated heap and inline size of a cached user row.
+fn user_bytes(u: &User) -> usize {
+    ENTRY_OVERHEAD
+        + std::mem::size_of::<UserEntry>()
+        + std::mem::size_of::<User>()
+        + u.system_id.len()
+        + u.full_name.as_ref().map_or(0, String::len)
+        + u.password.len()
+        + u.email.len()
+        + u.user_role.len()
+        + u.extra_info.as_ref().map_or(0, json_bytes)
+}
+
+/// The estimated size of a JSON tree (walked without recursion).
+fn json_bytes(v: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    let mut total = 0;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        total += std::mem::size_of::<Value>();
+        match v {
+            Value::String(s) => total += s.len(),
+            Value::Array(a) => stack.extend(a),
+            Value::Object(m) => {
+                for (k, v) in m {
+                    total += std::mem::size_of::<String>() + k.len() + ENTRY_OVERHEAD / 4;
+                    stack.push(v);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+    total
 }
 
 /// The user and session stores with active sessions cached (see the
@@ -52,26 +148,26 @@ pub struct CachedStore {
     users: Arc<dyn UserStore>,
     sessions: Arc<dyn SessionStore>,
     epoch: AtomicU64,
-    entries: Mutex<HashMap<String, Entry>>,
-    capacity: usize,
+    entries: Mutex<Entries>,
+    max_bytes: usize,
     hits: AtomicU64,
     misses: AtomicU64,
 }
 
 impl CachedStore {
-    /// Cache `sessions` (whose lookups join `users`) with at most
-    /// `capacity` entries.
+    /// Cache `sessions` (whose lookups join `users`) in at most `max_bytes`
+    /// (estimated) of memory.
     pub fn new(
         users: Arc<dyn UserStore>,
         sessions: Arc<dyn SessionStore>,
-        capacity: usize,
+        max_bytes: usize,
     ) -> Self {
         Self {
             users,
             sessions,
             epoch: AtomicU64::new(0),
-            entries: Mutex::new(HashMap::new()),
-            capacity: capacity.max(1),
+            entries: Mutex::new(Entries::default()),
+            max_bytes,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
@@ -85,19 +181,37 @@ impl CachedStore {
         )
     }
 
-    /// Entries held (live or dead).
+    /// Session entries held (live or dead).
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().sessions.len()
     }
 
-    /// True when no entry is held.
+    /// True when no session entry is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
-        // A panic while holding this lock cannot leave the map inconsistent
-        // (single inserts and removals): keep using it.
+    /// Estimated bytes held by all entries (at most the budget).
+    pub fn held_bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
+    /// User rows held (each at most once, shared by its sessions).
+    pub fn user_copies(&self) -> usize {
+        self.lock().users.len()
+    }
+
+    /// The cached user row of the session `token`, if both are held.
+    pub fn cached_user(&self, token: &str) -> Option<Arc<User>> {
+        let entries = self.lock();
+        let user_id = entries.sessions.get(token)?.session.user_id;
+        entries.users.get(&user_id).map(|u| u.user.clone())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        // A panic while holding this lock cannot leave the maps inconsistent
+        // in a way that serves stale data (entries carry their epoch; the
+        // byte count is only a bound): keep using it.
         self.entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -109,7 +223,63 @@ impl CachedStore {
     }
 
     fn forget(&self, token: &str) {
-        self.lock().remove(token);
+        self.lock().remove_session(token);
+    }
+
+    /// The pair for `token` if both entries carry `epoch` and the session
+    /// is still active at `now`.
+    fn cached(&self, token: &str, epoch: u64, now: NaiveDateTime) -> Option<(Session, User)> {
+        let entries = self.lock();
+        let s = entries.sessions.get(token)?;
+        if s.epoch != epoch || s.session.expires <= now {
+            return None;
+        }
+        let u = entries.users.get(&s.session.user_id)?;
+        if u.epoch != epoch {
+            return None;
+        }
+        Some((s.session.clone(), User::clone(&u.user)))
+    }
+
+    /// Remember a database answer read at `epoch`, within the budget.
+    fn remember(&self, token: &str, epoch: u64, session: &Session, user: &User) {
+        // Sized outside the lock: walking a large `extra_info` takes a while.
+        let s_bytes = session_bytes(session);
+        let u_bytes = user_bytes(user);
+        if s_bytes.saturating_add(u_bytes) > self.max_bytes / TOO_LARGE_FRACTION {
+            return;
+        }
+        let mut entries = self.lock();
+        entries.remove_session(token);
+        let mut shared = entries
+            .users
+            .get(&user.user_id)
+            .is_some_and(|u| u.epoch == epoch);
+        let added = s_bytes + if shared { 0 } else { u_bytes };
+        if entries.bytes + added > self.max_bytes {
+            entries.clear();
+            shared = false;
+        }
+        if !shared {
+            let fresh = UserEntry {
+                epoch,
+                user: Arc::new(user.clone()),
+                bytes: u_bytes,
+            };
+            if let Some(old) = entries.users.insert(user.user_id, fresh) {
+                entries.bytes = entries.bytes.saturating_sub(old.bytes);
+            }
+            entries.bytes += u_bytes;
+        }
+        entries.sessions.insert(
+            token.to_owned(),
+            SessionEntry {
+                epoch,
+                session: session.clone(),
+                bytes: s_bytes,
+            },
+        );
+        entries.bytes += s_bytes;
     }
 }
 
@@ -125,28 +295,14 @@ impl SessionStore for CachedStore {
         now: NaiveDateTime,
     ) -> Result<Option<(Session, User)>, StoreError> {
         let epoch = self.epoch.load(Ordering::Acquire);
-        if let Some(e) = self.lock().get(token)
-            && e.epoch == epoch
-            && e.session.expires > now
-        {
+        if let Some(hit) = self.cached(token, epoch, now) {
             self.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(Some((e.session.clone(), e.user.clone())));
+            return Ok(Some(hit));
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let found = self.sessions.active_session(token, now).await?;
         if let Some((session, user)) = &found {
-            let mut entries = self.lock();
-            if entries.len() >= self.capacity {
-                entries.clear();
-            }
-            entries.insert(
-                token.to_owned(),
-                Entry {
-                    epoch,
-                    session: session.clone(),
-                    user: user.clone(),
-                },
-            );
+            self.remember(token, epoch, session, user);
         }
         Ok(found)
     }

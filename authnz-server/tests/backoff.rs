@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authnz_api::{Clock as _, ManualClock, UserStore as _};
+use authnz_api::{Clock as _, ManualClock, MemoryLoginThrottle, UserStore as _};
 use authnz_server::context::LockoutSettings;
 use authnz_server::lockout::LOCKED_MESSAGE;
 use authnz_server::sleeper::ManualSleeper;
@@ -335,10 +335,111 @@ async fn held_client(r: &Rig) {
     );
 }
 
+/// Issue 11, defect 4: a victim has 2 failures; then more junk logins than
+/// the old 1,000-entry table held (schema failures, so no Argon2, each with
+/// its own e-mail and client address); the victim's next wrong password
+/// must still be failure 3, and the one after it must lock.
+async fn junk_flood_cannot_reset_a_count(backend: Backend, test: &str) {
+    let Some(db) = TestDb::new(backend, test).await else {
+        return;
+    };
+    let r = start(&db, 3, Arc::new(ManualClock::starting_now())).await;
+    let s = &r.s;
+    let email = "victim@example.org";
+    let uid = s.verified_user(email, PASSWORD).await;
+    for _ in 0..2 {
+        login(s, email, "wrong-password-1").await;
+    }
+    assert_eq!(take_delays(&r.sleeper), vec![1.0, 1.5]);
+
+    const JUNK: usize = 1_100;
+    for i in 0..JUNK {
+        let ip = format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256);
+        // No password: fails the schema before any Argon2 work.
+        let env = s
+            .call_as(
+                &ip,
+                "user-passcheck-nosession",
+                json!({"email": format!("junk{i}@example.net")}),
+            )
+            .await;
+        assert_eq!(env["success"], json!(false));
+    }
+    r.sleeper.clear();
+
+    let env = login(s, email, "wrong-password-1").await;
+    assert_eq!(
+        env["failure_reason"],
+        json!("user does not exist or password doesn't match"),
+        "failure 3 is still a normal failure"
+    );
+    assert_eq!(
+        take_delays(&r.sleeper),
+        vec![2.25],
+        "the victim's count survived the flood: this is failure 3"
+    );
+    is_lock_response(&login(s, email, "wrong-password-1").await);
+    let user = s
+        .built
+        .state
+        .ctx
+        .users
+        .user_by_id(uid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.user_role, "locked", "failure 4 locked the account");
+    r.s.stop().await;
+    db.drop_db().await;
+}
+
+/// At the in-process throttle's bound (here: no room at all), an account's
+/// failure cannot be counted and locks at once instead of going uncounted;
+/// an unknown e-mail still gets the normal delays.
+async fn full_throttle_locks_instead_of_forgetting(backend: Backend, test: &str) {
+    let Some(db) = TestDb::new(backend, test).await else {
+        return;
+    };
+    let sleeper = Arc::new(ManualSleeper::new());
+    let sl = sleeper.clone();
+    let s = TestServer::start_with(&db, Arc::new(ManualClock::starting_now()), move |o| {
+        o.sleeper = sl;
+        o.throttle = Arc::new(MemoryLoginThrottle::new(1, 1 << 20));
+        o.lockout = LockoutSettings {
+            tries: 5,
+            lock_time: LOCK_TIME,
+        };
+    })
+    .await;
+    let email = "full@example.org";
+    let uid = s.verified_user(email, PASSWORD).await;
+    for want in [1.0, 1.5] {
+        let env = passcheck(&s, "nobody@example.org", PASSWORD).await;
+        assert_eq!(env["success"], json!(false));
+        assert_eq!(take_delays(&sleeper), vec![want]);
+    }
+    is_lock_response(&login(&s, email, "wrong-password-1").await);
+    assert!(take_delays(&sleeper).is_empty());
+    let user = s
+        .built
+        .state
+        .ctx
+        .users
+        .user_by_id(uid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.user_role, "locked");
+    s.stop().await;
+    db.drop_db().await;
+}
+
 per_backend!(
     delays_grow_and_cap,
     lock_unlock_and_clear,
     unlock_timer,
     restart_lifts_expired_lock,
-    delay_does_not_block_others
+    delay_does_not_block_others,
+    junk_flood_cannot_reset_a_count,
+    full_throttle_locks_instead_of_forgetting
 );

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use authnz_api::testkit::fixtures::{at, create, create_session, seed, session, t0};
 use authnz_api::testkit::{Harness, Stores};
 use authnz_api::{SessionStore as _, UserPatch, UserStore as _};
-use authnz_server::session_cache::{CachedStore, try_lock_exclusive};
+use authnz_server::session_cache::{CachedStore, DEFAULT_MAX_BYTES, try_lock_exclusive};
 use authnz_store_sql::{SqlOptions, SqlStore};
 
 struct CacheHarness {
@@ -51,7 +51,11 @@ async fn open() -> CacheHarness {
     .expect("open in-memory SQLite");
     store.migrate().await.expect("migrate");
     let store = Arc::new(store);
-    let cached = Arc::new(CachedStore::new(store.clone(), store.clone(), 1000));
+    let cached = Arc::new(CachedStore::new(
+        store.clone(),
+        store.clone(),
+        DEFAULT_MAX_BYTES,
+    ));
     CacheHarness { store, cached }
 }
 
@@ -105,8 +109,8 @@ async fn repeated_lookups_are_served_from_memory_until_a_write() {
         .unwrap()
         .unwrap();
     assert_eq!(user.user_role, "staff");
-    // Bounded: a tiny cache never holds more than its capacity.
-    let tiny = CachedStore::new(h.store.clone(), h.store.clone(), 2);
+    // Bounded: a tiny cache never holds more than its byte budget.
+    let tiny = CachedStore::new(h.store.clone(), h.store.clone(), 8 * 1024);
     for i in 0..5 {
         let t = session(&format!("t{i}"), alice, t0(), at(3600));
         create_session(&s, &t).await;
@@ -116,8 +120,139 @@ async fn repeated_lookups_are_served_from_memory_until_a_write() {
                 .unwrap()
                 .is_some()
         );
-        assert!(tiny.len() <= 2);
+        assert!(tiny.held_bytes() <= 8 * 1024);
     }
+    h.store.close().await;
+}
+
+/// An `extra_info` of about `kib` KiB: many keys, so the size estimate has
+/// structure to walk, not one long string.
+fn big_extra_info(kib: usize) -> serde_json::Value {
+    let chunk = "x".repeat(1000);
+    let map: serde_json::Map<String, serde_json::Value> = (0..kib)
+        .map(|i| (format!("k{i}"), serde_json::Value::from(chunk.clone())))
+        .collect();
+    serde_json::Value::Object(map)
+}
+
+async fn set_extra_info(
+    s: &authnz_api::testkit::Stores,
+    user: authnz_api::UserId,
+    v: &serde_json::Value,
+) {
+    let patch = UserPatch {
+        extra_info: Some(Some(v.clone())),
+        ..UserPatch::default()
+    };
+    assert_eq!(
+        s.users
+            .update_user(user, &patch, None, at(1))
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+/// Issue 11, defect 3: 400 sessions of one user with a 300 KB `extra_info`
+/// used to hold 400 copies of the user row (about 120 MB). The user row is
+/// now held once and the sessions point at it.
+#[tokio::test]
+async fn many_sessions_of_one_big_user_share_one_user_row() {
+    let h = open().await;
+    let s = h.stores();
+    seed(&s).await;
+    let alice = create(&s, "alice", t0()).await;
+    let big = big_extra_info(300);
+    set_extra_info(&s, alice, &big).await;
+    let cache = CachedStore::new(h.store.clone(), h.store.clone(), DEFAULT_MAX_BYTES);
+    let tokens: Vec<String> = (0..400)
+        .map(|i| session(&format!("s{i}"), alice, t0(), at(3600)).session_token)
+        .collect();
+    for i in 0..400 {
+        create_session(&s, &session(&format!("s{i}"), alice, t0(), at(3600))).await;
+    }
+    for round in 0..2 {
+        for t in &tokens {
+            let (sess, user) = cache.active_session(t, at(2)).await.unwrap().unwrap();
+            assert_eq!(&sess.session_token, t);
+            assert_eq!(user.extra_info.as_ref(), Some(&big), "round {round}");
+        }
+    }
+    // The second round was served from memory: everything is cached.
+    assert_eq!(cache.stats(), (400, 400));
+    assert_eq!(cache.len(), 400);
+    assert_eq!(cache.user_copies(), 1, "one copy of the user row");
+    let held = cache.held_bytes();
+    assert!(
+        held > 300 * 1000 && held < 2 * 300 * 1024 + 400 * 1024,
+        "400 sessions of one 300 KB user hold {held} bytes"
+    );
+    // Both lookups of the same user hand out the same shared row.
+    let a = cache.cached_user(&tokens[0]).expect("cached user");
+    let b = cache.cached_user(&tokens[399]).expect("cached user");
+    assert!(Arc::ptr_eq(&a, &b), "sessions share the user row");
+    h.store.close().await;
+}
+
+/// Issue 11, defect 3: a flood of distinct users with a large `extra_info`
+/// never takes the cache past its byte budget, the cache keeps working,
+/// and a user too large to be worth caching is answered but not held.
+#[tokio::test]
+async fn the_byte_budget_holds_under_a_flood_of_large_users() {
+    let h = open().await;
+    let s = h.stores();
+    seed(&s).await;
+    let budget = 2 << 20;
+    let cache = CachedStore::new(h.store.clone(), h.store.clone(), budget);
+    let big = big_extra_info(200);
+    let mut max_held = 0;
+    for i in 0..40 {
+        let tag = format!("flood{i}");
+        let uid = create(&s, &tag, t0()).await;
+        set_extra_info(&s, uid, &big).await;
+        let sess = session(&tag, uid, t0(), at(3600));
+        create_session(&s, &sess).await;
+        let (_, user) = cache
+            .active_session(&sess.session_token, at(2))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(user.user_id, uid);
+        max_held = max_held.max(cache.held_bytes());
+        assert!(
+            cache.held_bytes() <= budget,
+            "{} > {budget}",
+            cache.held_bytes()
+        );
+        // The entry just made is served from memory.
+        let before = cache.stats().0;
+        assert!(
+            cache
+                .active_session(&sess.session_token, at(2))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(cache.stats().0, before + 1, "entry {i} was cached");
+    }
+    assert!(max_held > budget / 2, "the budget was used: {max_held}");
+    // One user larger than a slice of the budget is not cached at all.
+    let huge = create(&s, "huge", t0()).await;
+    set_extra_info(&s, huge, &big_extra_info(budget / 1024)).await;
+    let sess = session("huge", huge, t0(), at(3600));
+    create_session(&s, &sess).await;
+    let len = cache.len();
+    for _ in 0..2 {
+        let (_, user) = cache
+            .active_session(&sess.session_token, at(2))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(user.user_id, huge);
+    }
+    assert!(cache.cached_user(&sess.session_token).is_none());
+    assert!(cache.len() <= len);
+    assert!(cache.held_bytes() <= budget);
     h.store.close().await;
 }
 

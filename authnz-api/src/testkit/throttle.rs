@@ -52,6 +52,55 @@ pub async fn concurrent_records_are_atomic(th: Arc<dyn LoginThrottle>) {
     assert_eq!(th.failures("hot").await.expect("failures"), 32);
 }
 
+/// Keys reported as belonging to no account count the same way, and a key
+/// counted for an account keeps counting when reported as unknown.
+pub async fn unknown_keys_count_too(th: Arc<dyn LoginThrottle>) {
+    for n in 1..=3 {
+        assert_eq!(
+            th.record_unknown_failure("nobody", t0())
+                .await
+                .expect("record"),
+            n
+        );
+    }
+    assert_eq!(th.failures("nobody").await.expect("failures"), 3);
+    th.clear("nobody").await.expect("clear");
+    assert_eq!(th.failures("nobody").await.expect("failures"), 0);
+    assert_eq!(th.record_failure("acct", t0()).await.expect("record"), 1);
+    assert_eq!(
+        th.record_unknown_failure("acct", t0())
+            .await
+            .expect("record"),
+        2
+    );
+    assert_eq!(th.record_failure("acct", t0()).await.expect("record"), 3);
+}
+
+/// Issue 11: a flood of failures for other keys (unknown ones and other
+/// accounts, more than upstream's 1,000-entry table) never resets a
+/// counted key: its next failure is the next number.
+pub async fn flood_cannot_reset_a_counted_key(th: Arc<dyn LoginThrottle>) {
+    for n in 1..=3 {
+        assert_eq!(th.record_failure("victim", t0()).await.expect("record"), n);
+    }
+    for i in 0..1_500 {
+        let n = th
+            .record_unknown_failure(&format!("junk{i}"), t0())
+            .await
+            .expect("record unknown");
+        assert_eq!(n, 1, "junk{i}");
+    }
+    for i in 0..1_500 {
+        let n = th
+            .record_failure(&format!("other{i}"), t0())
+            .await
+            .expect("record");
+        assert_eq!(n, 1, "other{i}: room for it");
+    }
+    assert_eq!(th.failures("victim").await.expect("failures"), 3);
+    assert_eq!(th.record_failure("victim", t0()).await.expect("record"), 4);
+}
+
 /// Instantiate the [`LoginThrottle`] contract as a module `login_throttle` of
 /// `#[tokio::test]`s, given the path of an `async fn(&'static str) ->
 /// Option<Arc<dyn LoginThrottle>>`.
@@ -65,6 +114,8 @@ macro_rules! login_throttle_tests {
             $crate::__throttle_test!($make, counts_per_key);
             $crate::__throttle_test!($make, clear_resets_one_key);
             $crate::__throttle_test!($make, concurrent_records_are_atomic);
+            $crate::__throttle_test!($make, unknown_keys_count_too);
+            $crate::__throttle_test!($make, flood_cannot_reset_a_counted_key);
         }
     };
 }
