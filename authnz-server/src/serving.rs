@@ -65,6 +65,11 @@ pub const RESERVED_DESCRIPTORS: u64 = 64;
 /// from a tiny open-file limit.
 const MIN_CONNECTIONS: usize = 16;
 
+/// Largest request head accepted (request line and headers; a larger head gets
+/// 431 and the connection closes). The original's server (Tornado) has the
+/// same 64 KiB default.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
 /// How long accept waits after failing (out of descriptors, out of memory)
 /// before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -295,6 +300,7 @@ where
 {
     let conn = hyper::server::conn::http1::Builder::new()
         .header_read_timeout(None)
+        .max_header_size(MAX_HEAD_BYTES)
         .serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let expired = watch.expired();

@@ -490,3 +490,23 @@ async fn two_host_headers_are_refused() {
     assert_eq!(read_response(&mut conn).await.0, 200);
     s.finish().await;
 }
+
+/// A request head over 64 KiB is refused (431) instead of being buffered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_request_head_is_refused() {
+    let s = start("big-head", Mode::Plain, long_limits()).await;
+    let mut conn = s.connect().await;
+    let mut head = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: ".to_vec();
+    head.extend(std::iter::repeat_n(b'a', 100 * 1024));
+    head.extend_from_slice(b"\r\n\r\n");
+    let _ = conn.write_all(&head).await;
+    let answer = closed_within(&mut conn, Duration::from_secs(5))
+        .await
+        .expect("closed");
+    assert!(
+        answer.starts_with(b"HTTP/1.1 431"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    s.finish().await;
+}
