@@ -22,7 +22,7 @@ use crate::config::{
     write_admin_credentials,
 };
 use crate::context::{Context, LockoutSettings};
-use crate::http::{AppState, router};
+use crate::http::AppState;
 use crate::limiter::RequestLimiter;
 use crate::mail::{MailOptions, MailService};
 use crate::passwords::{HashParams, PasswordHasher};
@@ -30,6 +30,7 @@ use crate::policy::Policy;
 use crate::protocol::codec::Codec;
 use crate::ratelimit::RateLimitsConfig;
 use crate::replay::ReplayCheck;
+use crate::serving::HttpLimits;
 use crate::session_cache::CachedStore;
 use crate::sleeper::Sleeper;
 use crate::validate::{PasswordPolicy, Validators};
@@ -314,16 +315,12 @@ pub async fn seed(
     Ok(Some(path))
 }
 
-/// Serve on `listener` until `shutdown` resolves.
+/// Serve plain HTTP on `listener` with the default [`HttpLimits`] until
+/// `shutdown` resolves, then drain (see [`crate::serving`]).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    crate::serving::serve(listener, state, None, HttpLimits::default(), shutdown).await
 }

@@ -34,6 +34,9 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// How long `/health` waits for the database before calling it broken.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// `/health` value of a hashing thread that is no longer running.
+const WORKER_STOPPED: &str = "worker stopped";
+
 /// State shared by every request.
 #[derive(Debug)]
 pub struct AppState {
@@ -75,7 +78,17 @@ pub fn request_host(headers: &HeaderMap) -> String {
     host
 }
 
+/// True when the request carries more than one `Host` header: which one
+/// counts would be ambiguous (a proxy may check one and we use the other),
+/// so such a request is refused with 400 before anything else.
+pub fn has_several_hosts(headers: &HeaderMap) -> bool {
+    headers.get_all(header::HOST).iter().nth(1).is_some()
+}
+
 async fn dispatch(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    if has_several_hosts(req.headers()) {
+        return error(ProtocolError::BadRequest);
+    }
     let host = request_host(req.headers());
     if !st.allowed_hosts.contains(&host) {
         return error(ProtocolError::NotFound);
@@ -254,10 +267,23 @@ async fn health(st: &AppState, peer: Option<IpAddr>) -> Response {
             Err(_) => status = "session store broken",
         }
     }
-    let healthy = status == "ok";
+    // One entry per Argon2 hashing thread, as the original has one per
+    // worker process: the database answer (checked once, by the async
+    // runtime, which is where every query runs), or "worker stopped" for a
+    // thread that is no longer running.
+    let workers = st.ctx.hasher.workers();
+    let expected = workers.len();
+    let entries: Map<String, Value> = workers
+        .into_iter()
+        .map(|w| {
+            let value = if w.running { status } else { WORKER_STOPPED };
+            (w.name, Value::from(value))
+        })
+        .collect();
+    let healthy = status == "ok" && entries.values().all(|v| v == "ok");
     let body = json!({
-        "Expected-Workers": 1,
-        "Workers": Map::from_iter([("authnzrv".to_owned(), Value::from(status))]),
+        "Expected-Workers": expected,
+        "Workers": entries,
         "Check-Time": started.elapsed().as_secs_f64(),
         "Health-Ok": healthy,
     });
@@ -293,5 +319,15 @@ mod tests {
         assert_eq!(host(Some("[::1]:13431")), "[::1]");
         assert_eq!(host(Some("example.com")), "example.com");
         assert_eq!(host(Some(":80")), ":80");
+    }
+
+    #[test]
+    fn several_host_headers() {
+        let mut m = HeaderMap::new();
+        assert!(!has_several_hosts(&m));
+        m.append(header::HOST, HeaderValue::from_static("localhost"));
+        assert!(!has_several_hosts(&m));
+        m.append(header::HOST, HeaderValue::from_static("localhost"));
+        assert!(has_several_hosts(&m));
     }
 }

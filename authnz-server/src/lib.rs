@@ -25,6 +25,7 @@ pub mod policy;
 pub mod protocol;
 pub mod ratelimit;
 pub mod replay;
+pub mod serving;
 pub mod session_cache;
 pub mod shared;
 pub mod sleeper;

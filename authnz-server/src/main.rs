@@ -218,12 +218,23 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
         tls = tls.is_some(),
         "authnzrv listening"
     );
-    match tls {
-        Some(tls) => {
-            authnz_server::tls::serve(listener, built.state.clone(), tls, shutdown_signal()).await?
-        }
-        None => app::serve(listener, built.state.clone(), shutdown_signal()).await?,
-    }
+    let limits = config.http_limits;
+    tracing::info!(
+        header_timeout_s = limits.header_timeout.as_secs(),
+        body_timeout_s = limits.body_timeout.as_secs(),
+        idle_timeout_s = limits.idle_timeout.as_secs(),
+        max_connections = limits.connection_cap(),
+        shutdown_timeout_s = limits.shutdown_timeout.as_secs(),
+        "HTTP limits"
+    );
+    authnz_server::serving::serve(
+        listener,
+        built.state.clone(),
+        tls,
+        limits,
+        shutdown_signal(),
+    )
+    .await?;
     cleanup.abort();
     drop(cache_lock);
     built.store.close().await;

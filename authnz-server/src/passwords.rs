@@ -20,7 +20,7 @@
 //! by older upstream deployments keep working; `needs_rehash` tells login when
 //! to upgrade a stored hash.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
@@ -79,6 +79,16 @@ pub struct PasswordHasher {
     inner: Arc<Inner>,
 }
 
+/// One hashing thread as `/health` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerStatus {
+    /// The thread's name, `authnz-argon2-N`.
+    pub name: String,
+    /// False once the thread has exited (it only does when the pool is
+    /// dropped or its queue is poisoned).
+    pub running: bool,
+}
+
 /// A unit of work for a hashing thread.
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
@@ -95,6 +105,8 @@ struct Inner {
     verifications: AtomicU64,
     /// New hashes made.
     hashes: AtomicU64,
+    /// One flag per hashing thread, cleared when it exits.
+    running: Arc<[AtomicBool]>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -133,11 +145,16 @@ impl PasswordHasher {
         let workers = workers.max(1);
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
+        let running: Arc<[AtomicBool]> = (0..workers).map(|_| AtomicBool::new(true)).collect();
         for i in 0..workers {
             let queue = Arc::clone(&queue);
+            let running = Arc::clone(&running);
             std::thread::Builder::new()
-                .name(format!("authnz-argon2-{i}"))
-                .spawn(move || hashing_thread(&queue))
+                .name(worker_name(i))
+                .spawn(move || {
+                    let _exit = ClearOnExit(&running[i]);
+                    hashing_thread(&queue);
+                })
                 .map_err(|e| HashError::Thread(e.to_string()))?;
         }
         Ok(Self {
@@ -149,6 +166,7 @@ impl PasswordHasher {
                 dummy_hash,
                 verifications: AtomicU64::new(0),
                 hashes: AtomicU64::new(0),
+                running,
             }),
         })
     }
@@ -159,6 +177,19 @@ impl PasswordHasher {
             verifications: self.inner.verifications.load(Ordering::Relaxed),
             hashes: self.inner.hashes.load(Ordering::Relaxed),
         }
+    }
+
+    /// The hashing threads (`workers` of them) and whether each is running.
+    pub fn workers(&self) -> Vec<WorkerStatus> {
+        self.inner
+            .running
+            .iter()
+            .enumerate()
+            .map(|(i, flag)| WorkerStatus {
+                name: worker_name(i),
+                running: flag.load(Ordering::Relaxed),
+            })
+            .collect()
     }
 
     /// The parameters new hashes are made with.
@@ -247,6 +278,19 @@ impl PasswordHasher {
     }
 }
 
+fn worker_name(i: usize) -> String {
+    format!("authnz-argon2-{i}")
+}
+
+/// Clears a thread's running flag when the thread ends, however it ends.
+struct ClearOnExit<'a>(&'a AtomicBool);
+
+impl Drop for ClearOnExit<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+}
+
 /// One hashing thread: lower its priority, then run jobs until the pool is
 /// dropped. A panicking job loses its result (the caller sees `PoolClosed`)
 /// but not the thread.
@@ -331,6 +375,28 @@ mod tests {
         assert!(h.verify("correct horse", &phc).await.expect("verify"));
         assert!(!h.verify("wrong horse", &phc).await.expect("verify"));
         assert!(!h.needs_rehash(&phc));
+    }
+
+    #[tokio::test]
+    async fn reports_each_hashing_thread() {
+        let h = PasswordHasher::new(3, fast()).expect("pool");
+        let names: Vec<_> = h
+            .workers()
+            .into_iter()
+            .map(|w| (w.name, w.running))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("authnz-argon2-0".to_owned(), true),
+                ("authnz-argon2-1".to_owned(), true),
+                ("authnz-argon2-2".to_owned(), true),
+            ]
+        );
+        // A thread that has ended is reported as such.
+        let flag = AtomicBool::new(true);
+        drop(ClearOnExit(&flag));
+        assert!(!flag.load(Ordering::Relaxed));
     }
 
     #[tokio::test]

@@ -2,27 +2,21 @@
 //! (spec 7.1, 7.5 step 7).
 //!
 //! rustls with the ring provider: TLS 1.2 and 1.3 only (upstream refuses 1.0
-//! and 1.1 too), no client certificates requested. Each accepted connection
-//! gets a bounded handshake time, then is served over HTTP/1.1 by the same
-//! router as plain HTTP.
+//! and 1.1 too), no client certificates requested. Connections are served by
+//! [`crate::serving`], the same loop and limits as plain HTTP; the handshake
+//! counts towards the header timeout.
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::{self, ServerConfig};
 
-use crate::http::{AppState, router};
-
-/// A client that has not finished the handshake by then is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::http::AppState;
+use crate::serving::HttpLimits;
 
 /// Build the TLS configuration from PEM files: a certificate chain and a
 /// private key (PKCS#8, PKCS#1 or SEC1).
@@ -58,53 +52,21 @@ pub fn server_config(cert_file: &Path, key_file: &Path) -> anyhow::Result<Arc<Se
     Ok(Arc::new(config))
 }
 
-/// Serve HTTPS on `listener` until `shutdown` resolves. Connections already
-/// accepted finish on their own tasks.
+/// Serve HTTPS on `listener` with the default [`HttpLimits`] until
+/// `shutdown` resolves, then drain (see [`crate::serving`], which serves
+/// plain HTTP and HTTPS alike).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     config: Arc<ServerConfig>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let acceptor = TlsAcceptor::from(config);
-    let app = router(state);
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            () = &mut shutdown => return Ok(()),
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off briefly.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let acceptor = acceptor.clone();
-        let service = TowerToHyperService::new(
-            app.clone()
-                .layer(axum::Extension(axum::extract::ConnectInfo(peer))),
-        );
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    tracing::debug!(error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!("TLS handshake timed out");
-                    return;
-                }
-            };
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tls), service)
-                .await
-            {
-                tracing::debug!(error = %e, "TLS connection ended with an error");
-            }
-        });
-    }
+    crate::serving::serve(
+        listener,
+        state,
+        Some(config),
+        HttpLimits::default(),
+        shutdown,
+    )
+    .await
 }

@@ -238,14 +238,23 @@ async fn health_reports_database_state() {
     );
     let v: Value = serde_json::from_slice(&b).expect("json");
     assert_eq!(v["Health-Ok"], json!(true));
-    assert_eq!(v["Workers"]["authnzrv"], json!("ok"));
+    // One entry per Argon2 hashing thread (`workers`, 2 in tests), as the
+    // original reports one per worker process.
+    assert_eq!(v["Expected-Workers"], json!(2));
+    assert_eq!(
+        v["Workers"],
+        json!({"authnz-argon2-0": "ok", "authnz-argon2-1": "ok"})
+    );
     // Break the database (the superuser row goes away): unhealthy, 500 (Q-6b).
     s.built.store.delete_user(1).await.expect("delete");
     let (st, _, b) = s.raw("GET", "/health", Some("127.0.0.1"), b"").await;
     assert_eq!(st, 500);
     let v: Value = serde_json::from_slice(&b).expect("json");
     assert_eq!(v["Health-Ok"], json!(false));
-    assert_eq!(v["Workers"]["authnzrv"], json!("database broken"));
+    assert_eq!(
+        v["Workers"],
+        json!({"authnz-argon2-0": "database broken", "authnz-argon2-1": "database broken"})
+    );
     // A closed database is broken too, and the answer still comes.
     s.built.store.close().await;
     assert_eq!(s.raw("GET", "/health", Some("127.0.0.1"), b"").await.0, 500);

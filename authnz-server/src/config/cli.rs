@@ -337,6 +337,46 @@ pub struct Cli {
 
     #[arg(
         long,
+        value_name = "SECONDS",
+        allow_hyphen_values = true,
+        help = "Seconds a client has to send a complete request head (and finish the TLS handshake), from connecting or from the first byte of its next request [env: AUTHNZERVER_HEADERTIMEOUT] [default: 10]"
+    )]
+    pub headertimeout: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        allow_hyphen_values = true,
+        help = "Seconds a client has to send the whole request body after the head [env: AUTHNZERVER_BODYTIMEOUT] [default: 20]"
+    )]
+    pub bodytimeout: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        allow_hyphen_values = true,
+        help = "Seconds a kept-alive connection may wait for its next request [env: AUTHNZERVER_IDLETIMEOUT] [default: 60]"
+    )]
+    pub idletimeout: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "N",
+        allow_hyphen_values = true,
+        help = "Client connections served at once (kept below the open-file limit); further clients wait in the listen backlog [env: AUTHNZERVER_MAXCONNECTIONS] [default: 1024]"
+    )]
+    pub maxconnections: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        allow_hyphen_values = true,
+        help = "Seconds requests in flight may take to finish after SIGTERM or SIGINT before their connections are dropped [env: AUTHNZERVER_SHUTDOWNTIMEOUT] [default: 5]"
+    )]
+    pub shutdowntimeout: Option<String>,
+
+    #[arg(
+        long,
         value_name = "PATH",
         allow_hyphen_values = true,
         help = "Envfile to read (INI-style KEY=VALUE lines) [default: <basedir>/.env if it exists]"
@@ -437,6 +477,11 @@ impl Cli {
             (items::REDISTIMEOUTMS.key, &self.redistimeoutms),
             (items::SESSIONSTORE.key, &self.sessionstore),
             (items::REQUESTTTL.key, &self.requestttl),
+            (items::HEADERTIMEOUT.key, &self.headertimeout),
+            (items::BODYTIMEOUT.key, &self.bodytimeout),
+            (items::IDLETIMEOUT.key, &self.idletimeout),
+            (items::MAXCONNECTIONS.key, &self.maxconnections),
+            (items::SHUTDOWNTIMEOUT.key, &self.shutdowntimeout),
         ];
         values
             .into_iter()

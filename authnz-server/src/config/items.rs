@@ -64,6 +64,16 @@ pub const DEFAULT_BREACHCHECKURL: &str = "https://api.pwnedpasswords.com/range/"
 pub const DEFAULT_REDISPREFIX: &str = "authnz:";
 /// Default of `redistimeoutms`.
 pub const DEFAULT_REDISTIMEOUTMS: &str = "1000";
+/// Default of `headertimeout` (seconds).
+pub const DEFAULT_HEADERTIMEOUT: &str = "10";
+/// Default of `bodytimeout` (seconds).
+pub const DEFAULT_BODYTIMEOUT: &str = "20";
+/// Default of `idletimeout` (seconds).
+pub const DEFAULT_IDLETIMEOUT: &str = "60";
+/// Default of `maxconnections`.
+pub const DEFAULT_MAXCONNECTIONS: &str = "1024";
+/// Default of `shutdowntimeout` (seconds).
+pub const DEFAULT_SHUTDOWNTIMEOUT: &str = "5";
 /// Default of `sessionstore`.
 pub const DEFAULT_SESSIONSTORE: &str = "sql";
 /// Default of `requestttl`: off.
@@ -398,10 +408,52 @@ pub const REQUESTTTL: Item = literal(
     DEFAULT_REQUESTTTL,
 );
 
+/// `headertimeout` (not upstream): seconds a client has to send a complete
+/// request head (and finish a TLS handshake), from connecting or from the
+/// first byte of a next request on a kept-alive connection.
+pub const HEADERTIMEOUT: Item = literal(
+    "headertimeout",
+    "AUTHNZERVER_HEADERTIMEOUT",
+    "headertimeout",
+    DEFAULT_HEADERTIMEOUT,
+);
+/// `bodytimeout` (not upstream): seconds a client has to send a whole
+/// request body after its head.
+pub const BODYTIMEOUT: Item = literal(
+    "bodytimeout",
+    "AUTHNZERVER_BODYTIMEOUT",
+    "bodytimeout",
+    DEFAULT_BODYTIMEOUT,
+);
+/// `idletimeout` (not upstream): seconds a kept-alive connection may wait
+/// for its next request.
+pub const IDLETIMEOUT: Item = literal(
+    "idletimeout",
+    "AUTHNZERVER_IDLETIMEOUT",
+    "idletimeout",
+    DEFAULT_IDLETIMEOUT,
+);
+/// `maxconnections` (not upstream): client connections served at once;
+/// further clients wait in the listen backlog.
+pub const MAXCONNECTIONS: Item = literal(
+    "maxconnections",
+    "AUTHNZERVER_MAXCONNECTIONS",
+    "maxconnections",
+    DEFAULT_MAXCONNECTIONS,
+);
+/// `shutdowntimeout` (not upstream): seconds requests in flight may take to
+/// finish after SIGTERM/SIGINT before their connections are dropped.
+pub const SHUTDOWNTIMEOUT: Item = literal(
+    "shutdowntimeout",
+    "AUTHNZERVER_SHUTDOWNTIMEOUT",
+    "shutdowntimeout",
+    DEFAULT_SHUTDOWNTIMEOUT,
+);
+
 /// All items, in the order of the table in spec 7.1 (which is also the
 /// order of the `.env` written by auto-setup), then the items of this
 /// server that upstream does not have.
-pub const ITEMS: [Item; 38] = [
+pub const ITEMS: [Item; 43] = [
     ALLOWEDHOSTS,
     AUTHDB,
     BASEDIR,
@@ -440,6 +492,11 @@ pub const ITEMS: [Item; 38] = [
     REDISTIMEOUTMS,
     SESSIONSTORE,
     REQUESTTTL,
+    HEADERTIMEOUT,
+    BODYTIMEOUT,
+    IDLETIMEOUT,
+    MAXCONNECTIONS,
+    SHUTDOWNTIMEOUT,
 ];
 
 #[cfg(test)]

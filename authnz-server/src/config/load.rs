@@ -36,6 +36,7 @@ use super::items::{self, ITEMS, Item, ItemDefault};
 use super::secret::{FernetKey, resolve_file_readable};
 use super::settings::{Config, MailerKind, SessionStoreKind, SmtpSecurity};
 use super::values;
+use crate::serving::HttpLimits;
 
 /// Name of the envfile looked for in `basedir` when `--envfile` is not given.
 pub const BASEDIR_ENVFILE: &str = ".env";
@@ -51,6 +52,14 @@ const MAX_WORKERS: u32 = 1024;
 const MAX_REDISTIMEOUT_MS: u64 = 60_000;
 /// Longest `requestttl` accepted (seconds): a day.
 const MAX_REQUESTTTL_SECS: u64 = 86_400;
+/// Longest `headertimeout` and `bodytimeout` accepted (seconds).
+const MAX_REQUEST_TIMEOUT_SECS: u64 = 3600;
+/// Longest `idletimeout` accepted (seconds).
+const MAX_IDLETIMEOUT_SECS: u64 = 86_400;
+/// Largest `maxconnections` accepted.
+const MAX_MAXCONNECTIONS: u32 = 1_000_000;
+/// Longest `shutdowntimeout` accepted (seconds).
+const MAX_SHUTDOWNTIMEOUT_SECS: u64 = 3600;
 /// Longest `emailtimeout` accepted (seconds).
 const MAX_EMAILTIMEOUT_SECS: u64 = 600;
 
@@ -598,6 +607,18 @@ impl Validator<'_> {
             0 => None,
             secs => Some(Duration::from_secs(secs)),
         };
+        let seconds = |item: &'static Item, min: u64, max: u64| -> Result<Duration, ConfigError> {
+            Ok(Duration::from_secs(self.required(item)?.int(min, max)?))
+        };
+        let http_limits = HttpLimits {
+            header_timeout: seconds(&items::HEADERTIMEOUT, 1, MAX_REQUEST_TIMEOUT_SECS)?,
+            body_timeout: seconds(&items::BODYTIMEOUT, 1, MAX_REQUEST_TIMEOUT_SECS)?,
+            idle_timeout: seconds(&items::IDLETIMEOUT, 1, MAX_IDLETIMEOUT_SECS)?,
+            max_connections: self
+                .required(&items::MAXCONNECTIONS)?
+                .int(1u32, MAX_MAXCONNECTIONS)? as usize,
+            shutdown_timeout: seconds(&items::SHUTDOWNTIMEOUT, 0, MAX_SHUTDOWNTIMEOUT_SECS)?,
+        };
 
         Ok(Config {
             allowedhosts,
@@ -638,6 +659,7 @@ impl Validator<'_> {
             redistimeout,
             sessionstore,
             requestttl,
+            http_limits,
             config_file,
             envfile,
         })

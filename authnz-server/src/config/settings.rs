@@ -93,6 +93,9 @@ pub struct Config {
     pub sessionstore: SessionStoreKind,
     /// Replay protection window; `None` is off (the default, Q-18).
     pub requestttl: Option<Duration>,
+    /// Timeouts and connection cap of the HTTP listener (`headertimeout`,
+    /// `bodytimeout`, `idletimeout`, `maxconnections`, `shutdowntimeout`).
+    pub http_limits: crate::serving::HttpLimits,
     /// The TOML config file that was read, if any.
     pub config_file: Option<PathBuf>,
     /// The envfile that was read, if any.
@@ -257,6 +260,7 @@ impl fmt::Debug for Config {
             .field("redistimeout", &self.redistimeout)
             .field("sessionstore", &self.sessionstore)
             .field("requestttl", &self.requestttl)
+            .field("http_limits", &self.http_limits)
             .field("config_file", &self.config_file)
             .field("envfile", &self.envfile)
             .finish()

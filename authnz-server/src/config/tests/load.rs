@@ -770,3 +770,72 @@ fn scale_out_items() {
         );
     }
 }
+
+#[test]
+fn http_limit_items() {
+    use crate::serving::HttpLimits;
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = load(&[], &base_env(dir.path())).unwrap();
+    // The item defaults are the serving defaults.
+    assert_eq!(config.http_limits, HttpLimits::default());
+    assert_eq!(
+        config.http_limits,
+        HttpLimits {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            shutdown_timeout: Duration::from_secs(5),
+        }
+    );
+    let e = base_env(dir.path())
+        .with("AUTHNZERVER_HEADERTIMEOUT", "3")
+        .with("AUTHNZERVER_MAXCONNECTIONS", "50")
+        .with("AUTHNZERVER_SHUTDOWNTIMEOUT", "0");
+    let config = load(&["--bodytimeout=7", "--idletimeout=120"], &e).unwrap();
+    assert_eq!(
+        config.http_limits,
+        HttpLimits {
+            header_timeout: Duration::from_secs(3),
+            body_timeout: Duration::from_secs(7),
+            idle_timeout: Duration::from_secs(120),
+            max_connections: 50,
+            shutdown_timeout: Duration::ZERO,
+        }
+    );
+    for (env, value, reason) in [
+        (
+            "AUTHNZERVER_HEADERTIMEOUT",
+            "0",
+            "expected an integer from 1 to 3600",
+        ),
+        (
+            "AUTHNZERVER_BODYTIMEOUT",
+            "3601",
+            "expected an integer from 1 to 3600",
+        ),
+        (
+            "AUTHNZERVER_IDLETIMEOUT",
+            "0",
+            "expected an integer from 1 to 86400",
+        ),
+        (
+            "AUTHNZERVER_MAXCONNECTIONS",
+            "0",
+            "expected an integer from 1 to 1000000",
+        ),
+        (
+            "AUTHNZERVER_SHUTDOWNTIMEOUT",
+            "-1",
+            "expected an integer from 0 to 3600",
+        ),
+    ] {
+        let message = err(&[], &base_env(dir.path()).with(env, value));
+        assert!(
+            message.starts_with(&format!("Config item: \"{env}\" is invalid: {reason}")),
+            "{message}"
+        );
+    }
+}
