@@ -63,10 +63,18 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// The host name of a request as upstream sees it: the `Host` header lower
 /// cased without a trailing `:port`, or `127.0.0.1` when absent.
 pub fn request_host(headers: &HeaderMap) -> String {
-    let Some(raw) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+    let Some(raw) = headers.get(header::HOST) else {
         return "127.0.0.1".to_owned();
     };
-    let host = raw.to_lowercase();
+    // Tornado decodes header bytes as Latin-1, so a value with bytes outside
+    // visible ASCII is still a host name (one no allow-list entry matches),
+    // never "absent": treating it as missing would let it pass as 127.0.0.1.
+    let host: String = raw
+        .as_bytes()
+        .iter()
+        .map(|&b| char::from(b))
+        .collect::<String>()
+        .to_lowercase();
     // Upstream's regex `^(.+):(\d+)$`.
     if let Some((name, port)) = host.rsplit_once(':')
         && !name.is_empty()
@@ -319,6 +327,21 @@ mod tests {
         assert_eq!(host(Some("[::1]:13431")), "[::1]");
         assert_eq!(host(Some("example.com")), "example.com");
         assert_eq!(host(Some(":80")), ":80");
+    }
+
+    #[test]
+    fn non_ascii_host_is_not_taken_for_a_missing_one() {
+        let mut m = HeaderMap::new();
+        m.insert(
+            header::HOST,
+            HeaderValue::from_bytes(b"localh\xf6st:13431").expect("header"),
+        );
+        assert_eq!(request_host(&m), "localh\u{f6}st");
+        m.insert(
+            header::HOST,
+            HeaderValue::from_bytes(b"evil.example\xff").expect("header"),
+        );
+        assert_ne!(request_host(&m), "127.0.0.1");
     }
 
     #[test]
