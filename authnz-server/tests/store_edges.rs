@@ -93,4 +93,187 @@ async fn login_fails_when_session_delete_fails(backend: Backend, test: &str) {
     .await;
 }
 
-per_backend!(login_fails_when_session_delete_fails);
+/// Integer literals beyond the 64-bit range (as JSON text: some of them are
+/// not representable in a `serde_json::Value`).
+const HUGE_INTS: [&str; 5] = [
+    "9223372036854775808",
+    "-9223372036854775809",
+    "18446744073709551616",
+    "1000000000000000000000000000000",
+    "340282366920938463463374607431768211456",
+];
+
+/// Send `request` with `body`, where the string `"__INT__"` is replaced by
+/// the integer literal `int`; returns (HTTP status, decrypted envelope).
+async fn call_with_int(s: &TestServer, request: &str, body: Value, int: &str) -> (u16, Value) {
+    let object = common::Client::request_object("127.0.0.1", request, body);
+    let text = object.to_string().replace("\"__INT__\"", int);
+    assert!(text.contains(int));
+    let (status, reply) = s
+        .post_body(s.codec.seal_bytes(text.as_bytes()).as_bytes())
+        .await;
+    let env = if status == 200 {
+        s.codec.open(&reply).expect("decrypts")
+    } else {
+        Value::Null
+    };
+    (status, env)
+}
+
+/// Agreement with the original: no integer argument is truncated, wrapped or
+/// defaulted. Out of range is a clear failure (HTTP 400, or a failure reply
+/// for a value the schema already refuses), never a success, and nothing is
+/// changed in the database.
+async fn huge_integers_are_refused(backend: Backend, test: &str) {
+    with_server(backend, test, |s| async move {
+        let uid = s.verified_user("kim@example.org", PASSWORD).await;
+        let session = s.new_session(json!(uid)).await;
+        let cases: Vec<(&str, Value)> = vec![
+            ("internal-user-delete", json!({"target_userid": "__INT__"})),
+            (
+                "internal-user-lock",
+                json!({"target_userid": "__INT__", "action": "lock"}),
+            ),
+            ("user-list", json!({"user_id": "__INT__"})),
+            (
+                "user-logout",
+                json!({"session_token": session, "user_id": "__INT__"}),
+            ),
+            (
+                "session-new",
+                json!({"ip_address": "127.0.0.1", "user_agent": "x", "user_id": "__INT__",
+                       "expires": "2100-01-01T00:00:00.000001", "extra_info_json": null}),
+            ),
+            (
+                "user-new",
+                json!({"full_name": "Test Person", "email": "new@example.org",
+                       "password": PASSWORD, "verify_retry_wait": "__INT__"}),
+            ),
+            (
+                "user-check-access",
+                json!({"user_id": "__INT__", "user_role": "authenticated", "action": "view",
+                       "target_name": "dataset", "target_owner": 1,
+                       "target_visibility": "public", "target_sharedwith": ""}),
+            ),
+        ];
+        for int in HUGE_INTS {
+            for (request, body) in &cases {
+                let (status, env) = call_with_int(&s, request, body.clone(), int).await;
+                assert!(
+                    status == 400 || (status == 200 && env["success"] == json!(false)),
+                    "{request} with {int}: HTTP {status} {env}"
+                );
+                // Whatever is echoed is what was sent, never a wrapped value.
+                for key in ["user_id", "target_userid"] {
+                    let echoed = &env["response"][key];
+                    assert!(
+                        echoed.is_null() || echoed.to_string() == int,
+                        "{request} with {int} echoed {key} = {echoed}"
+                    );
+                }
+            }
+        }
+        // Nothing was deleted, locked or logged out.
+        let env = s.call("user-list", json!({"user_id": uid})).await;
+        assert_eq!(
+            env["response"]["user_info"][0]["is_active"],
+            json!(true),
+            "{env}"
+        );
+        let env = s
+            .call("session-exists", json!({"session_token": session}))
+            .await;
+        assert_eq!(env["success"], json!(true), "{env}");
+        let env = s.call("user-list", json!({"user_id": null})).await;
+        assert_eq!(
+            env["response"]["user_info"].as_array().map(Vec::len),
+            Some(4),
+            "{env}"
+        );
+        s
+    })
+    .await;
+}
+
+/// Agreement with the original: a scoped IPv6 address is stored and returned.
+async fn scoped_ipv6_session(backend: Backend, test: &str) {
+    with_server(backend, test, |s| async move {
+        let env = s
+            .call(
+                "session-new",
+                json!({"ip_address": "FE80::0001%eth0", "user_agent": "x", "user_id": null,
+                       "expires": "2100-01-01T00:00:00.000001", "extra_info_json": null}),
+            )
+            .await;
+        assert_eq!(env["success"], json!(true), "{env}");
+        let token = env["response"]["session_token"].clone();
+        let env = s
+            .call("session-exists", json!({"session_token": token}))
+            .await;
+        assert_eq!(env["success"], json!(true), "{env}");
+        assert_eq!(
+            env["response"]["session_info"]["ip_address"],
+            json!("fe80::1%eth0")
+        );
+        for bad in ["fe80::1%", "fe80::1%a%b", "10.0.0.1%eth0"] {
+            let env = s
+                .call(
+                    "session-new",
+                    json!({"ip_address": bad, "user_agent": "x", "user_id": null,
+                           "expires": "2100-01-01T00:00:00.000001", "extra_info_json": null}),
+                )
+                .await;
+            assert_eq!(
+                env["failure_reason"],
+                json!("DB error when making new session"),
+                "{bad}"
+            );
+        }
+        s
+    })
+    .await;
+}
+
+/// Agreement with the original: `user-new` with a truthy `extra_info` that is
+/// not an object answers `DB issue with user creation` (HTTP 200) and creates
+/// nothing.
+async fn signup_with_non_object_extra_info(backend: Backend, test: &str) {
+    with_server(backend, test, |s| async move {
+        for (i, extra) in [json!(true), json!("x"), json!([1]), json!(7)]
+            .into_iter()
+            .enumerate()
+        {
+            let email = format!("extra{i}@example.org");
+            let (status, _, body) = s
+                .call_raw_as(
+                    "127.0.0.1",
+                    "user-new",
+                    json!({"full_name": "Test Person", "email": email, "password": PASSWORD,
+                           "extra_info": extra}),
+                )
+                .await;
+            assert_eq!(status, 200, "extra_info {extra}");
+            let env = s.codec.open(&body).expect("decrypts");
+            assert_eq!(env["success"], json!(false), "{env}");
+            assert_eq!(
+                env["failure_reason"],
+                json!("DB issue with user creation"),
+                "{env}"
+            );
+            assert_eq!(env["response"]["user_id"], Value::Null);
+            assert_eq!(env["response"]["user_email"], Value::Null);
+            assert_eq!(env["response"]["send_verification"], json!(false));
+            let env = s.call("user-lookup-email", json!({"email": email})).await;
+            assert_eq!(env["success"], json!(false), "nothing stored: {env}");
+        }
+        s
+    })
+    .await;
+}
+
+per_backend!(
+    login_fails_when_session_delete_fails,
+    huge_integers_are_refused,
+    scoped_ipv6_session,
+    signup_with_non_object_extra_info
+);
