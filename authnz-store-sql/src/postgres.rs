@@ -33,12 +33,35 @@ pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx_macros::migrate!("mig
 
 /// Open a pool on a `postgres://` or `postgresql://` URL.
 pub(crate) async fn connect(url: &str, opts: &SqlOptions) -> Result<PgPool, SqlStoreError> {
-    let options = PgConnectOptions::from_str(url)?.application_name("authnz");
+    // Every statement on every connection is cut by the server after the
+    // statement timeout (SQLSTATE 57014, reported as unavailable).
+    let statement_timeout = opts.statement_timeout.as_millis().max(1).to_string();
+    let options = PgConnectOptions::from_str(url)?
+        .application_name("authnz")
+        .options([("statement_timeout", statement_timeout.as_str())]);
     Ok(PgPoolOptions::new()
         .max_connections(opts.max_connections.max(1))
         .acquire_timeout(opts.acquire_timeout)
         .connect_with(options)
         .await?)
+}
+
+/// Run the embedded migrations on a connection of their own without the
+/// statement timeout (a migration may take longer than one request may), and
+/// close that connection afterwards.
+pub(crate) async fn migrate(pool: &PgPool) -> Result<(), SqlStoreError> {
+    // A later `-c statement_timeout` overrides the earlier one.
+    let options = (*pool.connect_options())
+        .clone()
+        .options([("statement_timeout", "0")]);
+    let own = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(pool.options().get_acquire_timeout())
+        .connect_with(options)
+        .await?;
+    let result = MIGRATOR.run(&own).await;
+    own.close().await;
+    Ok(result?)
 }
 
 fn dt(t: NaiveDateTime) -> NaiveDateTime {

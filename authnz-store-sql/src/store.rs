@@ -11,6 +11,8 @@ use authnz_api::{
     Session, SessionApiKey, SessionStore, StoreError, User, UserColumn, UserId, UserPatch,
     UserStore,
 };
+use std::time::Duration;
+
 use chrono::NaiveDateTime;
 use serde_json::Value;
 
@@ -31,6 +33,9 @@ use crate::sqlite;
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pool: Pool,
+    /// The longest one trait operation may take
+    /// ([`SqlOptions::operation_deadline`]).
+    deadline: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -44,18 +49,35 @@ enum Pool {
 }
 
 /// Run the same function of whichever dialect module the pool belongs to,
-/// and convert its error into a [`StoreError`].
+/// within the store's deadline, and convert its error into a [`StoreError`].
+///
+/// The deadline is the one behaviour every dialect shares: an operation
+/// that has not finished after `acquire_timeout + statement_timeout` is
+/// abandoned and reported as [`StoreError::Unavailable`]. (The databases cut
+/// their own statements earlier where they can; dropping the future rolls
+/// back an open transaction, and sqlx checks a connection before reusing it.)
 macro_rules! dispatch {
     ($self:ident . $op:ident ( $($arg:expr),* )) => {
         match &$self.pool {
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => sqlite::$op(p, $($arg),*).await.map_err(StoreError::from),
+            Pool::Sqlite(p) => within($self.deadline, sqlite::$op(p, $($arg),*)).await,
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => postgres::$op(p, $($arg),*).await.map_err(StoreError::from),
+            Pool::Postgres(p) => within($self.deadline, postgres::$op(p, $($arg),*)).await,
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => mysql::$op(p, $($arg),*).await.map_err(StoreError::from),
+            Pool::MySql(p) => within($self.deadline, mysql::$op(p, $($arg),*)).await,
         }
     };
+}
+
+/// `op`, or [`StoreError::Unavailable`] once `deadline` has passed.
+async fn within<T>(
+    deadline: Duration,
+    op: impl Future<Output = Result<T, SqlStoreError>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(deadline, op).await {
+        Ok(result) => result.map_err(StoreError::from),
+        Err(_) => Err(StoreError::from(SqlStoreError::TimedOut(deadline))),
+    }
 }
 
 impl SqlStore {
@@ -94,23 +116,26 @@ impl SqlStore {
             #[allow(unreachable_patterns)]
             other => return Err(SqlStoreError::DialectDisabled(other.name())),
         };
-        Ok(SqlStore { pool })
+        Ok(SqlStore {
+            pool,
+            deadline: opts.operation_deadline(),
+        })
     }
 
     /// Create or complete the schema by running the embedded migrations
     /// (`migrations/<dialect>/`). Safe to run on every start, on a fresh
     /// database and on one created by upstream; sqlx records what it applied
-    /// in `_sqlx_migrations`.
+    /// in `_sqlx_migrations`. Not bound by the statement timeout.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let result = match &self.pool {
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => sqlite::MIGRATOR.run(p).await,
+            Pool::Sqlite(p) => sqlite::MIGRATOR.run(p).await.map_err(SqlStoreError::from),
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => postgres::MIGRATOR.run(p).await,
+            Pool::Postgres(p) => postgres::migrate(p).await,
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => mysql::MIGRATOR.run(p).await,
+            Pool::MySql(p) => mysql::migrate(p).await,
         };
-        result.map_err(|e| StoreError::from(SqlStoreError::from(e)))
+        result.map_err(StoreError::from)
     }
 
     /// Close every connection, waiting for those in use to be returned.

@@ -64,6 +64,10 @@ pub const DEFAULT_BREACHCHECKURL: &str = "https://api.pwnedpasswords.com/range/"
 pub const DEFAULT_REDISPREFIX: &str = "authnz:";
 /// Default of `redistimeoutms`.
 pub const DEFAULT_REDISTIMEOUTMS: &str = "1000";
+/// Default of `dbacquiretimeoutms`.
+pub const DEFAULT_DBACQUIRETIMEOUTMS: &str = "2000";
+/// Default of `dbstatementtimeoutms`.
+pub const DEFAULT_DBSTATEMENTTIMEOUTMS: &str = "2000";
 /// Default of `sessionstore`.
 pub const DEFAULT_SESSIONSTORE: &str = "sql";
 /// Default of `requestttl`: off.
@@ -383,6 +387,23 @@ pub const REDISTIMEOUTMS: Item = literal(
     "redistimeoutms",
     DEFAULT_REDISTIMEOUTMS,
 );
+/// `dbacquiretimeoutms` (not upstream): longest a database operation waits
+/// for a connection (also how long a refused or stalled connection takes to
+/// be reported), milliseconds.
+pub const DBACQUIRETIMEOUTMS: Item = literal(
+    "dbacquiretimeoutms",
+    "AUTHNZERVER_DBACQUIRETIMEOUTMS",
+    "dbacquiretimeoutms",
+    DEFAULT_DBACQUIRETIMEOUTMS,
+);
+/// `dbstatementtimeoutms` (not upstream): longest one database operation may
+/// run once connected, milliseconds.
+pub const DBSTATEMENTTIMEOUTMS: Item = literal(
+    "dbstatementtimeoutms",
+    "AUTHNZERVER_DBSTATEMENTTIMEOUTMS",
+    "dbstatementtimeoutms",
+    DEFAULT_DBSTATEMENTTIMEOUTMS,
+);
 /// `sessionstore` (not upstream): where sessions live, `sql` or `redis`.
 pub const SESSIONSTORE: Item = literal(
     "sessionstore",
@@ -401,7 +422,7 @@ pub const REQUESTTTL: Item = literal(
 /// All items, in the order of the table in spec 7.1 (which is also the
 /// order of the `.env` written by auto-setup), then the items of this
 /// server that upstream does not have.
-pub const ITEMS: [Item; 38] = [
+pub const ITEMS: [Item; 40] = [
     ALLOWEDHOSTS,
     AUTHDB,
     BASEDIR,
@@ -440,6 +461,8 @@ pub const ITEMS: [Item; 38] = [
     REDISTIMEOUTMS,
     SESSIONSTORE,
     REQUESTTTL,
+    DBACQUIRETIMEOUTMS,
+    DBSTATEMENTTIMEOUTMS,
 ];
 
 #[cfg(test)]
