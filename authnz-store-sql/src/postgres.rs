@@ -328,16 +328,32 @@ pub(crate) async fn find_users_by_extra_info(
     // `jsonb @>` narrows down to rows holding every key with a containing
     // value (numbers by value, as wanted); the exact check here then drops
     // partial containment of nested arrays and objects.
+    //
+    // `jsonb` cannot hold a NUL character, so a row whose JSON text holds the
+    // escape `\u0000` is never cast (CASE evaluates in order) and is checked
+    // here instead; a wanted value holding one can only be in such rows.
     let wanted_text = json::python_dumps(&Value::Object(wanted.clone()))?;
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        user_columns!(),
-        " FROM users WHERE extra_info IS NOT NULL AND extra_info::jsonb @> $1::jsonb \
-          ORDER BY user_id"
-    ))
-    .bind(wanted_text)
-    .fetch_all(pool)
-    .await?;
+    let rows = if wanted_text.contains("\\u0000") {
+        sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE strpos(extra_info::text, '\\u0000') > 0 ORDER BY user_id"
+        ))
+        .fetch_all(pool)
+        .await?
+    } else {
+        sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE extra_info IS NOT NULL AND CASE \
+              WHEN strpos(extra_info::text, '\\u0000') > 0 THEN true \
+              ELSE extra_info::jsonb @> $1::jsonb END \
+              ORDER BY user_id"
+        ))
+        .bind(wanted_text)
+        .fetch_all(pool)
+        .await?
+    };
     let mut users = Vec::with_capacity(rows.len());
     for r in &rows {
         let user = user_from_row(r, 0)?;
