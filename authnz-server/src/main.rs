@@ -170,7 +170,11 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
         && config.authdb.backend() == authnz_server::config::DatabaseBackend::Sqlite;
     let opts = ServerOptions {
         database_url: config.authdb.sqlx_url(),
-        db: SqlOptions::default(),
+        db: SqlOptions {
+            acquire_timeout: config.dbacquiretimeout,
+            statement_timeout: config.dbstatementtimeout,
+            ..SqlOptions::default()
+        },
         secret: *config.secret.as_bytes(),
         pii_salt: config.piisalt.clone(),
         allowed_hosts: config.allowedhosts.clone(),

@@ -319,6 +319,20 @@ fn session_from_flat(flat: Vec<String>) -> Result<Option<Session>, StoreError> {
 #[async_trait]
 impl SessionStore for RedisSessionStore {
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        // As in the SQL store (PostgreSQL cannot hold them): text with NUL
+        // characters is refused, so every backend behaves alike.
+        if [
+            &session.session_token,
+            &session.ip_address,
+            &session.user_agent,
+        ]
+        .into_iter()
+        .any(|t| t.contains('\0'))
+        {
+            return Err(StoreError::backend(
+                "text containing a NUL character cannot be stored",
+            ));
+        }
         if !self.user_exists(session.user_id).await? {
             return Err(StoreError::InvalidReference(format!(
                 "user {} does not exist",

@@ -70,6 +70,10 @@ pub enum SqlStoreError {
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 
+    /// An operation ran past its deadline ([`crate::SqlOptions::operation_deadline`]).
+    #[error("database operation timed out after {0:?}")]
+    TimedOut(std::time::Duration),
+
     /// Any error from the driver.
     #[error(transparent)]
     Sqlx(#[from] sqlx::Error),
@@ -79,6 +83,7 @@ impl From<SqlStoreError> for StoreError {
     fn from(e: SqlStoreError) -> Self {
         match e {
             SqlStoreError::Sqlx(e) => from_sqlx(e),
+            e @ SqlStoreError::TimedOut(_) => StoreError::unavailable(e),
             SqlStoreError::Migrate(sqlx::migrate::MigrateError::Execute(inner))
                 if is_unavailable(&inner) =>
             {
@@ -135,10 +140,12 @@ fn is_transient_code(db: &dyn DatabaseError) -> bool {
     // PostgreSQL SQLSTATE: 08 connection exception, 53 insufficient resources
     // (too many connections, disk full), 57P01-57P03 server shutting down or
     // starting up.
+    // 57014 query canceled (`statement_timeout`), 55P03 lock not available
+    // (`lock_timeout`).
     if code.len() == 5 {
         return code.starts_with("08")
             || code.starts_with("53")
-            || matches!(code, "57P01" | "57P02" | "57P03");
+            || matches!(code, "57P01" | "57P02" | "57P03" | "57014" | "55P03");
     }
     // SQLite result codes (extended codes keep the primary code in the low
     // byte): 5 SQLITE_BUSY, 6 SQLITE_LOCKED, after the busy timeout ran out.
@@ -148,11 +155,13 @@ fn is_transient_code(db: &dyn DatabaseError) -> bool {
 /// MySQL/MariaDB error numbers that mean "not now": 1040 too many
 /// connections, 1053 server shutdown in progress, 1205 lock wait timeout
 /// (the counterpart of SQLite's busy timeout), 1213 deadlock (the transaction
-/// was rolled back; a retry succeeds), 1927 connection killed. Connection
-/// failures proper (2002, 2013, ...) surface as I/O errors.
+/// was rolled back; a retry succeeds), 1927 connection killed, 1969 MariaDB's
+/// `max_statement_time` exceeded, 3024 MySQL's `max_execution_time`
+/// exceeded. Connection failures proper (2002, 2013, ...) surface as I/O
+/// errors.
 #[cfg(feature = "mysql")]
 fn is_transient_mysql(number: u16) -> bool {
-    matches!(number, 1040 | 1053 | 1205 | 1213 | 1927)
+    matches!(number, 1040 | 1053 | 1205 | 1213 | 1927 | 1969 | 3024)
 }
 
 #[cfg(test)]

@@ -62,19 +62,39 @@ pub struct SqlOptions {
     /// be established, before failing with [`StoreError::Unavailable`]. This
     /// is also how long a refused connection takes to be reported.
     pub acquire_timeout: Duration,
-    /// SQLite: how long a statement waits on a locked database.
+    /// How long one operation may run once it has its connection. The
+    /// database enforces it per statement where it can (PostgreSQL
+    /// `statement_timeout`, MariaDB `max_statement_time`, MySQL
+    /// `max_execution_time` for reads, InnoDB lock waits), and every operation
+    /// as a whole is cut after `acquire_timeout + statement_timeout` on every
+    /// dialect, failing with [`StoreError::Unavailable`].
+    pub statement_timeout: Duration,
+    /// SQLite: how long a statement waits on a locked database (capped at
+    /// `statement_timeout`).
     pub busy_timeout: Duration,
     /// SQLite: create the database file (with mode 0600) if it is missing.
     /// When false, a missing file is an error.
     pub create_if_missing: bool,
 }
 
+impl SqlOptions {
+    /// The longest one store operation may take: waiting for a connection,
+    /// then running.
+    pub fn operation_deadline(&self) -> Duration {
+        self.acquire_timeout.saturating_add(self.statement_timeout)
+    }
+}
+
+/// Defaults well under the 5 s after which the original's client gives up,
+/// so a frontend gets an answer (a failure) rather than a timeout when the
+/// database is down or stuck.
 impl Default for SqlOptions {
     fn default() -> Self {
         SqlOptions {
             max_connections: 10,
-            acquire_timeout: Duration::from_secs(10),
-            busy_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(2),
+            statement_timeout: Duration::from_secs(2),
+            busy_timeout: Duration::from_secs(2),
             create_if_missing: true,
         }
     }

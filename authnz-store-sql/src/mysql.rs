@@ -51,11 +51,71 @@ pub(crate) async fn connect(url: &str, opts: &SqlOptions) -> Result<MySqlPool, S
     let options = MySqlConnectOptions::from_str(&url)?
         .charset("utf8mb4")
         .timezone(Some("+00:00".to_owned()));
+    let limits = SessionLimits::new(opts.statement_timeout);
     Ok(MySqlPoolOptions::new()
         .max_connections(opts.max_connections.max(1))
         .acquire_timeout(opts.acquire_timeout)
+        .after_connect(move |conn, _meta| Box::pin(async move { limits.apply(conn).await }))
         .connect_with(options)
         .await?)
+}
+
+/// The per-session limits that make the server cut a statement after the
+/// statement timeout: MariaDB's `max_statement_time` (seconds, any
+/// statement), or MySQL's `max_execution_time` (milliseconds, reads only);
+/// and on both the InnoDB lock wait (whole seconds, at least 1).
+#[derive(Debug, Clone, Copy)]
+struct SessionLimits {
+    millis: u128,
+    lock_wait_secs: u64,
+}
+
+impl SessionLimits {
+    fn new(statement_timeout: std::time::Duration) -> Self {
+        SessionLimits {
+            millis: statement_timeout.as_millis().max(1),
+            lock_wait_secs: statement_timeout.as_secs().max(1),
+        }
+    }
+
+    /// Set the limits on `conn`.
+    async fn apply(self, conn: &mut sqlx::MySqlConnection) -> Result<(), sqlx::Error> {
+        let version: String = sqlx::query_scalar("SELECT VERSION()")
+            .fetch_one(&mut *conn)
+            .await?;
+        // Numbers only: safe to splice.
+        let sql = if version.to_ascii_lowercase().contains("mariadb") {
+            format!(
+                "SET SESSION max_statement_time = {}.{:03}, innodb_lock_wait_timeout = {}",
+                self.millis / 1000,
+                self.millis % 1000,
+                self.lock_wait_secs
+            )
+        } else {
+            format!(
+                "SET SESSION max_execution_time = {}, innodb_lock_wait_timeout = {}",
+                self.millis, self.lock_wait_secs
+            )
+        };
+        conn.execute(sqlx::AssertSqlSafe(sql)).await?;
+        Ok(())
+    }
+}
+
+/// Run the embedded migrations on a connection of their own without the
+/// statement limits (a migration may take longer than one request may), and
+/// close that connection afterwards.
+pub(crate) async fn migrate(pool: &MySqlPool) -> Result<(), SqlStoreError> {
+    // The same connection options, without the session limits set by the
+    // pool's `after_connect`.
+    let own = MySqlPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(pool.options().get_acquire_timeout())
+        .connect_with((*pool.connect_options()).clone())
+        .await?;
+    let result = MIGRATOR.run(&own).await;
+    own.close().await;
+    Ok(result?)
 }
 
 fn dt(t: NaiveDateTime) -> NaiveDateTime {

@@ -33,12 +33,35 @@ pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx_macros::migrate!("mig
 
 /// Open a pool on a `postgres://` or `postgresql://` URL.
 pub(crate) async fn connect(url: &str, opts: &SqlOptions) -> Result<PgPool, SqlStoreError> {
-    let options = PgConnectOptions::from_str(url)?.application_name("authnz");
+    // Every statement on every connection is cut by the server after the
+    // statement timeout (SQLSTATE 57014, reported as unavailable).
+    let statement_timeout = opts.statement_timeout.as_millis().max(1).to_string();
+    let options = PgConnectOptions::from_str(url)?
+        .application_name("authnz")
+        .options([("statement_timeout", statement_timeout.as_str())]);
     Ok(PgPoolOptions::new()
         .max_connections(opts.max_connections.max(1))
         .acquire_timeout(opts.acquire_timeout)
         .connect_with(options)
         .await?)
+}
+
+/// Run the embedded migrations on a connection of their own without the
+/// statement timeout (a migration may take longer than one request may), and
+/// close that connection afterwards.
+pub(crate) async fn migrate(pool: &PgPool) -> Result<(), SqlStoreError> {
+    // A later `-c statement_timeout` overrides the earlier one.
+    let options = (*pool.connect_options())
+        .clone()
+        .options([("statement_timeout", "0")]);
+    let own = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(pool.options().get_acquire_timeout())
+        .connect_with(options)
+        .await?;
+    let result = MIGRATOR.run(&own).await;
+    own.close().await;
+    Ok(result?)
 }
 
 fn dt(t: NaiveDateTime) -> NaiveDateTime {
@@ -305,16 +328,32 @@ pub(crate) async fn find_users_by_extra_info(
     // `jsonb @>` narrows down to rows holding every key with a containing
     // value (numbers by value, as wanted); the exact check here then drops
     // partial containment of nested arrays and objects.
+    //
+    // `jsonb` cannot hold a NUL character, so a row whose JSON text holds the
+    // escape `\u0000` is never cast (CASE evaluates in order) and is checked
+    // here instead; a wanted value holding one can only be in such rows.
     let wanted_text = json::python_dumps(&Value::Object(wanted.clone()))?;
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        user_columns!(),
-        " FROM users WHERE extra_info IS NOT NULL AND extra_info::jsonb @> $1::jsonb \
-          ORDER BY user_id"
-    ))
-    .bind(wanted_text)
-    .fetch_all(pool)
-    .await?;
+    let rows = if wanted_text.contains("\\u0000") {
+        sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE strpos(extra_info::text, '\\u0000') > 0 ORDER BY user_id"
+        ))
+        .fetch_all(pool)
+        .await?
+    } else {
+        sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE extra_info IS NOT NULL AND CASE \
+              WHEN strpos(extra_info::text, '\\u0000') > 0 THEN true \
+              ELSE extra_info::jsonb @> $1::jsonb END \
+              ORDER BY user_id"
+        ))
+        .bind(wanted_text)
+        .fetch_all(pool)
+        .await?
+    };
     let mut users = Vec::with_capacity(rows.len());
     for r in &rows {
         let user = user_from_row(r, 0)?;

@@ -58,7 +58,7 @@ pub(crate) async fn connect(
 ) -> Result<SqlitePool, SqlStoreError> {
     let mut options = SqliteConnectOptions::from_str(&target.url)?
         .foreign_keys(true)
-        .busy_timeout(opts.busy_timeout);
+        .busy_timeout(opts.busy_timeout.min(opts.statement_timeout));
     let mut pool = SqlitePoolOptions::new().acquire_timeout(opts.acquire_timeout);
 
     if target.in_memory {

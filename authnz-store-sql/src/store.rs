@@ -11,6 +11,8 @@ use authnz_api::{
     Session, SessionApiKey, SessionStore, StoreError, User, UserColumn, UserId, UserPatch,
     UserStore,
 };
+use std::time::Duration;
+
 use chrono::NaiveDateTime;
 use serde_json::Value;
 
@@ -31,6 +33,9 @@ use crate::sqlite;
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pool: Pool,
+    /// The longest one trait operation may take
+    /// ([`SqlOptions::operation_deadline`]).
+    deadline: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -44,18 +49,50 @@ enum Pool {
 }
 
 /// Run the same function of whichever dialect module the pool belongs to,
-/// and convert its error into a [`StoreError`].
+/// within the store's deadline, and convert its error into a [`StoreError`].
+///
+/// The deadline is the one behaviour every dialect shares: an operation
+/// that has not finished after `acquire_timeout + statement_timeout` is
+/// abandoned and reported as [`StoreError::Unavailable`]. (The databases cut
+/// their own statements earlier where they can; dropping the future rolls
+/// back an open transaction, and sqlx checks a connection before reusing it.)
 macro_rules! dispatch {
     ($self:ident . $op:ident ( $($arg:expr),* )) => {
         match &$self.pool {
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => sqlite::$op(p, $($arg),*).await.map_err(StoreError::from),
+            Pool::Sqlite(p) => within($self.deadline, sqlite::$op(p, $($arg),*)).await,
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => postgres::$op(p, $($arg),*).await.map_err(StoreError::from),
+            Pool::Postgres(p) => within($self.deadline, postgres::$op(p, $($arg),*)).await,
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => mysql::$op(p, $($arg),*).await.map_err(StoreError::from),
+            Pool::MySql(p) => within($self.deadline, mysql::$op(p, $($arg),*)).await,
         }
     };
+}
+
+/// NUL characters in text (spec'd nowhere, refused by PostgreSQL's `text`,
+/// kept by SQLite and MySQL) get one behaviour on every dialect: a lookup by
+/// such a string finds nothing (no stored text can hold one), and a write of
+/// one is refused with [`StoreError::Backend`] before it reaches the
+/// database, so nothing is stored. JSON values may hold NUL characters: they
+/// are stored as the escape `\u0000`.
+fn has_nul(text: &str) -> bool {
+    text.contains('\0')
+}
+
+/// The refusal of a write holding a NUL character.
+fn nul_refused() -> StoreError {
+    StoreError::backend("text containing a NUL character cannot be stored")
+}
+
+/// `op`, or [`StoreError::Unavailable`] once `deadline` has passed.
+async fn within<T>(
+    deadline: Duration,
+    op: impl Future<Output = Result<T, SqlStoreError>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(deadline, op).await {
+        Ok(result) => result.map_err(StoreError::from),
+        Err(_) => Err(StoreError::from(SqlStoreError::TimedOut(deadline))),
+    }
 }
 
 impl SqlStore {
@@ -94,23 +131,26 @@ impl SqlStore {
             #[allow(unreachable_patterns)]
             other => return Err(SqlStoreError::DialectDisabled(other.name())),
         };
-        Ok(SqlStore { pool })
+        Ok(SqlStore {
+            pool,
+            deadline: opts.operation_deadline(),
+        })
     }
 
     /// Create or complete the schema by running the embedded migrations
     /// (`migrations/<dialect>/`). Safe to run on every start, on a fresh
     /// database and on one created by upstream; sqlx records what it applied
-    /// in `_sqlx_migrations`.
+    /// in `_sqlx_migrations`. Not bound by the statement timeout.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let result = match &self.pool {
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => sqlite::MIGRATOR.run(p).await,
+            Pool::Sqlite(p) => sqlite::MIGRATOR.run(p).await.map_err(SqlStoreError::from),
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => postgres::MIGRATOR.run(p).await,
+            Pool::Postgres(p) => postgres::migrate(p).await,
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => mysql::MIGRATOR.run(p).await,
+            Pool::MySql(p) => mysql::migrate(p).await,
         };
-        result.map_err(|e| StoreError::from(SqlStoreError::from(e)))
+        result.map_err(StoreError::from)
     }
 
     /// Close every connection, waiting for those in use to be returned.
@@ -175,6 +215,18 @@ impl SqlStore {
 #[async_trait]
 impl UserStore for SqlStore {
     async fn create_user(&self, user: &NewUser, now: NaiveDateTime) -> Result<UserId, StoreError> {
+        if [
+            &user.system_id,
+            &user.password,
+            &user.email,
+            &user.user_role,
+        ]
+        .into_iter()
+        .chain(user.full_name.as_ref())
+        .any(|t| has_nul(t))
+        {
+            return Err(nul_refused());
+        }
         dispatch!(self.create_user(user, now))
     }
 
@@ -183,6 +235,9 @@ impl UserStore for SqlStore {
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        if has_nul(email) {
+            return Ok(None);
+        }
         dispatch!(self.user_by_email(email))
     }
 
@@ -197,6 +252,14 @@ impl UserStore for SqlStore {
         only_if_active: Option<bool>,
         now: NaiveDateTime,
     ) -> Result<u64, StoreError> {
+        if [&patch.password, &patch.email, &patch.user_role]
+            .into_iter()
+            .flatten()
+            .chain(patch.full_name.iter().flatten())
+            .any(|t| has_nul(t))
+        {
+            return Err(nul_refused());
+        }
         dispatch!(self.update_user(user_id, patch, only_if_active, now))
     }
 
@@ -209,6 +272,11 @@ impl UserStore for SqlStore {
         column: UserColumn,
         value: &ColumnValue,
     ) -> Result<Vec<User>, StoreError> {
+        if let ColumnValue::Text(t) = value
+            && has_nul(t)
+        {
+            return Ok(Vec::new());
+        }
         dispatch!(self.find_users(column, value))
     }
 
@@ -240,6 +308,16 @@ impl UserStore for SqlStore {
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        if [
+            &session.session_token,
+            &session.ip_address,
+            &session.user_agent,
+        ]
+        .into_iter()
+        .any(|t| has_nul(t))
+        {
+            return Err(nul_refused());
+        }
         dispatch!(self.create_session(session))
     }
 
@@ -248,10 +326,16 @@ impl SessionStore for SqlStore {
         token: &str,
         now: NaiveDateTime,
     ) -> Result<Option<(Session, User)>, StoreError> {
+        if has_nul(token) {
+            return Ok(None);
+        }
         dispatch!(self.active_session(token, now))
     }
 
     async fn delete_session(&self, token: &str) -> Result<u64, StoreError> {
+        if has_nul(token) {
+            return Ok(0);
+        }
         dispatch!(self.delete_session(token))
     }
 
@@ -260,6 +344,8 @@ impl SessionStore for SqlStore {
         user_id: UserId,
         keep: Option<&str>,
     ) -> Result<u64, StoreError> {
+        // A token with a NUL matches no session, so every session goes.
+        let keep = keep.filter(|k| !has_nul(k));
         dispatch!(self.delete_user_sessions(user_id, keep))
     }
 
@@ -277,6 +363,9 @@ impl SessionStore for SqlStore {
         extra_info_json: Option<&Value>,
         now: NaiveDateTime,
     ) -> Result<u64, StoreError> {
+        if has_nul(token) {
+            return Ok(0);
+        }
         dispatch!(self.set_session_extra(token, extra_info_json, now))
     }
 
@@ -310,10 +399,16 @@ impl ApiKeyStore for SqlStore {
         key: ApiKeyRef<'_>,
         now: NaiveDateTime,
     ) -> Result<Option<SessionApiKey>, StoreError> {
+        if has_nul(key.apikey) || has_nul(key.user_role) {
+            return Ok(None);
+        }
         dispatch!(self.valid_session_apikey(key, now))
     }
 
     async fn delete_session_apikey(&self, key: ApiKeyRef<'_>) -> Result<u64, StoreError> {
+        if has_nul(key.apikey) || has_nul(key.user_role) {
+            return Ok(0);
+        }
         dispatch!(self.delete_session_apikey(key))
     }
 
@@ -326,6 +421,9 @@ impl ApiKeyStore for SqlStore {
         key: ApiKeyRef<'_>,
         now: NaiveDateTime,
     ) -> Result<Option<NoSessionApiKey>, StoreError> {
+        if has_nul(key.apikey) || has_nul(key.user_role) {
+            return Ok(None);
+        }
         dispatch!(self.valid_nosession_apikey(key, now))
     }
 
@@ -334,10 +432,16 @@ impl ApiKeyStore for SqlStore {
         key: ApiKeyRef<'_>,
         now: NaiveDateTime,
     ) -> Result<Option<NoSessionApiKey>, StoreError> {
+        if has_nul(key.apikey) || has_nul(key.user_role) {
+            return Ok(None);
+        }
         dispatch!(self.refreshable_nosession_apikey(key, now))
     }
 
     async fn delete_nosession_apikey(&self, key: ApiKeyRef<'_>) -> Result<u64, StoreError> {
+        if has_nul(key.apikey) || has_nul(key.user_role) {
+            return Ok(0);
+        }
         dispatch!(self.delete_nosession_apikey(key))
     }
 
@@ -346,6 +450,9 @@ impl ApiKeyStore for SqlStore {
         user_id: UserId,
         user_role: &str,
     ) -> Result<u64, StoreError> {
+        if has_nul(user_role) {
+            return Ok(0);
+        }
         dispatch!(self.delete_user_nosession_apikeys(user_id, user_role))
     }
 }

@@ -255,6 +255,7 @@ macro_rules! user_store_tests {
                 concurrent_creates,
                 find_users_by_each_kind,
                 find_users_by_extra_info_values,
+                nul_characters_behave_the_same_everywhere,
                 lock_deadlines_lift_once_when_due,
             ]
         );

@@ -1087,3 +1087,102 @@ pub async fn lock_deadlines_lift_once_when_due(s: Stores) {
     }
     assert_eq!(wins, 1);
 }
+
+/// NUL characters get one behaviour on every backend: a lookup by a string
+/// holding one finds nothing, a write of one is refused (an error, nothing
+/// stored), and JSON values holding one are stored and found like any other
+/// (one such row does not break lookups by `extra_info`).
+pub async fn nul_characters_behave_the_same_everywhere(s: Stores) {
+    seed(&s).await;
+    let a = create(&s, "alice", t0()).await;
+    let b = create(&s, "bob", t0()).await;
+    let with_nul = json!({"team": "red", "bad": "x\u{0}y", "k\u{0}": 1});
+    for (id, v) in [(a, with_nul.clone()), (b, json!({"team": "red"}))] {
+        let patch = UserPatch {
+            extra_info: Some(Some(v)),
+            ..Default::default()
+        };
+        s.users
+            .update_user(id, &patch, None, t0())
+            .await
+            .expect("update");
+    }
+    let got = s.users.user_by_id(a).await.expect("read").expect("user");
+    assert_eq!(got.extra_info, Some(with_nul));
+    assert_eq!(find_extra(&s, json!({"team": "red"})).await, [a, b]);
+    assert_eq!(find_extra(&s, json!({"bad": "x\u{0}y"})).await, [a]);
+    assert_eq!(
+        find_extra(&s, json!({"k\u{0}": 1, "team": "red"})).await,
+        [a]
+    );
+    assert_eq!(
+        find_extra(&s, json!({"bad": "x\u{0}z"})).await,
+        Vec::<i64>::new()
+    );
+
+    // Lookups by a string holding NUL find nothing.
+    let nul_email = "alice@example.org\u{0}";
+    assert!(
+        s.users
+            .user_by_email(nul_email)
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    let found = s
+        .users
+        .find_users(UserColumn::Email, &ColumnValue::Text(nul_email.into()))
+        .await
+        .expect("find");
+    assert!(found.is_empty());
+    let sess = session("nul", a, t0(), at(3600));
+    create_session(&s, &sess).await;
+    let nul_token = format!("{}\u{0}", sess.session_token);
+    assert!(
+        s.sessions
+            .active_session(&nul_token, t0())
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    assert_eq!(
+        s.sessions.delete_session(&nul_token).await.expect("delete"),
+        0
+    );
+    assert!(
+        s.sessions
+            .active_session(&sess.session_token, t0())
+            .await
+            .expect("lookup")
+            .is_some()
+    );
+
+    // Writes of a string holding NUL are refused and store nothing.
+    let mut user = new_user("carol");
+    user.system_id = "sys\u{0}carol".into();
+    assert!(s.users.create_user(&user, t0()).await.is_err());
+    assert!(
+        s.users
+            .user_by_email("carol@example.org")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    let patch = UserPatch {
+        full_name: Some(Some("Al\u{0}ice".into())),
+        ..Default::default()
+    };
+    assert!(s.users.update_user(a, &patch, None, t0()).await.is_err());
+    let got = s.users.user_by_id(a).await.expect("read").expect("user");
+    assert_eq!(got.full_name.as_deref(), Some("User alice"));
+    let mut bad = session("nul2", a, t0(), at(3600));
+    bad.user_agent = "agent\u{0}".into();
+    assert!(s.sessions.create_session(&bad).await.is_err());
+    assert!(
+        s.sessions
+            .active_session(&bad.session_token, t0())
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+}

@@ -53,10 +53,12 @@ pub async fn user_login(ctx: &Context, body: &Map<String, Value>) -> Result<Repl
     };
     let matched = verify_user_or_dummy(ctx, user.as_ref(), password).await?;
 
-    // The presented session is always consumed, success or not.
-    if let Err(e) = ctx.sessions.delete_session(token).await {
-        tracing::warn!(error = %e, "user-login: could not delete the presented session");
-    }
+    // The presented session is always consumed, success or not. If it cannot
+    // be deleted the login fails (a storage error, HTTP 400 like every other
+    // database error here): logging in while the pre-login session lives on
+    // would let whoever planted that session ride the login (session
+    // fixation).
+    ctx.sessions.delete_session(token).await?;
 
     if session.is_none() {
         return Ok(

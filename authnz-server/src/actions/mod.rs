@@ -183,6 +183,12 @@ impl RequestType {
     /// Run the action.
     pub async fn run(self, ctx: &Context, body: &Map<String, Value>) -> Result<Reply, ActionError> {
         use RequestType::*;
+        args::check_int_ranges(
+            body,
+            self.params()
+                .iter()
+                .map(|p| (p.name, p.spec == INT || p.spec == INT_OR_NONE)),
+        )?;
         match self {
             SessionNew => sessions::session_new(ctx, body).await,
             SessionExists => sessions::session_exists(ctx, body).await,

@@ -22,10 +22,30 @@ pub fn new_session_token() -> Result<String, ActionError> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// The longest stored `ip_address` (the column is `VARCHAR(280)` in the
+/// schema); longer text is refused on every backend alike, not only where the
+/// column type enforces it.
+const MAX_IP_ADDRESS_CHARS: usize = 280;
+
 /// Canonical text of an IP address (IPv6 compressed and lower case, IPv4-mapped
 /// addresses in dotted form), or `None` if it is not an address.
+///
+/// An IPv6 address may carry a scope (zone) id after `%` (`fe80::1%eth0`), as
+/// Python's `ipaddress` accepts since 3.9: the address part is canonicalised
+/// and the scope id kept as given; an empty scope id or a second `%` is
+/// invalid, and IPv4 addresses take no scope.
 pub fn canonical_ip(text: &str) -> Option<String> {
-    text.parse::<IpAddr>().ok().map(|ip| ip.to_string())
+    let canonical = match text.split_once('%') {
+        None => text.parse::<IpAddr>().ok()?.to_string(),
+        Some((addr, scope)) => {
+            if scope.is_empty() || scope.contains('%') {
+                return None;
+            }
+            let addr = addr.parse::<std::net::Ipv6Addr>().ok()?;
+            format!("{addr}%{scope}")
+        }
+    };
+    (canonical.chars().count() <= MAX_IP_ADDRESS_CHARS).then_some(canonical)
 }
 
 /// Parse `session-new.expires`: upstream's `%Y-%m-%dT%H:%M:%S.%f` after removing
@@ -230,6 +250,16 @@ mod tests {
         );
         assert_eq!(canonical_ip("10.0.0.1").as_deref(), Some("10.0.0.1"));
         assert!(canonical_ip("localhost").is_none());
+        // Scoped IPv6 (Python's ipaddress keeps the zone id verbatim).
+        assert_eq!(
+            canonical_ip("FE80::0001%eth0").as_deref(),
+            Some("fe80::1%eth0")
+        );
+        assert_eq!(canonical_ip("fe80::1%25").as_deref(), Some("fe80::1%25"));
+        assert!(canonical_ip("fe80::1%").is_none());
+        assert!(canonical_ip("fe80::1%a%b").is_none());
+        assert!(canonical_ip("10.0.0.1%eth0").is_none());
+        assert!(canonical_ip(&format!("fe80::1%{}", "x".repeat(300))).is_none());
     }
 
     #[test]

@@ -25,19 +25,45 @@ fn signup_failure(reason: &str, messages: &[String], user_email: Value) -> Reply
 }
 
 /// Python `int(x)` for `verify_retry_wait`, default 6, at least 1 (hours).
-fn verify_retry_wait(v: Option<&Value>) -> i64 {
+/// A float is truncated toward zero as `int()` does; one beyond the 64-bit
+/// range is refused (HTTP 400) rather than saturated.
+fn verify_retry_wait(v: Option<&Value>) -> Result<i64, ActionError> {
+    // 2^63 as f64: every finite float below it (in magnitude) fits an i64.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
     let n = match v {
         None | Some(Value::Null) => 6,
-        Some(v) => py_int(v)
-            .or_else(|| {
-                v.as_f64()
-                    .filter(|f| f.is_finite())
-                    .map(|f| f.trunc() as i64)
-            })
-            .or_else(|| v.as_str().and_then(|s| s.trim().parse::<i64>().ok()))
-            .unwrap_or(6),
+        Some(v) => match py_int(v) {
+            Some(n) => n,
+            None => match v.as_f64().filter(|f| f.is_finite()).map(f64::trunc) {
+                Some(f) if (-LIMIT..LIMIT).contains(&f) => f as i64,
+                Some(_) => {
+                    return Err(ActionError::Unhandled(
+                        "verify_retry_wait out of range".to_owned(),
+                    ));
+                }
+                None => match v.as_str().map(str::trim) {
+                    Some(s) => match s.parse::<i64>() {
+                        Ok(n) => n,
+                        // An integer text too long for 64 bits.
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::num::IntErrorKind::PosOverflow
+                                    | std::num::IntErrorKind::NegOverflow
+                            ) =>
+                        {
+                            return Err(ActionError::Unhandled(
+                                "verify_retry_wait out of range".to_owned(),
+                            ));
+                        }
+                        Err(_) => 6,
+                    },
+                    None => 6,
+                },
+            },
+        },
     };
-    n.max(1)
+    Ok(n.max(1))
 }
 
 pub async fn user_new(ctx: &Context, body: &Map<String, Value>) -> Result<Reply, ActionError> {
@@ -88,7 +114,7 @@ pub async fn user_new(ctx: &Context, body: &Map<String, Value>) -> Result<Reply,
         ));
     }
 
-    let wait_hours = verify_retry_wait(body.get("verify_retry_wait"));
+    let wait_hours = verify_retry_wait(body.get("verify_retry_wait"))?;
     let system_id = match body.get("system_id") {
         Some(Value::String(s)) => s.clone(),
         _ => uuid::Uuid::new_v4().to_string(),
@@ -98,23 +124,26 @@ pub async fn user_new(ctx: &Context, body: &Map<String, Value>) -> Result<Reply,
         "type": "normal-user",
         "verify_retry_wait": wait_hours,
     });
+    // A truthy `extra_info` that is not an object cannot be updated with the
+    // provenance: upstream fails inside its guarded insert, so the user is
+    // simply "not added": `DB issue with user creation`, or `user exists` for
+    // a taken e-mail (a resend then keeps the stored `extra_info`).
     let extra_info = match body.get("extra_info") {
-        Some(v) if truthy(v) => {
-            let Value::Object(mut given) = v.clone() else {
-                return Err(ActionError::Unhandled("extra_info is not an object".into()));
-            };
-            if let Value::Object(p) = provenance {
+        Some(v) if truthy(v) => match (v, provenance) {
+            (Value::Object(given), Value::Object(p)) => {
+                let mut given = given.clone();
                 given.extend(p);
+                Some(Value::Object(given))
             }
-            Value::Object(given)
-        }
-        _ => provenance,
+            _ => None,
+        },
+        _ => Some(provenance),
     };
 
     let mut messages = policy.messages.clone();
     messages.push(CREATED.to_owned());
 
-    let new_user = NewUser {
+    let new_user = extra_info.as_ref().map(|extra_info| NewUser {
         system_id,
         full_name: Some(full_name.clone()),
         password: hash.clone(),
@@ -124,14 +153,17 @@ pub async fn user_new(ctx: &Context, body: &Map<String, Value>) -> Result<Reply,
         user_role: "locked".into(),
         extra_info: Some(extra_info.clone()),
         emailverify_sent_datetime: Some(now),
-    };
-    let added = match ctx.users.create_user(&new_user, now).await {
-        Ok(_) => true,
-        Err(StoreError::Conflict(_) | StoreError::InvalidReference(_)) => false,
-        Err(e) => {
-            tracing::warn!(error = %e, "user-new: insert failed");
-            false
-        }
+    });
+    let added = match &new_user {
+        None => false,
+        Some(new_user) => match ctx.users.create_user(new_user, now).await {
+            Ok(_) => true,
+            Err(StoreError::Conflict(_) | StoreError::InvalidReference(_)) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "user-new: insert failed");
+                false
+            }
+        },
     };
     let existing = ctx.users.user_by_email(&email).await?;
     let Some(user) = existing else {
@@ -150,9 +182,10 @@ pub async fn user_new(ctx: &Context, body: &Map<String, Value>) -> Result<Reply,
     }
 
     // The e-mail is taken. Q-8 fixed: a null sent time counts as long ago.
-    let waited_long_enough = user
-        .emailverify_sent_datetime
-        .is_none_or(|sent| now - sent > TimeDelta::hours(wait_hours));
+    let waited_long_enough = user.emailverify_sent_datetime.is_none_or(|sent| {
+        // Hours beyond what a duration holds: never long enough.
+        TimeDelta::try_hours(wait_hours).is_some_and(|wait| now - sent > wait)
+    });
     let resend = !user.is_active && waited_long_enough;
     if resend {
         let patch = UserPatch {
@@ -162,7 +195,7 @@ pub async fn user_new(ctx: &Context, body: &Map<String, Value>) -> Result<Reply,
             email_verified: Some(false),
             is_active: Some(false),
             user_role: Some("locked".into()),
-            extra_info: Some(Some(extra_info)),
+            extra_info: extra_info.map(Some),
             emailverify_sent_datetime: Some(Some(now)),
             ..UserPatch::default()
         };

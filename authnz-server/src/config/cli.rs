@@ -321,6 +321,22 @@ pub struct Cli {
 
     #[arg(
         long,
+        value_name = "MS",
+        allow_hyphen_values = true,
+        help = "Longest time a database operation waits for a connection, in milliseconds [env: AUTHNZERVER_DBACQUIRETIMEOUTMS] [default: 2000]"
+    )]
+    pub dbacquiretimeoutms: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "MS",
+        allow_hyphen_values = true,
+        help = "Longest time one database operation may run once connected, in milliseconds [env: AUTHNZERVER_DBSTATEMENTTIMEOUTMS] [default: 2000]"
+    )]
+    pub dbstatementtimeoutms: Option<String>,
+
+    #[arg(
+        long,
         value_name = "sql|redis",
         allow_hyphen_values = true,
         help = "Where sessions (and session-tied API keys) live; redis needs --redis-url [env: AUTHNZERVER_SESSIONSTORE] [default: sql]"
@@ -482,6 +498,8 @@ impl Cli {
             (items::IDLETIMEOUT.key, &self.idletimeout),
             (items::MAXCONNECTIONS.key, &self.maxconnections),
             (items::SHUTDOWNTIMEOUT.key, &self.shutdowntimeout),
+            (items::DBACQUIRETIMEOUTMS.key, &self.dbacquiretimeoutms),
+            (items::DBSTATEMENTTIMEOUTMS.key, &self.dbstatementtimeoutms),
         ];
         values
             .into_iter()

@@ -74,6 +74,10 @@ pub const DEFAULT_IDLETIMEOUT: &str = "60";
 pub const DEFAULT_MAXCONNECTIONS: &str = "1024";
 /// Default of `shutdowntimeout` (seconds).
 pub const DEFAULT_SHUTDOWNTIMEOUT: &str = "5";
+/// Default of `dbacquiretimeoutms`.
+pub const DEFAULT_DBACQUIRETIMEOUTMS: &str = "2000";
+/// Default of `dbstatementtimeoutms`.
+pub const DEFAULT_DBSTATEMENTTIMEOUTMS: &str = "2000";
 /// Default of `sessionstore`.
 pub const DEFAULT_SESSIONSTORE: &str = "sql";
 /// Default of `requestttl`: off.
@@ -393,6 +397,23 @@ pub const REDISTIMEOUTMS: Item = literal(
     "redistimeoutms",
     DEFAULT_REDISTIMEOUTMS,
 );
+/// `dbacquiretimeoutms` (not upstream): longest a database operation waits
+/// for a connection (also how long a refused or stalled connection takes to
+/// be reported), milliseconds.
+pub const DBACQUIRETIMEOUTMS: Item = literal(
+    "dbacquiretimeoutms",
+    "AUTHNZERVER_DBACQUIRETIMEOUTMS",
+    "dbacquiretimeoutms",
+    DEFAULT_DBACQUIRETIMEOUTMS,
+);
+/// `dbstatementtimeoutms` (not upstream): longest one database operation may
+/// run once connected, milliseconds.
+pub const DBSTATEMENTTIMEOUTMS: Item = literal(
+    "dbstatementtimeoutms",
+    "AUTHNZERVER_DBSTATEMENTTIMEOUTMS",
+    "dbstatementtimeoutms",
+    DEFAULT_DBSTATEMENTTIMEOUTMS,
+);
 /// `sessionstore` (not upstream): where sessions live, `sql` or `redis`.
 pub const SESSIONSTORE: Item = literal(
     "sessionstore",
@@ -453,7 +474,7 @@ pub const SHUTDOWNTIMEOUT: Item = literal(
 /// All items, in the order of the table in spec 7.1 (which is also the
 /// order of the `.env` written by auto-setup), then the items of this
 /// server that upstream does not have.
-pub const ITEMS: [Item; 43] = [
+pub const ITEMS: [Item; 45] = [
     ALLOWEDHOSTS,
     AUTHDB,
     BASEDIR,
@@ -497,6 +518,8 @@ pub const ITEMS: [Item; 43] = [
     IDLETIMEOUT,
     MAXCONNECTIONS,
     SHUTDOWNTIMEOUT,
+    DBACQUIRETIMEOUTMS,
+    DBSTATEMENTTIMEOUTMS,
 ];
 
 #[cfg(test)]

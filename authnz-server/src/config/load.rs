@@ -50,6 +50,8 @@ const MAX_USERLOCKTIME_SECS: u64 = 3_153_600_000;
 const MAX_WORKERS: u32 = 1024;
 /// Longest `redistimeoutms` accepted.
 const MAX_REDISTIMEOUT_MS: u64 = 60_000;
+/// Longest `dbacquiretimeoutms` and `dbstatementtimeoutms` accepted.
+const MAX_DBTIMEOUT_MS: u64 = 600_000;
 /// Longest `requestttl` accepted (seconds): a day.
 const MAX_REQUESTTTL_SECS: u64 = 86_400;
 /// Longest `headertimeout` and `bodytimeout` accepted (seconds).
@@ -589,6 +591,14 @@ impl Validator<'_> {
             self.required(&items::REDISTIMEOUTMS)?
                 .int(10u64, MAX_REDISTIMEOUT_MS)?,
         );
+        let dbacquiretimeout = Duration::from_millis(
+            self.required(&items::DBACQUIRETIMEOUTMS)?
+                .int(10u64, MAX_DBTIMEOUT_MS)?,
+        );
+        let dbstatementtimeout = Duration::from_millis(
+            self.required(&items::DBSTATEMENTTIMEOUTMS)?
+                .int(10u64, MAX_DBTIMEOUT_MS)?,
+        );
         let sessionstore_raw = self.required(&items::SESSIONSTORE)?;
         let sessionstore = sessionstore_raw.parse(|text| {
             SessionStoreKind::parse(text)
@@ -658,6 +668,8 @@ impl Validator<'_> {
             redisprefix,
             redistimeout,
             sessionstore,
+            dbacquiretimeout,
+            dbstatementtimeout,
             requestttl,
             http_limits,
             config_file,

@@ -91,6 +91,10 @@ pub struct Config {
     pub redistimeout: Duration,
     /// Where sessions live.
     pub sessionstore: SessionStoreKind,
+    /// Bound on waiting for a database connection.
+    pub dbacquiretimeout: Duration,
+    /// Bound on one database operation once connected.
+    pub dbstatementtimeout: Duration,
     /// Replay protection window; `None` is off (the default, Q-18).
     pub requestttl: Option<Duration>,
     /// Timeouts and connection cap of the HTTP listener (`headertimeout`,
@@ -259,6 +263,8 @@ impl fmt::Debug for Config {
             .field("redisprefix", &self.redisprefix)
             .field("redistimeout", &self.redistimeout)
             .field("sessionstore", &self.sessionstore)
+            .field("dbacquiretimeout", &self.dbacquiretimeout)
+            .field("dbstatementtimeout", &self.dbstatementtimeout)
             .field("requestttl", &self.requestttl)
             .field("http_limits", &self.http_limits)
             .field("config_file", &self.config_file)

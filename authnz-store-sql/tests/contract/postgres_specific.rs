@@ -2,6 +2,7 @@
 //! stored JSON text, adopting a database made by upstream, and how an
 //! unreachable server is reported.
 
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -209,4 +210,203 @@ async fn database_dropped_even_without_teardown() {
     .await;
     assert!(unwound.is_err());
     assert!(!exists(name, admin_url).await, "database left behind");
+}
+
+/// Short database timeouts for the outage tests.
+fn one_second_timeouts() -> SqlOptions {
+    SqlOptions {
+        acquire_timeout: Duration::from_secs(1),
+        statement_timeout: Duration::from_secs(1),
+        ..test_options()
+    }
+}
+
+/// The defaults stay well under the 5 s after which the original's client
+/// gives up.
+#[test]
+fn default_deadline_is_under_five_seconds() {
+    let opts = SqlOptions::default();
+    assert!(
+        opts.operation_deadline() < Duration::from_secs(5),
+        "{opts:?}"
+    );
+}
+
+/// An operation stuck behind a lock is cut by the statement timeout and
+/// reported as unavailable, instead of waiting for as long as the lock is
+/// held; once the lock is gone the same store works.
+#[tokio::test]
+async fn a_blocked_operation_is_cut_by_the_statement_timeout() {
+    with_database(
+        "postgres_specific::a_blocked_operation_is_cut_by_the_statement_timeout",
+        true,
+        |_, url| async move {
+            let store = SqlStore::connect(&url, &one_second_timeouts())
+                .await
+                .expect("connect");
+            let mut locker = sqlx::PgConnection::connect(&url).await.expect("connect");
+            for sql in ["BEGIN", "LOCK TABLE users IN ACCESS EXCLUSIVE MODE"] {
+                sqlx::query(sql).execute(&mut locker).await.expect(sql);
+            }
+            let started = Instant::now();
+            let result = tokio::time::timeout(
+                Duration::from_secs(30),
+                store.user_by_email("nobody@example.org"),
+            )
+            .await
+            .expect("the operation must end on its own while the lock is held");
+            assert!(
+                matches!(result, Err(StoreError::Unavailable { .. })),
+                "{result:?}"
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "{:?}",
+                started.elapsed()
+            );
+            locker.close().await.expect("unlock");
+            assert!(
+                store
+                    .user_by_email("nobody@example.org")
+                    .await
+                    .expect("works")
+                    .is_none()
+            );
+            store.close().await;
+        },
+    )
+    .await;
+}
+
+/// A TCP proxy in front of the test server that can simulate an outage:
+/// while stalled it accepts connections and never answers, and the
+/// connections it was forwarding are cut.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    stalled: Arc<std::sync::atomic::AtomicBool>,
+    tasks: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(target: std::net::SocketAddr) -> Proxy {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let stalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let tasks = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (st, tk) = (stalled.clone(), tasks.clone());
+        let accept = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((mut client, _)) = listener.accept().await {
+                if st.load(Ordering::SeqCst) {
+                    held.push(client);
+                    continue;
+                }
+                let task = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                tk.lock().unwrap().push(task);
+            }
+        });
+        Proxy {
+            addr,
+            stalled,
+            tasks,
+            accept,
+        }
+    }
+
+    fn outage(&self) {
+        self.stalled
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        for t in self.tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+
+    fn recover(&self) {
+        self.stalled
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.outage();
+        self.accept.abort();
+    }
+}
+
+/// A database that stops answering: every operation fails as unavailable
+/// within the deadline (acquire + statement timeout), and the same store
+/// works again once the database is back, without a restart.
+#[tokio::test]
+async fn outage_fails_fast_and_recovers() {
+    with_database(
+        "postgres_specific::outage_fails_fast_and_recovers",
+        true,
+        |_, url| async move {
+            let parsed =
+                authnz_store_sql::sqlx::postgres::PgConnectOptions::from_str(&url).expect("url");
+            let target = tokio::net::lookup_host((parsed.get_host(), parsed.get_port()))
+                .await
+                .expect("resolve")
+                .next()
+                .expect("address");
+            let proxy = Proxy::start(target).await;
+            let proxied = url.replacen(
+                &format!("{}:{}", parsed.get_host(), parsed.get_port()),
+                &proxy.addr.to_string(),
+                1,
+            );
+            assert_ne!(proxied, url);
+            let store = SqlStore::connect(&proxied, &one_second_timeouts())
+                .await
+                .expect("connect");
+            assert!(
+                store
+                    .user_by_email("a@example.org")
+                    .await
+                    .expect("up")
+                    .is_none()
+            );
+
+            proxy.outage();
+            for _ in 0..3 {
+                let started = Instant::now();
+                let result = tokio::time::timeout(
+                    Duration::from_secs(30),
+                    store.user_by_email("a@example.org"),
+                )
+                .await
+                .expect("the operation must end on its own during the outage");
+                assert!(
+                    matches!(result, Err(StoreError::Unavailable { .. })),
+                    "{result:?}"
+                );
+                assert!(
+                    started.elapsed() < Duration::from_secs(5),
+                    "{:?}",
+                    started.elapsed()
+                );
+            }
+
+            proxy.recover();
+            let mut recovered = false;
+            for _ in 0..10 {
+                if store.user_by_email("a@example.org").await.is_ok() {
+                    recovered = true;
+                    break;
+                }
+            }
+            assert!(recovered, "the store works again after the outage");
+            store.close().await;
+        },
+    )
+    .await;
 }

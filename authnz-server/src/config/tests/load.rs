@@ -839,3 +839,20 @@ fn http_limit_items() {
         );
     }
 }
+
+#[test]
+fn database_timeouts() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let config = load(&[], &base_env(dir.path())).unwrap();
+    assert_eq!(config.dbacquiretimeout, Duration::from_millis(2000));
+    assert_eq!(config.dbstatementtimeout, Duration::from_millis(2000));
+    // Together under the 5 s after which the original's client gives up.
+    assert!(config.dbacquiretimeout + config.dbstatementtimeout < Duration::from_secs(5));
+    let e = base_env(dir.path()).with("AUTHNZERVER_DBSTATEMENTTIMEOUTMS", "750");
+    let config = load(&["--dbacquiretimeoutms=500"], &e).unwrap();
+    assert_eq!(config.dbacquiretimeout, Duration::from_millis(500));
+    assert_eq!(config.dbstatementtimeout, Duration::from_millis(750));
+    assert!(load(&["--dbacquiretimeoutms=0"], &base_env(dir.path())).is_err());
+    assert!(load(&["--dbstatementtimeoutms=x"], &base_env(dir.path())).is_err());
+}
