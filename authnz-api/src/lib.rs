@@ -18,6 +18,7 @@ mod expiring;
 pub mod logtext;
 pub mod mail;
 pub mod pyjson;
+pub mod pynum;
 pub mod pyprintable;
 pub mod pyrepr;
 pub mod ratelimit;
