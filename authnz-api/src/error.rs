@@ -2,6 +2,8 @@
 
 use std::error::Error as StdError;
 
+use crate::logtext::LogText;
+
 /// A boxed source error from a backend driver.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
@@ -15,10 +17,15 @@ pub enum StoreError {
     #[error("not found")]
     NotFound,
     /// A uniqueness constraint was violated (duplicate e-mail, token, ...).
-    #[error("conflict: {0}")]
+    ///
+    /// The text may quote client data (a driver's message naming the
+    /// duplicate value), so it displays escaped: these errors are logged.
+    #[error("conflict: {}", LogText(.0))]
     Conflict(String),
     /// A reference to another item is dangling (unknown user id, unknown role).
-    #[error("invalid reference: {0}")]
+    ///
+    /// Displayed escaped, as [`StoreError::Conflict`].
+    #[error("invalid reference: {}", LogText(.0))]
     InvalidReference(String),
     /// The backend cannot be reached right now (connection refused, pool
     /// timed out). Retrying later may succeed.
@@ -46,5 +53,20 @@ impl StoreError {
     /// Wrap any driver error as "unavailable".
     pub fn unavailable<E: Into<BoxError>>(e: E) -> Self {
         StoreError::Unavailable { source: e.into() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_text_in_messages_displays_escaped() {
+        let e = StoreError::Conflict("Duplicate entry 'a\nFAKE\u{0}' for key".into());
+        let shown = e.to_string();
+        assert!(!shown.contains('\n') && !shown.contains('\0'), "{shown}");
+        assert!(shown.contains(r"a\nFAKE\x00"), "{shown}");
+        let e = StoreError::InvalidReference("x\r\ny".into());
+        assert_eq!(e.to_string(), r"invalid reference: 'x\r\ny'");
     }
 }

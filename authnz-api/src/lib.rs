@@ -15,8 +15,12 @@
 pub mod clock;
 pub mod error;
 mod expiring;
+pub mod logtext;
 pub mod mail;
 pub mod pyjson;
+pub mod pynum;
+pub mod pyprintable;
+pub mod pyrepr;
 pub mod ratelimit;
 pub mod replay;
 pub mod store;

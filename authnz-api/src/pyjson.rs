@@ -1,15 +1,28 @@
 //! JSON text exactly as Python's `json.dumps` writes it with default
 //! arguments: separators `", "` and `": "`, every non-ASCII character (and
 //! DEL) escaped as `\uXXXX` (`ensure_ascii=True`), floats in `repr` form
-//! (`1e-05`, `1e+16`, `100.0`). Used for JSON columns (so a database shared
-//! with upstream stays byte-identical, spec 8.2) and for JSON carried inside
-//! a string on the wire (the API-key claims, spec 3.6).
+//! (`1e-05`, `1e+16`, `100.0`, `NaN`, `Infinity`), integers of any size as
+//! their digits. Used for JSON columns (so a database shared with upstream
+//! stays byte-identical, spec 8.2) and for JSON carried inside a string on
+//! the wire (the API-key claims, spec 3.6).
+//!
+//! The reader half, [`loads`] and [`loads_str`], reads JSON as Python's
+//! `json.loads` does (`NaN`/`Infinity` tokens, byte-order marks and UTF-16/32
+//! on bytes, exact numbers). A round trip `loads(dumps(v))` gives back a
+//! value equal to `v` in Python's sense.
 
 use std::io;
 
 use serde::Serialize;
 use serde_json::Value;
 use serde_json::ser::Formatter;
+
+use crate::pynum::PyNumber;
+
+#[path = "pyjson_read.rs"]
+mod read;
+
+pub use read::{LoadError, MAX_DEPTH, loads, loads_str};
 
 /// Serialise like Python `json.dumps(value)` with default arguments.
 pub fn dumps(value: &Value) -> String {
@@ -73,6 +86,19 @@ impl Formatter for PythonFormatter {
         w.write_all(python_float_repr(value).as_bytes())
     }
 
+    /// A number kept as its JSON text (`arbitrary_precision`): an `int` as
+    /// its digits (`-0` is `0`), a `float` as Python's `repr`.
+    fn write_number_str<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        value: &str,
+    ) -> io::Result<()> {
+        match PyNumber::of_text(value) {
+            PyNumber::Int(digits) => w.write_all(digits.as_bytes()),
+            PyNumber::Float(f) => w.write_all(python_float_repr(f).as_bytes()),
+        }
+    }
+
     fn write_f32<W: ?Sized + io::Write>(&mut self, w: &mut W, value: f32) -> io::Result<()> {
         w.write_all(python_float_repr(f64::from(value)).as_bytes())
     }
@@ -82,8 +108,7 @@ impl Formatter for PythonFormatter {
 /// form (with `.0` when integral) for decimal exponents -4..=15, otherwise in
 /// scientific form with a signed, at least two-digit exponent.
 fn python_float_repr(value: f64) -> String {
-    // Not reachable through `serde_json::Value`, which has no such numbers;
-    // spelled as Python's `json.dumps` would anyway.
+    // Python's `json.dumps` spelling (`allow_nan=True`).
     if value.is_nan() {
         return "NaN".to_owned();
     }
@@ -139,6 +164,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::pynum::PyNumber;
 
     fn dumps(v: Value) -> String {
         super::dumps(&v)
@@ -187,5 +213,114 @@ mod tests {
         }
         assert_eq!(dumps(json!({"x": 0.5})), r#"{"x": 0.5}"#);
         assert_eq!(dumps(json!([-3, 2.0])), "[-3, 2.0]");
+    }
+
+    /// Expected texts computed by CPython 3.11 (`json.dumps(json.loads(b))`).
+    #[test]
+    fn reader_accepts_what_python_accepts_and_round_trips() {
+        let doc = br#"{"a": NaN, "b": [Infinity, -Infinity], "c": 123456789012345678901234567890, "d": 1E5, "e": -0, "f": 1e400, "g": 1.0e16, "h": -0.0}"#;
+        let v = loads(doc).expect("python reads it");
+        assert_eq!(
+            super::dumps(&v),
+            r#"{"a": NaN, "b": [Infinity, -Infinity], "c": 123456789012345678901234567890, "d": 100000.0, "e": 0, "f": Infinity, "g": 1e+16, "h": -0.0}"#
+        );
+        assert_eq!(
+            PyNumber::of(v["c"].as_number().expect("number")),
+            PyNumber::Int("123456789012345678901234567890".into())
+        );
+        // Numbers keep their text as sent.
+        let v = loads(b"[1E5, 1.50, -0]").expect("json");
+        assert_eq!(v.to_string(), "[1E5,1.50,-0]");
+        // A key given twice: first position, last value (a Python dict).
+        let v = loads(br#"{"a": 1, "b": 2, "a": 3}"#).expect("json");
+        assert_eq!(super::dumps(&v), r#"{"a": 3, "b": 2}"#);
+    }
+
+    #[test]
+    fn reader_agrees_with_serde_json_on_standard_json() {
+        for doc in [
+            r#"{"request": "session-new", "body": {"x": [1, 2.5, "\u00e9\ud83d\ude00", null, true, false]}, "reqid": 7}"#,
+            " [ 1 , -2 , 3.25e-3 , \"a\\\"b\\\\c\\/\\b\\f\\n\\r\\t\" ] ",
+            r#""\u0000 é 😀""#,
+            "{}",
+            "-12.5e+7",
+        ] {
+            let ours = loads(doc.as_bytes()).expect(doc);
+            let theirs: Value = serde_json::from_str(doc).expect(doc);
+            assert_eq!(ours, theirs, "{doc}");
+        }
+    }
+
+    #[test]
+    fn reader_detects_encodings_like_python_and_refuses_a_str_bom() {
+        let want = json!({"a": "é"});
+        let text = r#"{"a": "é"}"#;
+        let mut utf8_bom = vec![0xef, 0xbb, 0xbf];
+        utf8_bom.extend_from_slice(text.as_bytes());
+        assert_eq!(loads(&utf8_bom), Ok(want.clone()));
+        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        assert_eq!(loads(&le), Ok(want.clone()));
+        assert_eq!(loads(&be), Ok(want.clone()));
+        assert_eq!(loads(&[&[0xff, 0xfe][..], &le].concat()), Ok(want.clone()));
+        assert_eq!(loads(&[&[0xfe, 0xff][..], &be].concat()), Ok(want.clone()));
+        let be32: Vec<u8> = text
+            .chars()
+            .flat_map(|c| u32::from(c).to_be_bytes())
+            .collect();
+        let le32: Vec<u8> = text
+            .chars()
+            .flat_map(|c| u32::from(c).to_le_bytes())
+            .collect();
+        assert_eq!(loads(&be32), Ok(want.clone()));
+        assert_eq!(
+            loads(&[&[0xff, 0xfe, 0, 0][..], &le32].concat()),
+            Ok(want.clone())
+        );
+        // Python: one BOM is taken off bytes; a second one is not JSON.
+        let mut twice = vec![0xef, 0xbb, 0xbf];
+        twice.extend_from_slice(&utf8_bom);
+        assert!(matches!(loads(&twice), Err(LoadError::Syntax(_))));
+        assert_eq!(loads_str("\u{feff}{}"), Err(LoadError::Bom));
+        assert_eq!(loads(b"\xff\xff"), Err(LoadError::Encoding));
+    }
+
+    #[test]
+    fn reader_refuses_what_python_refuses() {
+        for bad in [
+            "-NaN",
+            "nan",
+            "infinity",
+            "01",
+            "+1",
+            "[1,]",
+            r#"{"a":1,}"#,
+            "1.",
+            ".5",
+            "1e",
+            "",
+            "[1] x",
+            "\"a\u{1}\"",
+            r#""\ud800""#,
+            r#""\ud800\u0041""#,
+            r#""\x""#,
+            "{1: 2}",
+            "[",
+            r#"{"a" 1}"#,
+            "tru",
+        ] {
+            assert!(loads(bad.as_bytes()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn reader_nesting_limit_is_serde_jsons() {
+        for depth in [127, 128, 129, 100_000] {
+            let doc = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            let theirs = serde_json::from_str::<Value>(&doc).is_ok();
+            assert_eq!(loads(doc.as_bytes()).is_ok(), theirs, "depth {depth}");
+        }
+        let deep = "{\"a\": ".repeat(129) + "1" + &"}".repeat(129);
+        assert_eq!(loads(deep.as_bytes()), Err(LoadError::TooDeep));
     }
 }

@@ -239,17 +239,14 @@ impl UserColumn {
     }
 }
 
-/// JSON equality as Python and PostgreSQL `jsonb` see it: like `==` on
-/// [`Value`], except that numbers compare by value (`1 == 1.0`).
+/// JSON equality as Python sees it: like `==` on [`Value`], except that
+/// numbers compare by value, exactly (`1 == 1.0`, but
+/// `9007199254740993 != 9007199254740992.0`; see [`crate::pynum`]).
 pub fn json_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
-            (Some(x), Some(y)) => x == y,
-            _ => match (x.as_u64(), y.as_u64()) {
-                (Some(x), Some(y)) => x == y,
-                _ => x.as_f64() == y.as_f64(),
-            },
-        },
+        (Value::Number(x), Value::Number(y)) => {
+            crate::pynum::PyNumber::of(x).py_eq(&crate::pynum::PyNumber::of(y))
+        }
         (Value::Array(x), Value::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b))
         }
@@ -352,6 +349,45 @@ mod tests {
         assert!(!json_equal(&json!(1), &json!("1")));
         assert!(!json_equal(&json!(true), &json!(1)));
         assert!(!json_equal(&json!([1, 2]), &json!([1])));
+    }
+
+    /// Python compares an int with a float exactly: `2**53 + 1 == 2.0**53`
+    /// is False, though both are the same `f64`.
+    #[test]
+    fn int_float_equality_is_exact_as_in_python() {
+        let num = |t: &str| serde_json::from_str::<Value>(t).expect("json");
+        assert!(!json_equal(
+            &num("9007199254740993"),
+            &num("9007199254740992.0")
+        ));
+        assert!(json_equal(
+            &num("9007199254740992"),
+            &num("9007199254740992.0")
+        ));
+        assert!(!json_equal(
+            &num("-9007199254740993"),
+            &num("-9007199254740992.0")
+        ));
+        assert!(json_equal(
+            &num("18446744073709551616"),
+            &num("1.8446744073709552e19")
+        ));
+        assert!(!json_equal(
+            &num("18446744073709551617"),
+            &num("1.8446744073709552e19")
+        ));
+        assert!(json_equal(&num("-0"), &num("0.0")));
+        assert!(!json_equal(&num("1"), &num("1.5")));
+        assert!(json_equal(&num("100"), &num("1e2")));
+        // Python: 10**30 == 1e30 is False (1e30 is 1000000000000000019884624838656).
+        assert!(!json_equal(
+            &num("1000000000000000000000000000000"),
+            &num("1e30")
+        ));
+        assert!(json_equal(
+            &num("1000000000000000019884624838656"),
+            &num("1e30")
+        ));
     }
 
     #[test]

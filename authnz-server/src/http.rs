@@ -10,6 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use authnz_api::logtext::LogText;
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, Request, State};
@@ -204,7 +205,7 @@ pub async fn process(st: &AppState, value: Value) -> Result<Value, ProtocolError
         return Err(ProtocolError::BadRequest);
     };
     let Some(kind) = RequestType::from_name(name) else {
-        tracing::info!(request = %name.chars().take(64).collect::<String>(), "unknown request type");
+        tracing::info!(request = %LogText(name), "unknown request type");
         return Err(ProtocolError::BadRequest);
     };
     let problems = schema::check(kind.params(), &body);
@@ -215,7 +216,7 @@ pub async fn process(st: &AppState, value: Value) -> Result<Value, ProtocolError
                 (envelope(reply.into_map(), reqid.clone()), success)
             }
             Err(e) => {
-                tracing::warn!(request = name, error = %e, "request failed with an unhandled error");
+                tracing::warn!(request = %LogText(name), error = %e, "request failed with an unhandled error");
                 return Err(ProtocolError::BadRequest);
             }
         }

@@ -202,6 +202,46 @@ async fn reqid_keeps_its_json_type() {
     db.drop_db().await;
 }
 
+/// Python's `json.loads` reads `NaN`/`Infinity`, big integers exactly, and a
+/// UTF-8 byte-order mark on the plaintext; the reply echoes `reqid` exactly
+/// as sent (the original's client compares it with what it sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_json_edges_are_accepted_and_reqid_is_echoed_exactly() {
+    let (db, s) = server("python_json_edges").await;
+    for reqid in [
+        "123456789012345678901234567890",
+        "-98765432109876543210987654321098765",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "0.1000000000000000055511151231257827",
+        "7",
+    ] {
+        let plain = format!(
+            r#"{{"request": "session-exists", "body": {{"session_token": "x", "n": NaN}}, "reqid": {reqid}, "client_ipaddr": "x"}}"#
+        );
+        for bom in [&b""[..], &b"\xef\xbb\xbf"[..]] {
+            let body = s.codec.seal_bytes(&[bom, plain.as_bytes()].concat());
+            let (status, reply) = s.post_body(body.as_bytes()).await;
+            assert_eq!(
+                status,
+                200,
+                "reqid {reqid}, BOM {}: {}",
+                !bom.is_empty(),
+                text(&reply)
+            );
+            let json = text(&s.codec.open_bytes(&reply).expect("reply decrypts"));
+            assert!(
+                json.contains(&format!(r#""reqid":{reqid}"#)),
+                "reqid {reqid} echoed as sent: {json}"
+            );
+            assert!(json.contains("session does not exist or expired"), "{json}");
+        }
+    }
+    s.stop().await;
+    db.drop_db().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limiting_off_needs_no_client_ipaddr() {
     let db = TestDb::new(Backend::Sqlite, "rl_off")

@@ -25,6 +25,10 @@ pub enum RedisStoreError {
     /// A stored JSON value did not parse.
     #[error("stored JSON does not parse: {0}")]
     Json(#[from] serde_json::Error),
+    /// A stored JSON value did not parse (read as Python reads JSON, so a
+    /// stored `NaN` or `Infinity` reads back).
+    #[error("stored JSON does not parse: {0}")]
+    PyJson(#[from] authnz_api::pyjson::LoadError),
 }
 
 impl RedisStoreError {
@@ -48,7 +52,9 @@ impl RedisStoreError {
                         )
                     )
             }
-            RedisStoreError::Corrupt(_) | RedisStoreError::Json(_) => false,
+            RedisStoreError::Corrupt(_) | RedisStoreError::Json(_) | RedisStoreError::PyJson(_) => {
+                false
+            }
         }
     }
 }

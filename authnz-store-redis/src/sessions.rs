@@ -290,7 +290,7 @@ fn session_from_fields(
     let expires = parse_time(&take("expires")?, "session expires")?;
     let extra_info_json = match f.remove("extra") {
         None => None,
-        Some(text) => Some(serde_json::from_str(&text).map_err(RedisStoreError::from)?),
+        Some(text) => Some(authnz_api::pyjson::loads_str(&text).map_err(RedisStoreError::from)?),
     };
     Ok(Some(Session {
         session_token: token.to_owned(),

@@ -28,7 +28,9 @@ pub(crate) fn from_column(
 ) -> Result<Option<Value>, SqlStoreError> {
     match text {
         None => Ok(None),
-        Some(t) => match serde_json::from_str::<Value>(&t) {
+        // Read as Python reads JSON: a stored `NaN` or `Infinity` (which
+        // `json.dumps` writes) reads back.
+        Some(t) => match authnz_api::pyjson::loads_str(&t) {
             Ok(Value::Null) => Ok(None),
             Ok(v) => Ok(Some(v)),
             Err(e) => Err(SqlStoreError::Decode {
@@ -58,6 +60,17 @@ mod tests {
         assert_eq!(
             from_column(Some("{\"a\": 1}".into()), "c").expect("ok"),
             Some(json!({"a": 1}))
+        );
+        let nan = to_column(Some(
+            &authnz_api::pyjson::loads(b"{\"x\": NaN}").expect("json"),
+        ))
+        .expect("ok");
+        assert_eq!(nan.as_deref(), Some("{\"x\": NaN}"));
+        assert_eq!(
+            from_column(nan, "c")
+                .expect("a stored NaN reads back")
+                .map(|v| v.to_string()),
+            Some("{\"x\":NaN}".to_owned())
         );
         assert!(from_column(Some("{".into()), "c").is_err());
     }

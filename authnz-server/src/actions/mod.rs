@@ -40,7 +40,8 @@ pub enum ActionError {
     #[error("hashing: {0}")]
     Hash(#[from] crate::passwords::HashError),
     /// An input upstream crashes on (listed per request type in the spec).
-    #[error("unhandled input: {0}")]
+    /// The text may quote the input, so it displays escaped (it is logged).
+    #[error("unhandled input: {}", authnz_api::logtext::LogText(.0))]
     Unhandled(String),
     /// Anything else that should not happen.
     #[error("internal: {0}")]

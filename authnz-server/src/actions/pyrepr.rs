@@ -2,37 +2,11 @@
 //! embed it (spec Q-19): `['user_role', 'extra_info']`, `{'password'}`.
 
 /// Python's `repr()` of a `str` (Q-19): single quotes unless the text holds
-/// a `'` and no `"`; backslash, the quote, `\n`, `\r`, `\t` and other
-/// non-printable characters escaped as Python does.
+/// a `'` and no `"`; backslash, the quote, `\n`, `\r`, `\t` and every
+/// character Python's `str.isprintable()` rejects escaped as Python does
+/// (see [`authnz_api::pyrepr`]).
 pub fn py_str(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if (0x80..0xa0).contains(&(c as u32)) => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
+    authnz_api::pyrepr::py_repr_str(s)
 }
 
 /// Python `repr(list_of_str)`: `['a', 'b']`.
@@ -49,8 +23,21 @@ pub fn py_set<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
 }
 
 #[cfg(test)]
+#[path = "pyrepr_vectors.rs"]
+mod vectors;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every vector computed by CPython (`gen_pyrepr_vectors.py`).
+    #[test]
+    fn reprs_match_cpython_vectors() {
+        for (input, want) in vectors::PY_REPR_VECTORS {
+            assert_eq!(py_str(input), *want, "repr of {input:?}");
+        }
+        assert!(vectors::PY_REPR_VECTORS.len() > 100);
+    }
 
     #[test]
     fn reprs_match_python() {

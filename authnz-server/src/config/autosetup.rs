@@ -86,7 +86,9 @@ pub struct AutosetupSeed {
     pub admin_email: Option<String>,
     /// Admin password (`AUTHNZERVER_ADMIN_PASSWORD`); `None` = generate.
     pub admin_password: Option<String>,
-    /// The OS user, for the default admin e-mail and `emailuser`.
+    /// The OS user, for the default admin e-mail and `emailuser`: Python's
+    /// `getpass.getuser()` (`LOGNAME`, `USER`, `LNAME`, `USERNAME`, then the
+    /// password-file entry of the process's user).
     pub os_user: Option<String>,
 }
 
@@ -98,7 +100,7 @@ impl AutosetupSeed {
             permissions: None,
             admin_email: env.get_nonblank(ADMIN_EMAIL_ENV).map(str::to_owned),
             admin_password: env.get_nonblank(ADMIN_PASSWORD_ENV).map(str::to_owned),
-            os_user: env.os_user().map(str::to_owned),
+            os_user: env.os_user().map(str::to_owned).or_else(passwd_login_name),
         }
     }
 
@@ -655,6 +657,34 @@ pub fn write_admin_credentials_at(
     Err(AutosetupError::Invalid {
         what: "the admin credentials file name",
         reason: format!("{} and its numbered variants all exist", base.display()),
+    })
+}
+
+/// The login name of the process's real user from the password file, as
+/// `getpass.getuser()` falls back to `pwd.getpwuid(os.getuid())` when no
+/// login variable is set. The uid comes from `/proc/self/status`; names
+/// served only by other NSS sources (LDAP, ...) are not found, and the
+/// default admin e-mail is then `serveradmin@localhost`, as upstream's when
+/// the lookup fails.
+pub fn passwd_login_name() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_owned();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    login_name_for_uid(&passwd, &uid)
+}
+
+/// The name of the first `/etc/passwd` entry whose uid is `uid`.
+fn login_name_for_uid(passwd: &str, uid: &str) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let _password = fields.next()?;
+        (fields.next()? == uid && !name.is_empty()).then(|| name.to_owned())
     })
 }
 

@@ -266,7 +266,11 @@ impl MailService {
         match smtp_mailer(&smtp, self.options.timeout) {
             Ok(mailer) => Ok(Route { mailer, sender }),
             Err(e) => {
-                tracing::warn!(error = %e, "cannot honour the request's SMTP settings");
+                // The settings come from the request: the error may quote them.
+                tracing::warn!(
+                    error = %authnz_api::logtext::LogText(&e.to_string()),
+                    "cannot honour the request's SMTP settings"
+                );
                 Err(IncompleteSettings)
             }
         }

@@ -76,11 +76,13 @@ impl Codec {
         Self { fernet }
     }
 
-    /// Decode, verify, decrypt and parse a request body. Falsy JSON values are
-    /// refused, as upstream does.
+    /// Decode, verify, decrypt and parse a request body. The plaintext is read
+    /// as Python's `json.loads` reads bytes ([`authnz_api::pyjson::loads`]:
+    /// `NaN`/`Infinity`, byte-order marks, numbers kept exactly as sent).
+    /// Falsy JSON values are refused, as upstream does.
     pub fn open(&self, body: &[u8]) -> Result<Value, OpenError> {
         let plaintext = self.open_bytes(body)?;
-        let value: Value = serde_json::from_slice(&plaintext).map_err(|_| OpenError::Json)?;
+        let value = authnz_api::pyjson::loads(&plaintext).map_err(|_| OpenError::Json)?;
         if !truthy(&value) {
             return Err(OpenError::Falsy);
         }
@@ -92,7 +94,7 @@ impl Codec {
     pub fn open_stamped(&self, body: &[u8]) -> Result<(Value, TokenStamp), OpenError> {
         let (plaintext, token) = self.open_token(body)?;
         let stamp = TokenStamp::of(&token).ok_or(OpenError::Token)?;
-        let value: Value = serde_json::from_slice(&plaintext).map_err(|_| OpenError::Json)?;
+        let value = authnz_api::pyjson::loads(&plaintext).map_err(|_| OpenError::Json)?;
         if !truthy(&value) {
             return Err(OpenError::Falsy);
         }
@@ -177,6 +179,27 @@ mod tests {
         assert_eq!(c.open(c.seal(&v).as_bytes()), Ok(v));
     }
 
+    /// Python's `json.loads` on the decrypted bytes: `NaN`/`Infinity`, a
+    /// UTF-8 byte-order mark, UTF-16.
+    #[test]
+    fn reads_the_plaintext_as_python_does() {
+        let c = codec();
+        let nan = br#"{"a": NaN, "b": [Infinity, -Infinity]}"#;
+        let v = c.open(c.seal_bytes(nan).as_bytes()).expect("NaN accepted");
+        assert_eq!(
+            crate::protocol::pyjson::dumps(&v),
+            r#"{"a": NaN, "b": [Infinity, -Infinity]}"#
+        );
+        assert_eq!(v.to_string(), r#"{"a":NaN,"b":[Infinity,-Infinity]}"#);
+        let bom = b"\xef\xbb\xbf{\"a\": 1}";
+        assert_eq!(c.open(c.seal_bytes(bom).as_bytes()), Ok(json!({"a": 1})));
+        let utf16: Vec<u8> = r#"{"a": 1}"#.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        assert_eq!(c.open(c.seal_bytes(&utf16).as_bytes()), Ok(json!({"a": 1})));
+        let big = br#"{"reqid": 123456789012345678901234567890}"#;
+        let v = c.open(c.seal_bytes(big).as_bytes()).expect("big int");
+        assert_eq!(v.to_string(), r#"{"reqid":123456789012345678901234567890}"#);
+    }
+
     #[test]
     fn accepts_tokens_from_any_time() {
         let c = codec();
@@ -223,7 +246,7 @@ mod tests {
             c.open(c.seal_bytes(b"not json").as_bytes()),
             Err(OpenError::Json)
         );
-        for falsy in ["{}", "[]", "0", "\"\"", "null", "false"] {
+        for falsy in ["{}", "[]", "0", "\"\"", "null", "false", "-0", "0.0"] {
             assert_eq!(
                 c.open(c.seal_bytes(falsy.as_bytes()).as_bytes()),
                 Err(OpenError::Falsy)

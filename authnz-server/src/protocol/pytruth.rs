@@ -1,6 +1,7 @@
 //! Python truthiness of JSON values: `null`, `false`, `0`, `0.0`, `""`, `[]`
 //! and `{}` are falsy; everything else is truthy.
 
+use authnz_api::pynum::PyNumber;
 use serde_json::Value;
 
 /// True if Python would treat the decoded value as true.
@@ -8,15 +9,7 @@ pub fn truthy(v: &Value) -> bool {
     match v {
         Value::Null => false,
         Value::Bool(b) => *b,
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                i != 0
-            } else if let Some(u) = n.as_u64() {
-                u != 0
-            } else {
-                n.as_f64().is_some_and(|f| f != 0.0)
-            }
-        }
+        Value::Number(n) => PyNumber::of(n).truthy(),
         Value::String(s) => !s.is_empty(),
         Value::Array(a) => !a.is_empty(),
         Value::Object(o) => !o.is_empty(),
@@ -56,6 +49,20 @@ mod tests {
             json!({"a": null}),
         ] {
             assert!(truthy(&v), "{v}");
+        }
+        let py = |t: &str| authnz_api::pyjson::loads(t.as_bytes()).expect("json");
+        // bool(float('nan')), bool(1e400), bool(10**30) are True;
+        // bool(1e-400), bool(-0) are False.
+        for t in [
+            "NaN",
+            "Infinity",
+            "1e400",
+            "1000000000000000000000000000000",
+        ] {
+            assert!(truthy(&py(t)), "{t}");
+        }
+        for t in ["1e-400", "-0", "-0.0", "0e5"] {
+            assert!(!truthy(&py(t)), "{t}");
         }
     }
 }

@@ -6,6 +6,7 @@
 //! `true` is an `int`, `1` is not a `float`, a spec naming `None` accepts
 //! anything, and optional values are checked only when truthy.
 
+use authnz_api::pynum::PyNumber;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -47,8 +48,15 @@ fn name_matches(name: &str, v: &Value) -> bool {
     match name {
         "str" => v.is_string(),
         // Python bool is a subclass of int.
-        "int" => v.is_boolean() || v.as_number().is_some_and(|n| !n.is_f64()),
-        "float" => v.as_number().is_some_and(serde_json::Number::is_f64),
+        // A number's JSON text decides its Python type (`authnz_api::pynum`).
+        "int" => {
+            v.is_boolean()
+                || v.as_number()
+                    .is_some_and(|n| matches!(PyNumber::of(n), PyNumber::Int(_)))
+        }
+        "float" => v
+            .as_number()
+            .is_some_and(|n| matches!(PyNumber::of(n), PyNumber::Float(_))),
         "dict" => v.is_object(),
         "list" => v.is_array(),
         "bool" => v.is_boolean(),
@@ -168,6 +176,26 @@ mod tests {
         assert!(!ANY.matches(&json!(null)));
         for v in [json!(null), json!("s"), json!({}), json!([1])] {
             assert!(INT_OR_NONE.matches(&v), "{v}");
+        }
+    }
+
+    /// Python's types of `json.loads` numbers: any integer literal is an
+    /// `int`, whatever its size; `NaN`, `Infinity` and too large a float
+    /// literal are `float`s.
+    #[test]
+    fn python_number_types() {
+        let py = |t: &str| authnz_api::pyjson::loads(t.as_bytes()).expect("json");
+        for int in [
+            "123456789012345678901234567890",
+            "-18446744073709551617",
+            "-0",
+        ] {
+            assert!(INT.matches(&py(int)), "{int}");
+            assert!(!FLOAT.matches(&py(int)), "{int}");
+        }
+        for float in ["NaN", "Infinity", "-Infinity", "1e400", "-1E+999", "1.5"] {
+            assert!(FLOAT.matches(&py(float)), "{float}");
+            assert!(!INT.matches(&py(float)), "{float}");
         }
     }
 

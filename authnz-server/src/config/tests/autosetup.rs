@@ -426,3 +426,31 @@ fn bundled_policy_is_the_data_file() {
     assert!(DEFAULT_POLICY_JSON.contains("\"roles\""));
     assert!(DEFAULT_POLICY_JSON.contains("\"superuser\""));
 }
+
+/// `getpass.getuser()` falls back to the password-file entry when no login
+/// variable is set (upstream writes `root@localhost` when run as root); the
+/// expected name comes from `id -un`, which asks NSS independently.
+#[test]
+fn admin_email_falls_back_to_the_password_file_user() {
+    let seed = AutosetupSeed::from_environment(&Environment::new().with("HOME", "/nowhere"));
+    let id = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    let expected = String::from_utf8(id.stdout).unwrap().trim().to_owned();
+    assert!(!expected.is_empty());
+    assert_eq!(seed.os_user.as_deref(), Some(expected.as_str()));
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut prompter = ScriptedPrompter::new(Vec::<String>::new());
+    let plan = prepare_basedir_with(&dir.path().join("b"), &seed, false, &mut prompter).unwrap();
+    assert_eq!(plan.admin_email, format!("{expected}@localhost"));
+
+    // The login variables still come first, in getpass order.
+    let seed = AutosetupSeed::from_environment(
+        &Environment::new()
+            .with("USERNAME", "u4")
+            .with("LNAME", "u3"),
+    );
+    assert_eq!(seed.os_user.as_deref(), Some("u3"));
+}
