@@ -97,10 +97,16 @@ impl From<SqlStoreError> for StoreError {
 /// Classify a driver error.
 fn from_sqlx(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
+        // The driver's message may quote the offending value (MySQL:
+        // "Duplicate entry 'someone@example.com' for key ..."), and these
+        // errors are logged: keep only the constraint's name.
+        let constraint = db.constraint().unwrap_or("unnamed constraint");
         match db.kind() {
-            ErrorKind::UniqueViolation => return StoreError::Conflict(db.message().to_owned()),
+            ErrorKind::UniqueViolation => {
+                return StoreError::Conflict(format!("unique: {constraint}"));
+            }
             ErrorKind::ForeignKeyViolation => {
-                return StoreError::InvalidReference(db.message().to_owned());
+                return StoreError::InvalidReference(format!("foreign key: {constraint}"));
             }
             _ => {}
         }
