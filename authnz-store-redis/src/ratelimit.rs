@@ -4,8 +4,13 @@
 //! Key `{prefix}rl:{key}` holds the key's TAT in microseconds since the
 //! epoch. The script reads it, decides and (only when allowed) writes the new
 //! TAT with `PX` set to the time until that TAT, measured from the caller's
-//! `now`, so a key vanishes once it would be full again and idle keys cost
-//! no memory. `now` is always the caller's; Redis `TIME` is never read.
+//! `now`, plus one second, so a key vanishes soon after it would be full
+//! again and idle keys cost no memory. The second of grace matters because
+//! the expiry runs on Redis's clock while decisions use the caller's: without
+//! it a key whose TAT is a millisecond ahead could expire before a caller
+//! whose clock lags (or a slow round trip) asks again, and the bucket would
+//! be forgotten while still in debt. A kept TAT at or before `now` counts as
+//! `now`, so the grace never changes a decision. `now` is always the caller's; Redis `TIME` is never read.
 //!
 //! Arithmetic: Lua numbers are doubles, exact for integers below 2^53 µs
 //! (the year 2255). The script only ever adds the interval to a TAT and
@@ -40,8 +45,7 @@ end
 local debt = tat - now
 if debt <= slack then
   local new_tat = tat + interval
-  local ms = math.ceil((new_tat - now) / 1000)
-  if ms < 1 then ms = 1 end
+  local ms = math.ceil((new_tat - now) / 1000) + 1000
   redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', string.format('%d', ms))
   return 0
 end

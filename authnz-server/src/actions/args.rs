@@ -44,9 +44,10 @@ pub fn is_out_of_range_int(n: &serde_json::Number) -> bool {
 }
 
 /// Whether `n` is a float with an integral value outside the 64-bit range.
-/// JSON has one number type: the parser keeps integers beyond 64 bits only
-/// as floats, so for an integer-only argument such a float stands for an
-/// integer that was sent.
+/// Numbers keep their JSON text (Python semantics), so an integer literal of
+/// any size is an int and [`is_out_of_range_int`] catches it; this is a
+/// second guard for integer-only arguments should a float such as `1e300`
+/// ever get past the schema's `int` check.
 fn is_out_of_range_integral_float(n: &serde_json::Number) -> bool {
     // 2^63 as f64. -2^63 itself fits an i64, but the parser keeps an integer
     // that fits as an integer: a float of that value is -2^63 - 1 or below,
@@ -111,7 +112,10 @@ mod tests {
         assert!(check_int_ranges(&body, [("small", true)]).is_err());
         assert!(check_int_ranges(&body, [("frac", true)]).is_err());
         assert!(check_int_ranges(&body, [("ok", true)]).is_ok());
-        // Arguments that may be floats keep their floats.
-        assert!(check_int_ranges(&body, [("big", false), ("frac", false)]).is_ok());
+        // Numbers keep their JSON text, so an integer literal is a (Python)
+        // int even where the argument may also be a float: out of range
+        // either way. A float stays a float there.
+        assert!(check_int_ranges(&body, [("big", false)]).is_err());
+        assert!(check_int_ranges(&body, [("frac", false), ("ok", false)]).is_ok());
     }
 }
