@@ -2,7 +2,7 @@
 //! override. Runs whenever the `ses` feature is built and never skips: if
 //! the emulator cannot be started the test fails.
 #![cfg(feature = "ses")]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! down, silent, rejecting the recipient, STARTTLS not offered, untrusted
 //! certificate, wrong password).
 #![cfg(feature = "smtp")]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! lookup by column, and the internal actions; each with its documented
 //! failures and the stored state afterwards.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

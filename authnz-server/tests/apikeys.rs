@@ -2,7 +2,7 @@
 //! protocol, on SQLite and PostgreSQL. Time windows are driven by a
 //! `ManualClock`, never by sleeping.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -2,7 +2,7 @@
 //! on SQLite and PostgreSQL, with a manual clock and a manual sleeper: no
 //! test waits for a back-off delay, each requested delay is checked instead.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -3,7 +3,7 @@
 //! malformed line is skipped, and a server that is down or answers an error
 //! counts as a pass (fail open). The check is off by default.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

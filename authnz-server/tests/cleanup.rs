@@ -1,6 +1,6 @@
 //! The session cleanup task (spec 7.7) on both backends, with a manual clock:
 //! only sessions that expired more than `sessionexpiry` days ago are deleted.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -9,7 +9,7 @@
 //!   `AUTHNZ_WRITE_RUST_VECTORS=1` to regenerate it) and checked by
 //!   `tests/e2e/test_fernet_vectors.py` with Python's Fernet. Here we check the
 //!   committed file still opens with our codec.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 

@@ -2,7 +2,7 @@
 //! session-new → user-new → user-set-emailverified → user-login →
 //! session-exists → user-passcheck → user-logout, and the failures around it.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -6,7 +6,7 @@
 //!
 //! Timeouts are set to about a second; every bound asserted is a few times
 //! that, where the unbounded server never closes at all.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

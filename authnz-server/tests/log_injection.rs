@@ -2,7 +2,7 @@
 //! line break and a NUL must not forge a log line or put a NUL in the log.
 //! The log is captured through a `tracing-subscriber` writer into a buffer.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

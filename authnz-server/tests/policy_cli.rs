@@ -2,7 +2,7 @@
 //! the real binary: a valid file prints the review table, a file with a typo
 //! is refused with a message naming the file and the entry.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

@@ -3,7 +3,7 @@
 //! echo, oversized and garbage bodies — and proof that none of it changes
 //! stored data or takes the server down.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

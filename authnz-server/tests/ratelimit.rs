@@ -3,7 +3,7 @@
 //! that tells the truth, then recovery at the configured rate; per-type
 //! limits, e-mail keys, `/health`, and nothing counted when it is off.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -8,7 +8,7 @@
 //! PostgreSQL half); skipped loudly without, failed under
 //! `AUTHNZ_REQUIRE_SERVICES=1`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

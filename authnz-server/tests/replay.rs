@@ -3,7 +3,7 @@
 //! token gets 401 with the exact body, and with the default (off) the same
 //! token may be sent again and again, as upstream.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

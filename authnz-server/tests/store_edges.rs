@@ -4,7 +4,7 @@
 //! stored, and a non-object `extra_info` on sign-up is the original's
 //! `DB issue with user creation`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! HTTPS serving with a self-signed certificate made by the `openssl` command:
 //! the encrypted protocol works over TLS, a plain-HTTP client is refused
 //! without harming the server, and a bad key file is a clear start-up error.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -4,7 +4,7 @@
 //! only) or over plain `redis://`, connecting fails with an error instead of
 //! talking in the clear.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 

@@ -3,6 +3,9 @@
 //! made on the server named by `AUTHNZ_TEST_POSTGRES_URL` or
 //! `AUTHNZ_TEST_MYSQL_URL` and dropped afterwards.
 
+// Test support: a failed setup panics, which is how a test reports it.
+#![allow(clippy::panic)]
+
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use authnz_api::testkit;
 #[cfg(any(feature = "postgres", feature = "mysql"))]

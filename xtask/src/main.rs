@@ -151,11 +151,14 @@ fn ci(root: &Path, opts: &TestOpts) -> anyhow::Result<()> {
                 .args(["fmt", "--all", "--", "--check"]),
         )
     });
-    steps.run("cargo clippy -D warnings", || {
+    // --all-features: the features that ship off by default (`mysql`,
+    // `ses`) are linted on every run too, not only the default build.
+    steps.run("cargo clippy --all-features -D warnings", || {
         steps::run(cargo().current_dir(root).args([
             "clippy",
             "--workspace",
             "--all-targets",
+            "--all-features",
             "--",
             "-D",
             "warnings",

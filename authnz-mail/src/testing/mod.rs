@@ -18,7 +18,7 @@
 //! returns `None`, unless `AUTHNZ_REQUIRE_SERVICES=1`, when it panics (CI).
 //! Callers that must never skip (the SES test when the `ses` feature is
 //! built) use [`require`].
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! database per test (SQLite in a temp dir, or a throw-away PostgreSQL or,
 //! with the `mysql` feature, MySQL/MariaDB database), and a client that speaks the real encrypted protocol over a real
 //! socket with a hand-written HTTP/1.1 exchange.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
