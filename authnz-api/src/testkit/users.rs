@@ -127,7 +127,10 @@ pub async fn create_duplicate_email_conflicts(s: Stores) {
     // message does, "Duplicate entry '...' for key ...").
     if let Err(e) = &result {
         let shown = format!("{e} {e:?}");
-        assert!(!shown.contains(&dup.email), "the error shows the e-mail: {shown}");
+        assert!(
+            !shown.contains(&dup.email),
+            "the error shows the e-mail: {shown}"
+        );
     }
     assert_conflict(result, "duplicate e-mail");
     let users = s.users.list_users().await.expect("list");
