@@ -84,7 +84,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         init_logging(false);
         return autosetup(&cli, &env).await;
     }
-    let config = Config::load(&cli, &env)?;
+    let config = match Config::load(&cli, &env) {
+        Ok(config) => config,
+        Err(e) => match Config::setup_hint(&cli, &env, &e) {
+            Some(hint) => anyhow::bail!("{e}\n{hint}"),
+            None => return Err(e.into()),
+        },
+    };
     init_logging(config.debugmode);
     serve(config, &env).await
 }
@@ -144,8 +150,9 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
     let rate_limits = parse_ratelimits(&config.ratelimits)?;
     match &rate_limits {
         Some(limits) => {
+            tracing::info!("{}", limits.summary());
             for line in limits.describe() {
-                tracing::info!(limit = %line, "rate limit");
+                tracing::debug!(limit = %line, "rate limit");
             }
         }
         None => tracing::info!("rate limiting is off (ratelimits = none)"),
@@ -218,7 +225,7 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}:{}", config.listen, config.port))?;
     tracing::info!(
         address = %listener.local_addr()?,
-        database = %config.authdb,
+        database = %config.authdb_display,
         tls = tls.is_some(),
         "authnzrv listening"
     );

@@ -298,6 +298,22 @@ impl RateLimitsConfig {
             })
             .collect()
     }
+
+    /// The one start-up log line (INFO): the prefix limits, the burst and
+    /// how many request types have a limit of their own; those are the
+    /// lines of [`Self::describe`], logged at DEBUG.
+    pub fn summary(&self) -> String {
+        let per_type = self
+            .effective_limits()
+            .iter()
+            .filter(|(name, _)| !name.ends_with('*'))
+            .count();
+        format!(
+            "rate limits per minute: ipaddr {}, user {}, session {}, apikey {}, burst {}; \
+             {per_type} request types have their own limit (listed at debug level)",
+            self.ipaddr, self.user, self.session, self.apikey, self.burst
+        )
+    }
 }
 
 #[cfg(test)]
@@ -530,5 +546,41 @@ mod tests {
         assert!(lines.contains(&"user-new: 50/min, burst 50 (config override)".to_owned()));
         assert!(lines.contains(&"user-login: 10/min, burst 10 (built-in)".to_owned()));
         assert!(lines.contains(&"*: 720/min, burst 100 (ipaddr)".to_owned()));
+    }
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+
+    /// The start-up log says the rate limits in one line, not one per type.
+    #[test]
+    fn summary_is_one_line_with_the_prefix_limits() {
+        let limits = RateLimitsConfig::default();
+        let line = limits.summary();
+        assert!(!line.contains('\n'), "{line}");
+        assert!(
+            line.starts_with(
+                "rate limits per minute: ipaddr 720, user 480, session 600, apikey 720, burst 150; "
+            ),
+            "{line}"
+        );
+        // Every per-type line of `describe` is counted, none is listed.
+        let per_type = limits.describe().len() - 5;
+        assert!(per_type > 0);
+        assert!(
+            line.contains(&format!("; {per_type} request types have their own limit")),
+            "{line}"
+        );
+        assert!(!line.contains("user-login"), "{line}");
+        let Some(Some(more)) = parse_ratelimits("user-login:3; some-new-type:9").ok() else {
+            panic!("parses");
+        };
+        assert!(
+            more.summary()
+                .contains(&format!("; {} request types", per_type + 1)),
+            "{}",
+            more.summary()
+        );
     }
 }

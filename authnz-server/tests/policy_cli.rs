@@ -1,6 +1,7 @@
 //! `authnzrv policy check FILE` and policy validation at start-up, through
 //! the real binary: a valid file prints the review table, a file with a typo
-//! is refused with a message naming the file and the entry.
+//! is refused with a message naming the file and the entry. Also the
+//! binary started with no configuration at all.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -119,4 +120,49 @@ fn server_start_up_refuses_a_typo() {
         stderr.contains(policy.to_str().unwrap()) && stderr.contains(TYPO_ENTRY),
         "{stderr}"
     );
+}
+
+/// A bare `authnzrv` in a directory without `.env`, with a clean
+/// environment, fails and says to run `authnzrv --autosetup` (with the same
+/// `--basedir` when one was given); before, it printed only the missing
+/// `AUTHNZERVER_AUTHDB` item.
+#[test]
+fn bare_authnzrv_without_configuration_says_to_run_autosetup() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env_clear()
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run authnzrv")
+    };
+    let out = bare(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        stderr.contains("Config item: \"AUTHNZERVER_AUTHDB\" is invalid/missing"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("run `authnzrv --autosetup`"), "{stderr}");
+    assert!(stderr.contains("No configuration found"), "{stderr}");
+
+    let base = dir.path().join("base");
+    let base = base.to_str().unwrap();
+    let out = bare(&["--basedir", base]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        stderr.contains(&format!("run `authnzrv --autosetup --basedir {base}`")),
+        "{stderr}"
+    );
+
+    // With a configuration that is merely incomplete, no such advice.
+    std::fs::write(dir.path().join(".env"), "AUTHNZERVER_PORT=1\n").unwrap();
+    let out = bare(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(stderr.contains("AUTHNZERVER_AUTHDB"), "{stderr}");
+    assert!(!stderr.contains("--autosetup"), "{stderr}");
 }

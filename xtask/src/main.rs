@@ -45,6 +45,9 @@ tasks:
         run `authnzrv --basedir ./authnz-data ARGS...`.
   services
         print which test services (PostgreSQL, Redis, MySQL) answer.
+  docs
+        rewrite the item reference in docs/CONFIG.md from the config item
+        table (authnz-server/src/config/items.rs).
   bench [--quick] [ARGS...]
         build authnzrv and authnz-bench in release, run the benchmark against
         authnz and the original Python authnzerver 0.1.3 (virtualenv under
@@ -75,6 +78,7 @@ fn real_main() -> anyhow::Result<()> {
         "ci" => ci(&root, &TestOpts::parse(&rest)?),
         "run" => run(&root, &rest),
         "bench" => bench::full(&root, &rest),
+        "docs" => docs(&root),
         "services" => {
             let probes = services::probe_all();
             services::report(&probes);
@@ -92,6 +96,25 @@ fn real_main() -> anyhow::Result<()> {
 fn workspace_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// `cargo xtask docs`: the config docs test, told to rewrite
+/// `docs/CONFIG.md` rather than fail when it is stale.
+fn docs(root: &Path) -> anyhow::Result<()> {
+    let status = cargo()
+        .current_dir(root)
+        .args([
+            "test",
+            "-p",
+            "authnz-server",
+            "--lib",
+            "config::tests::docs::config_md_item_reference_is_current",
+        ])
+        .env("AUTHNZ_UPDATE_DOCS", "1")
+        .status()?;
+    anyhow::ensure!(status.success(), "the docs test failed");
+    println!("docs/CONFIG.md: item reference written from the item table");
+    Ok(())
 }
 
 fn cargo() -> Command {

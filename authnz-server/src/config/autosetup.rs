@@ -107,10 +107,10 @@ impl AutosetupSeed {
     /// As [`AutosetupSeed::from_environment`], plus `--authdb` and
     /// `--permissions` from the command line.
     pub fn from_cli_and_environment(cli: &Cli, env: &Environment) -> Self {
-        let nonblank = |v: &Option<String>| v.as_ref().filter(|v| !v.trim().is_empty()).cloned();
+        let nonblank = |v: Option<&str>| v.filter(|v| !v.trim().is_empty()).map(str::to_owned);
         Self {
-            authdb: nonblank(&cli.authdb),
-            permissions: nonblank(&cli.permissions).map(PathBuf::from),
+            authdb: nonblank(cli.item(&items::AUTHDB)),
+            permissions: nonblank(cli.item(&items::PERMISSIONS)).map(PathBuf::from),
             ..Self::from_environment(env)
         }
     }
@@ -576,7 +576,7 @@ fn render_env(values: &EnvValues<'_>) -> Result<String, AutosetupError> {
          # Variables in the real environment and command-line options override\n\
          # these values; empty values mean the built-in default.\n",
     );
-    for item in &ITEMS {
+    for item in ITEMS {
         let value = match item.key {
             k if k == items::AUTHDB.key => values.authdb_url,
             k if k == items::BASEDIR.key => values.basedir,

@@ -183,7 +183,7 @@ impl FromStr for DatabaseTarget {
 }
 
 /// Replaces the password in `scheme://user:password@host...` with `***`.
-fn redact(url: &str) -> String {
+pub(super) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };

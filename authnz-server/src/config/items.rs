@@ -1,8 +1,17 @@
-//! The table of configuration items (spec 7.1): one row per item with its
-//! key (the item name, also the TOML key), its environment variable, its
-//! command-line option and its default. Every other part of the config
-//! module (layers, help text tests, the `.env` written by auto-setup) walks
-//! this table, so an item is added or renamed here and nowhere else.
+//! The table of configuration items (spec 7.1), the one place an item is
+//! declared: its key (the item name, also the TOML key), its environment
+//! variable, its command-line option, its kind (how a value is parsed and
+//! checked), its default and its help text.
+//!
+//! Everything else is derived from this table: the `authnzrv` options and
+//! their `--help` text ([`super::cli`]), the layers and the generic
+//! validation of the loader ([`super::load`]), the `.env` written by
+//! auto-setup, and the item reference in `docs/CONFIG.md` ([`reference_markdown`],
+//! kept current by a test). Adding an item is one row in [`items!`] below
+//! plus reading its typed value where it is used (`docs/DESIGN.md`, "How to
+//! add a config item").
+
+use std::fmt::Write as _;
 
 /// Where an item's default comes from when no layer sets it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +30,129 @@ pub enum ItemDefault {
     Unset,
 }
 
+/// Which `http(s)://`-like URL an item takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlKind {
+    /// `http://` or `https://` (`breachcheckurl`).
+    Http,
+    /// `http://` or `https://` with a host (`sesendpoint`).
+    HttpWithHost,
+    /// `redis://`, `rediss://`, `redis+unix://` or `unix://` (`redis_url`;
+    /// may hold a password, so it is never shown).
+    Redis,
+}
+
+/// How an item's value is parsed and checked. Every item value is text in
+/// every layer; the loader parses the winning text by the item's kind
+/// ([`super::values::parse_kind`]) into an [`super::ItemValue`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Any text (kept as written).
+    Text,
+    /// Text that is never printed (`emailpass`).
+    Password,
+    /// A secret that may name a file holding it (`[[basedir]]`,
+    /// `[[homedir]]` substituted, spec 7.2); never printed.
+    FileReadableSecret,
+    /// `0` or `1` (also `true`/`false`).
+    Bool,
+    /// An integer in `min..=max` (Python `int()` syntax).
+    Int {
+        /// Smallest accepted value.
+        min: i64,
+        /// Largest accepted value.
+        max: i64,
+        /// Unit shown in the docs (`days`, `seconds`, ...), or empty.
+        unit: &'static str,
+    },
+    /// A duration in whole seconds, `min..=max`.
+    Seconds {
+        /// Shortest accepted.
+        min: u64,
+        /// Longest accepted.
+        max: u64,
+    },
+    /// A duration in milliseconds, `min..=max`.
+    Millis {
+        /// Shortest accepted.
+        min: u64,
+        /// Longest accepted.
+        max: u64,
+    },
+    /// One of these words (case-insensitive; the value is the lower-case
+    /// word).
+    Choice(&'static [&'static str]),
+    /// Host names separated by `;` (at least one).
+    HostList,
+    /// An IP address or a host name.
+    ListenAddress,
+    /// A database URL (`authdb`, SQLAlchemy or sqlx syntax); its password is
+    /// never printed.
+    DatabaseUrl,
+    /// A file that must exist.
+    ExistingFile,
+    /// A directory (not checked).
+    Dir,
+    /// A URL of the given form.
+    Url(UrlKind),
+}
+
+impl Kind {
+    /// The placeholder shown after the option in `--help`.
+    pub const fn value_name(self) -> &'static str {
+        match self {
+            Kind::Text | Kind::Password => "TEXT",
+            Kind::FileReadableSecret => "VALUE|FILE",
+            Kind::Bool => "0|1",
+            Kind::Int { .. } => "N",
+            Kind::Seconds { .. } => "SECONDS",
+            Kind::Millis { .. } => "MS",
+            Kind::Choice(_) => "WORD",
+            Kind::HostList => "HOSTS",
+            Kind::ListenAddress => "ADDR",
+            Kind::DatabaseUrl | Kind::Url(_) => "URL",
+            Kind::ExistingFile => "FILE",
+            Kind::Dir => "DIR",
+        }
+    }
+
+    /// Whether the value must never be printed (docs, logs, messages).
+    pub const fn is_secret(self) -> bool {
+        matches!(
+            self,
+            Kind::Password | Kind::FileReadableSecret | Kind::Url(UrlKind::Redis)
+        )
+    }
+
+    /// What values are accepted, for the docs.
+    pub fn describe(self) -> String {
+        match self {
+            Kind::Text => "text".to_owned(),
+            Kind::Password => "text, never printed".to_owned(),
+            Kind::FileReadableSecret => {
+                "text or the path of a file holding it, never printed".to_owned()
+            }
+            Kind::Bool => "0 or 1".to_owned(),
+            Kind::Int { min, max, unit: "" } => format!("integer {min}-{max}"),
+            Kind::Int { min, max, unit } => format!("integer {min}-{max} ({unit})"),
+            Kind::Seconds { min, max } => format!("{min}-{max} seconds"),
+            Kind::Millis { min, max } => format!("{min}-{max} milliseconds"),
+            Kind::Choice(words) => format!("one of {}", words.join(", ")),
+            Kind::HostList => "host names separated by ;".to_owned(),
+            Kind::ListenAddress => "IP address or host name".to_owned(),
+            Kind::DatabaseUrl => "database URL (password never printed)".to_owned(),
+            Kind::ExistingFile => "path of an existing file".to_owned(),
+            Kind::Dir => "directory".to_owned(),
+            Kind::Url(UrlKind::Http | UrlKind::HttpWithHost) => {
+                "http:// or https:// URL".to_owned()
+            }
+            Kind::Url(UrlKind::Redis) => {
+                "redis://, rediss:// or unix:// URL (never printed)".to_owned()
+            }
+        }
+    }
+}
+
 /// One configuration item of spec 7.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Item {
@@ -33,494 +165,435 @@ pub struct Item {
     pub env_override: Option<&'static str>,
     /// The long command-line option, without the leading `--`.
     pub cli: &'static str,
+    /// The placeholder of the option's value in `--help`.
+    pub value_name: &'static str,
+    /// How a value is parsed and checked.
+    pub kind: Kind,
     /// Where the default comes from.
     pub default: ItemDefault,
-    /// How `--help` shows the default (same as the literal when there is one).
+    /// How `--help` and the docs show the default.
     pub default_display: &'static str,
+    /// One-sentence help (without the env and default, which are added).
+    pub help: &'static str,
 }
 
-/// Default of `allowedhosts`.
-pub const DEFAULT_ALLOWEDHOSTS: &str = "localhost;127.0.0.1";
-/// Default of `debugmode`.
-pub const DEFAULT_DEBUGMODE: &str = "0";
-/// Default of `listen`.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1";
-/// Default of `port`.
-pub const DEFAULT_PORT: &str = "13431";
-/// Default of `sessionexpiry` (days).
-pub const DEFAULT_SESSIONEXPIRY: &str = "30";
-/// Default of `userlocktries`.
-pub const DEFAULT_USERLOCKTRIES: &str = "10";
-/// Default of `userlocktime` (seconds).
-pub const DEFAULT_USERLOCKTIME: &str = "3600";
-/// Default of `passpolicy` (spec 5.1).
-pub const DEFAULT_PASSPOLICY: &str =
-    "min_pass_length:12; max_unsafe_similarity:50; max_char_frequency:0.3; min_pwned_matches:25";
-/// Default of `breachcheck`: off.
-pub const DEFAULT_BREACHCHECK: &str = "0";
-/// Default of `breachcheckurl`: the haveibeenpwned range API (spec 5.1).
-pub const DEFAULT_BREACHCHECKURL: &str = "https://api.pwnedpasswords.com/range/";
-/// Default of `redisprefix`.
-pub const DEFAULT_REDISPREFIX: &str = "authnz:";
-/// Default of `redistimeoutms`.
-pub const DEFAULT_REDISTIMEOUTMS: &str = "1000";
-/// Default of `headertimeout` (seconds).
-pub const DEFAULT_HEADERTIMEOUT: &str = "10";
-/// Default of `bodytimeout` (seconds).
-pub const DEFAULT_BODYTIMEOUT: &str = "20";
-/// Default of `idletimeout` (seconds).
-pub const DEFAULT_IDLETIMEOUT: &str = "60";
-/// Default of `maxconnections`.
-pub const DEFAULT_MAXCONNECTIONS: &str = "1024";
-/// Default of `shutdowntimeout` (seconds).
-pub const DEFAULT_SHUTDOWNTIMEOUT: &str = "5";
-/// Default of `dbacquiretimeoutms`.
-pub const DEFAULT_DBACQUIRETIMEOUTMS: &str = "2000";
-/// Default of `dbstatementtimeoutms`.
-pub const DEFAULT_DBSTATEMENTTIMEOUTMS: &str = "2000";
-/// Default of `sessionstore`.
-pub const DEFAULT_SESSIONSTORE: &str = "sql";
-/// Default of `requestttl`: off.
-pub const DEFAULT_REQUESTTTL: &str = "0";
-/// Default of `ratelimits` (spec 4.1).
-pub const DEFAULT_RATELIMITS: &str = "ipaddr:720; user:480; session:600; apikey:720; burst:150";
-/// Default of `workers`.
-pub const DEFAULT_WORKERS: &str = "4";
-/// Default of `emailserver`.
-pub const DEFAULT_EMAILSERVER: &str = "localhost";
-/// Default of `emailport`.
-pub const DEFAULT_EMAILPORT: &str = "25";
-/// Default of `emailpass`.
-pub const DEFAULT_EMAILPASS: &str = "";
-/// Default of `emailsender`.
-pub const DEFAULT_EMAILSENDER: &str = "Authnzerver <authnzerver@localhost>";
-/// Default of `mailer`: the file outbox, so sign-up works without a mail
-/// server.
-pub const DEFAULT_MAILER: &str = "file";
-/// Default of `emailtls`: STARTTLS required, as upstream.
-pub const DEFAULT_EMAILTLS: &str = "starttls";
-/// Default of `emailtimeout` (seconds).
-pub const DEFAULT_EMAILTIMEOUT: &str = "10";
-/// Default of `emailfiledir`: this folder in `basedir` (applied by the
-/// loader, as it depends on `basedir`).
-pub const DEFAULT_EMAILFILEDIR: &str = "mail-outbox";
-/// Default of `emailbodyoverrides`: off.
-pub const DEFAULT_EMAILBODYOVERRIDES: &str = "0";
+impl Item {
+    /// An item whose option is `--KEY`, with the kind's placeholder and the
+    /// default shown as written (`empty` for an empty literal).
+    pub const fn new(
+        key: &'static str,
+        env: &'static str,
+        kind: Kind,
+        default: ItemDefault,
+        help: &'static str,
+    ) -> Self {
+        let default_display = match default {
+            ItemDefault::Literal(value) if value.is_empty() => "empty",
+            ItemDefault::Literal(value) => value,
+            ItemDefault::Required => "none, required",
+            ItemDefault::CurrentDir => "the current directory",
+            ItemDefault::OsUser => "the OS user running the server",
+            ItemDefault::BundledPolicy => "the bundled default-permissions-model.json",
+            ItemDefault::Unset => "unset",
+        };
+        Self {
+            key,
+            env,
+            env_override: None,
+            cli: key,
+            value_name: kind.value_name(),
+            kind,
+            default,
+            default_display,
+            help,
+        }
+    }
 
-const fn item(
-    key: &'static str,
-    env: &'static str,
-    cli: &'static str,
-    default: ItemDefault,
-    default_display: &'static str,
-) -> Item {
-    Item {
-        key,
-        env,
-        env_override: None,
-        cli,
-        default,
-        default_display,
+    /// The option is `--NAME` instead of `--KEY`.
+    pub const fn cli(self, name: &'static str) -> Self {
+        Self { cli: name, ..self }
+    }
+
+    /// `--help` shows `NAME` as the value placeholder.
+    pub const fn value_name(self, name: &'static str) -> Self {
+        Self {
+            value_name: name,
+            ..self
+        }
+    }
+
+    /// `--help` and the docs describe the default as `text`.
+    pub const fn shown_default(self, text: &'static str) -> Self {
+        Self {
+            default_display: text,
+            ..self
+        }
+    }
+
+    /// `var` wins over the item's variable within one layer.
+    pub const fn env_override(self, var: &'static str) -> Self {
+        Self {
+            env_override: Some(var),
+            ..self
+        }
+    }
+
+    /// The `[env: ...]` part of the help text.
+    pub fn env_help(&self) -> String {
+        match self.env_override {
+            Some(var) => format!("[env: {var}, {}; {var} wins if both are set]", self.env),
+            None => format!("[env: {}]", self.env),
+        }
+    }
+
+    /// The whole `--help` text of the item's option.
+    pub fn help_text(&self) -> String {
+        format!(
+            "{} {} [default: {}]",
+            self.help,
+            self.env_help(),
+            self.default_display
+        )
     }
 }
 
-const fn literal(
-    key: &'static str,
-    env: &'static str,
-    cli: &'static str,
-    value: &'static str,
-) -> Item {
-    item(key, env, cli, ItemDefault::Literal(value), value)
+/// Declares each item once as a constant and lists all of them in
+/// [`ITEMS`], in table order.
+macro_rules! items {
+    ($($(#[$doc:meta])* $name:ident = $item:expr;)+) => {
+        $($(#[$doc])* pub const $name: Item = $item;)+
+        /// All items, in the order of the table in spec 7.1 (which is also
+        /// the order of the `.env` written by auto-setup), then the items of
+        /// this server that upstream does not have.
+        pub const ITEMS: &[Item] = &[$($name),+];
+    };
 }
 
-/// `allowedhosts`: host allow-list (spec 1.2).
-pub const ALLOWEDHOSTS: Item = literal(
-    "allowedhosts",
-    "AUTHNZERVER_ALLOWEDHOSTS",
-    "allowedhosts",
-    DEFAULT_ALLOWEDHOSTS,
-);
-/// `authdb`: database URL.
-pub const AUTHDB: Item = item(
-    "authdb",
-    "AUTHNZERVER_AUTHDB",
-    "authdb",
-    ItemDefault::Required,
-    "none, required",
-);
-/// `basedir`: base directory, value of `[[basedir]]`.
-pub const BASEDIR: Item = item(
-    "basedir",
-    "AUTHNZERVER_BASEDIR",
-    "basedir",
-    ItemDefault::CurrentDir,
-    "the current directory",
-);
-/// `debugmode`: 0 or 1.
-pub const DEBUGMODE: Item = literal(
-    "debugmode",
-    "AUTHNZERVER_DEBUGMODE",
-    "debugmode",
-    DEFAULT_DEBUGMODE,
-);
-/// `listen`: bind address.
-pub const LISTEN: Item = literal("listen", "AUTHNZERVER_LISTEN", "listen", DEFAULT_LISTEN);
-/// `permissions`: policy file.
-pub const PERMISSIONS: Item = item(
-    "permissions",
-    "AUTHNZERVER_PERMISSIONS",
-    "permissions",
-    ItemDefault::BundledPolicy,
-    "the bundled default-permissions-model.json",
-);
-/// `port`: TCP port; `PORT` wins over `AUTHNZERVER_PORT`.
-pub const PORT: Item = Item {
-    key: "port",
-    env: "AUTHNZERVER_PORT",
-    env_override: Some("PORT"),
-    cli: "port",
-    default: ItemDefault::Literal(DEFAULT_PORT),
-    default_display: DEFAULT_PORT,
-};
-/// `secret`: Fernet key, file-readable.
-pub const SECRET: Item = item(
-    "secret",
-    "AUTHNZERVER_SECRET",
-    "secret",
-    ItemDefault::Required,
-    "none, required",
-);
-/// `piisalt`: PII salt, file-readable.
-pub const PIISALT: Item = item(
-    "piisalt",
-    "AUTHNZERVER_PIISALT",
-    "piisalt",
-    ItemDefault::Required,
-    "none, required",
-);
-/// `sessionexpiry`: days.
-pub const SESSIONEXPIRY: Item = literal(
-    "sessionexpiry",
-    "AUTHNZERVER_SESSIONEXPIRY",
-    "sessionexpiry",
-    DEFAULT_SESSIONEXPIRY,
-);
-/// `userlocktries`: failures before the automatic lock.
-pub const USERLOCKTRIES: Item = literal(
-    "userlocktries",
-    "AUTHNZERVER_USERLOCKTRIES",
-    "userlocktries",
-    DEFAULT_USERLOCKTRIES,
-);
-/// `userlocktime`: seconds.
-pub const USERLOCKTIME: Item = literal(
-    "userlocktime",
-    "AUTHNZERVER_USERLOCKTIME",
-    "userlocktime",
-    DEFAULT_USERLOCKTIME,
-);
-/// `passpolicy`: password policy string.
-pub const PASSPOLICY: Item = literal(
-    "passpolicy",
-    "AUTHNZERVER_PASSPOLICY",
-    "passpolicy",
-    DEFAULT_PASSPOLICY,
-);
-/// `ratelimits`: rate-limit string.
-pub const RATELIMITS: Item = literal(
-    "ratelimits",
-    "AUTHNZERVER_RATELIMITS",
-    "ratelimits",
-    DEFAULT_RATELIMITS,
-);
-/// `workers`: size of the action pool.
-pub const WORKERS: Item = literal("workers", "AUTHNZERVER_WORKERS", "workers", DEFAULT_WORKERS);
-/// `emailserver`: SMTP host.
-pub const EMAILSERVER: Item = literal(
-    "emailserver",
-    "AUTHNZERVER_EMAILSERVER",
-    "emailserver",
-    DEFAULT_EMAILSERVER,
-);
-/// `emailport`: SMTP port.
-pub const EMAILPORT: Item = literal(
-    "emailport",
-    "AUTHNZERVER_EMAILPORT",
-    "emailport",
-    DEFAULT_EMAILPORT,
-);
-/// `emailuser`: SMTP login user.
-pub const EMAILUSER: Item = item(
-    "emailuser",
-    "AUTHNZERVER_EMAILUSER",
-    "emailuser",
-    ItemDefault::OsUser,
-    "the OS user running the server",
-);
-/// `emailpass`: SMTP password.
-pub const EMAILPASS: Item = item(
-    "emailpass",
-    "AUTHNZERVER_EMAILPASS",
-    "emailpass",
-    ItemDefault::Literal(DEFAULT_EMAILPASS),
-    "empty",
-);
-/// `emailsender`: From address.
-pub const EMAILSENDER: Item = literal(
-    "emailsender",
-    "AUTHNZERVER_EMAILSENDER",
-    "emailsender",
-    DEFAULT_EMAILSENDER,
-);
-/// `mailer` (authnz only): the mail backend, `file`, `smtp` or `ses`.
-pub const MAILER: Item = literal("mailer", "AUTHNZERVER_MAILER", "mailer", DEFAULT_MAILER);
-/// `emailtls` (authnz only): SMTP connection security, `starttls`, `tls` or
-/// `none`.
-pub const EMAILTLS: Item = literal(
-    "emailtls",
-    "AUTHNZERVER_EMAILTLS",
-    "emailtls",
-    DEFAULT_EMAILTLS,
-);
-/// `emailcafile` (authnz only): extra root certificates (PEM) for SMTP TLS.
-pub const EMAILCAFILE: Item = item(
-    "emailcafile",
-    "AUTHNZERVER_EMAILCAFILE",
-    "emailcafile",
-    ItemDefault::Unset,
-    "unset",
-);
-/// `emailtimeout` (authnz only): seconds a mail send may take.
-pub const EMAILTIMEOUT: Item = literal(
-    "emailtimeout",
-    "AUTHNZERVER_EMAILTIMEOUT",
-    "emailtimeout",
-    DEFAULT_EMAILTIMEOUT,
-);
-/// `emailfiledir` (authnz only): folder of the file mailer.
-pub const EMAILFILEDIR: Item = item(
-    "emailfiledir",
-    "AUTHNZERVER_EMAILFILEDIR",
-    "emailfiledir",
-    ItemDefault::Unset,
-    "<basedir>/mail-outbox",
-);
-/// `sesregion` (authnz only): AWS region of SES.
-pub const SESREGION: Item = item(
-    "sesregion",
-    "AUTHNZERVER_SESREGION",
-    "sesregion",
-    ItemDefault::Unset,
-    "the AWS chain's region",
-);
-/// `sesendpoint` (authnz only): SES endpoint URL override.
-pub const SESENDPOINT: Item = item(
-    "sesendpoint",
-    "AUTHNZERVER_SESENDPOINT",
-    "sesendpoint",
-    ItemDefault::Unset,
-    "the region's SES endpoint",
-);
-/// `emailbodyoverrides` (authnz only): 1 lets `user-sendemail-*` bodies
-/// override the mail settings (Q-16).
-pub const EMAILBODYOVERRIDES: Item = literal(
-    "emailbodyoverrides",
-    "AUTHNZERVER_EMAILBODYOVERRIDES",
-    "emailbodyoverrides",
-    DEFAULT_EMAILBODYOVERRIDES,
-);
-/// `tls_cert_file`: TLS certificate (PEM).
-pub const TLS_CERT_FILE: Item = item(
-    "tls_cert_file",
-    "AUTHNZERVER_TLSCERTFILE",
-    "tlscertfile",
-    ItemDefault::Unset,
-    "unset",
-);
-/// `tls_cert_key`: TLS private key (PEM).
-pub const TLS_CERT_KEY: Item = item(
-    "tls_cert_key",
-    "AUTHNZERVER_TLSCERTKEY",
-    "tlscertkey",
-    ItemDefault::Unset,
-    "unset",
-);
+use ItemDefault::{BundledPolicy, CurrentDir, Literal, OsUser, Required, Unset};
 
-/// `breachcheck` (not upstream): run the online breach check of spec 5.1
-/// step 6 (upstream always runs it; here it is off by default).
-pub const BREACHCHECK: Item = literal(
-    "breachcheck",
-    "AUTHNZERVER_BREACHCHECK",
-    "breachcheck",
-    DEFAULT_BREACHCHECK,
-);
-/// `breachcheckurl` (not upstream): base URL of the range API; the first
-/// five hex digits of the password's SHA-1 are appended.
-pub const BREACHCHECKURL: Item = literal(
-    "breachcheckurl",
-    "AUTHNZERVER_BREACHCHECKURL",
-    "breachcheckurl",
-    DEFAULT_BREACHCHECKURL,
-);
+/// Default of `ratelimits` (spec 4.1).
+pub const DEFAULT_RATELIMITS: &str = "ipaddr:720; user:480; session:600; apikey:720; burst:150";
+/// Default of `emailsender`.
+pub const DEFAULT_EMAILSENDER: &str = "Authnzerver <authnzerver@localhost>";
+/// Default of `emailfiledir`: this folder in `basedir` (applied by the
+/// loader, as it depends on `basedir`).
+pub const DEFAULT_EMAILFILEDIR: &str = "mail-outbox";
 
-/// `redis_url` (not upstream): Redis for the rate limiter, the login
-/// throttle, the replay guard and (with `sessionstore = redis`) sessions.
-pub const REDIS_URL: Item = item(
-    "redis_url",
-    "AUTHNZERVER_REDIS_URL",
-    "redis-url",
-    ItemDefault::Unset,
-    "unset: all in-process",
-);
-/// `rediscafile` (not upstream): root certificates (PEM) trusted for a
-/// `rediss://` Redis instead of the bundled and system roots.
-pub const REDISCAFILE: Item = item(
-    "rediscafile",
-    "AUTHNZERVER_REDISCAFILE",
-    "rediscafile",
-    ItemDefault::Unset,
-    "unset: the bundled Mozilla roots and the system's",
-);
-/// `redisprefix` (not upstream): prefix of every Redis key, so deployments
-/// can share one Redis.
-pub const REDISPREFIX: Item = literal(
-    "redisprefix",
-    "AUTHNZERVER_REDISPREFIX",
-    "redisprefix",
-    DEFAULT_REDISPREFIX,
-);
-/// `redistimeoutms` (not upstream): longest a Redis command (or connecting)
-/// may take, milliseconds.
-pub const REDISTIMEOUTMS: Item = literal(
-    "redistimeoutms",
-    "AUTHNZERVER_REDISTIMEOUTMS",
-    "redistimeoutms",
-    DEFAULT_REDISTIMEOUTMS,
-);
-/// `dbacquiretimeoutms` (not upstream): longest a database operation waits
-/// for a connection (also how long a refused or stalled connection takes to
-/// be reported), milliseconds.
-pub const DBACQUIRETIMEOUTMS: Item = literal(
-    "dbacquiretimeoutms",
-    "AUTHNZERVER_DBACQUIRETIMEOUTMS",
-    "dbacquiretimeoutms",
-    DEFAULT_DBACQUIRETIMEOUTMS,
-);
-/// `dbstatementtimeoutms` (not upstream): longest one database operation may
-/// run once connected, milliseconds.
-pub const DBSTATEMENTTIMEOUTMS: Item = literal(
-    "dbstatementtimeoutms",
-    "AUTHNZERVER_DBSTATEMENTTIMEOUTMS",
-    "dbstatementtimeoutms",
-    DEFAULT_DBSTATEMENTTIMEOUTMS,
-);
-/// `sessionstore` (not upstream): where sessions live, `sql` or `redis`.
-pub const SESSIONSTORE: Item = literal(
-    "sessionstore",
-    "AUTHNZERVER_SESSIONSTORE",
-    "sessionstore",
-    DEFAULT_SESSIONSTORE,
-);
-/// `requestttl` (not upstream): replay protection, seconds; 0 is off (Q-18).
-pub const REQUESTTTL: Item = literal(
-    "requestttl",
-    "AUTHNZERVER_REQUESTTTL",
-    "requestttl",
-    DEFAULT_REQUESTTTL,
-);
+/// Seconds in 100 years: the longest `userlocktime`.
+const HUNDRED_YEARS_SECS: i64 = 3_153_600_000;
 
-/// `headertimeout` (not upstream): seconds a client has to send a complete
-/// request head (and finish a TLS handshake), from connecting or from the
-/// first byte of a next request on a kept-alive connection.
-pub const HEADERTIMEOUT: Item = literal(
-    "headertimeout",
-    "AUTHNZERVER_HEADERTIMEOUT",
-    "headertimeout",
-    DEFAULT_HEADERTIMEOUT,
-);
-/// `bodytimeout` (not upstream): seconds a client has to send a whole
-/// request body after its head.
-pub const BODYTIMEOUT: Item = literal(
-    "bodytimeout",
-    "AUTHNZERVER_BODYTIMEOUT",
-    "bodytimeout",
-    DEFAULT_BODYTIMEOUT,
-);
-/// `idletimeout` (not upstream): seconds a kept-alive connection may wait
-/// for its next request.
-pub const IDLETIMEOUT: Item = literal(
-    "idletimeout",
-    "AUTHNZERVER_IDLETIMEOUT",
-    "idletimeout",
-    DEFAULT_IDLETIMEOUT,
-);
-/// `maxconnections` (not upstream): client connections served at once;
-/// further clients wait in the listen backlog.
-pub const MAXCONNECTIONS: Item = literal(
-    "maxconnections",
-    "AUTHNZERVER_MAXCONNECTIONS",
-    "maxconnections",
-    DEFAULT_MAXCONNECTIONS,
-);
-/// `shutdowntimeout` (not upstream): seconds requests in flight may take to
-/// finish after SIGTERM/SIGINT before their connections are dropped.
-pub const SHUTDOWNTIMEOUT: Item = literal(
-    "shutdowntimeout",
-    "AUTHNZERVER_SHUTDOWNTIMEOUT",
-    "shutdowntimeout",
-    DEFAULT_SHUTDOWNTIMEOUT,
-);
+items! {
+    /// `allowedhosts`: host allow-list (spec 1.2).
+    ALLOWEDHOSTS = Item::new(
+        "allowedhosts", "AUTHNZERVER_ALLOWEDHOSTS", Kind::HostList,
+        Literal("localhost;127.0.0.1"),
+        "Host names the server answers to, separated by ';'",
+    );
+    /// `authdb`: database URL.
+    AUTHDB = Item::new(
+        "authdb", "AUTHNZERVER_AUTHDB", Kind::DatabaseUrl, Required,
+        "Database URL (SQLAlchemy or sqlx syntax): sqlite:///relative.db, sqlite:////abs/path.db, postgresql://user:pass@host/db, mysql://...",
+    );
+    /// `basedir`: base directory, value of `[[basedir]]`.
+    BASEDIR = Item::new(
+        "basedir", "AUTHNZERVER_BASEDIR", Kind::Dir, CurrentDir,
+        "Base directory: holds the admin credentials file and <basedir>/.env; the value of [[basedir]]",
+    );
+    /// `debugmode`: 0 or 1.
+    DEBUGMODE = Item::new(
+        "debugmode", "AUTHNZERVER_DEBUGMODE", Kind::Bool, Literal("0"),
+        "1 enables the /echo endpoint and debug logging, 0 disables them",
+    );
+    /// `listen`: bind address.
+    LISTEN = Item::new(
+        "listen", "AUTHNZERVER_LISTEN", Kind::ListenAddress, Literal("127.0.0.1"),
+        "Address to listen on",
+    );
+    /// `permissions`: policy file.
+    PERMISSIONS = Item::new(
+        "permissions", "AUTHNZERVER_PERMISSIONS", Kind::ExistingFile, BundledPolicy,
+        "Permissions policy JSON file",
+    );
+    /// `port`: TCP port; `PORT` wins over `AUTHNZERVER_PORT`.
+    PORT = Item::new(
+        "port", "AUTHNZERVER_PORT", Kind::Int { min: 0, max: 65535, unit: "" }, Literal("13431"),
+        "TCP port to listen on (0 lets the system choose)",
+    )
+    .value_name("PORT")
+    .env_override("PORT");
+    /// `secret`: Fernet key, file-readable.
+    SECRET = Item::new(
+        "secret", "AUTHNZERVER_SECRET", Kind::FileReadableSecret, Required,
+        "Shared Fernet key, or a file holding it ([[basedir]] and [[homedir]] are substituted)",
+    )
+    .value_name("KEY|FILE");
+    /// `piisalt`: PII salt, file-readable.
+    PIISALT = Item::new(
+        "piisalt", "AUTHNZERVER_PIISALT", Kind::FileReadableSecret, Required,
+        "Salt for hashing PII in logs ('none' logs in clear), or a file holding it",
+    )
+    .value_name("SALT|FILE");
+    /// `sessionexpiry`: days.
+    SESSIONEXPIRY = Item::new(
+        "sessionexpiry", "AUTHNZERVER_SESSIONEXPIRY",
+        Kind::Int { min: 0, max: 36_500, unit: "days" }, Literal("30"),
+        "Days after its expiry at which an expired session is deleted",
+    )
+    .value_name("DAYS");
+    /// `userlocktries`: failures before the automatic lock.
+    USERLOCKTRIES = Item::new(
+        "userlocktries", "AUTHNZERVER_USERLOCKTRIES",
+        Kind::Int { min: 1, max: u32::MAX as i64, unit: "" }, Literal("10"),
+        "Failed logins before an account is locked automatically",
+    );
+    /// `userlocktime`: seconds.
+    USERLOCKTIME = Item::new(
+        "userlocktime", "AUTHNZERVER_USERLOCKTIME",
+        Kind::Int { min: 0, max: HUNDRED_YEARS_SECS, unit: "seconds" }, Literal("3600"),
+        "Seconds an automatic lock lasts",
+    )
+    .value_name("SECONDS");
+    /// `passpolicy`: password policy string.
+    PASSPOLICY = Item::new(
+        "passpolicy", "AUTHNZERVER_PASSPOLICY", Kind::Text,
+        Literal("min_pass_length:12; max_unsafe_similarity:50; max_char_frequency:0.3; min_pwned_matches:25"),
+        "Password policy",
+    )
+    .value_name("POLICY");
+    /// `ratelimits`: rate-limit string.
+    RATELIMITS = Item::new(
+        "ratelimits", "AUTHNZERVER_RATELIMITS", Kind::Text, Literal(DEFAULT_RATELIMITS),
+        "Rate limits per minute ('none' disables)",
+    )
+    .value_name("LIMITS");
+    /// `workers`: size of the password-hashing thread pool.
+    WORKERS = Item::new(
+        "workers", "AUTHNZERVER_WORKERS", Kind::Int { min: 1, max: 1024, unit: "" }, Literal("4"),
+        "Password-hashing threads: at most this many Argon2 hashes or checks run at once, further logins and sign-ups wait; /health reports each thread",
+    );
+    /// `emailserver`: SMTP host.
+    EMAILSERVER = Item::new(
+        "emailserver", "AUTHNZERVER_EMAILSERVER", Kind::Text, Literal("localhost"),
+        "SMTP server host",
+    )
+    .value_name("HOST");
+    /// `emailport`: SMTP port.
+    EMAILPORT = Item::new(
+        "emailport", "AUTHNZERVER_EMAILPORT", Kind::Int { min: 1, max: 65535, unit: "" }, Literal("25"),
+        "SMTP server port",
+    )
+    .value_name("PORT");
+    /// `emailuser`: SMTP login user.
+    EMAILUSER = Item::new(
+        "emailuser", "AUTHNZERVER_EMAILUSER", Kind::Text, OsUser,
+        "SMTP login user",
+    )
+    .value_name("USER");
+    /// `emailpass`: SMTP password.
+    EMAILPASS = Item::new(
+        "emailpass", "AUTHNZERVER_EMAILPASS", Kind::Password, Literal(""),
+        "SMTP login password",
+    )
+    .value_name("PASSWORD");
+    /// `emailsender`: From address.
+    EMAILSENDER = Item::new(
+        "emailsender", "AUTHNZERVER_EMAILSENDER", Kind::Text, Literal(DEFAULT_EMAILSENDER),
+        "From address of sent mail",
+    )
+    .value_name("ADDRESS");
+    /// `tls_cert_file`: TLS certificate (PEM).
+    TLS_CERT_FILE = Item::new(
+        "tls_cert_file", "AUTHNZERVER_TLSCERTFILE", Kind::ExistingFile, Unset,
+        "TLS certificate chain (PEM); TLS is on when this and --tlscertkey are both set",
+    )
+    .cli("tlscertfile");
+    /// `tls_cert_key`: TLS private key (PEM).
+    TLS_CERT_KEY = Item::new(
+        "tls_cert_key", "AUTHNZERVER_TLSCERTKEY", Kind::ExistingFile, Unset,
+        "TLS private key (PEM)",
+    )
+    .cli("tlscertkey");
+    /// `breachcheck` (not upstream): run the online breach check of spec 5.1
+    /// step 6 (upstream always runs it; here it is off by default).
+    BREACHCHECK = Item::new(
+        "breachcheck", "AUTHNZERVER_BREACHCHECK", Kind::Bool, Literal("0"),
+        "Check new passwords against the haveibeenpwned range API (fails open)",
+    );
+    /// `breachcheckurl` (not upstream): base URL of the range API; the first
+    /// five hex digits of the password's SHA-1 are appended.
+    BREACHCHECKURL = Item::new(
+        "breachcheckurl", "AUTHNZERVER_BREACHCHECKURL", Kind::Url(UrlKind::Http),
+        Literal("https://api.pwnedpasswords.com/range/"),
+        "Base URL of the breach-check range API, http:// or https://",
+    );
+    /// `mailer` (authnz only): the mail backend.
+    MAILER = Item::new(
+        "mailer", "AUTHNZERVER_MAILER", Kind::Choice(&["file", "smtp", "ses"]), Literal("file"),
+        "Mail backend: file (each mail as an .eml file in --emailfiledir), smtp (--emailserver ...), ses (Amazon SES v2); a backend must be compiled in",
+    )
+    .value_name("file|smtp|ses");
+    /// `emailtls` (authnz only): SMTP connection security.
+    EMAILTLS = Item::new(
+        "emailtls", "AUTHNZERVER_EMAILTLS", Kind::Choice(&["starttls", "tls", "none"]),
+        Literal("starttls"),
+        "SMTP connection security: starttls (required, as upstream), tls (implicit TLS, usually port 465), none (plain text; trusted local relays only)",
+    )
+    .value_name("starttls|tls|none");
+    /// `emailcafile` (authnz only): extra root certificates (PEM) for SMTP TLS.
+    EMAILCAFILE = Item::new(
+        "emailcafile", "AUTHNZERVER_EMAILCAFILE", Kind::ExistingFile, Unset,
+        "Extra root certificates (PEM) trusted for SMTP TLS, besides the bundled Mozilla roots",
+    );
+    /// `emailtimeout` (authnz only): seconds a mail send may take.
+    EMAILTIMEOUT = Item::new(
+        "emailtimeout", "AUTHNZERVER_EMAILTIMEOUT", Kind::Seconds { min: 1, max: 600 },
+        Literal("10"),
+        "Longest time one mail send may take (connecting and each SMTP command are bounded by it too); a send that takes longer fails",
+    );
+    /// `emailfiledir` (authnz only): folder of the file mailer.
+    EMAILFILEDIR = Item::new(
+        "emailfiledir", "AUTHNZERVER_EMAILFILEDIR", Kind::Dir, Unset,
+        "Folder the file mailer writes .eml files to; relative to the basedir",
+    )
+    .shown_default("<basedir>/mail-outbox");
+    /// `sesregion` (authnz only): AWS region of SES.
+    SESREGION = Item::new(
+        "sesregion", "AUTHNZERVER_SESREGION", Kind::Text, Unset,
+        "AWS region of SES, e.g. eu-west-1",
+    )
+    .value_name("REGION")
+    .shown_default("the AWS chain's region");
+    /// `sesendpoint` (authnz only): SES endpoint URL override.
+    SESENDPOINT = Item::new(
+        "sesendpoint", "AUTHNZERVER_SESENDPOINT", Kind::Url(UrlKind::HttpWithHost), Unset,
+        "SES endpoint URL override, for SES-compatible services and emulators",
+    )
+    .shown_default("the region's SES endpoint");
+    /// `emailbodyoverrides` (authnz only): 1 lets `user-sendemail-*` bodies
+    /// override the mail settings (Q-16).
+    EMAILBODYOVERRIDES = Item::new(
+        "emailbodyoverrides", "AUTHNZERVER_EMAILBODYOVERRIDES", Kind::Bool, Literal("0"),
+        "1 lets user-sendemail-* request bodies override emailsender, emailserver, emailport, emailuser and emailpass (upstream behaviour; lets a frontend point the server's mail at any host)",
+    );
+    /// `redis_url` (not upstream): Redis for the rate limiter, the login
+    /// throttle, the replay guard and (with `sessionstore = redis`) sessions.
+    REDIS_URL = Item::new(
+        "redis_url", "AUTHNZERVER_REDIS_URL", Kind::Url(UrlKind::Redis), Unset,
+        "Redis (redis://[user:pass@]host:port/db, rediss:// for TLS, or unix:///path) shared by several instances: rate limits, login back-off, the replay guard and, with --sessionstore redis, sessions; needs the `redis` feature",
+    )
+    .cli("redis-url")
+    .shown_default("unset: all in-process");
+    /// `rediscafile` (not upstream): root certificates (PEM) trusted for a
+    /// `rediss://` Redis instead of the bundled and system roots.
+    REDISCAFILE = Item::new(
+        "rediscafile", "AUTHNZERVER_REDISCAFILE", Kind::ExistingFile, Unset,
+        "Root certificates (PEM) to trust for a rediss:// Redis, e.g. a private CA, instead of the bundled Mozilla roots and the system's",
+    )
+    .shown_default("unset: the bundled Mozilla roots and the system's");
+    /// `redisprefix` (not upstream): prefix of every Redis key.
+    REDISPREFIX = Item::new(
+        "redisprefix", "AUTHNZERVER_REDISPREFIX", Kind::Text, Literal("authnz:"),
+        "Prefix of every Redis key",
+    );
+    /// `redistimeoutms` (not upstream): longest a Redis command (or
+    /// connecting) may take.
+    REDISTIMEOUTMS = Item::new(
+        "redistimeoutms", "AUTHNZERVER_REDISTIMEOUTMS", Kind::Millis { min: 10, max: 60_000 },
+        Literal("1000"),
+        "Longest time connecting to Redis or one Redis command may take, in milliseconds",
+    );
+    /// `sessionstore` (not upstream): where sessions live.
+    SESSIONSTORE = Item::new(
+        "sessionstore", "AUTHNZERVER_SESSIONSTORE", Kind::Choice(&["sql", "redis"]), Literal("sql"),
+        "Where sessions (and session-tied API keys) live; redis needs --redis-url",
+    )
+    .value_name("sql|redis");
+    /// `requestttl` (not upstream): replay protection; 0 is off (Q-18).
+    REQUESTTTL = Item::new(
+        "requestttl", "AUTHNZERVER_REQUESTTTL", Kind::Seconds { min: 0, max: 86_400 }, Literal("0"),
+        "Replay protection: refuse (401) request tokens older than this, more than 5 s in the future, or seen before; 0 is off, as upstream",
+    );
+    /// `headertimeout` (not upstream): time for a complete request head.
+    HEADERTIMEOUT = Item::new(
+        "headertimeout", "AUTHNZERVER_HEADERTIMEOUT", Kind::Seconds { min: 1, max: 3600 }, Literal("10"),
+        "Seconds a client has to send a complete request head (and finish the TLS handshake), from connecting or from the first byte of its next request",
+    );
+    /// `bodytimeout` (not upstream): time for a whole request body.
+    BODYTIMEOUT = Item::new(
+        "bodytimeout", "AUTHNZERVER_BODYTIMEOUT", Kind::Seconds { min: 1, max: 3600 }, Literal("20"),
+        "Seconds a client has to send the whole request body after the head",
+    );
+    /// `idletimeout` (not upstream): idle time of a kept-alive connection.
+    IDLETIMEOUT = Item::new(
+        "idletimeout", "AUTHNZERVER_IDLETIMEOUT", Kind::Seconds { min: 1, max: 86_400 }, Literal("60"),
+        "Seconds a kept-alive connection may wait for its next request",
+    );
+    /// `maxconnections` (not upstream): client connections served at once.
+    MAXCONNECTIONS = Item::new(
+        "maxconnections", "AUTHNZERVER_MAXCONNECTIONS",
+        Kind::Int { min: 1, max: 1_000_000, unit: "" }, Literal("1024"),
+        "Client connections served at once (kept below the open-file limit); further clients wait in the listen backlog",
+    );
+    /// `shutdowntimeout` (not upstream): grace time after SIGTERM/SIGINT.
+    SHUTDOWNTIMEOUT = Item::new(
+        "shutdowntimeout", "AUTHNZERVER_SHUTDOWNTIMEOUT", Kind::Seconds { min: 0, max: 3600 }, Literal("5"),
+        "Seconds requests in flight may take to finish after SIGTERM or SIGINT before their connections are dropped",
+    );
+    /// `dbacquiretimeoutms` (not upstream): wait for a database connection.
+    DBACQUIRETIMEOUTMS = Item::new(
+        "dbacquiretimeoutms", "AUTHNZERVER_DBACQUIRETIMEOUTMS", Kind::Millis { min: 10, max: 600_000 },
+        Literal("2000"),
+        "Longest time a database operation waits for a connection, in milliseconds",
+    );
+    /// `dbstatementtimeoutms` (not upstream): length of one database operation.
+    DBSTATEMENTTIMEOUTMS = Item::new(
+        "dbstatementtimeoutms", "AUTHNZERVER_DBSTATEMENTTIMEOUTMS", Kind::Millis { min: 10, max: 600_000 },
+        Literal("2000"),
+        "Longest time one database operation may run once connected, in milliseconds",
+    );
+}
 
-/// All items, in the order of the table in spec 7.1 (which is also the
-/// order of the `.env` written by auto-setup), then the items of this
-/// server that upstream does not have.
-pub const ITEMS: [Item; 45] = [
-    ALLOWEDHOSTS,
-    AUTHDB,
-    BASEDIR,
-    DEBUGMODE,
-    LISTEN,
-    PERMISSIONS,
-    PORT,
-    SECRET,
-    PIISALT,
-    SESSIONEXPIRY,
-    USERLOCKTRIES,
-    USERLOCKTIME,
-    PASSPOLICY,
-    RATELIMITS,
-    WORKERS,
-    EMAILSERVER,
-    EMAILPORT,
-    EMAILUSER,
-    EMAILPASS,
-    EMAILSENDER,
-    TLS_CERT_FILE,
-    TLS_CERT_KEY,
-    BREACHCHECK,
-    BREACHCHECKURL,
-    MAILER,
-    EMAILTLS,
-    EMAILCAFILE,
-    EMAILTIMEOUT,
-    EMAILFILEDIR,
-    SESREGION,
-    SESENDPOINT,
-    EMAILBODYOVERRIDES,
-    REDIS_URL,
-    REDISCAFILE,
-    REDISPREFIX,
-    REDISTIMEOUTMS,
-    SESSIONSTORE,
-    REQUESTTTL,
-    HEADERTIMEOUT,
-    BODYTIMEOUT,
-    IDLETIMEOUT,
-    MAXCONNECTIONS,
-    SHUTDOWNTIMEOUT,
-    DBACQUIRETIMEOUTMS,
-    DBSTATEMENTTIMEOUTMS,
-];
+/// Marker line before the generated item reference in `docs/CONFIG.md`.
+pub const DOCS_BEGIN: &str = "<!-- BEGIN GENERATED ITEMS: written from authnz-server/src/config/items.rs; do not edit by hand -->";
+/// Marker line after the generated item reference in `docs/CONFIG.md`.
+pub const DOCS_END: &str = "<!-- END GENERATED ITEMS -->";
+
+/// The item reference of `docs/CONFIG.md` (between [`DOCS_BEGIN`] and
+/// [`DOCS_END`]): one entry per item, in table order, with its option,
+/// variable, accepted values, default and help text.
+pub fn reference_markdown() -> String {
+    let mut out = String::new();
+    for item in ITEMS {
+        let _ = writeln!(out, "### `{}`\n", item.key);
+        let stop = if item.help.ends_with('.') { "" } else { "." };
+        let _ = writeln!(out, "{}{stop}\n", markdown_text(item.help));
+        let _ = write!(
+            out,
+            "- option: `--{} {}`\n- variable: `{}`",
+            item.cli, item.value_name, item.env
+        );
+        if let Some(var) = item.env_override {
+            let _ = write!(out, " (`{var}` wins if both are set)");
+        }
+        let _ = write!(
+            out,
+            "\n- value: {}\n- default: {}\n\n",
+            item.kind.describe(),
+            match item.default {
+                ItemDefault::Literal(value) if !value.is_empty() => format!("`{value}`"),
+                _ => markdown_text(item.default_display),
+            }
+        );
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}
+
+/// Plain text for Markdown: `<basedir>` must not read as an HTML tag.
+fn markdown_text(text: &str) -> String {
+    text.replace('<', "\\<")
+}
 
 #[cfg(test)]
 mod tests {
@@ -535,6 +608,26 @@ mod tests {
                 assert_ne!(a.cli, b.cli);
             }
             assert!(a.env.starts_with("AUTHNZERVER_"), "{}", a.env);
+        }
+    }
+
+    #[test]
+    fn every_item_has_help_env_and_default() {
+        assert_eq!(ITEMS.len(), 45);
+        for item in ITEMS {
+            assert!(!item.help.trim().is_empty(), "{}: no help", item.key);
+            assert!(!item.default_display.is_empty(), "{}", item.key);
+            assert!(!item.value_name.is_empty(), "{}", item.key);
+            let help = item.help_text();
+            assert!(
+                help.contains(&format!("[env: {}", item.env))
+                    || help.contains(&format!(", {}", item.env)),
+                "{help}"
+            );
+            assert!(
+                help.ends_with(&format!("[default: {}]", item.default_display)),
+                "{help}"
+            );
         }
     }
 }

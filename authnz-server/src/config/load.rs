@@ -28,42 +28,17 @@ use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 
 use super::cli::Cli;
-use super::database::DatabaseTarget;
 use super::envfile::Envfile;
 use super::environment::Environment;
 use super::error::ConfigError;
-use super::items::{self, ITEMS, Item, ItemDefault};
+use super::items::{self, ITEMS, Item, ItemDefault, Kind};
 use super::secret::{FernetKey, resolve_file_readable};
 use super::settings::{Config, MailerKind, SessionStoreKind, SmtpSecurity};
-use super::values;
+use super::values::{self, ItemValue, ItemValues};
 use crate::serving::HttpLimits;
 
 /// Name of the envfile looked for in `basedir` when `--envfile` is not given.
 pub const BASEDIR_ENVFILE: &str = ".env";
-
-/// Longest `sessionexpiry` accepted (days): 100 years keeps date arithmetic
-/// far from overflow.
-const MAX_SESSIONEXPIRY_DAYS: i64 = 36_500;
-/// Longest `userlocktime` accepted (seconds): 100 years.
-const MAX_USERLOCKTIME_SECS: u64 = 3_153_600_000;
-/// Largest worker pool accepted.
-const MAX_WORKERS: u32 = 1024;
-/// Longest `redistimeoutms` accepted.
-const MAX_REDISTIMEOUT_MS: u64 = 60_000;
-/// Longest `dbacquiretimeoutms` and `dbstatementtimeoutms` accepted.
-const MAX_DBTIMEOUT_MS: u64 = 600_000;
-/// Longest `requestttl` accepted (seconds): a day.
-const MAX_REQUESTTTL_SECS: u64 = 86_400;
-/// Longest `headertimeout` and `bodytimeout` accepted (seconds).
-const MAX_REQUEST_TIMEOUT_SECS: u64 = 3600;
-/// Longest `idletimeout` accepted (seconds).
-const MAX_IDLETIMEOUT_SECS: u64 = 86_400;
-/// Largest `maxconnections` accepted.
-const MAX_MAXCONNECTIONS: u32 = 1_000_000;
-/// Longest `shutdowntimeout` accepted (seconds).
-const MAX_SHUTDOWNTIMEOUT_SECS: u64 = 3600;
-/// Longest `emailtimeout` accepted (seconds).
-const MAX_EMAILTIMEOUT_SECS: u64 = 600;
 
 /// The mail backends compiled into this binary (Cargo features of
 /// `authnz-server`: `file`, `smtp`, `ses`).
@@ -76,9 +51,10 @@ pub const COMPILED_MAILERS: &[MailerKind] = &[
     MailerKind::Ses,
 ];
 
-fn parse_mailer(text: &str) -> Result<MailerKind, String> {
-    let kind = MailerKind::parse(text)
-        .ok_or_else(|| format!("expected file, smtp or ses, got {text:?}"))?;
+/// The `mailer` choice must be compiled in.
+fn check_mailer_compiled(word: &str) -> Result<MailerKind, String> {
+    let kind = MailerKind::parse(word)
+        .ok_or_else(|| format!("expected file, smtp or ses, got {word:?}"))?;
     if COMPILED_MAILERS.contains(&kind) {
         return Ok(kind);
     }
@@ -94,20 +70,6 @@ fn parse_mailer(text: &str) -> Result<MailerKind, String> {
         },
         kind.as_str()
     ))
-}
-
-fn parse_endpoint(text: &str) -> Result<String, String> {
-    let t = text.trim();
-    let rest = t
-        .strip_prefix("https://")
-        .or_else(|| t.strip_prefix("http://"))
-        .ok_or_else(|| format!("expected an http:// or https:// URL, got {text:?}"))?;
-    if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
-        return Err(format!(
-            "expected an http:// or https:// URL with a host, got {text:?}"
-        ));
-    }
-    Ok(t.to_owned())
 }
 
 /// One layer: raw, non-blank values by item key, with a name for messages.
@@ -234,6 +196,35 @@ impl Config {
         BaseLayers::collect(cli, env)?.basedir()
     }
 
+    /// What to tell someone who started `authnzrv` with nothing configured:
+    /// when loading failed for a missing item and there is no `--config`
+    /// file, no `--envfile` and no `.env` in the base directory, the advice
+    /// to run `authnzrv --autosetup` (with the same `--basedir`). `None`
+    /// otherwise (the error alone says what to fix).
+    pub fn setup_hint(cli: &Cli, env: &Environment, error: &ConfigError) -> Option<String> {
+        if !matches!(error, ConfigError::Missing { .. })
+            || cli.config.is_some()
+            || cli.envfile.is_some()
+        {
+            return None;
+        }
+        let basedir = Self::resolve_basedir(cli, env).ok()?;
+        if basedir.join(BASEDIR_ENVFILE).is_file() {
+            return None;
+        }
+        let basedir_option = match cli.item(&items::BASEDIR) {
+            Some(dir) if !dir.trim().is_empty() => format!(" --basedir {dir}"),
+            _ => String::new(),
+        };
+        Some(format!(
+            "No configuration found: no {BASEDIR_ENVFILE} in {}, no --config or --envfile. \
+             To set up this directory (secret key, salt, SQLite database, admin account, {BASEDIR_ENVFILE}), \
+             run `authnzrv --autosetup{basedir_option}`, then start `authnzrv{basedir_option}` again. \
+             `authnzrv --help` lists every item.",
+            basedir.display()
+        ))
+    }
+
     /// [`Config::load`] with the real process environment.
     pub fn from_process(cli: &Cli) -> Result<Self, ConfigError> {
         Self::load(cli, &Environment::from_process())
@@ -253,7 +244,7 @@ fn current_dir() -> Result<PathBuf, ConfigError> {
 /// `tls_*` stay unset.
 fn defaults_layer(env: &Environment) -> Layer {
     let mut layer = Layer::new("the built-in defaults");
-    for item in &ITEMS {
+    for item in ITEMS {
         match item.default {
             ItemDefault::Literal(value) => layer.set(item, value),
             ItemDefault::OsUser => {
@@ -280,7 +271,7 @@ fn variables_layers(
 ) -> Result<[Layer; 2], ConfigError> {
     let mut main = Layer::new(name);
     let mut overrides = Layer::new(name);
-    for item in &ITEMS {
+    for item in ITEMS {
         if let Some(var) = item.env_override
             && let Some(value) = lookup(var)?.filter(|v| !v.trim().is_empty())
         {
@@ -386,22 +377,6 @@ impl Raw {
     fn parse<T>(&self, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<T, ConfigError> {
         parse(&self.value).map_err(|reason| self.invalid(reason))
     }
-
-    fn int<T>(&self, min: T, max: T) -> Result<T, ConfigError>
-    where
-        T: Copy + Into<i128> + TryFrom<i128> + std::fmt::Display,
-    {
-        self.parse(|text| values::parse_int_in(text, min, max))
-    }
-
-    fn existing_file(&self) -> Result<PathBuf, ConfigError> {
-        let path = PathBuf::from(&self.value);
-        if path.is_file() {
-            Ok(path)
-        } else {
-            Err(self.invalid(format!("no such file: {}", path.display())))
-        }
-    }
 }
 
 /// Turns the merged layers into a [`Config`].
@@ -449,107 +424,116 @@ impl Validator<'_> {
         Ok((raw, text))
     }
 
+    /// Every item's value parsed by its kind, in table order: the first
+    /// missing required item or unusable value stops loading.
+    fn parse_all(&self, basedir: &Path) -> Result<ItemValues, ConfigError> {
+        let mut parsed = ItemValues::default();
+        for item in ITEMS {
+            let raw = match self.optional(item) {
+                Some(raw) => raw,
+                None if item.default == ItemDefault::Required => {
+                    return Err(ConfigError::Missing { env: item.env });
+                }
+                None => continue,
+            };
+            let (raw, value) = if item.kind == Kind::FileReadableSecret {
+                let (raw, text) = self.file_readable(item, basedir)?;
+                (raw, ItemValue::Secret(text))
+            } else {
+                let value = raw.parse(|text| values::parse_kind(item.kind, text))?;
+                (raw, value)
+            };
+            parsed.insert(item, value, raw.origin);
+        }
+        Ok(parsed)
+    }
+
     fn build(
         &self,
         config_file: Option<PathBuf>,
         envfile: Option<PathBuf>,
     ) -> Result<Config, ConfigError> {
-        let allowedhosts = self
-            .required(&items::ALLOWEDHOSTS)?
-            .parse(values::parse_allowedhosts)?;
-        let authdb = self
-            .required(&items::AUTHDB)?
-            .parse(DatabaseTarget::parse)?;
         let basedir = match self.optional(&items::BASEDIR) {
             Some(raw) => PathBuf::from(raw.value),
             None => current_dir()?,
         };
-        let debugmode = self
-            .required(&items::DEBUGMODE)?
-            .parse(values::parse_debugmode)?;
-        let listen = self.required(&items::LISTEN)?.parse(values::parse_listen)?;
-        let permissions = self
-            .optional(&items::PERMISSIONS)
-            .map(|raw| raw.existing_file())
-            .transpose()?;
-        let port = self.required(&items::PORT)?.int(0u16, u16::MAX)?;
+        let v = Typed {
+            values: self.parse_all(&basedir)?,
+        };
 
-        let (secret_raw, secret_text) = self.file_readable(&items::SECRET, &basedir)?;
-        let secret = secret_raw.parse(|_| FernetKey::parse(&secret_text))?;
-        let (piisalt_raw, piisalt) = self.file_readable(&items::PIISALT, &basedir)?;
+        let allowedhosts = match v.values.get(&items::ALLOWEDHOSTS) {
+            Some(ItemValue::Hosts(hosts)) => hosts.clone(),
+            _ => return Err(v.kind_mismatch(&items::ALLOWEDHOSTS)),
+        };
+        let authdb = match v.values.get(&items::AUTHDB) {
+            Some(ItemValue::Database(target)) => target.clone(),
+            _ => return Err(v.kind_mismatch(&items::AUTHDB)),
+        };
+        let authdb_display = self
+            .optional(&items::AUTHDB)
+            .map(|raw| redacted_database_url(raw.value.trim()))
+            .unwrap_or_default();
+        let debugmode = v.flag(&items::DEBUGMODE)?;
+        let listen = v.text(&items::LISTEN)?;
+        let permissions = v.values.path(&items::PERMISSIONS).map(Path::to_path_buf);
+        let port = v.int(&items::PORT)?;
+
+        let secret_text = v.text(&items::SECRET)?;
+        let secret =
+            FernetKey::parse(&secret_text).map_err(|reason| v.invalid(&items::SECRET, reason))?;
+        let piisalt = v.text(&items::PIISALT)?;
         if piisalt.trim().is_empty() {
-            return Err(piisalt_raw.invalid("the salt is empty"));
+            return Err(v.invalid(&items::PIISALT, "the salt is empty"));
         }
 
-        let sessionexpiry = self
-            .required(&items::SESSIONEXPIRY)?
-            .int(0i64, MAX_SESSIONEXPIRY_DAYS)?;
-        let userlocktries = self.required(&items::USERLOCKTRIES)?.int(1u32, u32::MAX)?;
-        let userlocktime = self
-            .required(&items::USERLOCKTIME)?
-            .int(0u64, MAX_USERLOCKTIME_SECS)?;
-        let passpolicy = self.required(&items::PASSPOLICY)?.value;
-        let ratelimits = self.required(&items::RATELIMITS)?.value;
-        let workers_raw = self.required(&items::WORKERS)?;
-        let workers = usize::try_from(workers_raw.int(1u32, MAX_WORKERS)?)
-            .map_err(|_| workers_raw.invalid("too many workers for this platform"))?;
-        let emailserver = self.required(&items::EMAILSERVER)?.value;
-        let emailport = self.required(&items::EMAILPORT)?.int(1u16, u16::MAX)?;
-        let emailuser = self
-            .optional(&items::EMAILUSER)
-            .map(|raw| raw.value)
-            .unwrap_or_default();
-        let emailpass = self
-            .optional(&items::EMAILPASS)
-            .map(|raw| raw.value)
-            .unwrap_or_default();
-        let emailsender = self.required(&items::EMAILSENDER)?.value;
-        let mailer = self.required(&items::MAILER)?.parse(parse_mailer)?;
-        let emailtls = self.required(&items::EMAILTLS)?.parse(|text| {
-            SmtpSecurity::parse(text)
-                .ok_or_else(|| format!("expected starttls, tls or none, got {text:?}"))
-        })?;
-        let emailcafile = self
-            .optional(&items::EMAILCAFILE)
-            .map(|raw| raw.existing_file())
-            .transpose()?;
-        let emailtimeout = Duration::from_secs(
-            self.required(&items::EMAILTIMEOUT)?
-                .int(1u64, MAX_EMAILTIMEOUT_SECS)?,
-        );
+        let sessionexpiry = v.int(&items::SESSIONEXPIRY)?;
+        let userlocktries = v.int(&items::USERLOCKTRIES)?;
+        let userlocktime = v.int(&items::USERLOCKTIME)?;
+        let passpolicy = v.text(&items::PASSPOLICY)?;
+        let ratelimits = v.text(&items::RATELIMITS)?;
+        let workers = v.int(&items::WORKERS)?;
+        let emailserver = v.text(&items::EMAILSERVER)?;
+        let emailport = v.int(&items::EMAILPORT)?;
+        let emailuser = v
+            .values
+            .text(&items::EMAILUSER)
+            .unwrap_or_default()
+            .to_owned();
+        let emailpass = v
+            .values
+            .text(&items::EMAILPASS)
+            .unwrap_or_default()
+            .to_owned();
+        let emailsender = v.text(&items::EMAILSENDER)?;
+        let mailer = check_mailer_compiled(&v.text(&items::MAILER)?)
+            .map_err(|reason| v.invalid(&items::MAILER, reason))?;
+        let emailtls = SmtpSecurity::parse(&v.text(&items::EMAILTLS)?)
+            .ok_or_else(|| v.kind_mismatch(&items::EMAILTLS))?;
+        let emailcafile = v.values.path(&items::EMAILCAFILE).map(Path::to_path_buf);
+        let emailtimeout = v.duration(&items::EMAILTIMEOUT)?;
         let emailfiledir = basedir.join(
             self.optional(&items::EMAILFILEDIR)
                 .map(|raw| PathBuf::from(raw.value.trim()))
                 .unwrap_or_else(|| PathBuf::from(items::DEFAULT_EMAILFILEDIR)),
         );
-        let sesregion = self
-            .optional(&items::SESREGION)
-            .map(|raw| raw.value.trim().to_owned());
-        let sesendpoint = self
-            .optional(&items::SESENDPOINT)
-            .map(|raw| raw.parse(parse_endpoint))
-            .transpose()?;
-        let emailbodyoverrides = self
-            .required(&items::EMAILBODYOVERRIDES)?
-            .parse(values::parse_debugmode)?;
+        let sesregion = v
+            .values
+            .text(&items::SESREGION)
+            .map(|region| region.trim().to_owned());
+        let sesendpoint = v.values.text(&items::SESENDPOINT).map(str::to_owned);
+        let emailbodyoverrides = v.flag(&items::EMAILBODYOVERRIDES)?;
 
-        let breachcheck = self
-            .required(&items::BREACHCHECK)?
-            .parse(values::parse_debugmode)?;
-        let breachcheckurl_raw = self.required(&items::BREACHCHECKURL)?;
-        let breachcheckurl = breachcheckurl_raw.value.trim().to_owned();
-        if !(breachcheckurl.starts_with("http://") || breachcheckurl.starts_with("https://")) {
-            return Err(breachcheckurl_raw.invalid("not an http:// or https:// URL"));
-        }
+        let breachcheck = v.flag(&items::BREACHCHECK)?;
+        let breachcheckurl = v.text(&items::BREACHCHECKURL)?;
 
         let (tls_cert_file, tls_cert_key) = match (
-            self.optional(&items::TLS_CERT_FILE),
-            self.optional(&items::TLS_CERT_KEY),
+            v.values.path(&items::TLS_CERT_FILE),
+            v.values.path(&items::TLS_CERT_KEY),
         ) {
-            (Some(file), Some(key)) => (Some(file.existing_file()?), Some(key.existing_file()?)),
+            (Some(file), Some(key)) => (Some(file.to_path_buf()), Some(key.to_path_buf())),
             (None, None) => (None, None),
-            (Some(set), None) | (None, Some(set)) => {
-                let (missing, present) = if set.item.key == items::TLS_CERT_FILE.key {
+            (Some(_), None) | (None, Some(_)) => {
+                let (missing, present) = if v.values.get(&items::TLS_CERT_FILE).is_some() {
                     (&items::TLS_CERT_KEY, &items::TLS_CERT_FILE)
                 } else {
                     (&items::TLS_CERT_FILE, &items::TLS_CERT_KEY)
@@ -562,77 +546,41 @@ impl Validator<'_> {
                         items::TLS_CERT_KEY.env,
                         present.env
                     ),
-                    origin: set.origin,
+                    origin: v.values.origin(present).map(str::to_owned),
                 });
             }
         };
 
-        let redis_url = self
-            .optional(&items::REDIS_URL)
-            .map(|raw| {
-                let url = raw.value.trim().to_owned();
-                if url.starts_with("redis://")
-                    || url.starts_with("rediss://")
-                    || url.starts_with("redis+unix://")
-                    || url.starts_with("unix://")
-                {
-                    Ok(url)
-                } else {
-                    Err(raw.invalid("not a redis://, rediss:// or unix:// URL"))
-                }
-            })
-            .transpose()?;
-        let rediscafile = self
-            .optional(&items::REDISCAFILE)
-            .map(|raw| raw.existing_file())
-            .transpose()?;
-        let redisprefix = self.required(&items::REDISPREFIX)?.value;
-        let redistimeout = Duration::from_millis(
-            self.required(&items::REDISTIMEOUTMS)?
-                .int(10u64, MAX_REDISTIMEOUT_MS)?,
-        );
-        let dbacquiretimeout = Duration::from_millis(
-            self.required(&items::DBACQUIRETIMEOUTMS)?
-                .int(10u64, MAX_DBTIMEOUT_MS)?,
-        );
-        let dbstatementtimeout = Duration::from_millis(
-            self.required(&items::DBSTATEMENTTIMEOUTMS)?
-                .int(10u64, MAX_DBTIMEOUT_MS)?,
-        );
-        let sessionstore_raw = self.required(&items::SESSIONSTORE)?;
-        let sessionstore = sessionstore_raw.parse(|text| {
-            SessionStoreKind::parse(text)
-                .ok_or_else(|| format!("expected sql or redis, got {text:?}"))
-        })?;
+        let redis_url = v.values.text(&items::REDIS_URL).map(str::to_owned);
+        let rediscafile = v.values.path(&items::REDISCAFILE).map(Path::to_path_buf);
+        let redisprefix = v.text(&items::REDISPREFIX)?;
+        let redistimeout = v.duration(&items::REDISTIMEOUTMS)?;
+        let dbacquiretimeout = v.duration(&items::DBACQUIRETIMEOUTMS)?;
+        let dbstatementtimeout = v.duration(&items::DBSTATEMENTTIMEOUTMS)?;
+        let sessionstore = SessionStoreKind::parse(&v.text(&items::SESSIONSTORE)?)
+            .ok_or_else(|| v.kind_mismatch(&items::SESSIONSTORE))?;
         if sessionstore == SessionStoreKind::Redis && redis_url.is_none() {
-            return Err(sessionstore_raw.invalid(format!(
-                "sessions in Redis need {} (--redis-url)",
-                items::REDIS_URL.env
-            )));
+            return Err(v.invalid(
+                &items::SESSIONSTORE,
+                format!(
+                    "sessions in Redis need {} (--redis-url)",
+                    items::REDIS_URL.env
+                ),
+            ));
         }
-        let requestttl = match self
-            .required(&items::REQUESTTTL)?
-            .int(0u64, MAX_REQUESTTTL_SECS)?
-        {
-            0 => None,
-            secs => Some(Duration::from_secs(secs)),
-        };
-        let seconds = |item: &'static Item, min: u64, max: u64| -> Result<Duration, ConfigError> {
-            Ok(Duration::from_secs(self.required(item)?.int(min, max)?))
-        };
+        let requestttl = Some(v.duration(&items::REQUESTTTL)?).filter(|ttl| !ttl.is_zero());
         let http_limits = HttpLimits {
-            header_timeout: seconds(&items::HEADERTIMEOUT, 1, MAX_REQUEST_TIMEOUT_SECS)?,
-            body_timeout: seconds(&items::BODYTIMEOUT, 1, MAX_REQUEST_TIMEOUT_SECS)?,
-            idle_timeout: seconds(&items::IDLETIMEOUT, 1, MAX_IDLETIMEOUT_SECS)?,
-            max_connections: self
-                .required(&items::MAXCONNECTIONS)?
-                .int(1u32, MAX_MAXCONNECTIONS)? as usize,
-            shutdown_timeout: seconds(&items::SHUTDOWNTIMEOUT, 0, MAX_SHUTDOWNTIMEOUT_SECS)?,
+            header_timeout: v.duration(&items::HEADERTIMEOUT)?,
+            body_timeout: v.duration(&items::BODYTIMEOUT)?,
+            idle_timeout: v.duration(&items::IDLETIMEOUT)?,
+            max_connections: v.int(&items::MAXCONNECTIONS)?,
+            shutdown_timeout: v.duration(&items::SHUTDOWNTIMEOUT)?,
         };
 
         Ok(Config {
             allowedhosts,
             authdb,
+            authdb_display,
             basedir,
             debugmode,
             listen,
@@ -674,6 +622,66 @@ impl Validator<'_> {
             http_limits,
             config_file,
             envfile,
+            values: v.values,
         })
     }
+}
+
+/// The parsed values, read by type; a value of the wrong kind (an item
+/// table mistake, caught by the table tests) is an error, never a panic.
+struct Typed {
+    values: ItemValues,
+}
+
+impl Typed {
+    fn invalid(&self, item: &'static Item, reason: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            env: item.env,
+            reason: reason.into(),
+            origin: self.values.origin(item).map(str::to_owned),
+        }
+    }
+
+    fn kind_mismatch(&self, item: &'static Item) -> ConfigError {
+        match self.values.get(item) {
+            None => ConfigError::Missing { env: item.env },
+            Some(_) => self.invalid(item, "the value does not fit the item's kind"),
+        }
+    }
+
+    fn text(&self, item: &'static Item) -> Result<String, ConfigError> {
+        self.values
+            .text(item)
+            .map(str::to_owned)
+            .ok_or_else(|| self.kind_mismatch(item))
+    }
+
+    fn flag(&self, item: &'static Item) -> Result<bool, ConfigError> {
+        self.values
+            .flag(item)
+            .ok_or_else(|| self.kind_mismatch(item))
+    }
+
+    fn duration(&self, item: &'static Item) -> Result<Duration, ConfigError> {
+        self.values
+            .duration(item)
+            .ok_or_else(|| self.kind_mismatch(item))
+    }
+
+    /// An integer item in the type the server uses (its range, checked by
+    /// the kind, fits).
+    fn int<T: TryFrom<i64>>(&self, item: &'static Item) -> Result<T, ConfigError> {
+        let n = self
+            .values
+            .int(item)
+            .ok_or_else(|| self.kind_mismatch(item))?;
+        T::try_from(n)
+            .map_err(|_| self.invalid(item, format!("{n} is too large for this platform")))
+    }
+}
+
+/// A database URL as configured (the form auto-setup writes into `.env`),
+/// with the password of a server URL replaced by `***`, for logs.
+pub fn redacted_database_url(url: &str) -> String {
+    super::database::redact(url)
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::database::DatabaseTarget;
 use super::secret::FernetKey;
+use super::values::ItemValues;
 
 /// The server configuration (spec 7.1), validated.
 #[derive(Clone)]
@@ -18,6 +19,9 @@ pub struct Config {
     pub allowedhosts: Vec<String>,
     /// The database to use.
     pub authdb: DatabaseTarget,
+    /// `authdb` as configured (the form auto-setup writes into `.env`), the
+    /// password of a server URL replaced by `***`: what start-up logs.
+    pub authdb_display: String,
     /// Base directory: where the admin credentials file goes, `[[basedir]]`.
     pub basedir: PathBuf,
     /// Enables `/echo` and debug logging.
@@ -104,6 +108,9 @@ pub struct Config {
     pub config_file: Option<PathBuf>,
     /// The envfile that was read, if any.
     pub envfile: Option<PathBuf>,
+    /// Every item's parsed value, by item (`config.values.duration(&items::X)`):
+    /// how code reads an item that has no field above.
+    pub values: ItemValues,
 }
 
 /// Where sessions live (`sessionstore`).
@@ -214,6 +221,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("allowedhosts", &self.allowedhosts)
             .field("authdb", &self.authdb)
+            .field("authdb_display", &self.authdb_display)
             .field("basedir", &self.basedir)
             .field("debugmode", &self.debugmode)
             .field("listen", &self.listen)

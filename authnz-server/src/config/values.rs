@@ -1,9 +1,207 @@
-//! Parsers for item values that are not secrets: Python-`int()`-compatible
-//! integers with ranges, the 0/1 debug flag, the host allow-list and the
-//! listen address. Each returns the reason text of a
+//! Parsers for item values by their [`Kind`]: Python-`int()`-compatible
+//! integers with ranges, 0/1 flags, durations, choices, the host allow-list,
+//! the listen address, URLs and files. Each returns the reason text of a
 //! [`super::ConfigError::Invalid`]; the loader adds the item's name.
+//! [`ItemValues`] holds the parsed value of every item that is set.
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::database::DatabaseTarget;
+use super::items::{Item, Kind, UrlKind};
+
+/// The parsed value of one item, by its [`Kind`].
+#[derive(Clone, PartialEq, Eq)]
+pub enum ItemValue {
+    /// [`Kind::Text`].
+    Text(String),
+    /// [`Kind::Password`], [`Kind::FileReadableSecret`] (resolved) and the
+    /// Redis URL: never printed.
+    Secret(String),
+    /// [`Kind::Bool`].
+    Bool(bool),
+    /// [`Kind::Int`].
+    Int(i64),
+    /// [`Kind::Seconds`], [`Kind::Millis`].
+    Duration(Duration),
+    /// [`Kind::Choice`]: the matching word of the table.
+    Choice(&'static str),
+    /// [`Kind::HostList`].
+    Hosts(Vec<String>),
+    /// [`Kind::DatabaseUrl`].
+    Database(DatabaseTarget),
+    /// [`Kind::ExistingFile`], [`Kind::Dir`].
+    Path(PathBuf),
+}
+
+impl fmt::Debug for ItemValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Text(t) => write!(f, "{t:?}"),
+            Self::Secret(_) => f.write_str("<redacted>"),
+            Self::Bool(b) => write!(f, "{b}"),
+            Self::Int(n) => write!(f, "{n}"),
+            Self::Duration(d) => write!(f, "{d:?}"),
+            Self::Choice(c) => f.write_str(c),
+            Self::Hosts(h) => write!(f, "{h:?}"),
+            Self::Database(d) => write!(f, "{d}"),
+            Self::Path(p) => write!(f, "{p:?}"),
+        }
+    }
+}
+
+/// Parses `text` as a value of `kind`. A [`Kind::FileReadableSecret`] is
+/// taken as written here (the loader resolves a file name first).
+pub fn parse_kind(kind: Kind, text: &str) -> Result<ItemValue, String> {
+    Ok(match kind {
+        Kind::Text => ItemValue::Text(text.to_owned()),
+        Kind::Password | Kind::FileReadableSecret => ItemValue::Secret(text.to_owned()),
+        Kind::Bool => ItemValue::Bool(parse_debugmode(text)?),
+        Kind::Int { min, max, .. } => ItemValue::Int(parse_int_in(text, min, max)?),
+        Kind::Seconds { min, max } => {
+            ItemValue::Duration(Duration::from_secs(parse_int_in(text, min, max)?))
+        }
+        Kind::Millis { min, max } => {
+            ItemValue::Duration(Duration::from_millis(parse_int_in(text, min, max)?))
+        }
+        Kind::Choice(words) => ItemValue::Choice(parse_choice(words, text)?),
+        Kind::HostList => ItemValue::Hosts(parse_allowedhosts(text)?),
+        Kind::ListenAddress => ItemValue::Text(parse_listen(text)?),
+        Kind::DatabaseUrl => ItemValue::Database(DatabaseTarget::parse(text)?),
+        Kind::ExistingFile => {
+            let path = PathBuf::from(text);
+            if !path.is_file() {
+                return Err(format!("no such file: {}", path.display()));
+            }
+            ItemValue::Path(path)
+        }
+        Kind::Dir => ItemValue::Path(PathBuf::from(text)),
+        Kind::Url(UrlKind::Http) => ItemValue::Text(parse_http_url(text)?),
+        Kind::Url(UrlKind::HttpWithHost) => ItemValue::Text(parse_endpoint(text)?),
+        Kind::Url(UrlKind::Redis) => ItemValue::Secret(parse_redis_url(text)?),
+    })
+}
+
+/// One of `words`, case-insensitive, surrounding whitespace ignored:
+/// `expected a, b or c, got "x"` otherwise.
+pub fn parse_choice(words: &'static [&'static str], text: &str) -> Result<&'static str, String> {
+    let wanted = text.trim().to_ascii_lowercase();
+    words.iter().copied().find(|w| *w == wanted).ok_or_else(|| {
+        let list = match words.split_last() {
+            Some((last, [])) => (*last).to_owned(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        };
+        format!("expected {list}, got {text:?}")
+    })
+}
+
+fn parse_http_url(text: &str) -> Result<String, String> {
+    let url = text.trim();
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(url.to_owned())
+    } else {
+        Err("not an http:// or https:// URL".to_owned())
+    }
+}
+
+/// An `http://` or `https://` URL with a host.
+pub fn parse_endpoint(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    let rest = t
+        .strip_prefix("https://")
+        .or_else(|| t.strip_prefix("http://"))
+        .ok_or_else(|| format!("expected an http:// or https:// URL, got {text:?}"))?;
+    if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
+        return Err(format!(
+            "expected an http:// or https:// URL with a host, got {text:?}"
+        ));
+    }
+    Ok(t.to_owned())
+}
+
+fn parse_redis_url(text: &str) -> Result<String, String> {
+    let url = text.trim();
+    if ["redis://", "rediss://", "redis+unix://", "unix://"]
+        .iter()
+        .any(|scheme| url.starts_with(scheme))
+    {
+        Ok(url.to_owned())
+    } else {
+        Err("not a redis://, rediss:// or unix:// URL".to_owned())
+    }
+}
+
+/// The parsed value of every item that is set, with the layer it came from.
+/// Read with the typed getters (`int`, `duration`, ...): each returns `None`
+/// when the item is unset or the getter does not match its kind (a test
+/// checks each item's default against its kind).
+#[derive(Debug, Clone, Default)]
+pub struct ItemValues {
+    values: BTreeMap<&'static str, (ItemValue, Option<String>)>,
+}
+
+impl ItemValues {
+    pub(super) fn insert(&mut self, item: &Item, value: ItemValue, origin: Option<String>) {
+        self.values.insert(item.key, (value, origin));
+    }
+
+    /// The parsed value of `item`, if set.
+    pub fn get(&self, item: &Item) -> Option<&ItemValue> {
+        self.values.get(item.key).map(|(value, _)| value)
+    }
+
+    /// The layer `item`'s value came from, when known.
+    pub fn origin(&self, item: &Item) -> Option<&str> {
+        self.values
+            .get(item.key)
+            .and_then(|(_, origin)| origin.as_deref())
+    }
+
+    /// A text value (text, listen address, URL, choice, secret).
+    pub fn text(&self, item: &Item) -> Option<&str> {
+        match self.get(item)? {
+            ItemValue::Text(t) | ItemValue::Secret(t) => Some(t),
+            ItemValue::Choice(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// A [`Kind::Bool`] value.
+    pub fn flag(&self, item: &Item) -> Option<bool> {
+        match self.get(item)? {
+            ItemValue::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// A [`Kind::Int`] value.
+    pub fn int(&self, item: &Item) -> Option<i64> {
+        match self.get(item)? {
+            ItemValue::Int(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// A [`Kind::Seconds`] or [`Kind::Millis`] value.
+    pub fn duration(&self, item: &Item) -> Option<Duration> {
+        match self.get(item)? {
+            ItemValue::Duration(d) => Some(*d),
+            _ => None,
+        }
+    }
+
+    /// A [`Kind::ExistingFile`] or [`Kind::Dir`] value.
+    pub fn path(&self, item: &Item) -> Option<&Path> {
+        match self.get(item)? {
+            ItemValue::Path(p) => Some(p),
+            _ => None,
+        }
+    }
+}
 
 /// Parses an integer as Python's `int(text)` does for the decimal strings
 /// upstream configs contain: surrounding whitespace, an optional sign, and

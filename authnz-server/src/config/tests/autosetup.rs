@@ -86,7 +86,7 @@ fn env_file_has_every_item_in_table_order() {
         .map(|l| l.split_once('=').unwrap())
         .collect();
     let mut want_keys = Vec::new();
-    for item in &ITEMS {
+    for item in ITEMS {
         if let Some(var) = item.env_override {
             want_keys.push(var);
         }
@@ -153,6 +153,44 @@ fn generated_env_loads_back_with_only_basedir() {
         assert_eq!(config.workers, 4);
         assert_eq!(config.emailuser, "alice");
         assert_eq!(config.tls(), None);
+    }
+}
+
+/// The database URL start-up logs is the one `.env` holds (before, the log
+/// showed the sqlx form `sqlite:///abs/...` while `.env` has SQLAlchemy's
+/// `sqlite:////abs/...`), and a password in a server URL is never shown.
+#[test]
+fn logged_database_url_has_the_env_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = prepare(dir.path(), &seed()).unwrap();
+    let text = fs::read_to_string(&plan.env_path).unwrap();
+    let in_env = text
+        .lines()
+        .find_map(|l| l.strip_prefix("AUTHNZERVER_AUTHDB="))
+        .unwrap();
+    let basedir = dir.path().to_string_lossy().into_owned();
+    let config = Config::load(&cli(&["--basedir", &basedir]), &Environment::new()).unwrap();
+    assert_eq!(config.authdb_display, in_env);
+    assert!(config.authdb_display.starts_with("sqlite:////"));
+
+    for (url, shown) in [
+        (
+            "postgresql://alice:hunter2@db.internal:5432/auth",
+            "postgresql://alice:***@db.internal:5432/auth",
+        ),
+        (
+            "mysql+pymysql://bob:p%40ss@db/auth?ssl=1",
+            "mysql+pymysql://bob:***@db/auth?ssl=1",
+        ),
+        ("postgresql://carol@db/auth", "postgresql://carol@db/auth"),
+    ] {
+        let config = Config::load(
+            &cli(&["--basedir", &basedir, "--authdb", url]),
+            &Environment::new(),
+        )
+        .unwrap();
+        assert_eq!(config.authdb_display, shown);
+        assert!(!format!("{config:?}").contains("hunter2"));
     }
 }
 

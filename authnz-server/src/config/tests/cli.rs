@@ -6,7 +6,7 @@ use clap::CommandFactory as _;
 use clap::Parser as _;
 
 use super::super::items::ItemDefault;
-use super::super::{Cli, ITEMS};
+use super::super::{Cli, ITEMS, items};
 use super::cli;
 
 /// `--help` text with runs of whitespace collapsed, so wrapping does not
@@ -28,7 +28,7 @@ fn help_text(long: bool) -> String {
 fn help_lists_every_item_with_env_var_and_default() {
     for long in [false, true] {
         let help = help_text(long);
-        for item in &ITEMS {
+        for item in ITEMS {
             assert!(
                 help.contains(&format!("--{} <", item.cli)),
                 "--{} missing",
@@ -82,12 +82,12 @@ fn every_item_option_is_collected() {
 #[test]
 fn values_may_start_with_a_dash() {
     let parsed = cli(&["--secret=-abc=", "--emailpass", "-x", "--piisalt=--y"]);
-    assert_eq!(parsed.secret.as_deref(), Some("-abc="));
-    assert_eq!(parsed.emailpass.as_deref(), Some("-x"));
-    assert_eq!(parsed.piisalt.as_deref(), Some("--y"));
+    assert_eq!(parsed.item(&items::SECRET), Some("-abc="));
+    assert_eq!(parsed.item(&items::EMAILPASS), Some("-x"));
+    assert_eq!(parsed.item(&items::PIISALT), Some("--y"));
     let parsed = cli(&["--sessionexpiry=-1", "--port", "13431"]);
-    assert_eq!(parsed.sessionexpiry.as_deref(), Some("-1"));
-    assert_eq!(parsed.port.as_deref(), Some("13431"));
+    assert_eq!(parsed.item(&items::SESSIONEXPIRY), Some("-1"));
+    assert_eq!(parsed.item(&items::PORT), Some("13431"));
 }
 
 #[test]
@@ -104,7 +104,7 @@ fn autosetup_flags() {
     assert!(!cli(&["--autosetup=false"]).autosetup);
     let parsed = cli(&["--autosetup", "--no-prompt", "--basedir", "/tmp/x"]);
     assert!(parsed.autosetup && parsed.no_prompt);
-    assert_eq!(parsed.basedir.as_deref(), Some("/tmp/x"));
+    assert_eq!(parsed.item(&items::BASEDIR), Some("/tmp/x"));
     assert!(!parsed.autosetup_interactive());
     assert!(parsed.command.is_none());
 }
@@ -119,4 +119,16 @@ fn unknown_options_and_subcommands_are_rejected() {
 #[test]
 fn clap_debug_asserts() {
     Cli::command().debug_assert();
+}
+
+/// `--workers` says what it sizes: the password-hashing (Argon2) threads
+/// that /health reports, not a general action pool.
+#[test]
+fn workers_help_names_the_hashing_threads() {
+    let help = help_text(false);
+    let start = help.find("--workers <N>").unwrap();
+    let text = &help[start..start + 200];
+    assert!(text.contains("Password-hashing threads"), "{text}");
+    assert!(text.contains("Argon2"), "{text}");
+    assert!(text.contains("/health"), "{text}");
 }

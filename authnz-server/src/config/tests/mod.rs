@@ -6,6 +6,7 @@
 
 mod autosetup;
 mod cli;
+mod docs;
 mod load;
 
 use std::path::Path;
