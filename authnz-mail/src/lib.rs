@@ -6,13 +6,16 @@
 //! - [`ses`] (feature `ses`): Amazon SES v2 with the standard AWS credential
 //!   and region chain and an endpoint override;
 //! - [`file`] (feature `file`): one `.eml` file per message in a folder, the
-//!   embedded default.
+//!   embedded default;
+//! - [`memory`] (always): a list in memory that tests read back.
 //!
 //! The server picks one at start-up and holds it as `Arc<dyn Mailer>`; this
 //! crate knows nothing of the protocol, templates or users. [`message`]
 //! builds the RFC 5322 form the SMTP and file backends share. The `testing`
-//! feature adds [`testing`]: real SMTP and SES emulators for tests.
+//! feature adds [`testing`]: real SMTP and SES emulators for tests and the
+//! contract suite every backend passes ([`testing::contract`]).
 
+pub mod memory;
 pub mod message;
 
 #[cfg(feature = "file")]
@@ -27,6 +30,7 @@ pub mod testing;
 
 #[cfg(feature = "file")]
 pub use file::FileMailer;
+pub use memory::{MemoryMailer, SentMail};
 #[cfg(feature = "ses")]
 pub use ses::{SesMailer, SesSettings};
 #[cfg(feature = "smtp")]
