@@ -140,7 +140,7 @@ where
         }
     });
     task.await
-        .map_err(|e| ActionError::Internal(format!("mail task failed: {e}")))
+        .map_err(|e| ActionError::internal("mail task", e))
 }
 
 pub async fn user_sendemail_signup(

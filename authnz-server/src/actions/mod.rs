@@ -43,9 +43,28 @@ pub enum ActionError {
     /// The text may quote the input, so it displays escaped (it is logged).
     #[error("unhandled input: {}", authnz_api::logtext::LogText(.0))]
     Unhandled(String),
-    /// Anything else that should not happen.
-    #[error("internal: {0}")]
-    Internal(String),
+    /// Anything else that should not happen: which step failed, and the
+    /// error that made it fail (kept as the source; also shown, like the
+    /// storage and hashing variants, because the log line shows only this
+    /// text).
+    #[error("internal: {what}: {source}")]
+    Internal {
+        /// The step that failed, e.g. "mail task".
+        what: &'static str,
+        /// Why it failed.
+        #[source]
+        source: authnz_api::error::BoxError,
+    },
+}
+
+impl ActionError {
+    /// An [`ActionError::Internal`] for `what`, keeping `source`.
+    pub fn internal(what: &'static str, source: impl Into<authnz_api::error::BoxError>) -> Self {
+        ActionError::Internal {
+            what,
+            source: source.into(),
+        }
+    }
 }
 
 /// Every request type this server implements.
