@@ -65,16 +65,9 @@ const MAX_SHUTDOWNTIMEOUT_SECS: u64 = 3600;
 /// Longest `emailtimeout` accepted (seconds).
 const MAX_EMAILTIMEOUT_SECS: u64 = 600;
 
-/// The mail backends compiled into this binary (Cargo features of
-/// `authnz-server`: `file`, `smtp`, `ses`).
-pub const COMPILED_MAILERS: &[MailerKind] = &[
-    #[cfg(feature = "file")]
-    MailerKind::File,
-    #[cfg(feature = "smtp")]
-    MailerKind::Smtp,
-    #[cfg(feature = "ses")]
-    MailerKind::Ses,
-];
+/// The mail backends compiled into this binary (Cargo features `file`,
+/// `smtp`, `ses`, passed through to `authnz-mail`, which keeps the list).
+pub const COMPILED_MAILERS: &[MailerKind] = authnz_mail::COMPILED_BACKENDS;
 
 fn parse_mailer(text: &str) -> Result<MailerKind, String> {
     let kind = MailerKind::parse(text)
