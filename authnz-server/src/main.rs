@@ -211,6 +211,7 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
     let cleanup = authnz_server::cleanup::spawn(
         built.state.ctx.sessions.clone(),
         clock,
+        built.state.ctx.sleeper.clone(),
         config.sessionexpiry,
     );
     let listener = tokio::net::TcpListener::bind((config.listen.as_str(), config.port))
