@@ -433,9 +433,10 @@ mod schemas {
     }
 
     /// Q-5 fixed: `email_address` is a `str` (upstream: `int`) and
-    /// `created_info` a `dict` (upstream: `str`). `server_verify_url` stays
-    /// required as upstream documents it; an `account_verify_url` string
-    /// wins over it.
+    /// `created_info` a `dict` (upstream: `str`). `server_verify_url` is
+    /// needed only without an `account_verify_url` string, which wins over
+    /// it: the handler (`email::user_sendemail_signup`) then answers what
+    /// this schema answered when `server_verify_url` was required.
     pub const USER_SENDEMAIL_SIGNUP: &[Param] = &{
         let m = mail_settings!();
         [
@@ -444,9 +445,9 @@ mod schemas {
             req("created_info", DICT),
             req("server_name", STR),
             req("server_baseurl", STR),
-            req("server_verify_url", STR),
             req("verification_token", STR),
             req("verification_expiry", INT),
+            opt("server_verify_url", STR),
             opt("account_verify_url", STR),
             m[0],
             m[1],
