@@ -103,7 +103,8 @@ pub trait UserStore: Send + Sync + std::fmt::Debug + 'static {
     async fn superuser_role(&self) -> Result<Option<String>, StoreError>;
 }
 
-/// Sessions: the `sessions` table (later also Redis).
+/// Sessions: the `sessions` table of the SQL store, or Redis (`authnz-store-redis`,
+/// `sessionstore = redis`).
 #[async_trait]
 pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     /// Insert a session.

@@ -127,8 +127,14 @@ fn utf8(data: &str) -> Result<Content, MailError> {
 #[async_trait]
 impl Mailer for SesMailer {
     async fn send(&self, message: &MailMessage) -> Result<(), MailError> {
+        // The same address checks (and error texts) as the other backends,
+        // before anything goes out.
+        crate::message::mailbox(&message.from, "the sender")?;
         if message.to.is_empty() {
             return Err(MailError::InvalidAddress("no recipient".to_owned()));
+        }
+        for to in &message.to {
+            crate::message::mailbox(to, "a recipient")?;
         }
         let mut body = Body::builder().text(utf8(&message.text)?);
         if let Some(html) = &message.html {

@@ -1,12 +1,16 @@
 //! The SES v2 backend against moto's SES emulator through the endpoint
-//! override. Runs whenever the `ses` feature is built and never skips: if
+//! override, and the mailer contract suite read back from moto's record of
+//! sent messages (which keeps one body: the HTML part when there is one).
+//! Runs whenever the `ses` feature is built and never skips: if
 //! the emulator cannot be started the test fails.
 #![cfg(feature = "ses")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use authnz_api::{MailError, MailMessage, Mailer};
+use authnz_mail::testing::contract::{Delivered, MailHarness, SENDER};
 use authnz_mail::testing::{MotoServer, closed_port, require};
 use authnz_mail::{SesMailer, SesSettings};
 use serde_json::Value;
@@ -20,6 +24,67 @@ fn message(from: &str) -> MailMessage {
         html: Some("<p>SES-T0KEN-1</p>".into()),
     }
 }
+
+/// The contract suite's harness: a fresh moto with the contract's sender
+/// verified.
+#[derive(Debug)]
+struct SesHarness {
+    moto: MotoServer,
+    mailer: SesMailer,
+}
+
+#[async_trait::async_trait]
+impl MailHarness for SesHarness {
+    fn mailer(&self) -> Arc<dyn Mailer> {
+        Arc::new(self.mailer.clone())
+    }
+
+    async fn delivered(&self) -> Vec<Delivered> {
+        let data = self.moto.data().await;
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        data["ses"]["Message"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .map(|m| Delivered {
+                        from: text(&m["source"]),
+                        to: m["destinations"]["ToAddresses"]
+                            .as_array()
+                            .map(|a| a.iter().map(text).collect())
+                            .unwrap_or_default(),
+                        subject: text(&m["subject"]),
+                        text: text(&m["body"]),
+                        html: None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn keeps_one_body(&self) -> bool {
+        true
+    }
+
+    async fn teardown(self: Box<Self>) {
+        self.moto.stop().await;
+    }
+}
+
+async fn ses_harness(test: &'static str) -> Option<Box<dyn MailHarness>> {
+    let moto = require(MotoServer::start(test).await, test, "moto_server");
+    moto.verify_identity(SENDER).await;
+    let settings = SesSettings {
+        region: Some("us-east-1".into()),
+        endpoint: Some(moto.endpoint()),
+        timeout: Duration::from_secs(10),
+    };
+    let mailer = SesMailer::with_static_credentials(settings, "testing", "testing")
+        .await
+        .unwrap();
+    Some(Box::new(SesHarness { moto, mailer }))
+}
+
+authnz_mail::mailer_contract_tests!(ses_harness);
 
 /// Every string anywhere in `v` (moto's data layout differs by version).
 fn strings(v: &Value, out: &mut Vec<String>) {

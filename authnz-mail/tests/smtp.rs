@@ -1,13 +1,16 @@
 //! The SMTP backend against a real SMTP server (aiosmtpd) on loopback: plain,
 //! STARTTLS with a private CA, implicit TLS, login, and the failures (server
 //! down, silent, rejecting the recipient, STARTTLS not offered, untrusted
-//! certificate, wrong password).
+//! certificate, wrong password); and the mailer contract suite, read back
+//! through the sink's own (Python) parse of what it received.
 #![cfg(feature = "smtp")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use authnz_api::{MailError, MailMessage, Mailer};
+use authnz_mail::testing::contract::{Delivered, MailHarness, split_addresses};
 use authnz_mail::testing::{SinkOptions, SmtpSink, TestCerts, closed_port, silent_listener};
 use authnz_mail::{SmtpMailer, SmtpSettings, SmtpTls};
 
@@ -33,6 +36,48 @@ fn with_ca(mut s: SmtpSettings, certs: &TestCerts) -> SmtpSettings {
     s.extra_roots_pem = Some(std::fs::read(&certs.ca_pem).unwrap());
     s
 }
+
+/// The contract suite's harness: a plain sink and a mailer pointed at it.
+#[derive(Debug)]
+struct SmtpHarness {
+    sink: SmtpSink,
+    mailer: SmtpMailer,
+}
+
+#[async_trait::async_trait]
+impl MailHarness for SmtpHarness {
+    fn mailer(&self) -> Arc<dyn Mailer> {
+        Arc::new(self.mailer.clone())
+    }
+
+    async fn delivered(&self) -> Vec<Delivered> {
+        // The sink records a message before it answers 250, so what a
+        // successful send delivered is already there.
+        self.sink
+            .messages()
+            .iter()
+            .map(|m| Delivered {
+                from: m.get("from").to_owned(),
+                to: split_addresses(m.get("to")),
+                subject: m.get("subject").to_owned(),
+                text: m.get("text").to_owned(),
+                html: m.json["html"].as_str().map(str::to_owned),
+            })
+            .collect()
+    }
+
+    async fn teardown(self: Box<Self>) {
+        self.sink.stop().await;
+    }
+}
+
+async fn smtp_harness(test: &'static str) -> Option<Box<dyn MailHarness>> {
+    let sink = sink(SinkOptions::default(), test).await?;
+    let mailer = SmtpMailer::new(settings(sink.port, SmtpTls::None)).unwrap();
+    Some(Box::new(SmtpHarness { sink, mailer }))
+}
+
+authnz_mail::mailer_contract_tests!(smtp_harness);
 
 async fn sink(options: SinkOptions, test: &str) -> Option<SmtpSink> {
     SmtpSink::start(options, test).await

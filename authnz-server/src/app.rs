@@ -7,10 +7,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use authnz_api::{
     ApiKeyStore, Clock, InitialData, LoginThrottle, NewUser, RateLimiter, ReplayGuard, Role,
-    RoleStore, SessionStore, UserStore,
+    RoleStore, SessionStore, StoreError, UserStore,
 };
 use authnz_store_sql::{SqlOptions, SqlStore};
 use serde_json::json;
@@ -18,14 +17,14 @@ use tokio::net::TcpListener;
 
 use crate::breach::{BREACH_TIMEOUT, BreachCheck};
 use crate::config::{
-    GENERATED_PASSWORD_BYTES, USER_GENERATED_PASSWORD_MARKER, random_urlsafe_token,
-    write_admin_credentials,
+    AutosetupError, GENERATED_PASSWORD_BYTES, RandomError, USER_GENERATED_PASSWORD_MARKER,
+    random_urlsafe_token, write_admin_credentials,
 };
 use crate::context::{Context, LockoutSettings};
 use crate::http::AppState;
 use crate::limiter::RequestLimiter;
-use crate::mail::{MailOptions, MailService};
-use crate::passwords::{HashParams, PasswordHasher};
+use crate::mail::{MailOptions, MailService, MailSetupError};
+use crate::passwords::{HashError, HashParams, PasswordHasher};
 use crate::policy::Policy;
 use crate::protocol::codec::Codec;
 use crate::ratelimit::RateLimitsConfig;
@@ -34,6 +33,30 @@ use crate::serving::HttpLimits;
 use crate::session_cache::CachedStore;
 use crate::sleeper::Sleeper;
 use crate::validate::{PasswordPolicy, Validators};
+
+/// Why the server could not be built (start-up stops). Each variant says
+/// which step failed and keeps the error that made it fail.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the auth database")]
+    OpenDatabase(#[source] StoreError),
+    #[error("cannot migrate the auth database")]
+    MigrateDatabase(#[source] StoreError),
+    #[error("cannot start the hashing pool")]
+    HashingPool(#[source] HashError),
+    #[error("cannot set up the mailer")]
+    Mailer(#[source] MailSetupError),
+    #[error("cannot read roles")]
+    ReadRoles(#[source] StoreError),
+    #[error("cannot make a random secret for the seeded users")]
+    Random(#[source] RandomError),
+    #[error("cannot hash a password of the seeded users")]
+    Hash(#[source] HashError),
+    #[error("cannot initialise the auth database")]
+    Initialize(#[source] StoreError),
+    #[error("cannot write the admin credentials file")]
+    Credentials(#[source] AutosetupError),
+}
 
 /// Who the first-run superuser is (spec 7.5 step 6).
 #[derive(Debug, Clone)]
@@ -109,22 +132,22 @@ pub struct Built {
 }
 
 /// Open (creating a SQLite file if needed) and migrate the auth database.
-pub async fn open_database(url: &str, db: &SqlOptions) -> anyhow::Result<SqlStore> {
+pub async fn open_database(url: &str, db: &SqlOptions) -> Result<SqlStore, StartupError> {
     let store = SqlStore::connect(url, db)
         .await
-        .context("cannot open the auth database")?;
+        .map_err(StartupError::OpenDatabase)?;
     store
         .migrate()
         .await
-        .context("cannot migrate the auth database")?;
+        .map_err(StartupError::MigrateDatabase)?;
     Ok(store)
 }
 
 /// Open the database, run migrations, seed it if empty, build the state.
-pub async fn build(opts: &ServerOptions) -> anyhow::Result<Built> {
+pub async fn build(opts: &ServerOptions) -> Result<Built, StartupError> {
     let store = Arc::new(open_database(&opts.database_url, &opts.db).await?);
-    let hasher = PasswordHasher::new(opts.workers, opts.hash_params)
-        .context("cannot start the hashing pool")?;
+    let hasher =
+        PasswordHasher::new(opts.workers, opts.hash_params).map_err(StartupError::HashingPool)?;
 
     let credentials_file = seed(
         store.as_ref(),
@@ -138,7 +161,7 @@ pub async fn build(opts: &ServerOptions) -> anyhow::Result<Built> {
 
     let mail = MailService::start(opts.mail.clone())
         .await
-        .context("cannot set up the mailer")?;
+        .map_err(StartupError::Mailer)?;
     tracing::info!(mailer = mail.mailer.kind(), "mail backend ready");
     let validators = Validators::load(
         &crate::validate::fqdn::detect_fqdn(),
@@ -235,12 +258,12 @@ pub async fn seed(
     admin: &AdminSeed,
     basedir: &std::path::Path,
     now: chrono::NaiveDateTime,
-) -> anyhow::Result<Option<PathBuf>> {
+) -> Result<Option<PathBuf>, StartupError> {
     // Cheap check first so a normal start does not hash three passwords.
     if !store
         .list_roles()
         .await
-        .context("cannot read roles")?
+        .map_err(StartupError::ReadRoles)?
         .is_empty()
     {
         return Ok(None);
@@ -249,11 +272,12 @@ pub async fn seed(
     let (admin_password, written_password) = match &admin.password {
         Some(p) => (p.as_str(), USER_GENERATED_PASSWORD_MARKER),
         None => {
-            generated = random_urlsafe_token(GENERATED_PASSWORD_BYTES)?;
+            generated =
+                random_urlsafe_token(GENERATED_PASSWORD_BYTES).map_err(StartupError::Random)?;
             (generated.as_str(), generated.as_str())
         }
     };
-    let random_secret = random_urlsafe_token(32)?;
+    let random_secret = random_urlsafe_token(32).map_err(StartupError::Random)?;
     let system_user = json!({"provenance": "auto-created", "type": "system-user"});
     let user = |email: &str, name: &str, hash: String, active: bool, role: &str, extra| NewUser {
         system_id: uuid::Uuid::new_v4().to_string(),
@@ -279,7 +303,10 @@ pub async fn seed(
             user(
                 &admin.email,
                 "Superuser account",
-                hasher.hash(admin_password).await?,
+                hasher
+                    .hash(admin_password)
+                    .await
+                    .map_err(StartupError::Hash)?,
                 true,
                 "superuser",
                 system_user.clone(),
@@ -287,7 +314,10 @@ pub async fn seed(
             user(
                 "anonuser@localhost",
                 "The systemwide anonymous user",
-                hasher.hash(&random_secret).await?,
+                hasher
+                    .hash(&random_secret)
+                    .await
+                    .map_err(StartupError::Hash)?,
                 true,
                 "anonymous",
                 system_user,
@@ -295,7 +325,10 @@ pub async fn seed(
             user(
                 "dummyuser@localhost",
                 "The systemwide locked user",
-                hasher.hash(&random_secret).await?,
+                hasher
+                    .hash(&random_secret)
+                    .await
+                    .map_err(StartupError::Hash)?,
                 false,
                 "locked",
                 json!({"provenance": "auto-created", "type": "locked-user"}),
@@ -305,12 +338,12 @@ pub async fn seed(
     if !store
         .initialize(&data, now)
         .await
-        .context("cannot initialise the auth database")?
+        .map_err(StartupError::Initialize)?
     {
         return Ok(None);
     }
     let path = write_admin_credentials(basedir, &admin.email, written_password)
-        .context("cannot write the admin credentials file")?;
+        .map_err(StartupError::Credentials)?;
     tracing::info!(file = %path.display(), "initialised the auth database; admin credentials written");
     Ok(Some(path))
 }

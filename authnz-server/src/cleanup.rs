@@ -2,6 +2,10 @@
 //! hours (±10 % jitter), delete sessions that expired more than
 //! `sessionexpiry` days ago. Sessions stop working at their own `expires`
 //! anyway; this only bounds how long dead rows are kept.
+//!
+//! The wait between runs goes through the [`Sleeper`] (the real timer in
+//! the server), like every other deliberate wait, so a test sees each
+//! requested period and decides when it ends.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +13,11 @@ use std::time::Duration;
 use authnz_api::{Clock, SessionStore};
 use chrono::TimeDelta;
 use rand::Rng as _;
+
+use crate::sleeper::Sleeper;
+
+/// The nominal period between runs (24 hours).
+pub const PERIOD: Duration = Duration::from_secs(86_400);
 
 /// Delete sessions expired more than `keep_days` days before now.
 pub async fn run_once(sessions: &dyn SessionStore, clock: &dyn Clock, keep_days: i64) -> u64 {
@@ -25,18 +34,159 @@ pub async fn run_once(sessions: &dyn SessionStore, clock: &dyn Clock, keep_days:
     }
 }
 
-/// Spawn the periodic task. The first run happens immediately.
+/// The wait before the next run: [`PERIOD`] ±10 %.
+pub fn next_wait() -> Duration {
+    let jitter = rand::rng().random_range(-0.1..=0.1);
+    PERIOD.mul_f64(1.0 + jitter)
+}
+
+/// Spawn the periodic task. The first run happens immediately; every wait
+/// is `sleeper.sleep(next_wait())`.
 pub fn spawn(
     sessions: Arc<dyn SessionStore>,
     clock: Arc<dyn Clock>,
+    sleeper: Arc<dyn Sleeper>,
     keep_days: i64,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             run_once(sessions.as_ref(), clock.as_ref(), keep_days).await;
-            let jitter = rand::rng().random_range(-0.1..=0.1);
-            let secs = 86_400.0 * (1.0 + jitter);
-            tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+            sleeper.sleep(next_wait()).await;
         }
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use authnz_api::{ManualClock, Session, StoreError, User, UserId};
+    use chrono::NaiveDateTime;
+
+    use super::*;
+
+    /// Records the cut-off of every cleanup; nothing else is called.
+    #[derive(Debug, Default)]
+    struct Cutoffs(Mutex<Vec<NaiveDateTime>>);
+
+    impl Cutoffs {
+        fn seen(&self) -> Vec<NaiveDateTime> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    #[async_trait]
+    impl SessionStore for Cutoffs {
+        async fn create_session(&self, _: &Session) -> Result<(), StoreError> {
+            panic!("not used by the cleanup")
+        }
+        async fn active_session(
+            &self,
+            _: &str,
+            _: NaiveDateTime,
+        ) -> Result<Option<(Session, User)>, StoreError> {
+            panic!("not used by the cleanup")
+        }
+        async fn delete_session(&self, _: &str) -> Result<u64, StoreError> {
+            panic!("not used by the cleanup")
+        }
+        async fn delete_user_sessions(
+            &self,
+            _: UserId,
+            _: Option<&str>,
+        ) -> Result<u64, StoreError> {
+            panic!("not used by the cleanup")
+        }
+        async fn user_sessions(
+            &self,
+            _: UserId,
+            _: NaiveDateTime,
+        ) -> Result<Vec<Session>, StoreError> {
+            panic!("not used by the cleanup")
+        }
+        async fn set_session_extra(
+            &self,
+            _: &str,
+            _: Option<&serde_json::Value>,
+            _: NaiveDateTime,
+        ) -> Result<u64, StoreError> {
+            panic!("not used by the cleanup")
+        }
+        async fn delete_sessions_expired_before(
+            &self,
+            before: NaiveDateTime,
+        ) -> Result<u64, StoreError> {
+            self.0.lock().unwrap().push(before);
+            Ok(0)
+        }
+    }
+
+    /// A sleeper that lets one period end per [`Steps::step`]: it records
+    /// each requested wait and counts the waits begun. (The shared
+    /// [`crate::sleeper::ManualSleeper`] releases every wait at once, and a
+    /// released cleanup loop would spin.)
+    #[derive(Debug)]
+    struct Steps {
+        asked: Mutex<Vec<Duration>>,
+        go: tokio::sync::Semaphore,
+        begun: tokio::sync::watch::Sender<usize>,
+    }
+
+    impl Steps {
+        fn new() -> Self {
+            Steps {
+                asked: Mutex::new(Vec::new()),
+                go: tokio::sync::Semaphore::new(0),
+                begun: tokio::sync::watch::Sender::new(0),
+            }
+        }
+
+        async fn until_begun(&self, n: usize) {
+            let _ = self.begun.subscribe().wait_for(|b| *b >= n).await;
+        }
+
+        fn step(&self) {
+            self.go.add_permits(1);
+        }
+    }
+
+    #[async_trait]
+    impl Sleeper for Steps {
+        async fn sleep(&self, duration: Duration) {
+            self.asked.lock().unwrap().push(duration);
+            self.begun.send_modify(|b| *b += 1);
+            self.go.acquire().await.unwrap().forget();
+        }
+    }
+
+    /// Waits a jittered day through the sleeper, then runs again with the
+    /// clock's new time; no real time passes.
+    #[tokio::test(flavor = "current_thread")]
+    async fn waits_through_the_sleeper() {
+        let store = Arc::new(Cutoffs::default());
+        let clock = Arc::new(ManualClock::starting_now());
+        let sleeper = Arc::new(Steps::new());
+        let task = spawn(store.clone(), clock.clone(), sleeper.clone(), 30);
+        sleeper.until_begun(1).await;
+        let first = clock.now() - TimeDelta::days(30);
+        assert_eq!(store.seen(), [first], "the first run is immediate");
+        let asked = sleeper.asked.lock().unwrap().clone();
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        assert!(
+            asked[0] >= PERIOD.mul_f64(0.9) && asked[0] <= PERIOD.mul_f64(1.1),
+            "{asked:?}"
+        );
+
+        clock.advance(TimeDelta::days(1));
+        sleeper.step();
+        sleeper.until_begun(2).await;
+        assert_eq!(
+            store.seen(),
+            [first, first + TimeDelta::days(1)],
+            "the second run uses the clock's time"
+        );
+        task.abort();
+    }
 }

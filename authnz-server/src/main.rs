@@ -174,7 +174,7 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
     };
     let session_cache = matches!(shared.sessions, SessionPlacement::Sql)
         && (cache_lock.is_some() || config.authdb.sqlite_path().is_none())
-        && config.authdb.backend() == authnz_server::config::DatabaseBackend::Sqlite;
+        && config.authdb.backend() == authnz_store_sql::Dialect::Sqlite;
     let opts = ServerOptions {
         database_url: config.authdb.sqlx_url(),
         db: SqlOptions {
@@ -218,6 +218,7 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
     let cleanup = authnz_server::cleanup::spawn(
         built.state.ctx.sessions.clone(),
         clock,
+        built.state.ctx.sleeper.clone(),
         config.sessionexpiry,
     );
     let listener = tokio::net::TcpListener::bind((config.listen.as_str(), config.port))

@@ -1,6 +1,6 @@
 //! The `ratelimits` config item and the limit that applies to each request
-//! type (spec 4.1, with Q-10 decided). Pure parsing and lookup: the request
-//! pipeline does not use it yet.
+//! type (spec 4.1, with Q-10 decided). Pure parsing and lookup; the request
+//! pipeline applies the limits in [`crate::limiter`].
 //!
 //! Which limit applies to a request of type `T`, first match wins:
 //!

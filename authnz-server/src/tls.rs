@@ -6,10 +6,9 @@
 //! [`crate::serving`], the same loop and limits as plain HTTP; the handshake
 //! counts towards the header timeout.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
@@ -18,37 +17,67 @@ use tokio_rustls::rustls::{self, ServerConfig};
 use crate::http::AppState;
 use crate::serving::HttpLimits;
 
+/// Why the TLS files cannot be used (start-up stops). The texts name the
+/// file; the sources say what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsConfigError {
+    #[error("cannot read TLS certificate file {}", path.display())]
+    ReadCertificates {
+        path: PathBuf,
+        #[source]
+        source: rustls_pki_types::pem::Error,
+    },
+    #[error("TLS certificate file {} is not valid PEM", path.display())]
+    BadCertificatePem {
+        path: PathBuf,
+        #[source]
+        source: rustls_pki_types::pem::Error,
+    },
+    #[error("TLS certificate file {} holds no certificate", path.display())]
+    NoCertificate { path: PathBuf },
+    #[error("cannot read a private key from TLS key file {}", path.display())]
+    ReadKey {
+        path: PathBuf,
+        #[source]
+        source: rustls_pki_types::pem::Error,
+    },
+    #[error("TLS protocol versions")]
+    ProtocolVersions(#[source] rustls::Error),
+    #[error("the TLS certificate and key do not fit together")]
+    Mismatch(#[source] rustls::Error),
+}
+
 /// Build the TLS configuration from PEM files: a certificate chain and a
 /// private key (PKCS#8, PKCS#1 or SEC1).
-pub fn server_config(cert_file: &Path, key_file: &Path) -> anyhow::Result<Arc<ServerConfig>> {
+pub fn server_config(
+    cert_file: &Path,
+    key_file: &Path,
+) -> Result<Arc<ServerConfig>, TlsConfigError> {
+    let path = || cert_file.to_path_buf();
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_file)
-        .with_context(|| format!("cannot read TLS certificate file {}", cert_file.display()))?
+        .map_err(|source| TlsConfigError::ReadCertificates {
+            path: path(),
+            source,
+        })?
         .collect::<Result<_, _>>()
-        .with_context(|| {
-            format!(
-                "TLS certificate file {} is not valid PEM",
-                cert_file.display()
-            )
+        .map_err(|source| TlsConfigError::BadCertificatePem {
+            path: path(),
+            source,
         })?;
     if certs.is_empty() {
-        bail!(
-            "TLS certificate file {} holds no certificate",
-            cert_file.display()
-        );
+        return Err(TlsConfigError::NoCertificate { path: path() });
     }
-    let key = PrivateKeyDer::from_pem_file(key_file).with_context(|| {
-        format!(
-            "cannot read a private key from TLS key file {}",
-            key_file.display()
-        )
+    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|source| TlsConfigError::ReadKey {
+        path: key_file.to_path_buf(),
+        source,
     })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
-        .context("TLS protocol versions")?
+        .map_err(TlsConfigError::ProtocolVersions)?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .context("the TLS certificate and key do not fit together")?;
+        .map_err(TlsConfigError::Mismatch)?;
     Ok(Arc::new(config))
 }
 

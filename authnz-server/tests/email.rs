@@ -658,6 +658,84 @@ async fn file_mailer_writes_the_outbox() {
     db.drop_db().await;
 }
 
+/// Q-5: `server_verify_url` is needed only without an `account_verify_url`.
+/// Without both (or with a non-string `server_verify_url`) the answer is,
+/// byte for byte, the schema failure of a required `server_verify_url`; an
+/// `account_verify_url` alone sends the mail with its link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_verify_url_alone_is_enough() {
+    let Some(db) = TestDb::new(Backend::Sqlite, "email::account_verify_url_alone").await else {
+        return;
+    };
+    let s = TestServer::start(&db).await;
+    let email = "verify.url@example.org";
+    let session = browser_session(&s).await;
+    let created = sign_up(&s, email).await;
+    let outbox = s.basedir.path().join("mail-outbox");
+    let sent = || std::fs::read_dir(&outbox).map_or(0, |d| d.count());
+
+    // The answer's plaintext as the schema check wrote it when
+    // `server_verify_url` was required (compact JSON, schema key order).
+    let exact = |problem: &str| {
+        format!(
+            concat!(
+                r#"{{"success":false,"response":{{"success":false,"response":"#,
+                r#"{{"problems":[{{"param":"server_verify_url","problem":"{}","#,
+                r#""required_type":"str","required_param":true}}],"#,
+                r#""failure_reason":"invalid request parameters"}},"#,
+                r#""messages":["request 'user-sendemail-signup' has invalid parameters"]}},"#,
+                r#""messages":["request 'user-sendemail-signup' has invalid parameters"],"#,
+                r#""reqid":42}}"#
+            ),
+            problem
+        )
+    };
+    let answer = |body: Value| async {
+        let (status, _, bytes) = s
+            .call_raw_as("127.0.0.1", "user-sendemail-signup", body)
+            .await;
+        assert_eq!(status, 200);
+        String::from_utf8(s.codec.open_bytes(&bytes).expect("decrypts")).expect("UTF-8")
+    };
+    let mut neither = signup_body(email, &session, &created);
+    neither.as_object_mut().unwrap().remove("server_verify_url");
+    neither
+        .as_object_mut()
+        .unwrap()
+        .remove("account_verify_url");
+    assert_eq!(answer(neither.clone()).await, exact("missing"));
+    // An empty account_verify_url counts as none.
+    neither["account_verify_url"] = json!("");
+    assert_eq!(answer(neither.clone()).await, exact("missing"));
+    // A non-string server_verify_url (a falsy one passes the optional
+    // check) is the required argument's "incorrect type".
+    neither["server_verify_url"] = json!(null);
+    assert_eq!(answer(neither).await, exact("incorrect type"));
+    assert_eq!(sent(), 0);
+
+    let mut only_account = signup_body(email, &session, &created);
+    only_account
+        .as_object_mut()
+        .unwrap()
+        .remove("server_verify_url");
+    let env = s.call("user-sendemail-signup", only_account).await;
+    assert_eq!(env["success"], json!(true), "{env}");
+    assert_eq!(sent(), 1);
+    let file = std::fs::read_dir(&outbox)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let raw = std::fs::read_to_string(file).unwrap();
+    assert!(
+        raw.contains("https://auth.example.org/users/verify"),
+        "{raw}"
+    );
+    s.stop().await;
+    db.drop_db().await;
+}
+
 /// Q-5: string e-mails and an object `created_info` pass the schema; the
 /// upstream types (int, str) do not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -42,12 +42,8 @@ pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx_macros::migrate!("mig
 /// here so they cannot drift): DATETIME columns hold naive UTC and are never
 /// converted, but `UTC_TIMESTAMP()` defaults and any TIMESTAMP column would be.
 pub(crate) async fn connect(url: &str, opts: &SqlOptions) -> Result<MySqlPool, SqlStoreError> {
-    let url = url.trim();
     // sqlx knows only `mysql://`; `mariadb://` is the same protocol.
-    let url = match url.get(..10) {
-        Some(head) if head.eq_ignore_ascii_case("mariadb://") => format!("mysql://{}", &url[10..]),
-        _ => url.to_owned(),
-    };
+    let url = crate::url::Dialect::sqlx_url(url);
     let options = MySqlConnectOptions::from_str(&url)?
         .charset("utf8mb4")
         .timezone(Some("+00:00".to_owned()));

@@ -1,7 +1,9 @@
-//! Turning result rows into domain types, once for both dialects.
+//! Turning result rows into domain types, once for every dialect (SQLite,
+//! PostgreSQL, MySQL/MariaDB).
 //!
 //! The dialects store the same columns in different physical types (SQLite
-//! TEXT datetimes and 0/1 booleans, PostgreSQL native types). Each dialect
+//! TEXT datetimes and 0/1 booleans, PostgreSQL native types, MySQL DATETIME
+//! with microseconds, TINYINT(1) booleans and JSON as text). Each dialect
 //! implements [`ReadColumns`] for its row type; the mapping from column
 //! positions to [`User`] and [`Session`] fields lives here only. Queries select
 //! the columns in the order of [`user_columns!`] and [`session_columns!`].

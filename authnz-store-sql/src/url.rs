@@ -30,17 +30,42 @@ impl Dialect {
     pub fn from_url(url: &str) -> Option<Dialect> {
         let url = url.trim();
         if starts_with_ignore_case(url, "sqlite:") {
-            Some(Dialect::Sqlite)
-        } else if starts_with_ignore_case(url, "postgres://")
-            || starts_with_ignore_case(url, "postgresql://")
-        {
-            Some(Dialect::Postgres)
-        } else if starts_with_ignore_case(url, "mysql://")
-            || starts_with_ignore_case(url, "mariadb://")
-        {
-            Some(Dialect::MySql)
-        } else {
-            None
+            return Some(Dialect::Sqlite);
+        }
+        let (scheme, _) = url.split_once("://")?;
+        Dialect::from_scheme(scheme)
+    }
+
+    /// The dialect a URL scheme names (without `://` or a `+driver`
+    /// suffix; any case): `sqlite`, `postgres`/`postgresql`,
+    /// `mysql`/`mariadb`. This table is the one place where `mariadb` and
+    /// `postgresql` are known to be spellings of the other two.
+    pub fn from_scheme(scheme: &str) -> Option<Dialect> {
+        match scheme.to_ascii_lowercase().as_str() {
+            "sqlite" => Some(Dialect::Sqlite),
+            "postgres" | "postgresql" => Some(Dialect::Postgres),
+            "mysql" | "mariadb" => Some(Dialect::MySql),
+            _ => None,
+        }
+    }
+
+    /// The scheme sqlx knows this dialect's server URLs by: `postgres`,
+    /// `mysql` (also for MariaDB, which speaks the same protocol) and
+    /// `sqlite`.
+    pub fn sqlx_scheme(self) -> &'static str {
+        self.name()
+    }
+
+    /// `url` with its scheme replaced by [`Dialect::sqlx_scheme`]
+    /// (`mariadb://h/db` becomes `mysql://h/db`); other URLs unchanged.
+    pub fn sqlx_url(url: &str) -> String {
+        let url = url.trim();
+        match url.split_once("://") {
+            Some((scheme, rest)) => match Dialect::from_scheme(scheme) {
+                Some(d) if d != Dialect::Sqlite => format!("{}://{rest}", d.sqlx_scheme()),
+                _ => url.to_owned(),
+            },
+            None => url.to_owned(),
         }
     }
 
@@ -113,6 +138,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sqlx_urls_use_the_sqlx_scheme() {
+        assert_eq!(Dialect::sqlx_url("MariaDB://u:p@h/db"), "mysql://u:p@h/db");
+        assert_eq!(Dialect::sqlx_url(" mysql://h/db "), "mysql://h/db");
+        assert_eq!(Dialect::sqlx_url("postgresql://h/db"), "postgres://h/db");
+        assert_eq!(Dialect::sqlx_url("sqlite:///x.db"), "sqlite:///x.db");
+        assert_eq!(Dialect::sqlx_url("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(Dialect::from_scheme("MARIADB"), Some(Dialect::MySql));
+        assert_eq!(Dialect::from_scheme("pysqlite"), None);
+    }
+
+    #[test]
     fn dialects() {
         assert_eq!(Dialect::from_url("sqlite::memory:"), Some(Dialect::Sqlite));
         assert_eq!(Dialect::from_url("SQLite:/tmp/x.db"), Some(Dialect::Sqlite));
@@ -128,6 +164,7 @@ mod tests {
         assert_eq!(Dialect::from_url("MariaDB://u@h/db"), Some(Dialect::MySql));
         assert_eq!(Dialect::from_url("mysql+pymysql://u@h/db"), None);
         assert_eq!(Dialect::from_url("/tmp/x.db"), None);
+        assert_eq!(Dialect::from_url("mysql:/no-slashes"), None);
     }
 
     #[cfg(feature = "sqlite")]

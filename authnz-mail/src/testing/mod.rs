@@ -14,11 +14,16 @@
 //! - [`silent_listener`] accepts TCP connections and never answers: a mail
 //!   server that hangs.
 //!
+//! - [`contract`] is the mailer contract suite every backend runs, with
+//!   harnesses for the in-memory and file backends.
+//!
 //! When Python or PyPI is unavailable, [`python_with`] prints `SKIPPED` and
 //! returns `None`, unless `AUTHNZ_REQUIRE_SERVICES=1`, when it panics (CI).
 //! Callers that must never skip (the SES test when the `ses` feature is
 //! built) use [`require`].
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod contract;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -5,7 +5,8 @@
 //!
 //! Fixed upstream quirks: Q-5 (string `email_address`, object
 //! `created_info`, `account_verify_url` with `server_verify_url` as the
-//! fallback) and Q-9 (unknown e-mail in `user-set-emailsent` is a handled
+//! fallback, and `server_verify_url` needed only without an
+//! `account_verify_url`) and Q-9 (unknown e-mail in `user-set-emailsent` is a handled
 //! failure). A send runs in its own task together with the write of the
 //! "sent" time, so a client that hangs up mid-send cannot leave a delivered
 //! mail unrecorded; a failed or timed-out send writes nothing.
@@ -19,7 +20,9 @@ use super::pyrepr::py_list;
 use super::reply::{Reply, dt};
 use super::{ActionError, Context};
 use crate::mail::templates::{Fields, MailKind, wrap_code};
+use crate::protocol::envelope::schema_failure;
 use crate::protocol::pytruth::truthy;
+use crate::protocol::schema::{Problem, STR};
 
 /// Failure 1 of both send requests: the mail settings are incomplete.
 const MSG_BAD_SETTINGS: &str = "Invalid email server settings provided. Can't send an email.";
@@ -140,13 +143,48 @@ where
         }
     });
     task.await
-        .map_err(|e| ActionError::Internal(format!("mail task failed: {e}")))
+        .map_err(|e| ActionError::internal("mail task", e))
+}
+
+/// The schema of `user-sendemail-signup` lists `server_verify_url` as
+/// optional; it is needed when there is no non-empty `account_verify_url`
+/// string. Then a missing or non-string `server_verify_url` gets, byte for
+/// byte, the schema failure it got when it was a required `str` (the
+/// envelope wraps this reply exactly as the schema failure was wrapped).
+/// A truthy non-string one is already refused by the schema, as an
+/// optional argument.
+fn missing_verify_url(body: &Map<String, Value>) -> Option<Reply> {
+    if url_arg(body, "account_verify_url").is_some() {
+        return None;
+    }
+    let problem = match body.get("server_verify_url") {
+        None => "missing",
+        Some(v) if !v.is_string() => "incorrect type",
+        Some(_) => return None,
+    };
+    let problems = [Problem {
+        param: "server_verify_url",
+        problem,
+        required_type: STR,
+        required_param: true,
+    }];
+    match schema_failure("user-sendemail-signup", &problems, Value::Null) {
+        Value::Object(mut envelope) => match envelope.remove("response") {
+            Some(Value::Object(response)) => Some(Reply(response)),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 pub async fn user_sendemail_signup(
     ctx: &Context,
     body: &Map<String, Value>,
 ) -> Result<Reply, ActionError> {
+    // Before anything else, as the schema check it stands for.
+    if let Some(failure) = missing_verify_url(body) {
+        return Ok(failure);
+    }
     let Ok(route) = ctx.mail.route(body) else {
         return Ok(signup_failure(SIGNUP_BAD_SETTINGS, MSG_BAD_SETTINGS));
     };

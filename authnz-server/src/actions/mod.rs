@@ -43,9 +43,28 @@ pub enum ActionError {
     /// The text may quote the input, so it displays escaped (it is logged).
     #[error("unhandled input: {}", authnz_api::logtext::LogText(.0))]
     Unhandled(String),
-    /// Anything else that should not happen.
-    #[error("internal: {0}")]
-    Internal(String),
+    /// Anything else that should not happen: which step failed, and the
+    /// error that made it fail (kept as the source; also shown, like the
+    /// storage and hashing variants, because the log line shows only this
+    /// text).
+    #[error("internal: {what}: {source}")]
+    Internal {
+        /// The step that failed, e.g. "mail task".
+        what: &'static str,
+        /// Why it failed.
+        #[source]
+        source: authnz_api::error::BoxError,
+    },
+}
+
+impl ActionError {
+    /// An [`ActionError::Internal`] for `what`, keeping `source`.
+    pub fn internal(what: &'static str, source: impl Into<authnz_api::error::BoxError>) -> Self {
+        ActionError::Internal {
+            what,
+            source: source.into(),
+        }
+    }
 }
 
 /// Every request type this server implements.
@@ -414,9 +433,10 @@ mod schemas {
     }
 
     /// Q-5 fixed: `email_address` is a `str` (upstream: `int`) and
-    /// `created_info` a `dict` (upstream: `str`). `server_verify_url` stays
-    /// required as upstream documents it; an `account_verify_url` string
-    /// wins over it.
+    /// `created_info` a `dict` (upstream: `str`). `server_verify_url` is
+    /// needed only without an `account_verify_url` string, which wins over
+    /// it: the handler (`email::user_sendemail_signup`) then answers what
+    /// this schema answered when `server_verify_url` was required.
     pub const USER_SENDEMAIL_SIGNUP: &[Param] = &{
         let m = mail_settings!();
         [
@@ -425,9 +445,9 @@ mod schemas {
             req("created_info", DICT),
             req("server_name", STR),
             req("server_baseurl", STR),
-            req("server_verify_url", STR),
             req("verification_token", STR),
             req("verification_expiry", INT),
+            opt("server_verify_url", STR),
             opt("account_verify_url", STR),
             m[0],
             m[1],

@@ -42,10 +42,10 @@ pub async fn run<T: Send + 'static>(
     let _permit = permits()
         .acquire()
         .await
-        .map_err(|_| ActionError::Internal("input check permits closed".into()))?;
+        .map_err(|e| ActionError::internal("input check permits", e))?;
     tokio::task::spawn_blocking(check)
         .await
-        .map_err(|e| ActionError::Internal(format!("input check failed: {e}")))
+        .map_err(|e| ActionError::internal("input check", e))
 }
 
 #[cfg(test)]
@@ -57,6 +57,29 @@ mod tests {
         let caller = std::thread::current().id();
         let ran_on = run(|| std::thread::current().id()).await;
         assert!(matches!(ran_on, Ok(id) if id != caller));
+    }
+
+    /// A check that panics is an internal error that keeps the join error
+    /// (and so the panic) as its source, not just a text.
+    #[tokio::test(flavor = "current_thread")]
+    #[allow(clippy::panic, clippy::unwrap_used)]
+    async fn a_failed_check_keeps_its_source() {
+        let e = run(|| -> u8 { panic!("check blew up") }).await.unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ActionError::Internal {
+                    what: "input check",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let source = std::error::Error::source(&e).expect("the join error is kept");
+        let join = source
+            .downcast_ref::<tokio::task::JoinError>()
+            .expect("a tokio join error");
+        assert!(join.is_panic());
     }
 
     #[test]

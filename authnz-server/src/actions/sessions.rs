@@ -18,7 +18,7 @@ use crate::protocol::pytruth::truthy;
 /// (Python `secrets.token_urlsafe(32)`, 43 characters).
 pub fn new_session_token() -> Result<String, ActionError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| ActionError::Internal(e.to_string()))?;
+    getrandom::fill(&mut bytes).map_err(|e| ActionError::internal("session token", e))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 

@@ -23,16 +23,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-/// Which database engine a [`DatabaseTarget`] needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DatabaseBackend {
-    /// SQLite (file or memory).
-    Sqlite,
-    /// PostgreSQL.
-    Postgres,
-    /// MySQL or MariaDB.
-    MySql,
-}
+use authnz_store_sql::Dialect;
 
 /// A parsed `authdb` URL.
 ///
@@ -86,18 +77,18 @@ impl DatabaseTarget {
         if driver.is_some_and(str::is_empty) {
             return Err(format!("empty driver name after \"{base}+\""));
         }
-        match base {
-            "sqlite" => Self::parse_sqlite(rest, has_slashes),
-            "postgresql" | "postgres" => {
-                server_rest(base, rest, has_slashes).map(|rest| Self::Postgres {
-                    url: format!("postgres://{rest}"),
-                })
-            }
-            "mysql" | "mariadb" => server_rest(base, rest, has_slashes).map(|rest| Self::MySql {
-                url: format!("mysql://{rest}"),
-            }),
-            other => Err(format!(
-                "unsupported database scheme \"{other}\": use sqlite, postgresql or mysql"
+        // The spellings of each dialect (`postgresql`, `mariadb`, ...) and
+        // its sqlx scheme are the store's: one table for both.
+        let server_url = |dialect: Dialect| {
+            server_rest(base, rest, has_slashes)
+                .map(|rest| format!("{}://{rest}", dialect.sqlx_scheme()))
+        };
+        match Dialect::from_scheme(base) {
+            Some(Dialect::Sqlite) => Self::parse_sqlite(rest, has_slashes),
+            Some(d @ Dialect::Postgres) => server_url(d).map(|url| Self::Postgres { url }),
+            Some(d @ Dialect::MySql) => server_url(d).map(|url| Self::MySql { url }),
+            None => Err(format!(
+                "unsupported database scheme \"{base}\": use sqlite, postgresql or mysql"
             )),
         }
     }
@@ -152,11 +143,11 @@ impl DatabaseTarget {
     }
 
     /// The engine this target needs.
-    pub fn backend(&self) -> DatabaseBackend {
+    pub fn backend(&self) -> Dialect {
         match self {
-            Self::SqliteFile { .. } | Self::SqliteMemory => DatabaseBackend::Sqlite,
-            Self::Postgres { .. } => DatabaseBackend::Postgres,
-            Self::MySql { .. } => DatabaseBackend::MySql,
+            Self::SqliteFile { .. } | Self::SqliteMemory => Dialect::Sqlite,
+            Self::Postgres { .. } => Dialect::Postgres,
+            Self::MySql { .. } => Dialect::MySql,
         }
     }
 }
@@ -268,7 +259,7 @@ mod tests {
         ];
         for (url, want) in cases {
             let target = DatabaseTarget::parse(url).unwrap();
-            assert_eq!(target.backend(), DatabaseBackend::Postgres);
+            assert_eq!(target.backend(), Dialect::Postgres);
             assert_eq!(target.sqlx_url(), want, "{url}");
         }
         let cases = [
@@ -281,7 +272,7 @@ mod tests {
         ];
         for (url, want) in cases {
             let target = DatabaseTarget::parse(url).unwrap();
-            assert_eq!(target.backend(), DatabaseBackend::MySql);
+            assert_eq!(target.backend(), Dialect::MySql);
             assert_eq!(target.sqlx_url(), want, "{url}");
         }
     }

@@ -40,16 +40,9 @@ use crate::serving::HttpLimits;
 /// Name of the envfile looked for in `basedir` when `--envfile` is not given.
 pub const BASEDIR_ENVFILE: &str = ".env";
 
-/// The mail backends compiled into this binary (Cargo features of
-/// `authnz-server`: `file`, `smtp`, `ses`).
-pub const COMPILED_MAILERS: &[MailerKind] = &[
-    #[cfg(feature = "file")]
-    MailerKind::File,
-    #[cfg(feature = "smtp")]
-    MailerKind::Smtp,
-    #[cfg(feature = "ses")]
-    MailerKind::Ses,
-];
+/// The mail backends compiled into this binary (Cargo features `file`,
+/// `smtp`, `ses`, passed through to `authnz-mail`, which keeps the list).
+pub const COMPILED_MAILERS: &[MailerKind] = authnz_mail::COMPILED_BACKENDS;
 
 /// The `mailer` choice must be compiled in.
 fn check_mailer_compiled(word: &str) -> Result<MailerKind, String> {

@@ -51,7 +51,7 @@ pub use autosetup::{
     prepare_basedir_with, write_admin_credentials, write_admin_credentials_at,
 };
 pub use cli::{Cli, Command, PolicyCommand};
-pub use database::{DatabaseBackend, DatabaseTarget};
+pub use database::DatabaseTarget;
 pub use envfile::Envfile;
 pub use environment::Environment;
 pub use error::{AutosetupError, ConfigError, RandomError};

@@ -133,37 +133,9 @@ impl SessionStoreKind {
     }
 }
 
-/// The mail backends (`mailer`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MailerKind {
-    /// Each message as an `.eml` file in `emailfiledir`.
-    File,
-    /// SMTP to `emailserver:emailport`.
-    Smtp,
-    /// Amazon SES v2.
-    Ses,
-}
-
-impl MailerKind {
-    /// The config spelling: `file`, `smtp`, `ses`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MailerKind::File => "file",
-            MailerKind::Smtp => "smtp",
-            MailerKind::Ses => "ses",
-        }
-    }
-
-    /// Parse the config spelling (case-insensitive).
-    pub fn parse(text: &str) -> Option<Self> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "file" => Some(MailerKind::File),
-            "smtp" => Some(MailerKind::Smtp),
-            "ses" => Some(MailerKind::Ses),
-            _ => None,
-        }
-    }
-}
+/// The mail backends (`mailer`): `authnz-mail`'s list, which also knows
+/// which of them this build has.
+pub use authnz_mail::MailerKind;
 
 /// SMTP connection security (`emailtls`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

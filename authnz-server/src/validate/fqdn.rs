@@ -24,6 +24,26 @@
 //! this development machine the result equals CPython's (`localhost`,
 //! because `/etc/hosts` maps the host name to 127.0.0.1 whose first name is
 //! `localhost`), which is upstream's behaviour too.
+//!
+//! Why not a resolver crate: the rule above needs what C's
+//! `gethostbyaddr` returns, the canonical name *and its aliases* (the alias
+//! with a dot wins: `10.0.0.5 app app.internal.example` gives
+//! `app.internal.example`). No well-kept crate returns that without our own
+//! FFI:
+//!
+//! - `dns-lookup` wraps `getaddrinfo`/`getnameinfo`; `getnameinfo` gives
+//!   the canonical name only, so the alias case above would become `app`;
+//! - `hickory-resolver` is a DNS client: it answers from DNS servers, not
+//!   through the C library's name-service sources, and gives no alias list
+//!   for an address either; it would also put network lookups into
+//!   start-up;
+//! - calling `gethostbyaddr` ourselves needs `unsafe` FFI, which the
+//!   workspace forbids (`unsafe_code = "forbid"`);
+//! - `gethostname`/`hostname` would replace step 1 only, with the value
+//!   `/proc/sys/kernel/hostname` already holds on Linux.
+//!
+//! So this module keeps its small `/etc/hosts` reader, whose results the
+//! tests below pin down.
 
 use std::net::IpAddr;
 

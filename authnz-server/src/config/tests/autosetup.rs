@@ -8,9 +8,9 @@ use std::path::Path;
 use super::super::envfile::Envfile;
 use super::super::{
     ADMIN_CREDENTIALS_FILE, AutosetupError, AutosetupPlan, AutosetupSeed, Config,
-    DEFAULT_POLICY_JSON, DatabaseBackend, DatabaseTarget, Environment, FernetKey, ITEMS,
-    POLICY_FILE, SALT_FILE, SECRET_KEY_FILE, ScriptedPrompter, USER_GENERATED_PASSWORD_MARKER,
-    prepare_basedir_with, write_admin_credentials, write_admin_credentials_at,
+    DEFAULT_POLICY_JSON, DatabaseTarget, Environment, FernetKey, ITEMS, POLICY_FILE, SALT_FILE,
+    SECRET_KEY_FILE, ScriptedPrompter, USER_GENERATED_PASSWORD_MARKER, prepare_basedir_with,
+    write_admin_credentials, write_admin_credentials_at,
 };
 use super::{KEY, cli, mode};
 
@@ -296,7 +296,7 @@ fn seed_values_are_used_without_prompting() {
     let mut prompter = ScriptedPrompter::new(["ignored"]);
     let plan = prepare_basedir_with(&basedir, &seed, false, &mut prompter).unwrap();
     assert!(prompter.transcript.is_empty());
-    assert_eq!(plan.authdb.backend(), DatabaseBackend::Postgres);
+    assert_eq!(plan.authdb.backend(), authnz_store_sql::Dialect::Postgres);
     assert_eq!(plan.authdb_url, "postgresql+psycopg2://u:pw@db/auth");
     assert!(!plan.authdb_is_default_sqlite);
     assert_eq!(plan.permissions, policy);
