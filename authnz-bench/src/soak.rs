@@ -2,14 +2,20 @@
 //! docs/OPERATIONS.md). Per backend, one `authnzrv` gets a steady mixed
 //! load for the given time while its resident memory is sampled every
 //! [`SAMPLE_EVERY`]; the run fails when memory keeps growing (the last
-//! third of the run peaks more than `growth_pct` above the middle third) or
-//! when any reply is wrong.
+//! third of the run sits more than `growth_pct` above the middle third) or
+//! when any reply is wrong. Thirds are compared by their floor (smallest
+//! sample): Argon2 holds its memory (64 MiB per lane with the default
+//! parameters) only while it hashes, so samples taken during a login or
+//! sign-up spike by a few hundred MiB without any leak, while what the
+//! server keeps between requests shows in the floor.
 //!
 //! The load is a sequence of rounds of a fixed mix, so the working set stays
 //! steady and growth means a leak rather than more data: each round opens
 //! anonymous sessions and checks them, logs in with the right password
-//! (the admin) and with a wrong one (a user made at set-up), signs up new
-//! users, and logs out or deletes what the previous round opened. Every
+//! (the admin, and a user made at set-up) and with a wrong one (that user,
+//! whose right-password login each round clears its failure count, so the
+//! back-off delays stay a few seconds), signs up new users, and logs out or
+//! deletes what the previous round opened. Every
 //! reply is checked: HTTP status (429 is counted apart, as expected under
 //! rate limits), decryption, and `success` as the request type and
 //! password make it.
@@ -34,7 +40,7 @@ const CONNECTIONS: usize = 8;
 const SESSION_NEW: usize = 200;
 const SESSION_EXISTS: usize = 800;
 const LOGIN_RIGHT: usize = 4;
-const LOGIN_WRONG: usize = 4;
+const LOGIN_WRONG: usize = 2;
 const USER_NEW: usize = 2;
 /// Absolute slack of the plateau check, for tiny absolute changes.
 const SLACK_KIB: u64 = 2048;
@@ -76,8 +82,8 @@ pub struct SoakReport {
     pub samples: Vec<Sample>,
 }
 
-/// Maximum RSS of the samples taken in `[from, to)` of the run (fractions).
-fn max_in(samples: &[Sample], total: Duration, from: f64, to: f64) -> Option<u64> {
+/// Smallest RSS of the samples taken in `[from, to)` of the run (fractions).
+fn floor_in(samples: &[Sample], total: Duration, from: f64, to: f64) -> Option<u64> {
     samples
         .iter()
         .filter(|s| {
@@ -85,7 +91,7 @@ fn max_in(samples: &[Sample], total: Duration, from: f64, to: f64) -> Option<u64
             f >= from && f < to
         })
         .map(|s| s.rss_kib)
-        .max()
+        .min()
 }
 
 impl SoakReport {
@@ -93,11 +99,11 @@ impl SoakReport {
         self.errors.values().sum()
     }
 
-    /// (max of the middle third, max of the last third), KiB.
+    /// (floor of the middle third, floor of the last third), KiB.
     pub fn thirds(&self) -> Option<(u64, u64)> {
         let total = self.samples.last()?.at;
-        let mid = max_in(&self.samples, total, 1.0 / 3.0, 2.0 / 3.0)?;
-        let last = max_in(&self.samples, total, 2.0 / 3.0, 1.01)?;
+        let mid = floor_in(&self.samples, total, 1.0 / 3.0, 2.0 / 3.0)?;
+        let last = floor_in(&self.samples, total, 2.0 / 3.0, 1.01)?;
         Some((mid, last))
     }
 
@@ -120,7 +126,7 @@ impl SoakReport {
                 let allowed = (mid as f64 * (1.0 + growth_pct / 100.0)) as u64 + SLACK_KIB;
                 if last > allowed {
                     out.push(format!(
-                        "{}: RSS still growing: last third peaks at {last} KiB, middle third at \
+                        "{}: RSS still growing: floor of the last third {last} KiB, of the middle third \
                          {mid} KiB (allowed {allowed} KiB, +{growth_pct}% + {SLACK_KIB} KiB)",
                         self.backend
                     ));
@@ -171,7 +177,7 @@ impl SoakReport {
             ));
             if let Some((mid, last)) = self.thirds() {
                 s.push_str(&format!(
-                    "; peak of middle third {:.1} MiB, of last third {:.1} MiB ({:+.1}%)",
+                    "; floor of middle third {:.1} MiB, of last third {:.1} MiB ({:+.1}%)",
                     mib(mid),
                     mib(last),
                     (last as f64 / mid.max(1) as f64 - 1.0) * 100.0
@@ -196,8 +202,10 @@ struct Carry {
     sessions: Vec<String>,
     /// Sessions checked last round: deleted now.
     to_delete: Vec<String>,
-    /// `(session token, user id)` of last round's successful logins.
-    logged_in: Vec<(String, i64)>,
+    /// The admin's user id, from the first right-password login.
+    admin_id: Option<i64>,
+    /// Signed-in sessions of the admin opened last round: logged out now.
+    signed_in: Vec<String>,
 }
 
 /// Soak `server` for `duration`.
@@ -208,7 +216,7 @@ pub async fn soak(
     duration: Duration,
 ) -> anyhow::Result<SoakReport> {
     let b = Builder::new(server, run_id);
-    let wrong_email = set_up_wrong_user(server, &b).await?;
+    let other = set_up_other_user(server, &b).await?;
     let mut report = SoakReport {
         backend: backend.to_owned(),
         ..SoakReport::default()
@@ -233,19 +241,18 @@ pub async fn soak(
     };
     let mut carry = Carry::default();
     while Instant::now() < deadline {
-        let items = round(&b, server, &wrong_email, &mut carry);
+        let items = round(&b, server, &other, &mut carry);
         let replies = run_round(server, items, &mut report).await;
         for (class, value) in replies {
             match class {
                 "session-new" => carry.sessions.extend(session_token(&value)),
-                "user-login (right password)" => {
+                "session-new (signed in)" => carry.signed_in.extend(session_token(&value)),
+                "user-login (right password, admin)" => {
                     let user_id = value
                         .get("response")
                         .and_then(|r| r.get("user_id"))
                         .and_then(Value::as_i64);
-                    if let (Some(t), Some(id)) = (session_token(&value), user_id) {
-                        carry.logged_in.push((t, id));
-                    }
+                    carry.admin_id = carry.admin_id.or(user_id);
                 }
                 _ => {}
             }
@@ -258,8 +265,8 @@ pub async fn soak(
     Ok(report)
 }
 
-/// A user whose logins are made with a wrong password.
-async fn set_up_wrong_user(server: &Server, b: &Builder<'_>) -> anyhow::Result<String> {
+/// A second user, for the wrong-password logins: `(email, password)`.
+async fn set_up_other_user(server: &Server, b: &Builder<'_>) -> anyhow::Result<(String, String)> {
     let (email, password) = b.new_credentials();
     let mut conn = Conn::new(server.addr);
     for request in [
@@ -277,11 +284,16 @@ async fn set_up_wrong_user(server: &Server, b: &Builder<'_>) -> anyhow::Result<S
             "set-up failed: {value}"
         );
     }
-    Ok(email)
+    Ok((email, password))
 }
 
 /// The requests of one round, interleaved so every class runs throughout.
-fn round(b: &Builder<'_>, server: &Server, wrong_email: &str, carry: &mut Carry) -> Vec<Item> {
+fn round(
+    b: &Builder<'_>,
+    server: &Server,
+    other: &(String, String),
+    carry: &mut Carry,
+) -> Vec<Item> {
     let mut classes: Vec<Vec<Item>> = Vec::new();
     let item = |class, expect, bytes| Item {
         class,
@@ -298,9 +310,15 @@ fn round(b: &Builder<'_>, server: &Server, wrong_email: &str, carry: &mut Carry)
     let (for_login, rest) = previous.split_at(previous.len().min(LOGIN_RIGHT + LOGIN_WRONG));
     let mut logins = Vec::new();
     for (i, t) in for_login.iter().enumerate() {
-        logins.push(if i < LOGIN_RIGHT {
+        logins.push(if i == 0 {
             item(
                 "user-login (right password)",
+                Expect::Success,
+                b.user_login(t, &other.0, &other.1),
+            )
+        } else if i < LOGIN_RIGHT {
+            item(
+                "user-login (right password, admin)",
                 Expect::Success,
                 b.user_login(t, &server.admin_email, &server.admin_password),
             )
@@ -308,7 +326,7 @@ fn round(b: &Builder<'_>, server: &Server, wrong_email: &str, carry: &mut Carry)
             item(
                 "user-login (wrong password)",
                 Expect::Failure,
-                b.user_login(t, wrong_email, "not the password at all"),
+                b.user_login(t, &other.0, "not the password at all"),
             )
         });
     }
@@ -341,18 +359,34 @@ fn round(b: &Builder<'_>, server: &Server, wrong_email: &str, carry: &mut Carry)
                 .collect(),
         );
     }
-    classes.push(
-        std::mem::take(&mut carry.logged_in)
-            .into_iter()
-            .map(|(t, id)| {
-                item(
-                    "user-logout",
-                    Expect::Success,
-                    b.request("user-logout", json!({ "session_token": t, "user_id": id })),
-                )
-            })
-            .collect(),
-    );
+    // After a login the frontend opens a session for the user; the next
+    // round logs it out.
+    if let Some(id) = carry.admin_id {
+        let signed_in = std::mem::take(&mut carry.signed_in);
+        classes.push(
+            signed_in
+                .iter()
+                .map(|t| {
+                    item(
+                        "user-logout",
+                        Expect::Success,
+                        b.request("user-logout", json!({ "session_token": t, "user_id": id })),
+                    )
+                })
+                .collect(),
+        );
+        classes.push(
+            (0..LOGIN_RIGHT)
+                .map(|_| {
+                    item(
+                        "session-new (signed in)",
+                        Expect::Success,
+                        b.session_new_for(Some(id)),
+                    )
+                })
+                .collect(),
+        );
+    }
     classes.push(
         (0..USER_NEW)
             .map(|_| item("user-new", Expect::Success, b.user_new()))
@@ -483,7 +517,7 @@ mod tests {
     #[test]
     fn plateau_passes_and_growth_fails() {
         let flat = report(&[
-            10_000, 30_000, 31_000, 30_500, 31_000, 30_800, 31_200, 31_000, 30_900,
+            10_000, 30_000, 31_000, 30_500, 250_000, 30_800, 31_200, 260_000, 30_900,
         ]);
         assert!(flat.problems(10.0).is_empty(), "{:?}", flat.problems(10.0));
         let growing = report(&[
