@@ -170,7 +170,15 @@ fn ci(root: &Path, opts: &TestOpts) -> anyhow::Result<()> {
             cargo()
                 .current_dir(root)
                 .args(["fmt", "--all", "--", "--check"]),
-        )
+        )?;
+        // The fuzz crate is a workspace of its own (docs/FUZZING.md).
+        steps::run(cargo().current_dir(root).args([
+            "fmt",
+            "--manifest-path",
+            "fuzz/Cargo.toml",
+            "--",
+            "--check",
+        ]))
     });
     steps.run("cargo clippy -D warnings", || {
         steps::run(cargo().current_dir(root).args([
