@@ -170,6 +170,30 @@ mod tests {
         super::dumps(&v)
     }
 
+    /// Floats are read correctly rounded, as Python's `json.loads` reads
+    /// them, so what is written back (and re-read) is Python's text. Found
+    /// by the `pyjson` fuzz target: serde_json's default float parser can
+    /// land one ulp off for long literals, and the written text then did
+    /// not read back to the same value.
+    #[test]
+    fn floats_read_like_python_and_round_trip() {
+        for (text, python) in [
+            (
+                "30035670035678789012345689012349012345689012345676.0",
+                "3.003567003567879e+49",
+            ),
+            ("2.2250738585072011e-308", "2.225073858507201e-308"),
+            ("0.30000000000000004441", "0.30000000000000004"),
+            ("9007199254740993.0", "9007199254740992.0"),
+        ] {
+            let value: Value = serde_json::from_str(text).unwrap();
+            let written = dumps(value.clone());
+            assert_eq!(written, python, "{text}");
+            let back: Value = serde_json::from_str(&written).unwrap();
+            assert_eq!(back, value, "{text}");
+        }
+    }
+
     #[test]
     fn separators_match_python() {
         assert_eq!(

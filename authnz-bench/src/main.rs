@@ -9,6 +9,10 @@
 //! runs it through `cargo xtask test`), and fails
 //! unless every implemented scenario reported sane non-zero figures (it
 //! never asserts a speed).
+//!
+//! `--soak MINUTES` runs the soak test instead (module [`soak`]): a steady
+//! mixed load per backend with the server's RSS sampled, failing on
+//! growth or on any wrong reply.
 
 mod client;
 mod limits;
@@ -18,6 +22,7 @@ mod rediskeys;
 mod report;
 mod scenarios;
 mod servers;
+mod soak;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -93,6 +98,14 @@ struct Args {
     /// Interpreter that makes the original's virtualenv.
     #[arg(long, default_value = "python3")]
     python: String,
+    /// Soak test instead of the benchmark: this many minutes of mixed load
+    /// per backend (at most 120), RSS sampled, plateau asserted.
+    #[arg(long, value_name = "MINUTES")]
+    soak: Option<f64>,
+    /// Soak: how much (percent) the last third's RSS peak may exceed the
+    /// middle third's.
+    #[arg(long, default_value_t = 10.0)]
+    soak_growth_pct: f64,
     /// Working folder (virtualenv, basedirs, logs). Default: target/bench.
     #[arg(long)]
     work_dir: Option<PathBuf>,
@@ -190,6 +203,30 @@ fn real_main(mut args: Args) -> anyhow::Result<bool> {
         .enable_all()
         .build()
         .context("cannot start the generator's runtime")?;
+    if let Some(minutes) = args.soak {
+        anyhow::ensure!(
+            minutes > 0.0 && minutes <= 120.0,
+            "--soak must be in (0, 120] minutes"
+        );
+        let duration = Duration::from_secs_f64(minutes * 60.0);
+        let result = rt.block_on(soak_backends(&args, &setup, &server_bin, duration));
+        let _ = std::fs::remove_dir_all(&setup.work);
+        let reports = result?;
+        let mut problems = Vec::new();
+        for r in &reports {
+            println!("{}", r.render());
+            problems.extend(r.problems(args.soak_growth_pct));
+        }
+        if problems.is_empty() {
+            eprintln!("authnz-bench --soak: ok (no wrong reply, RSS plateaued)");
+            return Ok(true);
+        }
+        eprintln!("authnz-bench --soak: FAILED");
+        for p in &problems {
+            eprintln!("  - {p}");
+        }
+        return Ok(false);
+    }
     let result = rt.block_on(bench(&args, &setup, &server_bin, &selected));
     let _ = std::fs::remove_dir_all(&setup.work);
     let (rows, limits) = result?;
@@ -339,6 +376,80 @@ async fn bench(
         }
     }
     Ok((rows, limits))
+}
+
+/// The soak test on each backend of `--backends`, one after another.
+async fn soak_backends(
+    args: &Args,
+    setup: &Setup,
+    server_bin: &Path,
+    duration: Duration,
+) -> anyhow::Result<Vec<soak::SoakReport>> {
+    let mut reports = Vec::new();
+    for backend in args.backends.split(',').map(str::trim) {
+        eprintln!(
+            "soak: {backend} for {:.0} s (RSS every {} s) ...",
+            duration.as_secs_f64(),
+            soak::SAMPLE_EVERY.as_secs()
+        );
+        let dir = setup
+            .work
+            .join(format!("soak-{}", backend.replace('+', "-")));
+        let report = match backend {
+            "sqlite" => {
+                let server = servers::start_authnz(server_bin, &dir, None, &[], &setup.pinning)?;
+                let r = soak::soak(&server, backend, &setup.run_id, duration).await;
+                server.stop();
+                r?
+            }
+            "postgres" | "postgres+redis" => {
+                let with_redis = backend == "postgres+redis";
+                let db_run_id = format!("{}s{}", setup.run_id, if with_redis { "r" } else { "" });
+                let db = pg::Database::create(&args.postgres_url, &db_run_id).await?;
+                let redis = if with_redis {
+                    match rediskeys::Prefix::check(&args.redis_url, &setup.run_id).await {
+                        Ok(p) => Some(p),
+                        Err(e) => {
+                            db.drop_database().await;
+                            return Err(e);
+                        }
+                    }
+                } else {
+                    None
+                };
+                let env: Vec<(&str, String)> = match &redis {
+                    Some(p) => vec![
+                        ("AUTHNZERVER_REDIS_URL", args.redis_url.clone()),
+                        ("AUTHNZERVER_REDISPREFIX", p.prefix.clone()),
+                        ("AUTHNZERVER_SESSIONSTORE", "redis".to_owned()),
+                    ],
+                    None => Vec::new(),
+                };
+                let r = match servers::start_authnz(
+                    server_bin,
+                    &dir,
+                    Some(&db.url),
+                    &env,
+                    &setup.pinning,
+                ) {
+                    Ok(server) => {
+                        let r = soak::soak(&server, backend, &setup.run_id, duration).await;
+                        server.stop();
+                        r
+                    }
+                    Err(e) => Err(e),
+                };
+                db.drop_database().await;
+                if let Some(p) = redis {
+                    p.delete_keys().await;
+                }
+                r?
+            }
+            other => bail!("unknown backend {other} (sqlite, postgres, postgres+redis)"),
+        };
+        reports.push(report);
+    }
+    Ok(reports)
 }
 
 fn workspace_root() -> PathBuf {

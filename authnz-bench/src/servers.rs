@@ -100,6 +100,18 @@ impl Server {
         (now, peak)
     }
 
+    /// A reader of the current RSS (KiB) of the server and its descendants
+    /// that can be moved into a task.
+    pub fn rss_probe(&self) -> impl Fn() -> u64 + Send + 'static {
+        let pid = self.pid();
+        move || {
+            process_tree(pid)
+                .into_iter()
+                .map(|p| status_kib(p, "VmRSS:").unwrap_or(0))
+                .sum()
+        }
+    }
+
     /// Reset the peak-RSS counters of the server's processes (Linux
     /// `clear_refs` 5), so the next peak belongs to the next scenario.
     pub fn reset_peak_rss(&self) {

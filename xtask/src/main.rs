@@ -11,12 +11,18 @@
 //!   release and run the benchmark (authnz vs the original Python
 //!   authnzerver, physical limits); `test` runs its `--smoke` mode against a
 //!   debug build.
+//! - `fuzz`: build the cargo-fuzz targets in `fuzz/` and run each for a
+//!   bounded time (docs/FUZZING.md); `test` runs it (about a minute).
+//! - `soak`: a bounded mixed-load run against `authnzrv` on SQLite and on
+//!   PostgreSQL + Redis that samples the server's RSS and asserts a plateau
+//!   (docs/OPERATIONS.md). Not part of `test`.
 //!
 //! Dependencies stay tiny on purpose (anyhow only): this crate is compiled
 //! before anything else in every CI run.
 
 mod bench;
 mod e2e;
+mod fuzz;
 mod services;
 mod steps;
 
@@ -29,16 +35,19 @@ const USAGE: &str = "\
 usage: cargo xtask <task> [options]
 
 tasks:
-  test [--no-e2e | --only-e2e] [--no-ses] [--no-mysql] [--no-bench] [FILTER]
+  test [--no-e2e | --only-e2e] [--no-ses] [--no-mysql] [--no-bench] [--no-fuzz]
+       [FILTER]
         probe services, run Rust tests (nextest + doc-tests), the SES mail
         backend against a local emulator (not with --no-ses), the storage
         contract suite on MySQL/MariaDB (feature `mysql`; not with
         --no-mysql), the bench smoke
         test (authnz only, debug build, ~2 s per scenario; not with
-        --no-bench), build authnzrv, run the Python e2e suite. FILTER selects
-        tests by name in both (nextest filter / pytest -k) and skips the SES,
-        MySQL and bench steps.
-  ci   [--no-e2e | --only-e2e] [--no-ses] [--no-mysql] [--no-bench] [FILTER]
+        --no-bench), the fuzz targets for 8 s each (needs cargo-fuzz; not
+        with --no-fuzz), build authnzrv, run the Python e2e suite. FILTER
+        selects tests by name in both (nextest filter / pytest -k) and skips
+        the SES, MySQL, bench and fuzz steps.
+  ci   [--no-e2e | --only-e2e] [--no-ses] [--no-mysql] [--no-bench] [--no-fuzz]
+       [FILTER]
         cargo fmt --check, cargo clippy -D warnings, then `test`.
   run  [ARGS...]
         build release authnzrv, autosetup ./authnz-data on first use, then
@@ -52,6 +61,12 @@ tasks:
         build authnzrv and authnz-bench in release, run the benchmark against
         authnz and the original Python authnzerver 0.1.3 (virtualenv under
         target/bench). `cargo xtask bench --help` lists the options.
+  fuzz [--seconds N] [--max-len BYTES] [TARGET...]
+        build the fuzz targets (fuzz/, cargo-fuzz) and run each (default:
+        all) for N seconds (default 8) from its seeds; fails on any crash.
+  soak [--minutes N] [--backends sqlite,postgres+redis] [--release]
+        mixed load against authnzrv for N minutes per backend (default 10,
+        at most 120), RSS sampled, plateau asserted, errors counted.
 
 environment:
   AUTHNZ_TEST_POSTGRES_URL, AUTHNZ_TEST_REDIS_URL, AUTHNZ_TEST_MYSQL_URL
@@ -79,6 +94,8 @@ fn real_main() -> anyhow::Result<()> {
         "run" => run(&root, &rest),
         "bench" => bench::full(&root, &rest),
         "docs" => docs(&root),
+        "fuzz" => fuzz_task(&root, &rest),
+        "soak" => bench::soak(&root, &rest),
         "services" => {
             let probes = services::probe_all();
             services::report(&probes);
@@ -132,6 +149,8 @@ struct TestOpts {
     /// run its MySQL/MariaDB tests: once, in their own step.
     mysql: bool,
     bench: bool,
+    /// Build the fuzz targets and run each for a few seconds.
+    fuzz: bool,
     filter: Option<String>,
 }
 
@@ -143,6 +162,7 @@ impl TestOpts {
             ses: true,
             mysql: true,
             bench: true,
+            fuzz: true,
             filter: None,
         };
         for a in args {
@@ -152,6 +172,7 @@ impl TestOpts {
                 "--no-ses" => opts.ses = false,
                 "--no-mysql" => opts.mysql = false,
                 "--no-bench" => opts.bench = false,
+                "--no-fuzz" => opts.fuzz = false,
                 "--" => {}
                 s if s.starts_with('-') => anyhow::bail!("unknown option `{s}`\n\n{USAGE}"),
                 s if opts.filter.is_none() => opts.filter = Some(s.to_string()),
@@ -172,7 +193,15 @@ fn ci(root: &Path, opts: &TestOpts) -> anyhow::Result<()> {
             cargo()
                 .current_dir(root)
                 .args(["fmt", "--all", "--", "--check"]),
-        )
+        )?;
+        // The fuzz crate is a workspace of its own (docs/FUZZING.md).
+        steps::run(cargo().current_dir(root).args([
+            "fmt",
+            "--manifest-path",
+            "fuzz/Cargo.toml",
+            "--",
+            "--check",
+        ]))
     });
     // --all-features: the features that ship off by default (`mysql`,
     // `ses`) are linted on every run too, not only the default build.
@@ -277,6 +306,32 @@ fn test(root: &Path, opts: &TestOpts, mut steps: Steps, task: &str) -> anyhow::R
         }
     }
 
+    if opts.rust && opts.fuzz {
+        let name = "fuzz targets (8 s each)";
+        if filter.is_some() {
+            steps.skip(name, "a FILTER was given");
+        } else if !fuzz::installed() {
+            let why = format!(
+                "cargo-fuzz is not installed; install it with `{}`",
+                fuzz::INSTALL
+            );
+            if services::required() {
+                steps.run(name, || anyhow::bail!("{why}"));
+            } else {
+                println!("!!! {why} (or pass --no-fuzz)");
+                println!(
+                    "!!! {}=1 turns this skip into a failure.",
+                    services::REQUIRE_VAR
+                );
+                steps.skip(name, &why);
+            }
+        } else {
+            steps.run(name, || {
+                fuzz::run(root, &target_dir(root)?, &fuzz::FuzzOpts::parse(&[])?)
+            });
+        }
+    }
+
     if opts.e2e {
         let mut server = None;
         steps.run("build authnzrv (debug)", || {
@@ -307,6 +362,16 @@ fn test(root: &Path, opts: &TestOpts, mut steps: Steps, task: &str) -> anyhow::R
         }
     }
     steps.finish(task)
+}
+
+fn fuzz_task(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    let opts = fuzz::FuzzOpts::parse(args)?;
+    anyhow::ensure!(
+        fuzz::installed(),
+        "cargo-fuzz is not installed; install it with `{}`",
+        fuzz::INSTALL
+    );
+    fuzz::run(root, &target_dir(root)?, &opts)
 }
 
 fn nextest_installed() -> bool {
@@ -439,6 +504,8 @@ mod tests {
         let o = TestOpts::parse(&args(&["--no-bench"]));
         assert!(o.is_ok_and(|o| o.rust && o.e2e && !o.bench && o.mysql));
         let o = TestOpts::parse(&args(&["--no-mysql"]));
-        assert!(o.is_ok_and(|o| o.rust && o.e2e && o.bench && !o.mysql));
+        assert!(o.is_ok_and(|o| o.rust && o.e2e && o.bench && !o.mysql && o.fuzz));
+        let o = TestOpts::parse(&args(&["--no-fuzz"]));
+        assert!(o.is_ok_and(|o| o.rust && o.e2e && o.bench && o.mysql && !o.fuzz));
     }
 }

@@ -52,7 +52,7 @@ pub use autosetup::{
 };
 pub use cli::{Cli, Command, PolicyCommand};
 pub use database::DatabaseTarget;
-pub use envfile::Envfile;
+pub use envfile::{Envfile, escape_value};
 pub use environment::Environment;
 pub use error::{AutosetupError, ConfigError, RandomError};
 pub use items::{ITEMS, Item, ItemDefault, Kind, UrlKind};
