@@ -143,7 +143,12 @@ impl MailHarness for FileHarness {
                 .collect(),
             Err(_) => Vec::new(),
         };
-        files.sort();
+        // File names are unique, not ordered (two sends within one clock
+        // tick may sort either way): order by when each file was written.
+        files.sort_by_key(|p| {
+            let written = std::fs::metadata(p).and_then(|m| m.modified()).ok();
+            (written, p.clone())
+        });
         files
             .iter()
             .map(|p| parse_eml(&std::fs::read(p).expect("read .eml")))
