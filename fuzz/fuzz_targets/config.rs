@@ -49,11 +49,14 @@ fuzz_target!(|data: &[u8]| {
             env = env.with(name, value);
         }
     }
-    let cli = Cli {
-        basedir: Some(dir.to_string_lossy().into_owned()),
-        config: Some(toml),
-        envfile: Some(envfile),
-        ..Cli::default()
+    let args = [
+        format!("--basedir={}", dir.to_string_lossy()),
+        format!("--config={}", toml.to_string_lossy()),
+        format!("--envfile={}", envfile.to_string_lossy()),
+    ];
+    let cli = match Cli::from_args(args) {
+        Ok(cli) => cli,
+        Err(e) => panic!("the fuzz target's own command line does not parse: {e}"),
     };
     let _ = Config::load(&cli, &env);
     // Without the files: the environment alone (basedir from there too).

@@ -140,6 +140,13 @@ impl clap::FromArgMatches for ItemArgs {
 
 impl Cli {
     /// The command-line value of `item` as typed, if the option was given.
+    /// Parse `args` (without the program name) as the command line of
+    /// `authnzrv`; for callers that build a command line in code (tests,
+    /// the config fuzz target).
+    pub fn from_args<I: IntoIterator<Item = String>>(args: I) -> Result<Self, clap::Error> {
+        Self::try_parse_from(std::iter::once("authnzrv".to_owned()).chain(args))
+    }
+
     pub fn item(&self, item: &Item) -> Option<&str> {
         self.items.values.get(item.key).map(String::as_str)
     }
