@@ -261,7 +261,7 @@ pub fn start_authnz(
 }
 
 /// The virtualenv with the original authnzerver 0.1.3, made on first use
-/// (with the three fixes of TOOLCHAIN.md). Returns its `bin` folder.
+/// (with the three fixes its 2020 wheel needs; see docs/PERFORMANCE.md). Returns its `bin` folder.
 pub fn original_venv(work: &Path, python: &str, blocklist: &Path) -> anyhow::Result<PathBuf> {
     let venv = work.join("original-venv");
     let bin = venv.join("bin");

@@ -1,6 +1,7 @@
 //! The Amazon SES v2 backend (`SendEmail` with simple content: subject, text
 //! and HTML parts), built lean: no default SDK features, HTTPS through
-//! `aws-smithy-http-client` with rustls and ring (TOOLCHAIN.md).
+//! `aws-smithy-http-client` with rustls and ring
+//! (no aws-lc-sys, no second hyper stack).
 //!
 //! Region and credentials come from the standard AWS chain (environment,
 //! shared config and credential files, web identity, container and instance

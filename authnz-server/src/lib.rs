@@ -1,5 +1,5 @@
 //! The authnz server: a Rust successor of the Python `authnzerver`, speaking
-//! its Fernet-encrypted protocol (see `shared/spec/PROTOCOL.md`).
+//! its Fernet-encrypted protocol (see `docs/PROTOCOL.md`).
 //!
 //! Layout: [`protocol`] (framing, errors, envelope, schema) → [`http`]
 //! (routing and the request pipeline) → [`actions`] (one function per request
