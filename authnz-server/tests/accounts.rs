@@ -7,6 +7,10 @@
 
 mod common;
 
+use std::sync::Arc;
+
+use authnz_api::ManualClock;
+use chrono::TimeDelta;
 use common::{ADMIN_EMAIL, Backend, TestDb, TestServer};
 use serde_json::{Value, json};
 
@@ -470,7 +474,89 @@ async fn internal_actions(backend: Backend, test: &str) {
     .await;
 }
 
+/// A processed full name longer than the 280-character column is refused
+/// alike on every backend (SQLite does not enforce the width), and cannot
+/// overwrite a pending sign-up (docs/PROTOCOL.md §10, D-22).
+async fn full_name_width(backend: Backend, test: &str) {
+    let Some(db) = TestDb::new(backend, test).await else {
+        return;
+    };
+    let clock = Arc::new(ManualClock::starting_now());
+    let s = TestServer::start_with(&db, clock.clone(), |_| {}).await;
+    // 280 code points after processing: `&` becomes `&amp;` (5), and
+    // whitespace at the ends does not count.
+    let fits = format!("  {}&{}\u{a0} ", "é".repeat(140), "x".repeat(135));
+    for email in ["fits@example.org", "again@example.org"] {
+        let env = s
+            .call(
+                "user-new",
+                json!({"email": email, "full_name": fits, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(env["success"], json!(true), "{env}");
+    }
+    let env = s
+        .call("user-lookup-email", json!({"email": "fits@example.org"}))
+        .await;
+    let stored = env["response"]["user_info"]["full_name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(stored.chars().count(), 280, "{stored}");
+
+    let over = format!("{}&{}", "é".repeat(140), "x".repeat(136));
+    let env = s
+        .call(
+            "user-new",
+            json!({"email": "over@example.org", "full_name": over, "password": PASSWORD}),
+        )
+        .await;
+    fails(
+        &env,
+        "DB issue with user creation",
+        json!(["User account created. Please verify your email address to log in."]),
+    );
+    assert_eq!(env["response"]["user_id"], Value::Null, "{env}");
+    let env = s
+        .call("user-lookup-email", json!({"email": "over@example.org"}))
+        .await;
+    assert_eq!(
+        env["failure_reason"],
+        json!("user email not found in DB"),
+        "{env}"
+    );
+
+    // Past the retry wait a taken, unverified e-mail is signed up again
+    // (the control), but not with a name too long to store: `user exists`,
+    // no mail, the stored sign-up unchanged.
+    clock.advance(TimeDelta::hours(2));
+    let env = s
+        .call("user-new", json!({"email": "again@example.org", "full_name": "Ann", "password": PASSWORD, "verify_retry_wait": 1}))
+        .await;
+    assert_eq!(env["failure_reason"], json!("user exists"), "{env}");
+    assert_eq!(env["response"]["send_verification"], json!(true), "{env}");
+    let env = s
+        .call(
+            "user-new",
+            json!({"email": "fits@example.org", "full_name": "\u{FDFA}".repeat(20), "password": PASSWORD, "verify_retry_wait": 1}),
+        )
+        .await;
+    assert_eq!(env["failure_reason"], json!("user exists"), "{env}");
+    assert_eq!(env["response"]["send_verification"], json!(false), "{env}");
+    let env = s
+        .call("user-lookup-email", json!({"email": "fits@example.org"}))
+        .await;
+    assert_eq!(
+        env["response"]["user_info"]["full_name"],
+        json!(stored),
+        "{env}"
+    );
+    s.stop().await;
+    db.drop_db().await;
+}
+
 per_backend!(
+    full_name_width,
     changepass,
     resetpass,
     validatepass,

@@ -166,14 +166,14 @@ async fn every_validator_worst_case_is_answered_within_bound() {
             assert!(took < BOUND, "case {i} ({request}) took {took:?}");
             assert!(env["success"].is_boolean(), "case {i}: {env}");
         }
-        // U+FDFA normalises (NFKC) to 18 characters: the name to check and
-        // store grows to 2 million characters. That work is linear (about
-        // 2.5 s in a debug build, a tenth of that optimised) and runs off the
-        // async workers; the bound only says nothing here is super-linear.
+        // U+FDFA normalises (NFKC) to 18 characters: unbounded, the name
+        // to check and store grew to 2 million characters (about 2.5 s in a
+        // debug build). Processing stops past the column's 280 code points
+        // (D-22), so this is as cheap as any other request.
         let body = json!({"email": "jane@example.org", "full_name": "\u{FDFA}".repeat(120_000), "password": password});
         let (env, took) = timed(&s, "user-new", body).await;
-        assert!(took < Duration::from_secs(10), "user-new (expanding name) took {took:?}");
-        assert!(env["success"].is_boolean(), "{env}");
+        assert!(took < BOUND, "user-new (expanding name) took {took:?}");
+        assert_eq!(env["failure_reason"], "DB issue with user creation", "{env}");
         s
     })
     .await;

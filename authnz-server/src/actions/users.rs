@@ -84,7 +84,7 @@ pub async fn user_new(ctx: &Context, body: &Map<String, Value>) -> Result<Reply,
         Ok((normalize_email(&given_email), full_name))
     })
     .await?;
-    let (email, full_name) = match checked {
+    let (email, processed) = match checked {
         Ok(both) => both,
         Err(None) => {
             return Ok(signup_failure(
@@ -102,6 +102,11 @@ pub async fn user_new(ctx: &Context, body: &Map<String, Value>) -> Result<Reply,
             return Ok(signup_failure(reason, &[message.to_owned()], Value::Null));
         }
     };
+
+    // A name longer than its column is not stored on any backend (D-22): the
+    // sign-up goes on as for any other refused insert, and the password
+    // policy sees the name's beginning.
+    let (full_name, name_too_long) = (processed.text, processed.too_long);
 
     // Hash first, always, so a weak password costs as much as a good one.
     let hash = ctx.hasher.hash(password).await?;
@@ -143,17 +148,20 @@ pub async fn user_new(ctx: &Context, body: &Map<String, Value>) -> Result<Reply,
     let mut messages = policy.messages.clone();
     messages.push(CREATED.to_owned());
 
-    let new_user = extra_info.as_ref().map(|extra_info| NewUser {
-        system_id,
-        full_name: Some(full_name.clone()),
-        password: hash.clone(),
-        email: email.clone(),
-        email_verified: false,
-        is_active: false,
-        user_role: "locked".into(),
-        extra_info: Some(extra_info.clone()),
-        emailverify_sent_datetime: Some(now),
-    });
+    let new_user = extra_info
+        .as_ref()
+        .filter(|_| !name_too_long)
+        .map(|extra_info| NewUser {
+            system_id,
+            full_name: Some(full_name.clone()),
+            password: hash.clone(),
+            email: email.clone(),
+            email_verified: false,
+            is_active: false,
+            user_role: "locked".into(),
+            extra_info: Some(extra_info.clone()),
+            emailverify_sent_datetime: Some(now),
+        });
     let added = match &new_user {
         None => false,
         Some(new_user) => match ctx.users.create_user(new_user, now).await {
@@ -186,7 +194,8 @@ pub async fn user_new(ctx: &Context, body: &Map<String, Value>) -> Result<Reply,
         // Hours beyond what a duration holds: never long enough.
         TimeDelta::try_hours(wait_hours).is_some_and(|wait| now - sent > wait)
     });
-    let resend = !user.is_active && waited_long_enough;
+    // A name too long to store cannot overwrite the sign-up either.
+    let resend = !user.is_active && waited_long_enough && !name_too_long;
     if resend {
         let patch = UserPatch {
             full_name: Some(Some(full_name)),
