@@ -29,6 +29,7 @@ compile_error!(
     "authnz-store-sql needs at least one of the features `sqlite`, `postgres` and `mysql`"
 );
 
+mod db;
 pub mod error;
 mod json;
 #[cfg(feature = "mysql")]
@@ -40,6 +41,7 @@ mod rows;
 mod sqlite;
 mod store;
 mod url;
+mod users;
 
 use std::time::Duration;
 

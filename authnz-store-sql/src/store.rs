@@ -57,6 +57,16 @@ enum Pool {
 /// their own statements earlier where they can; dropping the future rolls
 /// back an open transaction, and sqlx checks a connection before reusing it.)
 macro_rules! dispatch {
+    ($self:ident, $module:ident :: $op:ident ( $($arg:expr),* )) => {
+        match &$self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => within($self.deadline, crate::$module::$op(p, $($arg),*)).await,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => within($self.deadline, crate::$module::$op(p, $($arg),*)).await,
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => within($self.deadline, crate::$module::$op(p, $($arg),*)).await,
+        }
+    };
     ($self:ident . $op:ident ( $($arg:expr),* )) => {
         match &$self.pool {
             #[cfg(feature = "sqlite")]
@@ -227,22 +237,22 @@ impl UserStore for SqlStore {
         {
             return Err(nul_refused());
         }
-        dispatch!(self.create_user(user, now))
+        dispatch!(self, users::create_user(user, now))
     }
 
     async fn user_by_id(&self, user_id: UserId) -> Result<Option<User>, StoreError> {
-        dispatch!(self.user_by_id(user_id))
+        dispatch!(self, users::user_by_id(user_id))
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
         if has_nul(email) {
             return Ok(None);
         }
-        dispatch!(self.user_by_email(email))
+        dispatch!(self, users::user_by_email(email))
     }
 
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
-        dispatch!(self.list_users())
+        dispatch!(self, users::list_users())
     }
 
     async fn update_user(
@@ -260,11 +270,14 @@ impl UserStore for SqlStore {
         {
             return Err(nul_refused());
         }
-        dispatch!(self.update_user(user_id, patch, only_if_active, now))
+        dispatch!(
+            self,
+            users::update_user(user_id, patch, only_if_active, now)
+        )
     }
 
     async fn delete_user(&self, user_id: UserId) -> Result<u64, StoreError> {
-        dispatch!(self.delete_user(user_id))
+        dispatch!(self, users::delete_user(user_id))
     }
 
     async fn find_users(
@@ -277,18 +290,18 @@ impl UserStore for SqlStore {
         {
             return Ok(Vec::new());
         }
-        dispatch!(self.find_users(column, value))
+        dispatch!(self, users::find_users(column, value))
     }
 
     async fn find_users_by_extra_info(
         &self,
         wanted: &serde_json::Map<String, Value>,
     ) -> Result<Vec<User>, StoreError> {
-        dispatch!(self.find_users_by_extra_info(wanted))
+        dispatch!(self, users::find_users_by_extra_info(wanted))
     }
 
     async fn users_with_lock_deadline(&self) -> Result<Vec<User>, StoreError> {
-        dispatch!(self.users_with_lock_deadline())
+        dispatch!(self, users::users_with_lock_deadline())
     }
 
     async fn lift_lock_if_due(
@@ -297,11 +310,11 @@ impl UserStore for SqlStore {
         restore_role: &str,
         now: NaiveDateTime,
     ) -> Result<bool, StoreError> {
-        dispatch!(self.lift_lock_if_due(user_id, restore_role, now))
+        dispatch!(self, users::lift_lock_if_due(user_id, restore_role, now))
     }
 
     async fn superuser_role(&self) -> Result<Option<String>, StoreError> {
-        dispatch!(self.superuser_role())
+        dispatch!(self, users::superuser_role())
     }
 }
 
