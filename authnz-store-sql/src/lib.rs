@@ -37,6 +37,7 @@ mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rows;
+mod sessions;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;

@@ -15,9 +15,7 @@
 use std::str::FromStr;
 
 use authnz_api::time::truncate_micros;
-use authnz_api::{
-    ApiKeyRef, InitialData, NoSessionApiKey, Role, Session, SessionApiKey, User, UserId,
-};
+use authnz_api::{ApiKeyRef, InitialData, NoSessionApiKey, Role, SessionApiKey, UserId};
 use chrono::NaiveDateTime;
 use serde_json::Value;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions, MySqlRow};
@@ -28,9 +26,8 @@ use crate::db::{self, Arg, Done, Placeholders, Query, SqlDialect, args};
 use crate::error::SqlStoreError;
 use crate::json;
 use crate::rows::{
-    ReadColumns, SESSION_COLUMN_COUNT, nosession_apikey_columns, nosession_apikey_from_row,
-    session_apikey_columns, session_apikey_from_row, session_columns, session_columns_s,
-    session_from_row, user_columns, user_columns_u, user_from_row,
+    ReadColumns, nosession_apikey_columns, nosession_apikey_from_row, session_apikey_columns,
+    session_apikey_from_row, user_columns,
 };
 
 /// The migrations for this dialect, embedded at build time.
@@ -118,10 +115,6 @@ fn dt(t: NaiveDateTime) -> NaiveDateTime {
     truncate_micros(t)
 }
 
-fn json_param(v: Option<&Value>) -> Result<Option<String>, SqlStoreError> {
-    json::to_column(v)
-}
-
 impl ReadColumns for MySqlRow {
     fn text(&self, i: usize, _column: &'static str) -> Result<String, SqlStoreError> {
         Ok(self.try_get(i)?)
@@ -200,125 +193,6 @@ impl SqlDialect for MySql {
         );
         Ok(Self::fetch_all(conn, sql, args![]).await?)
     }
-}
-
-// ---------------------------------------------------------------------------
-// sessions
-
-pub(crate) async fn create_session(pool: &MySqlPool, s: &Session) -> Result<(), SqlStoreError> {
-    sqlx::query(concat!(
-        "INSERT INTO sessions (",
-        session_columns!(),
-        ") VALUES (?, ?, ?, ?, ?, ?, ?)"
-    ))
-    .bind(&s.session_token)
-    .bind(&s.ip_address)
-    .bind(&s.user_agent)
-    .bind(s.user_id)
-    .bind(dt(s.created))
-    .bind(dt(s.expires))
-    .bind(json_param(s.extra_info_json.as_ref())?)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn active_session(
-    pool: &MySqlPool,
-    token: &str,
-    now: NaiveDateTime,
-) -> Result<Option<(Session, User)>, SqlStoreError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        session_columns_s!(),
-        ", ",
-        user_columns_u!(),
-        " FROM sessions s JOIN users u ON u.user_id = s.user_id \
-          WHERE s.session_token = ? AND s.expires > ?"
-    ))
-    .bind(token)
-    .bind(dt(now))
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| {
-        Ok((
-            session_from_row(&r, 0)?,
-            user_from_row(&r, SESSION_COLUMN_COUNT)?,
-        ))
-    })
-    .transpose()
-}
-
-pub(crate) async fn delete_session(pool: &MySqlPool, token: &str) -> Result<u64, SqlStoreError> {
-    Ok(sqlx::query("DELETE FROM sessions WHERE session_token = ?")
-        .bind(token)
-        .execute(pool)
-        .await?
-        .rows_affected())
-}
-
-pub(crate) async fn delete_user_sessions(
-    pool: &MySqlPool,
-    user_id: UserId,
-    keep: Option<&str>,
-) -> Result<u64, SqlStoreError> {
-    Ok(
-        sqlx::query("DELETE FROM sessions WHERE user_id = ? AND (? IS NULL OR session_token <> ?)")
-            .bind(user_id)
-            .bind(keep)
-            .bind(keep)
-            .execute(pool)
-            .await?
-            .rows_affected(),
-    )
-}
-
-pub(crate) async fn user_sessions(
-    pool: &MySqlPool,
-    user_id: UserId,
-    now: NaiveDateTime,
-) -> Result<Vec<Session>, SqlStoreError> {
-    // session_token has a binary collation: byte order, as COLLATE "C".
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        session_columns!(),
-        " FROM sessions WHERE user_id = ? AND expires > ? \
-          ORDER BY created, session_token"
-    ))
-    .bind(user_id)
-    .bind(dt(now))
-    .fetch_all(pool)
-    .await?;
-    rows.iter().map(|r| session_from_row(r, 0)).collect()
-}
-
-pub(crate) async fn set_session_extra(
-    pool: &MySqlPool,
-    token: &str,
-    extra: Option<&Value>,
-    now: NaiveDateTime,
-) -> Result<u64, SqlStoreError> {
-    Ok(sqlx::query(
-        "UPDATE sessions SET extra_info_json = ? \
-         WHERE session_token = ? AND expires > ?",
-    )
-    .bind(json_param(extra)?)
-    .bind(token)
-    .bind(dt(now))
-    .execute(pool)
-    .await?
-    .rows_affected())
-}
-
-pub(crate) async fn delete_sessions_expired_before(
-    pool: &MySqlPool,
-    before: NaiveDateTime,
-) -> Result<u64, SqlStoreError> {
-    Ok(sqlx::query("DELETE FROM sessions WHERE expires < ?")
-        .bind(dt(before))
-        .execute(pool)
-        .await?
-        .rows_affected())
 }
 
 // ---------------------------------------------------------------------------

@@ -331,7 +331,7 @@ impl SessionStore for SqlStore {
         {
             return Err(nul_refused());
         }
-        dispatch!(self.create_session(session))
+        dispatch!(self, sessions::create_session(session))
     }
 
     async fn active_session(
@@ -342,14 +342,14 @@ impl SessionStore for SqlStore {
         if has_nul(token) {
             return Ok(None);
         }
-        dispatch!(self.active_session(token, now))
+        dispatch!(self, sessions::active_session(token, now))
     }
 
     async fn delete_session(&self, token: &str) -> Result<u64, StoreError> {
         if has_nul(token) {
             return Ok(0);
         }
-        dispatch!(self.delete_session(token))
+        dispatch!(self, sessions::delete_session(token))
     }
 
     async fn delete_user_sessions(
@@ -359,7 +359,7 @@ impl SessionStore for SqlStore {
     ) -> Result<u64, StoreError> {
         // A token with a NUL matches no session, so every session goes.
         let keep = keep.filter(|k| !has_nul(k));
-        dispatch!(self.delete_user_sessions(user_id, keep))
+        dispatch!(self, sessions::delete_user_sessions(user_id, keep))
     }
 
     async fn user_sessions(
@@ -367,7 +367,7 @@ impl SessionStore for SqlStore {
         user_id: UserId,
         now: NaiveDateTime,
     ) -> Result<Vec<Session>, StoreError> {
-        dispatch!(self.user_sessions(user_id, now))
+        dispatch!(self, sessions::user_sessions(user_id, now))
     }
 
     async fn set_session_extra(
@@ -379,14 +379,17 @@ impl SessionStore for SqlStore {
         if has_nul(token) {
             return Ok(0);
         }
-        dispatch!(self.set_session_extra(token, extra_info_json, now))
+        dispatch!(
+            self,
+            sessions::set_session_extra(token, extra_info_json, now)
+        )
     }
 
     async fn delete_sessions_expired_before(
         &self,
         before: NaiveDateTime,
     ) -> Result<u64, StoreError> {
-        dispatch!(self.delete_sessions_expired_before(before))
+        dispatch!(self, sessions::delete_sessions_expired_before(before))
     }
 }
 
