@@ -242,6 +242,9 @@ pub(crate) trait SqlDialect: Database<Row: ReadColumns> {
     /// The statement that begins a transaction that will write (`None`:
     /// sqlx's default `BEGIN`).
     const BEGIN_WRITE: Option<&'static str>;
+    /// Run after users were inserted with explicit ids, where the id
+    /// generator does not move past them by itself.
+    const AFTER_EXPLICIT_USER_IDS: Option<&'static str> = None;
 
     /// Add one parameter to `query`.
     fn bind(query: Query<Self>, arg: Arg<'_>) -> Query<Self>;

@@ -29,6 +29,7 @@ compile_error!(
     "authnz-store-sql needs at least one of the features `sqlite`, `postgres` and `mysql`"
 );
 
+mod apikeys;
 mod db;
 pub mod error;
 mod json;
@@ -36,6 +37,7 @@ mod json;
 mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod roles;
 mod rows;
 mod sessions;
 #[cfg(feature = "sqlite")]

@@ -15,7 +15,6 @@
 use std::str::FromStr;
 
 use authnz_api::time::truncate_micros;
-use authnz_api::{ApiKeyRef, InitialData, NoSessionApiKey, Role, SessionApiKey, UserId};
 use chrono::NaiveDateTime;
 use serde_json::Value;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions, MySqlRow};
@@ -25,10 +24,7 @@ use crate::SqlOptions;
 use crate::db::{self, Arg, Done, Placeholders, Query, SqlDialect, args};
 use crate::error::SqlStoreError;
 use crate::json;
-use crate::rows::{
-    ReadColumns, nosession_apikey_columns, nosession_apikey_from_row, session_apikey_columns,
-    session_apikey_from_row, user_columns,
-};
+use crate::rows::{ReadColumns, user_columns};
 
 /// The migrations for this dialect, embedded at build time.
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx_macros::migrate!("migrations/mysql");
@@ -111,10 +107,6 @@ pub(crate) async fn migrate(pool: &MySqlPool) -> Result<(), SqlStoreError> {
     Ok(result?)
 }
 
-fn dt(t: NaiveDateTime) -> NaiveDateTime {
-    truncate_micros(t)
-}
-
 impl ReadColumns for MySqlRow {
     fn text(&self, i: usize, _column: &'static str) -> Result<String, SqlStoreError> {
         Ok(self.try_get(i)?)
@@ -162,6 +154,8 @@ impl SqlDialect for MySql {
     /// from `LAST_INSERT_ID()`.
     const HAS_RETURNING: bool = false;
     const BEGIN_WRITE: Option<&'static str> = None;
+    // InnoDB moves AUTO_INCREMENT past explicit ids by itself: no
+    // AFTER_EXPLICIT_USER_IDS.
 
     fn bind(query: Query<Self>, arg: Arg<'_>) -> Query<Self> {
         match arg {
@@ -193,232 +187,4 @@ impl SqlDialect for MySql {
         );
         Ok(Self::fetch_all(conn, sql, args![]).await?)
     }
-}
-
-// ---------------------------------------------------------------------------
-// roles
-
-pub(crate) async fn list_roles(pool: &MySqlPool) -> Result<Vec<Role>, SqlStoreError> {
-    // name has a binary collation: byte order.
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT name, `desc` FROM roles ORDER BY name")
-            .fetch_all(pool)
-            .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(name, desc)| Role { name, desc })
-        .collect())
-}
-
-async fn roles_exist<'e, E>(ex: E) -> Result<bool, SqlStoreError>
-where
-    E: Executor<'e, Database = MySql>,
-{
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM roles LIMIT 1) AS r")
-        .fetch_one(ex)
-        .await?;
-    Ok(n > 0)
-}
-
-pub(crate) async fn initialize(
-    pool: &MySqlPool,
-    data: &InitialData,
-    now: NaiveDateTime,
-) -> Result<bool, SqlStoreError> {
-    let mut tx = pool.begin().await?;
-    if roles_exist(&mut *tx).await? {
-        tx.rollback().await?;
-        return Ok(false);
-    }
-    for role in &data.roles {
-        let inserted = sqlx::query("INSERT INTO roles (name, `desc`) VALUES (?, ?)")
-            .bind(&role.name)
-            .bind(&role.desc)
-            .execute(&mut *tx)
-            .await;
-        match inserted {
-            Ok(_) => {}
-            // Either a concurrent initializer committed its roles after our
-            // check (then the database is seeded: not an error), or `data`
-            // names a role twice (a conflict). Ask again to tell which.
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                tx.rollback().await?;
-                return if roles_exist(pool).await? {
-                    Ok(false)
-                } else {
-                    Err(sqlx::Error::Database(db).into())
-                };
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    // Explicit ids, as upstream: the built-in users are 1, 2 and 3. InnoDB
-    // moves AUTO_INCREMENT past them by itself.
-    for (user_id, user) in (1..).zip(&data.users) {
-        crate::users::insert_user::<MySql>(&mut tx, Some(user_id), user, now).await?;
-    }
-    tx.commit().await?;
-    Ok(true)
-}
-
-// ---------------------------------------------------------------------------
-// API keys
-
-pub(crate) async fn create_session_apikey(
-    pool: &MySqlPool,
-    k: &SessionApiKey,
-) -> Result<(), SqlStoreError> {
-    sqlx::query(concat!(
-        "INSERT INTO apikeys (",
-        session_apikey_columns!(),
-        ") VALUES (?, ?, ?, ?, ?, ?, ?)"
-    ))
-    .bind(&k.apikey)
-    .bind(dt(k.issued))
-    .bind(dt(k.expires))
-    .bind(dt(k.not_valid_before))
-    .bind(k.user_id)
-    .bind(&k.user_role)
-    .bind(&k.session_token)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn valid_session_apikey(
-    pool: &MySqlPool,
-    key: ApiKeyRef<'_>,
-    now: NaiveDateTime,
-) -> Result<Option<SessionApiKey>, SqlStoreError> {
-    let now = dt(now);
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        session_apikey_columns!(),
-        " FROM apikeys WHERE apikey = ? AND user_id = ? AND user_role = ? \
-          AND expires > ? AND issued < ? AND not_valid_before < ?"
-    ))
-    .bind(key.apikey)
-    .bind(key.user_id)
-    .bind(key.user_role)
-    .bind(now)
-    .bind(now)
-    .bind(now)
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| session_apikey_from_row(&r)).transpose()
-}
-
-pub(crate) async fn delete_session_apikey(
-    pool: &MySqlPool,
-    key: ApiKeyRef<'_>,
-) -> Result<u64, SqlStoreError> {
-    Ok(
-        sqlx::query("DELETE FROM apikeys WHERE apikey = ? AND user_id = ? AND user_role = ?")
-            .bind(key.apikey)
-            .bind(key.user_id)
-            .bind(key.user_role)
-            .execute(pool)
-            .await?
-            .rows_affected(),
-    )
-}
-
-pub(crate) async fn create_nosession_apikey(
-    pool: &MySqlPool,
-    k: &NoSessionApiKey,
-) -> Result<(), SqlStoreError> {
-    sqlx::query(concat!(
-        "INSERT INTO apikeys_nosession (",
-        nosession_apikey_columns!(),
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    ))
-    .bind(&k.apikey)
-    .bind(dt(k.issued))
-    .bind(dt(k.expires))
-    .bind(dt(k.not_valid_before))
-    .bind(&k.refresh_token)
-    .bind(dt(k.refresh_issued))
-    .bind(dt(k.refresh_expires))
-    .bind(dt(k.refresh_nbf))
-    .bind(k.user_id)
-    .bind(&k.user_role)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn valid_nosession_apikey(
-    pool: &MySqlPool,
-    key: ApiKeyRef<'_>,
-    now: NaiveDateTime,
-) -> Result<Option<NoSessionApiKey>, SqlStoreError> {
-    let now = dt(now);
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        nosession_apikey_columns!(),
-        " FROM apikeys_nosession WHERE apikey = ? AND user_id = ? AND user_role = ? \
-          AND expires > ? AND issued < ? AND not_valid_before < ?"
-    ))
-    .bind(key.apikey)
-    .bind(key.user_id)
-    .bind(key.user_role)
-    .bind(now)
-    .bind(now)
-    .bind(now)
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| nosession_apikey_from_row(&r)).transpose()
-}
-
-pub(crate) async fn refreshable_nosession_apikey(
-    pool: &MySqlPool,
-    key: ApiKeyRef<'_>,
-    now: NaiveDateTime,
-) -> Result<Option<NoSessionApiKey>, SqlStoreError> {
-    let now = dt(now);
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        nosession_apikey_columns!(),
-        " FROM apikeys_nosession WHERE apikey = ? AND user_id = ? AND user_role = ? \
-          AND refresh_expires > ? AND refresh_nbf < ? AND refresh_issued < ?"
-    ))
-    .bind(key.apikey)
-    .bind(key.user_id)
-    .bind(key.user_role)
-    .bind(now)
-    .bind(now)
-    .bind(now)
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| nosession_apikey_from_row(&r)).transpose()
-}
-
-pub(crate) async fn delete_nosession_apikey(
-    pool: &MySqlPool,
-    key: ApiKeyRef<'_>,
-) -> Result<u64, SqlStoreError> {
-    Ok(sqlx::query(
-        "DELETE FROM apikeys_nosession WHERE apikey = ? AND user_id = ? AND user_role = ?",
-    )
-    .bind(key.apikey)
-    .bind(key.user_id)
-    .bind(key.user_role)
-    .execute(pool)
-    .await?
-    .rows_affected())
-}
-
-pub(crate) async fn delete_user_nosession_apikeys(
-    pool: &MySqlPool,
-    user_id: UserId,
-    user_role: &str,
-) -> Result<u64, SqlStoreError> {
-    Ok(
-        sqlx::query("DELETE FROM apikeys_nosession WHERE user_id = ? AND user_role = ?")
-            .bind(user_id)
-            .bind(user_role)
-            .execute(pool)
-            .await?
-            .rows_affected(),
-    )
 }

@@ -10,7 +10,6 @@
 use std::str::FromStr;
 
 use authnz_api::time::truncate_micros;
-use authnz_api::{ApiKeyRef, InitialData, NoSessionApiKey, Role, SessionApiKey, UserId};
 use chrono::NaiveDateTime;
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
@@ -20,10 +19,7 @@ use crate::SqlOptions;
 use crate::db::{self, Arg, Done, Placeholders, Query, SqlDialect, args};
 use crate::error::SqlStoreError;
 use crate::json;
-use crate::rows::{
-    ReadColumns, nosession_apikey_columns, nosession_apikey_from_row, session_apikey_columns,
-    session_apikey_from_row, user_columns,
-};
+use crate::rows::{ReadColumns, user_columns};
 
 /// The migrations for this dialect, embedded at build time.
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx_macros::migrate!("migrations/postgres");
@@ -59,10 +55,6 @@ pub(crate) async fn migrate(pool: &PgPool) -> Result<(), SqlStoreError> {
     let result = MIGRATOR.run(&own).await;
     own.close().await;
     Ok(result?)
-}
-
-fn dt(t: NaiveDateTime) -> NaiveDateTime {
-    truncate_micros(t)
 }
 
 impl ReadColumns for PgRow {
@@ -114,6 +106,13 @@ impl SqlDialect for Postgres {
     const PLACEHOLDERS: Placeholders = Placeholders::Numbered;
     const HAS_RETURNING: bool = true;
     const BEGIN_WRITE: Option<&'static str> = None;
+    /// A sequence is not transactional, so letting it number the built-in
+    /// users would skip ids after a failed attempt: they get explicit ids,
+    /// then the sequence moves past them.
+    const AFTER_EXPLICIT_USER_IDS: Option<&'static str> = Some(
+        "SELECT setval(pg_get_serial_sequence('users', 'user_id'), \
+         COALESCE(MAX(user_id), 0) + 1, false) FROM users",
+    );
 
     fn bind(query: Query<Self>, arg: Arg<'_>) -> Query<Self> {
         match arg {
@@ -163,225 +162,4 @@ impl SqlDialect for Postgres {
         };
         Ok(rows)
     }
-}
-
-// ---------------------------------------------------------------------------
-// roles
-
-pub(crate) async fn list_roles(pool: &PgPool) -> Result<Vec<Role>, SqlStoreError> {
-    let rows: Vec<(String, String)> =
-        sqlx::query_as(r#"SELECT name, "desc" FROM roles ORDER BY name COLLATE "C""#)
-            .fetch_all(pool)
-            .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(name, desc)| Role { name, desc })
-        .collect())
-}
-
-pub(crate) async fn initialize(
-    pool: &PgPool,
-    data: &InitialData,
-    now: NaiveDateTime,
-) -> Result<bool, SqlStoreError> {
-    let mut tx = pool.begin().await?;
-    let seeded: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM roles)")
-        .fetch_one(&mut *tx)
-        .await?;
-    if seeded {
-        tx.rollback().await?;
-        return Ok(false);
-    }
-    for role in &data.roles {
-        let inserted = sqlx::query(r#"INSERT INTO roles (name, "desc") VALUES ($1, $2)"#)
-            .bind(&role.name)
-            .bind(&role.desc)
-            .execute(&mut *tx)
-            .await;
-        match inserted {
-            Ok(_) => {}
-            // Either a concurrent initializer committed its roles after our
-            // check (then the database is seeded: not an error), or `data`
-            // names a role twice (a conflict). Ask again to tell which.
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                tx.rollback().await?;
-                let seeded: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM roles)")
-                    .fetch_one(pool)
-                    .await?;
-                return if seeded {
-                    Ok(false)
-                } else {
-                    Err(sqlx::Error::Database(db).into())
-                };
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    // Explicit ids, as upstream: the built-in users are 1, 2 and 3. A
-    // sequence is not transactional, so letting it number them would skip
-    // ids after a failed attempt. Then move the sequence past them.
-    for (user_id, user) in (1..).zip(&data.users) {
-        crate::users::insert_user::<Postgres>(&mut tx, Some(user_id), user, now).await?;
-    }
-    sqlx::query(
-        "SELECT setval(pg_get_serial_sequence('users', 'user_id'), \
-         COALESCE(MAX(user_id), 0) + 1, false) FROM users",
-    )
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(true)
-}
-
-// ---------------------------------------------------------------------------
-// API keys
-
-pub(crate) async fn create_session_apikey(
-    pool: &PgPool,
-    k: &SessionApiKey,
-) -> Result<(), SqlStoreError> {
-    sqlx::query(concat!(
-        "INSERT INTO apikeys (",
-        session_apikey_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
-    ))
-    .bind(&k.apikey)
-    .bind(dt(k.issued))
-    .bind(dt(k.expires))
-    .bind(dt(k.not_valid_before))
-    .bind(k.user_id)
-    .bind(&k.user_role)
-    .bind(&k.session_token)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn valid_session_apikey(
-    pool: &PgPool,
-    key: ApiKeyRef<'_>,
-    now: NaiveDateTime,
-) -> Result<Option<SessionApiKey>, SqlStoreError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        session_apikey_columns!(),
-        " FROM apikeys WHERE apikey = $1 AND user_id = $2 AND user_role = $3 \
-          AND expires > $4 AND issued < $4 AND not_valid_before < $4"
-    ))
-    .bind(key.apikey)
-    .bind(key.user_id)
-    .bind(key.user_role)
-    .bind(dt(now))
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| session_apikey_from_row(&r)).transpose()
-}
-
-pub(crate) async fn delete_session_apikey(
-    pool: &PgPool,
-    key: ApiKeyRef<'_>,
-) -> Result<u64, SqlStoreError> {
-    Ok(
-        sqlx::query("DELETE FROM apikeys WHERE apikey = $1 AND user_id = $2 AND user_role = $3")
-            .bind(key.apikey)
-            .bind(key.user_id)
-            .bind(key.user_role)
-            .execute(pool)
-            .await?
-            .rows_affected(),
-    )
-}
-
-pub(crate) async fn create_nosession_apikey(
-    pool: &PgPool,
-    k: &NoSessionApiKey,
-) -> Result<(), SqlStoreError> {
-    sqlx::query(concat!(
-        "INSERT INTO apikeys_nosession (",
-        nosession_apikey_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-    ))
-    .bind(&k.apikey)
-    .bind(dt(k.issued))
-    .bind(dt(k.expires))
-    .bind(dt(k.not_valid_before))
-    .bind(&k.refresh_token)
-    .bind(dt(k.refresh_issued))
-    .bind(dt(k.refresh_expires))
-    .bind(dt(k.refresh_nbf))
-    .bind(k.user_id)
-    .bind(&k.user_role)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn valid_nosession_apikey(
-    pool: &PgPool,
-    key: ApiKeyRef<'_>,
-    now: NaiveDateTime,
-) -> Result<Option<NoSessionApiKey>, SqlStoreError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        nosession_apikey_columns!(),
-        " FROM apikeys_nosession WHERE apikey = $1 AND user_id = $2 AND user_role = $3 \
-          AND expires > $4 AND issued < $4 AND not_valid_before < $4"
-    ))
-    .bind(key.apikey)
-    .bind(key.user_id)
-    .bind(key.user_role)
-    .bind(dt(now))
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| nosession_apikey_from_row(&r)).transpose()
-}
-
-pub(crate) async fn refreshable_nosession_apikey(
-    pool: &PgPool,
-    key: ApiKeyRef<'_>,
-    now: NaiveDateTime,
-) -> Result<Option<NoSessionApiKey>, SqlStoreError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        nosession_apikey_columns!(),
-        " FROM apikeys_nosession WHERE apikey = $1 AND user_id = $2 AND user_role = $3 \
-          AND refresh_expires > $4 AND refresh_nbf < $4 AND refresh_issued < $4"
-    ))
-    .bind(key.apikey)
-    .bind(key.user_id)
-    .bind(key.user_role)
-    .bind(dt(now))
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| nosession_apikey_from_row(&r)).transpose()
-}
-
-pub(crate) async fn delete_nosession_apikey(
-    pool: &PgPool,
-    key: ApiKeyRef<'_>,
-) -> Result<u64, SqlStoreError> {
-    Ok(sqlx::query(
-        "DELETE FROM apikeys_nosession WHERE apikey = $1 AND user_id = $2 AND user_role = $3",
-    )
-    .bind(key.apikey)
-    .bind(key.user_id)
-    .bind(key.user_role)
-    .execute(pool)
-    .await?
-    .rows_affected())
-}
-
-pub(crate) async fn delete_user_nosession_apikeys(
-    pool: &PgPool,
-    user_id: UserId,
-    user_role: &str,
-) -> Result<u64, SqlStoreError> {
-    Ok(
-        sqlx::query("DELETE FROM apikeys_nosession WHERE user_id = $1 AND user_role = $2")
-            .bind(user_id)
-            .bind(user_role)
-            .execute(pool)
-            .await?
-            .rows_affected(),
-    )
 }

@@ -14,7 +14,6 @@ use std::path::Path;
 use std::str::FromStr;
 
 use authnz_api::time::{parse_stored_text, to_sqlite_text, truncate_micros};
-use authnz_api::{ApiKeyRef, InitialData, NoSessionApiKey, Role, SessionApiKey, UserId};
 use chrono::NaiveDateTime;
 use serde_json::Value;
 use sqlx::sqlite::{
@@ -26,10 +25,7 @@ use sqlx::{Row, Sqlite};
 use crate::db::{self, Arg, Done, Placeholders, Query, SqlDialect, args};
 use crate::error::SqlStoreError;
 use crate::json;
-use crate::rows::{
-    ReadColumns, nosession_apikey_columns, nosession_apikey_from_row, session_apikey_columns,
-    session_apikey_from_row, user_columns,
-};
+use crate::rows::{ReadColumns, user_columns};
 use crate::{SqlOptions, url};
 
 /// The migrations for this dialect, embedded at build time.
@@ -132,10 +128,6 @@ fn prepare_file(path: &Path, create: bool) -> Result<(), SqlStoreError> {
 }
 
 /// A datetime parameter in the stored text form.
-fn dt(t: NaiveDateTime) -> String {
-    to_sqlite_text(&truncate_micros(t))
-}
-
 impl ReadColumns for SqliteRow {
     fn text(&self, i: usize, _column: &'static str) -> Result<String, SqlStoreError> {
         Ok(self.try_get(i)?)
@@ -232,201 +224,4 @@ impl SqlDialect for Sqlite {
         let first_key = wanted.keys().next().map(String::as_str);
         Ok(Self::fetch_all(conn, sql, args![first_key]).await?)
     }
-}
-
-// ---------------------------------------------------------------------------
-// roles
-
-pub(crate) async fn list_roles(pool: &SqlitePool) -> Result<Vec<Role>, SqlStoreError> {
-    let rows: Vec<(String, String)> =
-        sqlx::query_as(r#"SELECT name, "desc" FROM roles ORDER BY name"#)
-            .fetch_all(pool)
-            .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(name, desc)| Role { name, desc })
-        .collect())
-}
-
-pub(crate) async fn initialize(
-    pool: &SqlitePool,
-    data: &InitialData,
-    now: NaiveDateTime,
-) -> Result<bool, SqlStoreError> {
-    // BEGIN IMMEDIATE holds the write lock from the first statement, so no
-    // other writer can seed roles between the check and the inserts.
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let seeded: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM roles)")
-        .fetch_one(&mut *tx)
-        .await?;
-    if seeded {
-        tx.rollback().await?;
-        return Ok(false);
-    }
-    for role in &data.roles {
-        sqlx::query(r#"INSERT INTO roles (name, "desc") VALUES ($1, $2)"#)
-            .bind(&role.name)
-            .bind(&role.desc)
-            .execute(&mut *tx)
-            .await?;
-    }
-    // Explicit ids, as upstream: the built-in users are 1, 2 and 3.
-    for (user_id, user) in (1..).zip(&data.users) {
-        crate::users::insert_user::<Sqlite>(&mut tx, Some(user_id), user, now).await?;
-    }
-    tx.commit().await?;
-    Ok(true)
-}
-
-// ---------------------------------------------------------------------------
-// API keys
-
-pub(crate) async fn create_session_apikey(
-    pool: &SqlitePool,
-    k: &SessionApiKey,
-) -> Result<(), SqlStoreError> {
-    sqlx::query(concat!(
-        "INSERT INTO apikeys (",
-        session_apikey_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
-    ))
-    .bind(&k.apikey)
-    .bind(dt(k.issued))
-    .bind(dt(k.expires))
-    .bind(dt(k.not_valid_before))
-    .bind(k.user_id)
-    .bind(&k.user_role)
-    .bind(&k.session_token)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn valid_session_apikey(
-    pool: &SqlitePool,
-    key: ApiKeyRef<'_>,
-    now: NaiveDateTime,
-) -> Result<Option<SessionApiKey>, SqlStoreError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        session_apikey_columns!(),
-        " FROM apikeys WHERE apikey = $1 AND user_id = $2 AND user_role = $3 \
-          AND expires > $4 AND issued < $4 AND not_valid_before < $4"
-    ))
-    .bind(key.apikey)
-    .bind(key.user_id)
-    .bind(key.user_role)
-    .bind(dt(now))
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| session_apikey_from_row(&r)).transpose()
-}
-
-pub(crate) async fn delete_session_apikey(
-    pool: &SqlitePool,
-    key: ApiKeyRef<'_>,
-) -> Result<u64, SqlStoreError> {
-    Ok(
-        sqlx::query("DELETE FROM apikeys WHERE apikey = $1 AND user_id = $2 AND user_role = $3")
-            .bind(key.apikey)
-            .bind(key.user_id)
-            .bind(key.user_role)
-            .execute(pool)
-            .await?
-            .rows_affected(),
-    )
-}
-
-pub(crate) async fn create_nosession_apikey(
-    pool: &SqlitePool,
-    k: &NoSessionApiKey,
-) -> Result<(), SqlStoreError> {
-    sqlx::query(concat!(
-        "INSERT INTO apikeys_nosession (",
-        nosession_apikey_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-    ))
-    .bind(&k.apikey)
-    .bind(dt(k.issued))
-    .bind(dt(k.expires))
-    .bind(dt(k.not_valid_before))
-    .bind(&k.refresh_token)
-    .bind(dt(k.refresh_issued))
-    .bind(dt(k.refresh_expires))
-    .bind(dt(k.refresh_nbf))
-    .bind(k.user_id)
-    .bind(&k.user_role)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn valid_nosession_apikey(
-    pool: &SqlitePool,
-    key: ApiKeyRef<'_>,
-    now: NaiveDateTime,
-) -> Result<Option<NoSessionApiKey>, SqlStoreError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        nosession_apikey_columns!(),
-        " FROM apikeys_nosession WHERE apikey = $1 AND user_id = $2 AND user_role = $3 \
-          AND expires > $4 AND issued < $4 AND not_valid_before < $4"
-    ))
-    .bind(key.apikey)
-    .bind(key.user_id)
-    .bind(key.user_role)
-    .bind(dt(now))
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| nosession_apikey_from_row(&r)).transpose()
-}
-
-pub(crate) async fn refreshable_nosession_apikey(
-    pool: &SqlitePool,
-    key: ApiKeyRef<'_>,
-    now: NaiveDateTime,
-) -> Result<Option<NoSessionApiKey>, SqlStoreError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        nosession_apikey_columns!(),
-        " FROM apikeys_nosession WHERE apikey = $1 AND user_id = $2 AND user_role = $3 \
-          AND refresh_expires > $4 AND refresh_nbf < $4 AND refresh_issued < $4"
-    ))
-    .bind(key.apikey)
-    .bind(key.user_id)
-    .bind(key.user_role)
-    .bind(dt(now))
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| nosession_apikey_from_row(&r)).transpose()
-}
-
-pub(crate) async fn delete_nosession_apikey(
-    pool: &SqlitePool,
-    key: ApiKeyRef<'_>,
-) -> Result<u64, SqlStoreError> {
-    Ok(sqlx::query(
-        "DELETE FROM apikeys_nosession WHERE apikey = $1 AND user_id = $2 AND user_role = $3",
-    )
-    .bind(key.apikey)
-    .bind(key.user_id)
-    .bind(key.user_role)
-    .execute(pool)
-    .await?
-    .rows_affected())
-}
-
-pub(crate) async fn delete_user_nosession_apikeys(
-    pool: &SqlitePool,
-    user_id: UserId,
-    user_role: &str,
-) -> Result<u64, SqlStoreError> {
-    Ok(
-        sqlx::query("DELETE FROM apikeys_nosession WHERE user_id = $1 AND user_role = $2")
-            .bind(user_id)
-            .bind(user_role)
-            .execute(pool)
-            .await?
-            .rows_affected(),
-    )
 }

@@ -67,16 +67,6 @@ macro_rules! dispatch {
             Pool::MySql(p) => within($self.deadline, crate::$module::$op(p, $($arg),*)).await,
         }
     };
-    ($self:ident . $op:ident ( $($arg:expr),* )) => {
-        match &$self.pool {
-            #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => within($self.deadline, sqlite::$op(p, $($arg),*)).await,
-            #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => within($self.deadline, postgres::$op(p, $($arg),*)).await,
-            #[cfg(feature = "mysql")]
-            Pool::MySql(p) => within($self.deadline, mysql::$op(p, $($arg),*)).await,
-        }
-    };
 }
 
 /// NUL characters in text (spec'd nowhere, refused by PostgreSQL's `text`,
@@ -396,18 +386,18 @@ impl SessionStore for SqlStore {
 #[async_trait]
 impl RoleStore for SqlStore {
     async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {
-        dispatch!(self.list_roles())
+        dispatch!(self, roles::list_roles())
     }
 
     async fn initialize(&self, data: &InitialData, now: NaiveDateTime) -> Result<bool, StoreError> {
-        dispatch!(self.initialize(data, now))
+        dispatch!(self, roles::initialize(data, now))
     }
 }
 
 #[async_trait]
 impl ApiKeyStore for SqlStore {
     async fn create_session_apikey(&self, key: &SessionApiKey) -> Result<(), StoreError> {
-        dispatch!(self.create_session_apikey(key))
+        dispatch!(self, apikeys::create_session_apikey(key))
     }
 
     async fn valid_session_apikey(
@@ -418,18 +408,18 @@ impl ApiKeyStore for SqlStore {
         if has_nul(key.apikey) || has_nul(key.user_role) {
             return Ok(None);
         }
-        dispatch!(self.valid_session_apikey(key, now))
+        dispatch!(self, apikeys::valid_session_apikey(key, now))
     }
 
     async fn delete_session_apikey(&self, key: ApiKeyRef<'_>) -> Result<u64, StoreError> {
         if has_nul(key.apikey) || has_nul(key.user_role) {
             return Ok(0);
         }
-        dispatch!(self.delete_session_apikey(key))
+        dispatch!(self, apikeys::delete_session_apikey(key))
     }
 
     async fn create_nosession_apikey(&self, key: &NoSessionApiKey) -> Result<(), StoreError> {
-        dispatch!(self.create_nosession_apikey(key))
+        dispatch!(self, apikeys::create_nosession_apikey(key))
     }
 
     async fn valid_nosession_apikey(
@@ -440,7 +430,7 @@ impl ApiKeyStore for SqlStore {
         if has_nul(key.apikey) || has_nul(key.user_role) {
             return Ok(None);
         }
-        dispatch!(self.valid_nosession_apikey(key, now))
+        dispatch!(self, apikeys::valid_nosession_apikey(key, now))
     }
 
     async fn refreshable_nosession_apikey(
@@ -451,14 +441,14 @@ impl ApiKeyStore for SqlStore {
         if has_nul(key.apikey) || has_nul(key.user_role) {
             return Ok(None);
         }
-        dispatch!(self.refreshable_nosession_apikey(key, now))
+        dispatch!(self, apikeys::refreshable_nosession_apikey(key, now))
     }
 
     async fn delete_nosession_apikey(&self, key: ApiKeyRef<'_>) -> Result<u64, StoreError> {
         if has_nul(key.apikey) || has_nul(key.user_role) {
             return Ok(0);
         }
-        dispatch!(self.delete_nosession_apikey(key))
+        dispatch!(self, apikeys::delete_nosession_apikey(key))
     }
 
     async fn delete_user_nosession_apikeys(
@@ -469,6 +459,9 @@ impl ApiKeyStore for SqlStore {
         if has_nul(user_role) {
             return Ok(0);
         }
-        dispatch!(self.delete_user_nosession_apikeys(user_id, user_role))
+        dispatch!(
+            self,
+            apikeys::delete_user_nosession_apikeys(user_id, user_role)
+        )
     }
 }
