@@ -1,4 +1,6 @@
-//! The MySQL / MariaDB dialect: every store operation as MySQL SQL.
+//! The MySQL / MariaDB dialect: connection set-up, migrations, reading rows,
+//! and what [`SqlDialect`] needs (the operations are written once, in
+//! `users.rs` and its siblings).
 //!
 //! Columns have native types (`DATETIME(6)`, `BOOLEAN` = `TINYINT(1)`,
 //! `JSON`). JSON values are bound as Python-style text; MariaDB's `JSON` is
@@ -8,9 +10,6 @@
 //! keys and `ORDER BY` are exact and in byte order, as on SQLite and
 //! PostgreSQL. MySQL has no `RETURNING` (MariaDB only for some statements),
 //! so new user ids come from `LAST_INSERT_ID()`.
-//!
-//! The semantics are those of the PostgreSQL dialect, statement by
-//! statement; only the SQL differs.
 
 use std::str::FromStr;
 

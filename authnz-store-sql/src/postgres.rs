@@ -1,11 +1,12 @@
-//! The PostgreSQL dialect: every store operation as PostgreSQL SQL.
+//! The PostgreSQL dialect: connection set-up, migrations, reading rows, and
+//! what [`SqlDialect`] needs (the operations are written once, in
+//! `users.rs` and its siblings).
 //!
 //! Columns have native types (`TIMESTAMP WITHOUT TIME ZONE`, `BOOLEAN`,
 //! `JSON`). JSON values are bound as Python-style text and cast with
 //! `::json`, which keeps the text verbatim, so rows look the same whichever
 //! server wrote them. Integer columns are `INTEGER` as upstream makes them;
 //! they are read as either width so a database with `BIGINT` ids works too.
-//! Role names sort in byte order (`COLLATE "C"`), as on SQLite.
 
 use std::str::FromStr;
 

@@ -1,5 +1,6 @@
-//! The SQLite dialect: opening the file safely, and every store operation as
-//! SQLite SQL.
+//! The SQLite dialect: opening the file safely, migrations, reading rows,
+//! and what [`SqlDialect`] needs (the operations are written once, in
+//! `users.rs` and its siblings).
 //!
 //! Storage follows spec 8.2 so that a database can be shared with upstream:
 //! datetimes are TEXT `YYYY-MM-DD HH:MM:SS.ffffff` and every datetime

@@ -1,9 +1,10 @@
 //! [`SqlStore`]: one connection pool, any dialect, implementing the
-//! storage traits by dispatching each call to the dialect module.
+//! storage traits by running each call's operation (`users.rs`,
+//! `sessions.rs`, `roles.rs`, `apikeys.rs`) on whichever pool it holds.
 //!
-//! The dialect modules hold the SQL; this module only opens, migrates and
-//! closes the pool and converts errors into [`StoreError`] at the trait
-//! boundary.
+//! This module only opens, migrates and closes the pool, refuses NUL
+//! characters, bounds every call by the deadline and converts errors into
+//! [`StoreError`] at the trait boundary.
 
 use async_trait::async_trait;
 use authnz_api::{
@@ -48,7 +49,8 @@ enum Pool {
     MySql(sqlx::MySqlPool),
 }
 
-/// Run the same function of whichever dialect module the pool belongs to,
+/// Run the operation `module::op`, generic over the dialect, on whichever pool
+/// the store holds,
 /// within the store's deadline, and convert its error into a [`StoreError`].
 ///
 /// The deadline is the one behaviour every dialect shares: an operation
