@@ -22,7 +22,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match &cli.command {
         Some(Command::Policy(PolicyCommand::Check { file })) => return policy_check(file),
-        Some(Command::Argon2(command)) => return report(admin::argon2::run(command)),
+        Some(Command::Argon2(command)) => return report(admin::argon2::run(&cli, command)),
         _ => {}
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()

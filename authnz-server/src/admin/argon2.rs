@@ -5,20 +5,31 @@
 use std::time::Duration;
 
 use authnz_server::calibrate::{CalibrationRequest, calibrate, parse_memory_kib};
-use authnz_server::config::Argon2Command;
-use authnz_server::config::items::{ARGON2MEMORY, ARGON2PARALLELISM, ARGON2TIME};
+use authnz_server::config::items::{ARGON2MEMORY, ARGON2PARALLELISM, ARGON2TIME, WORKERS};
+use authnz_server::config::{Argon2Command, Cli};
 use serde_json::json;
 
 use super::print_json;
 
-pub fn run(command: &Argon2Command) -> anyhow::Result<()> {
+/// Hashing threads assumed when `--workers` is not given (its default).
+const DEFAULT_WORKERS: usize = 4;
+
+pub fn run(cli: &Cli, command: &Argon2Command) -> anyhow::Result<()> {
     let Argon2Command::Calibrate {
         target_ms,
         max_memory,
         parallelism,
-        workers,
         json,
     } = command;
+    let workers = match cli.item(&WORKERS) {
+        Some(text) => text
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1024).contains(n))
+            .ok_or_else(|| anyhow::anyhow!("--workers: expected 1-1024, got {text:?}"))?,
+        None => DEFAULT_WORKERS,
+    };
     let max_memory_kib =
         parse_memory_kib(max_memory).map_err(|e| anyhow::anyhow!("--max-memory: {e}"))?;
     let request = CalibrationRequest {
@@ -28,7 +39,6 @@ pub fn run(command: &Argon2Command) -> anyhow::Result<()> {
     };
     let found = calibrate(&request)?;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let workers = usize::try_from(*workers).unwrap_or(1);
     let p = found.params;
     let measured_ms = found.measured.as_secs_f64() * 1000.0;
     let per_second = found.checks_per_second(workers, cores);

@@ -240,7 +240,8 @@ pub enum ApikeyCommand {
 pub enum Argon2Command {
     /// Measure this machine and print the Argon2id parameters (argon2memory,
     /// argon2time, argon2parallelism) that make one hash take about
-    /// --target-ms, and the login rate they allow. Reads no configuration
+    /// --target-ms, and the login rate they allow with --workers hashing
+    /// threads (default 4). Reads no other configuration
     Calibrate {
         /// How long one hash should take, in milliseconds
         #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=60_000))]
@@ -251,9 +252,6 @@ pub enum Argon2Command {
         /// Argon2 lanes (argon2parallelism)
         #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
         parallelism: u32,
-        /// Hashing threads the server runs (workers), for the login rate
-        #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=1024))]
-        workers: u64,
         /// Print the result as JSON
         #[arg(long)]
         json: bool,
