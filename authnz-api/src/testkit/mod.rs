@@ -283,6 +283,7 @@ macro_rules! session_store_tests {
                 user_sessions_active_in_created_order,
                 set_extra_only_on_active,
                 delete_expired_before,
+                delete_expired_before_in_many_batches,
                 datetimes_and_json_round_trip,
             ]
         );

@@ -456,6 +456,45 @@ pub async fn delete_expired_before(s: Stores) {
     );
 }
 
+/// The cleanup deletes in bounded batches (so it never holds the store for
+/// long); however many batches it takes, every expired session goes, every
+/// live one stays, and the count is the total.
+pub async fn delete_expired_before_in_many_batches(s: Stores) {
+    const EXPIRED: usize = 2_600;
+    seed(&s).await;
+    let alice = create(&s, "alice", t0()).await;
+    let cutoff = at(1000);
+    for i in 0..EXPIRED {
+        create_session(&s, &session(&format!("old{i}"), alice, t0(), at(10))).await;
+    }
+    for i in 0..10 {
+        create_session(&s, &session(&format!("live{i}"), alice, t0(), at(5000))).await;
+    }
+    assert_eq!(
+        s.sessions
+            .delete_sessions_expired_before(cutoff)
+            .await
+            .expect("cleanup"),
+        EXPIRED as u64
+    );
+    for i in 0..10 {
+        assert!(
+            is_active(&s, &format!("live{i}"), t0()).await,
+            "live{i} kept"
+        );
+    }
+    for i in [0, EXPIRED / 2, EXPIRED - 1] {
+        assert_eq!(
+            s.sessions
+                .delete_session(&token(&format!("old{i}")))
+                .await
+                .expect("gone"),
+            0,
+            "old{i} deleted"
+        );
+    }
+}
+
 /// Session datetimes and `extra_info_json` come back exactly.
 pub async fn datetimes_and_json_round_trip(s: Stores) {
     seed(&s).await;
