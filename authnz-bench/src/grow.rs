@@ -13,8 +13,9 @@
 //!
 //! After the grown run, the cleanup itself is timed: the store's
 //! `delete_sessions_expired_before` (what the server's daily task calls) runs
-//! while `session-exists` load continues, and both its duration and the
-//! checks' latency during it are reported.
+//! while `session-new` load continues (writes: on SQLite they wait for the
+//! one write lock the cleanup takes), and both its duration and the writes'
+//! latency during it are reported.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

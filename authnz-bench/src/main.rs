@@ -13,7 +13,7 @@
 //! `--grow USERS:SESSIONS` runs every scenario twice per backend: on the
 //! store as set up, then after bulk-loading that many users and sessions
 //! (module [`grow`]), and prints the two figures side by side, with the
-//! expired-session cleanup timed under load.
+//! expired-session cleanup timed under `session-new` load.
 //!
 //! `--soak MINUTES` runs the soak test instead (module [`soak`]): a steady
 //! mixed load per backend with the server's RSS sampled, failing on
@@ -551,7 +551,7 @@ async fn run_backend(
 }
 
 /// The grown half of `--grow`: bulk-load, run the scenarios again, then
-/// time the expired-session cleanup while `session-exists` load runs.
+/// time the expired-session cleanup while `session-new` load runs.
 #[allow(clippy::too_many_arguments)]
 async fn run_grown(
     backend: &str,
@@ -587,13 +587,13 @@ async fn run_grown(
         );
     }
     eprintln!(
-        "{backend}: expired-session cleanup ({} expired) under session-exists load ...",
+        "{backend}: expired-session cleanup ({} expired) under session-new load (writes: what a long cleanup would block) ...",
         loaded.expired_sessions
     );
     let store = grow::session_store(target).await?;
     let delay = setup.duration / 4;
     let (load, cleanup) = tokio::join!(
-        run_scenario(server, state, Scenario::SessionExists, setup),
+        run_scenario(server, state, Scenario::SessionNew, setup),
         async {
             tokio::time::sleep(delay).await;
             grow::cleanup(store.as_ref()).await
