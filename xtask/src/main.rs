@@ -225,14 +225,18 @@ fn ci(root: &Path, opts: &TestOpts) -> anyhow::Result<()> {
                 .current_dir(root)
                 .args(["fmt", "--all", "--", "--check"]),
         )?;
-        // The fuzz crate is a workspace of its own (docs/FUZZING.md).
-        steps::run(cargo().current_dir(root).args([
-            "fmt",
-            "--manifest-path",
-            "fuzz/Cargo.toml",
-            "--",
-            "--check",
-        ]))
+        // The fuzz crate is a workspace of its own (docs/FUZZING.md), and
+        // so is the test-container starter (xtask/src/testsvc.rs).
+        for manifest in ["fuzz/Cargo.toml", "authnz-testsvc/Cargo.toml"] {
+            steps::run(cargo().current_dir(root).args([
+                "fmt",
+                "--manifest-path",
+                manifest,
+                "--",
+                "--check",
+            ]))?;
+        }
+        Ok(())
     });
     // --all-features: the features that ship off by default (`mysql`,
     // `ses`) are linted on every run too, not only the default build.
