@@ -74,8 +74,24 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     });
     let services_ok = base_ok
         && steps.run("local service images (docker/, cached)", || {
-            for (name, _) in SERVICE_IMAGES {
-                images.insert(name, service_image(root, name)?);
+            // Built side by side: each is mostly waiting for apt downloads.
+            let built: Vec<(&str, anyhow::Result<String>)> = std::thread::scope(|scope| {
+                let handles: Vec<_> = SERVICE_IMAGES
+                    .iter()
+                    .map(|(name, _)| (*name, scope.spawn(|| service_image(root, name))))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|(name, h)| {
+                        let result = h.join().unwrap_or_else(|_| {
+                            Err(anyhow::anyhow!("{name}: build thread panicked"))
+                        });
+                        (name, result)
+                    })
+                    .collect()
+            });
+            for (name, result) in built {
+                images.insert(name, result?);
             }
             Ok(())
         });
