@@ -112,7 +112,7 @@ pub fn soak(root: &Path, args: &[String]) -> anyhow::Result<()> {
         "--minutes must be in (0, {SOAK_MAX_MINUTES}]"
     );
     let probes = services::probe_all();
-    services::report(&probes);
+    services::report(&probes, &[]);
     let url = |name: &str| {
         probes
             .iter()

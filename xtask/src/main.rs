@@ -6,7 +6,10 @@
 //! - `ci`: `cargo fmt --check`, `cargo clippy -D warnings`, then `test`.
 //! - `run`: build a release `authnzrv`, auto-set-up `./authnz-data` on first
 //!   use, then serve from it.
-//! - `services`: show which test services answer.
+//! - `services`: show which test services answer and which path each takes
+//!   (URL variable, default address, or a container: testcontainers).
+//! - `containers`: local base images, the authnz image, the compose stack
+//!   checked end to end, and the store tests on testcontainers.
 //! - `bench`: build `authnzrv` and the `authnz-bench` load generator in
 //!   release and run the benchmark (authnz vs the original Python
 //!   authnzerver, physical limits); `test` runs its `--smoke` mode against a
@@ -21,10 +24,12 @@
 //! before anything else in every CI run.
 
 mod bench;
+mod containers;
 mod e2e;
 mod fuzz;
 mod services;
 mod steps;
+mod testsvc;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -53,7 +58,18 @@ tasks:
         build release authnzrv, autosetup ./authnz-data on first use, then
         run `authnzrv --basedir ./authnz-data ARGS...`.
   services
-        print which test services (PostgreSQL, Redis, MySQL) answer.
+        print which test services (PostgreSQL, Redis, MySQL) answer, and
+        which path each takes: its URL variable, its default address, or a
+        container started for the run (testcontainers, when the default
+        address does not answer and a Docker engine does).
+  containers [--debug] [--keep-up]
+        build the local base images when missing (debootstrap + Debian
+        packages, docker/), the authnz image (Dockerfile target `prebuilt`,
+        release binary; --debug: the debug binary), run the compose stack on
+        them and check it end to end (/health, autosetup credentials and a
+        login through the published port, data volume across down/up), then
+        the store tests against testcontainers on the local images.
+        Needs a Docker engine, debootstrap and docker-compose.
   docs
         rewrite the item reference in docs/CONFIG.md from the config item
         table (authnz-server/src/config/items.rs).
@@ -73,6 +89,11 @@ environment:
         service URLs (default: the usual port on 127.0.0.1, if it answers)
   AUTHNZ_REQUIRE_SERVICES=1
         a service that does not answer is a failure, not a skip
+  AUTHNZ_TESTCONTAINERS=0
+        never start test services as containers
+  AUTHNZ_TESTSVC_POSTGRES_IMAGE, AUTHNZ_TESTSVC_MYSQL_IMAGE,
+  AUTHNZ_TESTSVC_REDIS_IMAGE
+        images of those containers (default postgres:16, mariadb:11, redis:7)
   AUTHNZ_PYTHON
         interpreter used to create the e2e virtualenv (default python3)";
 
@@ -98,9 +119,19 @@ fn real_main() -> anyhow::Result<()> {
         "soak" => bench::soak(&root, &rest),
         "services" => {
             let probes = services::probe_all();
-            services::report(&probes);
-            services::enforce(&probes)
+            let mut would_start = testsvc::wanted(&probes);
+            let docker = testsvc::enabled() && testsvc::engine_answers();
+            if !docker {
+                would_start.clear();
+            }
+            services::report(&probes, &would_start);
+            if would_start.is_empty() {
+                services::enforce(&probes)
+            } else {
+                Ok(())
+            }
         }
+        "containers" => containers::run(&root, &rest),
         "" | "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(())
@@ -194,14 +225,18 @@ fn ci(root: &Path, opts: &TestOpts) -> anyhow::Result<()> {
                 .current_dir(root)
                 .args(["fmt", "--all", "--", "--check"]),
         )?;
-        // The fuzz crate is a workspace of its own (docs/FUZZING.md).
-        steps::run(cargo().current_dir(root).args([
-            "fmt",
-            "--manifest-path",
-            "fuzz/Cargo.toml",
-            "--",
-            "--check",
-        ]))
+        // The fuzz crate is a workspace of its own (docs/FUZZING.md), and
+        // so is the test-container starter (xtask/src/testsvc.rs).
+        for manifest in ["fuzz/Cargo.toml", "authnz-testsvc/Cargo.toml"] {
+            steps::run(cargo().current_dir(root).args([
+                "fmt",
+                "--manifest-path",
+                manifest,
+                "--",
+                "--check",
+            ]))?;
+        }
+        Ok(())
     });
     // --all-features: the features that ship off by default (`mysql`,
     // `ses`) are linted on every run too, not only the default build.
@@ -220,8 +255,11 @@ fn ci(root: &Path, opts: &TestOpts) -> anyhow::Result<()> {
 }
 
 fn test(root: &Path, opts: &TestOpts, mut steps: Steps, task: &str) -> anyhow::Result<()> {
-    let probes = services::probe_all();
-    services::report(&probes);
+    let mut probes = services::probe_all();
+    // Services down on their default address: containers for this run when
+    // a Docker engine answers (removed when `_containers` drops).
+    let _containers = testsvc::fill_missing(root, &target_dir(root)?, &mut probes)?;
+    services::report(&probes, &[]);
     services::enforce(&probes)?;
     let filter = opts.filter.as_deref();
 
@@ -374,7 +412,7 @@ fn fuzz_task(root: &Path, args: &[String]) -> anyhow::Result<()> {
     fuzz::run(root, &target_dir(root)?, &opts)
 }
 
-fn nextest_installed() -> bool {
+pub(crate) fn nextest_installed() -> bool {
     cargo()
         .args(["nextest", "--version"])
         .stdout(std::process::Stdio::null())

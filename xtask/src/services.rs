@@ -54,6 +54,8 @@ pub const SERVICES: [Service; 3] = [
 pub enum Origin {
     Env,
     Default,
+    /// A container started for this run (the testcontainers path).
+    Container,
 }
 
 /// The outcome of probing one service.
@@ -154,26 +156,42 @@ pub fn required() -> bool {
     )
 }
 
-/// Prints the table and a loud notice per missing service.
-pub fn report(probes: &[Probe]) {
+/// Prints the table and a loud notice per missing service. `would_start`
+/// names the services a test run would start containers for (the
+/// `services` task; a test run has started them before it reports).
+pub fn report(probes: &[Probe], would_start: &[&str]) {
     println!();
     println!("== test services ==");
-    println!("{:<10} {:<9} {:<8} url", "service", "status", "from");
+    println!("{:<10} {:<9} {:<15} url", "service", "status", "path");
     for p in probes {
         let status = match &p.status {
             Status::Up => "up",
             Status::Unprobed => "unprobed",
             Status::Down(_) => "DOWN",
         };
-        let from = match p.origin {
+        let path = match p.origin {
+            _ if would_start.contains(&p.service.name) => "testcontainers",
+            _ if !p.usable() => "missing",
             Origin::Env => "env",
             Origin::Default => "default",
+            Origin::Container => "testcontainers",
         };
         let url = if p.usable() { p.url.as_str() } else { "-" };
-        println!("{:<10} {:<9} {:<8} {url}", p.service.name, status, from);
+        println!("{:<10} {:<9} {:<15} {url}", p.service.name, status, path);
     }
     println!();
+    if !would_start.is_empty() {
+        println!(
+            "A Docker engine answers: a test run starts {} as containers \
+             (authnz-testsvc; images from AUTHNZ_TESTSVC_*_IMAGE).",
+            would_start.join(", ")
+        );
+        println!();
+    }
     for p in probes {
+        if would_start.contains(&p.service.name) {
+            continue;
+        }
         if let Status::Down(reason) = &p.status {
             let bar = "!".repeat(78);
             println!("{bar}");
@@ -182,7 +200,7 @@ pub fn report(probes: &[Probe]) {
                 p.service.name.to_uppercase()
             );
             println!(
-                "!!! Tests that need {} will be SKIPPED. Start it (see .ci/run) or set {}.",
+                "!!! Tests that need {} will be SKIPPED. Start it (see .ci/run), set {}, or start a Docker engine (testcontainers).",
                 p.service.name, p.service.env_var
             );
             println!("!!! {REQUIRE_VAR}=1 turns this skip into a failure.");
