@@ -21,12 +21,12 @@ use serde_json::{Map, Value, json};
 use crate::actions::{Context, RequestType};
 use crate::limiter::{RequestLimiter, Verdict};
 use crate::lockout;
-use crate::protocol::codec::Codec;
-use crate::protocol::envelope::{envelope, schema_failure};
-use crate::protocol::errors::{APPLICATION_JSON, ProtocolError, TEXT_PLAIN};
-use crate::protocol::pytruth::truthy;
-use crate::protocol::schema;
 use crate::replay::ReplayCheck;
+use authnz_proto::codec::Codec;
+use authnz_proto::envelope::{envelope, schema_failure};
+use authnz_proto::errors::{APPLICATION_JSON, ProtocolError, TEXT_PLAIN};
+use authnz_proto::python::truth::truthy;
+use authnz_proto::schema;
 
 /// Requests larger than this are answered with 400 (spec 1.12 allows any limit
 /// of 1 MiB or more).

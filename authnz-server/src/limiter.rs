@@ -26,10 +26,10 @@ use authnz_api::{Clock, RateDecision, RateLimit, RateLimiter};
 use serde_json::Value;
 
 use crate::actions::RequestType;
-use crate::protocol::pytruth::truthy;
 use crate::ratelimit::RateLimitsConfig;
 use crate::validate::pii::{PII_SALT_NONE, pii_hash};
 use crate::warn_gate::WarnGate;
+use authnz_proto::python::truth::truthy;
 
 /// Upstream's fixed `Retry-After` (spec 4.1), sent when the refusal is not a
 /// rate decision (an e-mail request without an e-mail).

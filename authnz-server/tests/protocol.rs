@@ -8,7 +8,7 @@
 mod common;
 
 use authnz_api::UserStore as _;
-use authnz_server::protocol::codec::Codec;
+use authnz_proto::codec::Codec;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::{Backend, TestDb, TestServer};

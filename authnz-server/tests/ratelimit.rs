@@ -10,7 +10,7 @@ mod common;
 use std::sync::Arc;
 
 use authnz_api::ManualClock;
-use authnz_server::protocol::errors::BODY_429;
+use authnz_proto::errors::BODY_429;
 use authnz_server::ratelimit::parse_ratelimits;
 use chrono::TimeDelta;
 use common::{Backend, TestDb, TestServer};

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authnz_api::{Clock as _, ManualClock};
-use authnz_server::protocol::errors::BODY_401;
+use authnz_proto::errors::BODY_401;
 use chrono::TimeDelta;
 use common::{Backend, TestDb, TestServer};
 use serde_json::json;

@@ -16,13 +16,13 @@ use chrono::{NaiveDateTime, TimeDelta};
 use serde_json::{Map, Value};
 
 use super::args::{int_arg, py_int, str_arg};
-use super::pyrepr::py_list;
 use super::reply::{Reply, dt};
 use super::{ActionError, Context};
 use crate::mail::templates::{Fields, MailKind, wrap_code};
-use crate::protocol::envelope::schema_failure;
-use crate::protocol::pytruth::truthy;
-use crate::protocol::schema::{Problem, STR};
+use authnz_proto::envelope::schema_failure;
+use authnz_proto::python::repr::py_list;
+use authnz_proto::python::truth::truthy;
+use authnz_proto::schema::{Problem, STR};
 
 /// Failure 1 of both send requests: the mail settings are incomplete.
 const MSG_BAD_SETTINGS: &str = "Invalid email server settings provided. Can't send an email.";

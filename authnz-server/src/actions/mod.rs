@@ -16,7 +16,6 @@ pub mod login;
 pub mod offload;
 pub mod passwords;
 pub mod permissions;
-pub mod pyrepr;
 pub mod reply;
 pub mod sessions;
 pub mod users;
@@ -24,9 +23,8 @@ pub mod users;
 use serde_json::{Map, Value};
 
 pub use crate::context::Context;
-use crate::protocol::schema::{
-    ANY, BOOL, DICT, DICT_OR_NONE, FLOAT, INT, INT_OR_NONE, Param, STR, STR_OR_NONE, TypeSpec, opt,
-    req,
+use authnz_proto::schema::{
+    ANY, BOOL, DICT, DICT_OR_NONE, FLOAT, INT, INT_OR_NONE, Param, STR, STR_OR_NONE, opt, req,
 };
 use reply::Reply;
 
@@ -207,7 +205,7 @@ impl RequestType {
             body,
             self.params()
                 .iter()
-                .map(|p| (p.name, p.spec == INT || p.spec == INT_OR_NONE)),
+                .map(|p| (p.name, p.spec.is_integer_only())),
         )?;
         match self {
             SessionNew => sessions::session_new(ctx, body).await,
@@ -353,12 +351,7 @@ mod schemas {
     pub const INTERNAL_SESSION_EDIT: &[Param] =
         &[req("target_session_token", STR), req("update_dict", DICT)];
 
-    const STR_OR_INT: TypeSpec = TypeSpec::AnyOf(&["str", "int"]);
-    const FLOAT_OR_INT: TypeSpec = TypeSpec::AnyOf(&["float", "int"]);
-    const INT_OR_FLOAT: TypeSpec = TypeSpec::AnyOf(&["int", "float"]);
-    /// `subject`: a string, or (as upstream documents but its schema does not
-    /// accept) a list of strings.
-    const STR_OR_LIST: TypeSpec = TypeSpec::AnyOf(&["str", "list"]);
+    use authnz_proto::schema::{FLOAT_OR_INT, INT_OR_FLOAT, STR_OR_INT, STR_OR_LIST};
 
     pub const USER_CHECK_ACCESS: &[Param] = &[
         req("user_id", INT),

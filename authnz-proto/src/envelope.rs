@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::schema::Problem;
+use crate::schema::Problem;
 
 /// Wrap an action's result object `r` in the envelope. `failure_reason` is
 /// copied to the top level only when the result failed and carries one.
