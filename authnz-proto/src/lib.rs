@@ -23,8 +23,10 @@ pub mod envelope;
 pub mod errors;
 pub mod python;
 pub mod reply;
+pub mod request;
 pub mod schema;
 
 pub use codec::{Codec, OpenError, TokenStamp};
 pub use errors::ProtocolError;
 pub use reply::Reply;
+pub use request::{RateFamily, RequestType};

@@ -210,7 +210,7 @@ pub async fn process(st: &AppState, value: Value) -> Result<Value, ProtocolError
     };
     let problems = schema::check(kind.params(), &body);
     let (response, success) = if problems.is_empty() {
-        match kind.run(&st.ctx, &body).await {
+        match crate::actions::run(kind, &st.ctx, &body).await {
             Ok(reply) => {
                 let success = reply.0.get("success") == Some(&Value::Bool(true));
                 (envelope(reply.into_map(), reqid.clone()), success)

@@ -22,6 +22,7 @@ use crate::mail::templates::{Fields, MailKind, wrap_code};
 use authnz_proto::envelope::schema_failure;
 use authnz_proto::python::repr::py_list;
 use authnz_proto::python::truth::truthy;
+use authnz_proto::request::RequestType;
 use authnz_proto::schema::{Problem, STR};
 
 /// Failure 1 of both send requests: the mail settings are incomplete.
@@ -168,7 +169,11 @@ fn missing_verify_url(body: &Map<String, Value>) -> Option<Reply> {
         required_type: STR,
         required_param: true,
     }];
-    match schema_failure("user-sendemail-signup", &problems, Value::Null) {
+    match schema_failure(
+        RequestType::UserSendemailSignup.name(),
+        &problems,
+        Value::Null,
+    ) {
         Value::Object(mut envelope) => match envelope.remove("response") {
             Some(Value::Object(response)) => Some(Reply(response)),
             _ => None,
