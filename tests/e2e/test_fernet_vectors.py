@@ -8,7 +8,7 @@
   must be rejected.
 
 The Rust file is committed; `AUTHNZ_WRITE_RUST_VECTORS=1 cargo test -p
-authnz-server --test fernet_vectors` regenerates it, and that Rust test checks
+authnz-server --test it fernet_vectors` regenerates it, and that Rust test checks
 the committed file still opens with our codec. A missing file fails here.
 """
 

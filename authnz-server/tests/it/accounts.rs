@@ -3,48 +3,15 @@
 //! lookup by column, and the internal actions; each with its documented
 //! failures and the stored state afterwards.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::{ADMIN_EMAIL, Backend, TestDb, TestServer, alive, login, with_server};
 use authnz_api::ManualClock;
 use chrono::TimeDelta;
-use common::{ADMIN_EMAIL, Backend, TestDb, TestServer};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "Plover-Quince-Sextant-77";
 const NEW_PASSWORD: &str = "Marmot-Lantern-Quiver-58";
-
-async fn with_server<F, Fut>(backend: Backend, test: &str, f: F)
-where
-    F: FnOnce(TestServer) -> Fut,
-    Fut: std::future::Future<Output = TestServer>,
-{
-    let Some(db) = TestDb::new(backend, test).await else {
-        return;
-    };
-    let server = TestServer::start(&db).await;
-    let server = f(server).await;
-    server.stop().await;
-    db.drop_db().await;
-}
-
-async fn login(s: &TestServer, email: &str, password: &str) -> Value {
-    let anon = s.new_session(Value::Null).await;
-    s.call(
-        "user-login",
-        json!({"session_token": anon, "email": email, "password": password}),
-    )
-    .await
-}
-
-async fn alive(s: &TestServer, token: &str) -> bool {
-    s.call("session-exists", json!({"session_token": token}))
-        .await["success"]
-        == json!(true)
-}
 
 fn fails(env: &Value, reason: &str, messages: Value) {
     assert_eq!(env["success"], json!(false), "{env}");
@@ -224,7 +191,10 @@ async fn delete(backend: Backend, test: &str) {
             .await;
         fails(&env, "invalid password", msg);
         let env = s
-            .call("user-delete", body(ADMIN_EMAIL, 1, common::ADMIN_PASSWORD))
+            .call(
+                "user-delete",
+                body(ADMIN_EMAIL, 1, crate::common::ADMIN_PASSWORD),
+            )
             .await;
         fails(
             &env,
@@ -246,7 +216,7 @@ async fn delete(backend: Backend, test: &str) {
         let env = s.call("user-lookup-email", json!({"email": email})).await;
         assert_eq!(env["failure_reason"], json!("user email not found in DB"));
         assert_eq!(
-            login(&s, ADMIN_EMAIL, common::ADMIN_PASSWORD).await["success"],
+            login(&s, ADMIN_EMAIL, crate::common::ADMIN_PASSWORD).await["success"],
             json!(true)
         );
         s

@@ -7,17 +7,13 @@
 //! Needs `redis-server` on the PATH and `AUTHNZ_TEST_POSTGRES_URL`; skipped
 //! loudly without, failed under `AUTHNZ_REQUIRE_SERVICES=1`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::{Backend, TestDb, TestServer, on_redis};
 use authnz_api::{SystemClock, UserStore as _};
 use authnz_store_redis::testing::PrivateRedis;
 use authnz_store_redis::{RedisBackend, RedisOptions};
-use common::{Backend, TestDb, TestServer, on_redis};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "Plover-Quince-Sextant-77";
@@ -133,7 +129,7 @@ async fn redis_down_and_back() {
     // session store. No failed login is counted (the lookup comes first).
     let start = Instant::now();
     let r = s
-        .send_object(&common::Client::request_object(
+        .send_object(&crate::common::Client::request_object(
             "127.0.0.1",
             "user-login",
             json!({"session_token": token, "email": email, "password": PASSWORD}),

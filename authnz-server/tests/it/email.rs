@@ -5,19 +5,15 @@
 //! marked as sent while other requests keep being served, the Q-16 body
 //! overrides, the file mailer, and `user-set-emailsent`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::{Backend, TestDb, TestServer};
 use authnz_api::{Clock, ManualClock, SystemClock};
 use authnz_mail::testing::{SinkOptions, SmtpSink, TestCerts, closed_port, silent_listener};
 use authnz_server::config::{MailerKind, SmtpSecurity};
 use authnz_server::mail::MailOptions;
 use chrono::TimeDelta;
-use common::{Backend, TestDb, TestServer};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "Plover-Quince-Sextant-77";

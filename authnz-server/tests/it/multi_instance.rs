@@ -8,18 +8,14 @@
 //! loudly without, failed under `AUTHNZ_REQUIRE_SERVICES=1`. The real login
 //! back-off is slept (1 s + 1.5 s + 2.25 s).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, Client, TestDb};
 use authnz_server::lockout::LOCKED_MESSAGE;
 use authnz_store_redis::testing::{PrefixCleanup, free_port};
 use base64::Engine as _;
-use common::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, Client, TestDb};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_authnzrv");

@@ -1,13 +1,9 @@
 //! The session cleanup task (spec 7.7) on both backends, with a manual clock:
 //! only sessions that expired more than `sessionexpiry` days ago are deleted.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
+use crate::common::{Backend, TestDb};
 use authnz_api::{ANONYMOUS_USER_ID, Clock as _, ManualClock, Session, SessionStore as _};
 use authnz_server::cleanup;
 use chrono::TimeDelta;
-use common::{Backend, TestDb};
 
 async fn deletes_only_long_expired_sessions(backend: Backend, test: &str) {
     let Some(db) = TestDb::new(backend, test).await else {
@@ -33,7 +29,7 @@ async fn deletes_only_long_expired_sessions(backend: Backend, test: &str) {
     ];
     // Sessions need a user: seed the built-in users.
     let hasher =
-        authnz_server::passwords::PasswordHasher::new(1, common::fast_hash()).expect("pool");
+        authnz_server::passwords::PasswordHasher::new(1, crate::common::fast_hash()).expect("pool");
     let policy = authnz_server::policy::Policy::load(None).expect("policy");
     let dir = tempfile::tempdir().expect("dir");
     let admin = authnz_server::app::AdminSeed {

@@ -3,14 +3,10 @@
 //! malformed line is skipped, and a server that is down or answers an error
 //! counts as a pass (fail open). The check is off by default.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::{Backend, TestDb, TestServer};
 use authnz_api::SystemClock;
-use common::{Backend, TestDb, TestServer};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -160,7 +156,7 @@ async fn https_lookups_verify_the_certificate() {
     use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
     let dir = tempfile::tempdir().expect("dir");
-    let (cert, key) = common::self_signed_cert(dir.path());
+    let (cert, key) = crate::common::self_signed_cert(dir.path());
     let body = format!("{}:42\r\n", &sha1_hex(LISTED)[5..]);
     let url = tls_range_server(&cert, &key, body).await;
 

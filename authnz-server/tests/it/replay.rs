@@ -3,17 +3,13 @@
 //! token gets 401 with the exact body, and with the default (off) the same
 //! token may be sent again and again, as upstream.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::{Backend, TestDb, TestServer};
 use authnz_api::{Clock as _, ManualClock};
 use authnz_proto::errors::BODY_401;
 use chrono::TimeDelta;
-use common::{Backend, TestDb, TestServer};
 use serde_json::json;
 
 fn body_at(s: &TestServer, unix: i64) -> String {

@@ -3,14 +3,12 @@
 //! is refused with a message naming the file and the entry. Also the
 //! binary started with no configuration at all.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_authnzrv");
-const DEFAULT_POLICY: &str = include_str!("../../data/default-permissions-model.json");
+const DEFAULT_POLICY: &str = include_str!("../../../data/default-permissions-model.json");
 
 fn run(args: &[&str]) -> Output {
     Command::new(BIN)

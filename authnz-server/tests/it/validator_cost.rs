@@ -7,14 +7,10 @@
 //! bound (2 s in a debug build, where the uncapped code took minutes) and
 //! that the server keeps answering `/health` while such a request runs.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::{Backend, Client, TestDb, TestServer};
 use authnz_server::http::BODY_LIMIT;
-use common::{Backend, Client, TestDb, TestServer};
 use serde_json::{Value, json};
 
 /// Generous per-request bound for a debug build.

@@ -2,14 +2,10 @@
 //! line break and a NUL must not forge a log line or put a NUL in the log.
 //! The log is captured through a `tracing-subscriber` writer into a buffer.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use common::{Backend, TestDb, TestServer};
+use crate::common::{Backend, TestDb, TestServer};
 use serde_json::json;
 use tracing_subscriber::fmt::MakeWriter;
 

@@ -3,17 +3,13 @@
 //! that tells the truth, then recovery at the configured rate; per-type
 //! limits, e-mail keys, `/health`, and nothing counted when it is off.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::{Backend, TestDb, TestServer};
 use authnz_api::ManualClock;
 use authnz_proto::errors::BODY_429;
 use authnz_server::ratelimit::parse_ratelimits;
 use chrono::TimeDelta;
-use common::{Backend, TestDb, TestServer};
 use serde_json::{Value, json};
 
 async fn start(db: &TestDb, ratelimits: &str) -> (TestServer, Arc<ManualClock>) {

@@ -1,16 +1,12 @@
 //! HTTPS serving with a self-signed certificate made by the `openssl` command:
 //! the encrypted protocol works over TLS, a plain-HTTP client is refused
 //! without harming the server, and a bad key file is a clear start-up error.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::{Backend, TestDb};
 use authnz_api::SystemClock;
 use authnz_server::app::build;
-use common::{Backend, TestDb};
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, ServerName};
 use serde_json::{Value, json};
@@ -41,10 +37,10 @@ async fn https_exchange(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_the_protocol_over_tls() {
     let dir = tempfile::tempdir().expect("dir");
-    let (cert, key) = common::self_signed_cert(dir.path());
+    let (cert, key) = crate::common::self_signed_cert(dir.path());
     let db = TestDb::new(Backend::Sqlite, "tls").await.expect("sqlite");
     let basedir = tempfile::tempdir().expect("basedir");
-    let opts = common::options(&db, basedir.path(), Arc::new(SystemClock));
+    let opts = crate::common::options(&db, basedir.path(), Arc::new(SystemClock));
     let codec = authnz_proto::codec::Codec::new(&opts.secret);
     let built = build(&opts).await.expect("build");
     let tls_config = authnz_server::tls::server_config(&cert, &key).expect("TLS config");
@@ -131,7 +127,7 @@ async fn serves_the_protocol_over_tls() {
 #[test]
 fn bad_tls_files_are_clear_errors() {
     let dir = tempfile::tempdir().expect("dir");
-    let (cert, key) = common::self_signed_cert(dir.path());
+    let (cert, key) = crate::common::self_signed_cert(dir.path());
     let err =
         authnz_server::tls::server_config(&key, &key).expect_err("a key is not a certificate");
     assert!(format!("{err:#}").contains("key.pem"), "{err:#}");

@@ -3,15 +3,11 @@
 //! echo, oversized and garbage bodies — and proof that none of it changes
 //! stored data or takes the server down.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
+use crate::common::{Backend, TestDb, TestServer};
 use authnz_api::UserStore as _;
 use authnz_proto::codec::Codec;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::{Backend, TestDb, TestServer};
 use serde_json::{Value, json};
 
 const B400: &str =

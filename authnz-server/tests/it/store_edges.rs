@@ -4,29 +4,11 @@
 //! stored, and a non-object `extra_info` on sign-up is the original's
 //! `DB issue with user creation`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
+use crate::common::{Backend, TestDb, TestServer, with_server};
 use authnz_store_sql::SqlStore;
-use common::{Backend, TestDb, TestServer};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "Plover-Quince-Sextant-77";
-
-async fn with_server<F, Fut>(backend: Backend, test: &str, f: F)
-where
-    F: FnOnce(TestServer) -> Fut,
-    Fut: std::future::Future<Output = TestServer>,
-{
-    let Some(db) = TestDb::new(backend, test).await else {
-        return;
-    };
-    let server = TestServer::start(&db).await;
-    let server = f(server).await;
-    server.stop().await;
-    db.drop_db().await;
-}
 
 /// Run raw SQL statements on the server's own database (fault injection).
 async fn exec_sql(store: &SqlStore, statements: &[&'static str]) {
@@ -106,7 +88,7 @@ const HUGE_INTS: [&str; 5] = [
 /// Send `request` with `body`, where the string `"__INT__"` is replaced by
 /// the integer literal `int`; returns (HTTP status, decrypted envelope).
 async fn call_with_int(s: &TestServer, request: &str, body: Value, int: &str) -> (u16, Value) {
-    let object = common::Client::request_object("127.0.0.1", request, body);
+    let object = crate::common::Client::request_object("127.0.0.1", request, body);
     let text = object.to_string().replace("\"__INT__\"", int);
     assert!(text.contains(int));
     let (status, reply) = s

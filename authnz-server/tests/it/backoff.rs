@@ -2,19 +2,15 @@
 //! on SQLite and PostgreSQL, with a manual clock and a manual sleeper: no
 //! test waits for a back-off delay, each requested delay is checked instead.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::{Backend, TestDb, TestServer, login};
 use authnz_api::{Clock as _, ManualClock, MemoryLoginThrottle, UserStore as _};
 use authnz_server::context::LockoutSettings;
 use authnz_server::lockout::LOCKED_MESSAGE;
 use authnz_server::sleeper::ManualSleeper;
 use chrono::TimeDelta;
-use common::{Backend, TestDb, TestServer};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "Plover-Quince-Sextant-77";
@@ -57,15 +53,6 @@ async fn passcheck(s: &TestServer, email: &str, password: &str) -> Value {
     s.call(
         "user-passcheck-nosession",
         json!({"email": email, "password": password}),
-    )
-    .await
-}
-
-async fn login(s: &TestServer, email: &str, password: &str) -> Value {
-    let anon = s.new_session(Value::Null).await;
-    s.call(
-        "user-login",
-        json!({"session_token": anon, "email": email, "password": password}),
     )
     .await
 }

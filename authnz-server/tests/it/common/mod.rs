@@ -2,7 +2,6 @@
 //! database per test (SQLite in a temp dir, or a throw-away PostgreSQL or,
 //! with the `mysql` feature, MySQL/MariaDB database), and a client that speaks the real encrypted protocol over a real
 //! socket with a hand-written HTTP/1.1 exchange.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -505,4 +504,37 @@ pub async fn sql_session_rows(s: &TestServer) -> (i64, i64) {
             .expect("count");
         (a, b)
     }
+}
+
+/// Run `f` against a fresh server on a fresh database of `backend`; returns at
+/// once (the test is skipped) when the backend's service is not configured.
+pub async fn with_server<F, Fut>(backend: Backend, test: &str, f: F)
+where
+    F: FnOnce(TestServer) -> Fut,
+    Fut: std::future::Future<Output = TestServer>,
+{
+    let Some(db) = TestDb::new(backend, test).await else {
+        return;
+    };
+    let server = TestServer::start(&db).await;
+    let server = f(server).await;
+    server.stop().await;
+    db.drop_db().await;
+}
+
+/// `user-login` from a fresh anonymous session.
+pub async fn login(s: &TestServer, email: &str, password: &str) -> Value {
+    let anon = s.new_session(Value::Null).await;
+    s.call(
+        "user-login",
+        json!({"session_token": anon, "email": email, "password": password}),
+    )
+    .await
+}
+
+/// Whether `session-exists` says the session is alive.
+pub async fn alive(s: &TestServer, token: &str) -> bool {
+    s.call("session-exists", json!({"session_token": token}))
+        .await["success"]
+        == json!(true)
 }

@@ -6,18 +6,14 @@
 //!
 //! Timeouts are set to about a second; every bound asserted is a few times
 //! that, where the unbounded server never closes at all.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::{Backend, TestDb};
 use authnz_api::SystemClock;
 use authnz_server::app::{Built, build};
 use authnz_server::serving::{HttpLimits, serve};
-use common::{Backend, TestDb};
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -61,14 +57,14 @@ async fn start(name: &str, mode: Mode, limits: HttpLimits) -> Running {
     let db = TestDb::new(Backend::Sqlite, name).await.expect("sqlite");
     let basedir = tempfile::tempdir().expect("basedir");
     let certdir = tempfile::tempdir().expect("certdir");
-    let opts = common::options(&db, basedir.path(), Arc::new(SystemClock));
+    let opts = crate::common::options(&db, basedir.path(), Arc::new(SystemClock));
     let built = build(&opts).await.expect("build");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tls, connector) = match mode {
         Mode::Plain => (None, None),
         Mode::Tls => {
-            let (cert, key) = common::self_signed_cert(certdir.path());
+            let (cert, key) = crate::common::self_signed_cert(certdir.path());
             let config = authnz_server::tls::server_config(&cert, &key).expect("TLS config");
             let mut roots = RootCertStore::empty();
             for c in CertificateDer::pem_file_iter(&cert).expect("cert") {

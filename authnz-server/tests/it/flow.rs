@@ -2,28 +2,10 @@
 //! session-new → user-new → user-set-emailverified → user-login →
 //! session-exists → user-passcheck → user-logout, and the failures around it.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
-use common::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestDb, TestServer};
+use crate::common::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, with_server};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "Plover-Quince-Sextant-77";
-
-async fn with_server<F, Fut>(backend: Backend, test: &str, f: F)
-where
-    F: FnOnce(TestServer) -> Fut,
-    Fut: std::future::Future<Output = TestServer>,
-{
-    let Some(db) = TestDb::new(backend, test).await else {
-        return;
-    };
-    let server = TestServer::start(&db).await;
-    let server = f(server).await;
-    server.stop().await;
-    db.drop_db().await;
-}
 
 fn keys(v: &Value) -> Vec<String> {
     let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();

@@ -5,8 +5,6 @@
 //! behind. Plus cache-specific checks: reads are served from memory, and a
 //! second process cannot take the database's lock.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -9,8 +9,6 @@
 //!   `AUTHNZ_WRITE_RUST_VECTORS=1` to regenerate it) and checked by
 //!   `tests/e2e/test_fernet_vectors.py` with Python's Fernet. Here we check the
 //!   committed file still opens with our codec.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::path::PathBuf;
 
 use authnz_proto::codec::Codec;
@@ -122,7 +120,7 @@ fn rust_vectors() -> Value {
     .into_iter()
     .map(|(name, token)| json!({"name": name, "key": key, "token": token, "reason": name}))
     .collect();
-    json!({"generator": "authnz-server/tests/fernet_vectors.rs", "valid": valid, "invalid": invalid})
+    json!({"generator": "authnz-server/tests/it/fernet_vectors.rs", "valid": valid, "invalid": invalid})
 }
 
 #[test]

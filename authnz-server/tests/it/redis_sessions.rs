@@ -8,17 +8,13 @@
 //! PostgreSQL half); skipped loudly without, failed under
 //! `AUTHNZ_REQUIRE_SERVICES=1`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::{Backend, TestDb, TestServer, on_redis, sql_session_rows};
 use authnz_api::{Clock, ManualClock};
 use authnz_store_redis::testing::{PrefixCleanup, test_backend};
 use chrono::TimeDelta;
-use common::{Backend, TestDb, TestServer, on_redis, sql_session_rows};
 use serde_json::{Map, Value, json};
 
 const PASSWORD: &str = "Plover-Quince-Sextant-77";

@@ -2,15 +2,11 @@
 //! protocol, on SQLite and PostgreSQL. Time windows are driven by a
 //! `ManualClock`, never by sleeping.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::{Backend, TestDb, TestServer};
 use authnz_api::{Clock, ManualClock};
 use chrono::TimeDelta;
-use common::{Backend, TestDb, TestServer};
 use serde_json::{Map, Value, json};
 
 const PASSWORD: &str = "Plover-Quince-Sextant-77";
