@@ -1,4 +1,4 @@
-//! Opening and sealing protocol bodies (spec 1.4).
+//! Opening and sealing protocol bodies (docs/PROTOCOL.md §1.4).
 //!
 //! Body = standard-base64(Fernet token), where the Fernet token itself is the
 //! usual URL-safe base64 text. Tokens are never rejected for their timestamp,

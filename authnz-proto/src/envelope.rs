@@ -1,5 +1,5 @@
-//! The decrypted response envelope (spec 1.8) and the nested schema-failure
-//! response (spec 1.9).
+//! The decrypted response envelope (docs/PROTOCOL.md §1.8) and the nested
+//! schema-failure response (docs/PROTOCOL.md §1.9).
 
 use serde_json::{Map, Value, json};
 

@@ -1,8 +1,8 @@
-//! Request argument validation with Python's type rules (spec section 2).
+//! Request argument validation with Python's type rules (docs/PROTOCOL.md §2).
 //!
 //! Each request type has required args and optional kwargs, each with a type
 //! spec: one name or a list of names (`str`, `int`, `float`, `dict`, `list`,
-//! `bool`, `Any`, `None`). The rules are upstream's, quirks included:
+//! `bool`, `Any`, `None`). The rules are upstream's, quirks included:
 //! `true` is an `int`, `1` is not a `float`, a spec naming `None` accepts
 //! anything, and optional values are checked only when truthy.
 
@@ -124,7 +124,7 @@ pub struct Param {
     pub required: bool,
 }
 
-/// One entry of the `problems` list of spec 1.9.
+/// One entry of the `problems` list of docs/PROTOCOL.md §1.9.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Problem {
     pub param: &'static str,

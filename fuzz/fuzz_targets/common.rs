@@ -5,7 +5,7 @@
 
 use std::sync::LazyLock;
 
-use authnz_server::actions::RequestType;
+use authnz_proto::request::RequestType;
 use authnz_proto::codec::Codec;
 use authnz_proto::envelope::{envelope, schema_failure};
 use authnz_proto::schema;

@@ -3,8 +3,8 @@
 //! DEL) escaped as `\uXXXX` (`ensure_ascii=True`), floats in `repr` form
 //! (`1e-05`, `1e+16`, `100.0`, `NaN`, `Infinity`), integers of any size as
 //! their digits. Used for JSON columns (so a database shared with upstream
-//! stays byte-identical, spec 8.2) and for JSON carried inside a string on
-//! the wire (the API-key claims, spec 3.6).
+//! stays byte-identical, docs/PROTOCOL.md §8.2) and for JSON carried inside
+//! a string on the wire (the API-key claims, docs/PROTOCOL.md §3.6).
 //!
 //! The reader half, [`loads`] and [`loads_str`], reads JSON as Python's
 //! `json.loads` does (`NaN`/`Infinity` tokens, byte-order marks and UTF-16/32

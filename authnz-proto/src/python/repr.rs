@@ -53,7 +53,7 @@ pub fn push_py_repr(out: &mut String, s: &str) {
     out.push(quote);
 }
 
-/// Python's `repr()` of a `str` (Q-19): single quotes unless the text holds
+/// Python's `repr()` of a `str`: single quotes unless the text holds
 /// a `'` and no `"`; backslash, the quote, `\n`, `\r`, `\t` and every
 /// character Python's `str.isprintable()` rejects escaped as Python does
 /// (see [`py_repr_str`]).
