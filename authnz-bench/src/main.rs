@@ -10,11 +10,17 @@
 //! unless every implemented scenario reported sane non-zero figures (it
 //! never asserts a speed).
 //!
+//! `--grow USERS:SESSIONS` runs every scenario twice per backend: on the
+//! store as set up, then after bulk-loading that many users and sessions
+//! (module [`grow`]), and prints the two figures side by side, with the
+//! expired-session cleanup timed under load.
+//!
 //! `--soak MINUTES` runs the soak test instead (module [`soak`]): a steady
 //! mixed load per backend with the server's RSS sampled, failing on
 //! growth or on any wrong reply.
 
 mod client;
+mod grow;
 mod limits;
 mod load;
 mod pg;
@@ -106,6 +112,12 @@ struct Args {
     /// middle third's.
     #[arg(long, default_value_t = 10.0)]
     soak_growth_pct: f64,
+    /// Also run every scenario after bulk-loading USERS users and SESSIONS
+    /// sessions (one in ten of them long expired) into the server's store,
+    /// and time the expired-session cleanup under load. Bare `--grow` means
+    /// 100000:1000000.
+    #[arg(long, value_name = "USERS:SESSIONS", num_args = 0..=1, default_missing_value = "100000:1000000")]
+    grow: Option<String>,
     /// Working folder (virtualenv, basedirs, logs). Default: target/bench.
     #[arg(long)]
     work_dir: Option<PathBuf>,
@@ -241,6 +253,9 @@ fn real_main(mut args: Args) -> anyhow::Result<bool> {
             uptime.trim()
         )
     );
+    if let Some(spec) = args.grow.as_deref().map(grow::Spec::parse).transpose()? {
+        print!("{}", report::render_growth(&rows, &spec.label()));
+    }
     if args.smoke {
         let expected: Vec<&str> = selected.iter().map(|s| s.name()).collect();
         let problems = report::smoke_problems(&rows, &limits, &expected);
@@ -262,6 +277,7 @@ async fn bench(
     server_bin: &Path,
     selected: &[Scenario],
 ) -> anyhow::Result<(Vec<Row>, limits::Limits)> {
+    let grow = args.grow.as_deref().map(grow::Spec::parse).transpose()?;
     eprintln!("measuring the physical limits ...");
     let limits = limits::measure(args.quick).await?;
     let mut rows = Vec::new();
@@ -280,6 +296,11 @@ async fn bench(
         match backend {
             "sqlite" => {
                 let dir = setup.work.join("sqlite");
+                let target = grow::Target::Sqlite(
+                    dir.join("authnz")
+                        .join("basedir")
+                        .join(servers::SQLITE_FILE),
+                );
                 let mut running = vec![servers::start_authnz(
                     server_bin,
                     &dir.join("authnz"),
@@ -298,7 +319,8 @@ async fn bench(
                         )),
                     }
                 }
-                let r = run_backend("sqlite", &running, setup, selected).await;
+                let grow = grow.map(|spec| (target, spec));
+                let r = run_backend("sqlite", &running, setup, selected, grow).await;
                 running.into_iter().for_each(Server::stop);
                 rows.extend(r?);
             }
@@ -349,10 +371,19 @@ async fn bench(
                     &env,
                     &setup.pinning,
                 );
+                let target = match &redis {
+                    Some(p) => grow::Target::PostgresRedis {
+                        url: db.url.clone(),
+                        redis_url: args.redis_url.clone(),
+                        prefix: p.prefix.clone(),
+                    },
+                    None => grow::Target::Postgres(db.url.clone()),
+                };
                 let r = match started {
                     Ok(server) => {
                         let running = vec![server];
-                        let r = run_backend(backend, &running, setup, selected).await;
+                        let grow = grow.map(|spec| (target, spec));
+                        let r = run_backend(backend, &running, setup, selected, grow).await;
                         running.into_iter().for_each(Server::stop);
                         r
                     }
@@ -470,6 +501,7 @@ async fn run_backend(
     running: &[Server],
     setup: &Setup,
     selected: &[Scenario],
+    grow: Option<(grow::Target, grow::Spec)>,
 ) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     let mut states: Vec<ServerState> = Vec::new();
@@ -496,6 +528,94 @@ async fn run_backend(
             rows.extend(result.rows(backend, server.kind, idle[i]));
         }
     }
+    if let Some((target, spec)) = grow {
+        // Only authnz: the original keeps its own SQLite file.
+        let Some(i) = running.iter().position(|s| s.kind == Kind::Authnz) else {
+            return Ok(rows);
+        };
+        rows.extend(
+            run_grown(
+                backend,
+                &running[i],
+                &states[i],
+                idle[i],
+                setup,
+                selected,
+                &target,
+                spec,
+            )
+            .await?,
+        );
+    }
+    Ok(rows)
+}
+
+/// The grown half of `--grow`: bulk-load, run the scenarios again, then
+/// time the expired-session cleanup while `session-exists` load runs.
+#[allow(clippy::too_many_arguments)]
+async fn run_grown(
+    backend: &str,
+    server: &Server,
+    state: &ServerState,
+    idle_kib: u64,
+    setup: &Setup,
+    selected: &[Scenario],
+    target: &grow::Target,
+    spec: grow::Spec,
+) -> anyhow::Result<Vec<Row>> {
+    let label = spec.label();
+    eprintln!("{backend}: bulk-loading {label} ...");
+    let loaded = grow::load(target, spec).await?;
+    eprintln!(
+        "{backend}: loaded {label} in {:.1} s",
+        loaded.took.as_secs_f64()
+    );
+    let mut rows = Vec::new();
+    let relabel = |mut r: Row, what: &str| {
+        r.scenario = format!("{} @ {what}", r.scenario);
+        r.class = format!("{} @ {what}", r.class);
+        r
+    };
+    for &scenario in selected {
+        eprintln!("{backend}: {} on {label} ...", scenario.name());
+        let result = run_scenario(server, state, scenario, setup).await?;
+        rows.extend(
+            result
+                .rows(backend, server.kind, idle_kib)
+                .into_iter()
+                .map(|r| relabel(r, &label)),
+        );
+    }
+    eprintln!(
+        "{backend}: expired-session cleanup ({} expired) under session-exists load ...",
+        loaded.expired_sessions
+    );
+    let store = grow::session_store(target).await?;
+    let delay = setup.duration / 4;
+    let (load, cleanup) = tokio::join!(
+        run_scenario(server, state, Scenario::SessionExists, setup),
+        async {
+            tokio::time::sleep(delay).await;
+            grow::cleanup(store.as_ref()).await
+        }
+    );
+    let (deleted, took) = cleanup?;
+    rows.extend(
+        load?
+            .rows(backend, server.kind, idle_kib)
+            .into_iter()
+            .map(|r| relabel(r, &format!("{label}, during cleanup"))),
+    );
+    rows.push(Row::note(
+        backend,
+        &format!("cleanup @ {label}"),
+        server.kind,
+        &format!(
+            "deleted {deleted} expired sessions in {:.2} s (bulk load took {:.1} s)",
+            took.as_secs_f64(),
+            loaded.took.as_secs_f64()
+        ),
+    ));
     Ok(rows)
 }
 

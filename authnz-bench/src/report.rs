@@ -207,6 +207,68 @@ pub fn render(
     s
 }
 
+/// `--grow`: each authnz figure on the grown store next to the same class
+/// on the store as set up, with the ratio (target: within 10 %).
+pub fn render_growth(rows: &[Row], label: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\nGrowth: the same requests before and after adding {label}\n"
+    );
+    s.push_str("| backend | request | req/s before | req/s after | after / before | p99 ms before | p99 ms after |\n");
+    s.push_str("|---|---|--:|--:|--:|--:|--:|\n");
+    let suffix = format!(" @ {label}");
+    for grown in rows
+        .iter()
+        .filter(|r| r.kind == Kind::Authnz && r.note.is_none())
+    {
+        let Some(class) = grown.class.strip_suffix(&suffix) else {
+            continue;
+        };
+        let Some(before) = rows.iter().find(|r| {
+            r.kind == Kind::Authnz
+                && r.note.is_none()
+                && r.backend == grown.backend
+                && r.class == class
+        }) else {
+            continue;
+        };
+        let ratio = if before.rate > 0.0 {
+            format!("{:.0}%", 100.0 * grown.rate / before.rate)
+        } else {
+            "—".to_owned()
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {class} | {:.1} | {:.1} | {ratio} | {:.2} | {:.2} |",
+            grown.backend, before.rate, grown.rate, before.p99, grown.p99
+        );
+    }
+    let during = format!(" @ {label}, during cleanup");
+    s.push('\n');
+    for row in rows.iter().filter(|r| r.kind == Kind::Authnz) {
+        if let Some(note) = &row.note
+            && row.scenario.starts_with("cleanup @ ")
+        {
+            let _ = writeln!(s, "- {}: cleanup: {note}", row.backend);
+        }
+        if row.note.is_none()
+            && let Some(class) = row.class.strip_suffix(&during)
+        {
+            let _ = writeln!(
+                s,
+                "- {}: {class} while the cleanup ran: {:.1} req/s, p99 {:.2} ms, p99.9 {:.2} ms, errors {}",
+                row.backend,
+                row.rate,
+                row.p99,
+                row.p999,
+                row.errors_text()
+            );
+        }
+    }
+    s
+}
+
 /// What is wrong with a smoke run's figures (empty when sane). Speed is
 /// never judged: only that every scenario in `expected` ran against authnz
 /// on every backend that ran, answered, and produced non-zero measurements.

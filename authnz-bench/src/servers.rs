@@ -54,6 +54,9 @@ impl Kind {
 }
 
 /// A running server.
+/// The SQLite file `authnzrv --autosetup` makes in its base folder.
+pub const SQLITE_FILE: &str = ".authdb.sqlite";
+
 #[derive(Debug)]
 pub struct Server {
     pub kind: Kind,

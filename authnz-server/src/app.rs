@@ -146,72 +146,17 @@ pub async fn open_database(url: &str, db: &SqlOptions) -> Result<SqlStore, Start
 /// Open the database, run migrations, seed it if empty, build the state.
 pub async fn build(opts: &ServerOptions) -> Result<Built, StartupError> {
     let store = Arc::new(open_database(&opts.database_url, &opts.db).await?);
-    let hasher =
-        PasswordHasher::new(opts.workers, opts.hash_params).map_err(StartupError::HashingPool)?;
-
+    let ctx = context(opts, store.clone()).await?;
+    tracing::info!(mailer = ctx.mail.mailer.kind(), "mail backend ready");
     let credentials_file = seed(
         store.as_ref(),
-        &hasher,
+        &ctx.hasher,
         &opts.policy,
         &opts.admin,
         &opts.basedir,
         opts.clock.now(),
     )
     .await?;
-
-    let mail = MailService::start(opts.mail.clone())
-        .await
-        .map_err(StartupError::Mailer)?;
-    tracing::info!(mailer = mail.mailer.kind(), "mail backend ready");
-    let validators = Validators::load(
-        &crate::validate::fqdn::detect_fqdn(),
-        crate::validate::PublicSuffixList::default_cache_path().as_deref(),
-        std::time::SystemTime::now(),
-    );
-    let mut users: Arc<dyn UserStore> = store.clone();
-    let (sessions, apikeys): (Arc<dyn SessionStore>, Arc<dyn ApiKeyStore>) = match &opts.sessions {
-        SessionPlacement::Sql if opts.session_cache => {
-            let cached = Arc::new(CachedStore::new(
-                store.clone(),
-                store.clone(),
-                crate::session_cache::DEFAULT_MAX_BYTES,
-            ));
-            users = cached.clone();
-            tracing::info!("active sessions are cached in the process");
-            (cached, store.clone())
-        }
-        SessionPlacement::Sql => (store.clone(), store.clone()),
-        #[cfg(feature = "redis")]
-        SessionPlacement::Redis(redis) => (
-            Arc::new(redis.session_store(store.clone())),
-            Arc::new(redis.session_apikeys(store.clone(), store.clone(), store.clone())),
-        ),
-    };
-    let ctx = Context {
-        users,
-        sessions,
-        roles: store.clone() as Arc<dyn RoleStore>,
-        apikeys,
-        policy: opts.policy.clone(),
-        clock: opts.clock.clone(),
-        hasher,
-        validators: Arc::new(validators),
-        password_policy: PasswordPolicy::parse(&opts.password_policy),
-        breach: opts.breach_check_url.as_deref().and_then(|url| {
-            match BreachCheck::new(url, BREACH_TIMEOUT) {
-                Ok(check) => Some(check),
-                Err(e) => {
-                    tracing::warn!(error = %e, "breach check disabled: cannot set up TLS");
-                    None
-                }
-            }
-        }),
-        throttle: opts.throttle.clone(),
-        lockout: opts.lockout,
-        sleeper: opts.sleeper.clone(),
-        pii_salt: Arc::from(opts.pii_salt.as_str()),
-        mail: Arc::new(mail),
-    };
     match crate::lockout::resume(&ctx).await {
         Ok((lifted, armed)) if lifted + armed > 0 => {
             tracing::info!(
@@ -244,6 +189,69 @@ pub async fn build(opts: &ServerOptions) -> Result<Built, StartupError> {
         state,
         store,
         credentials_file,
+    })
+}
+
+/// The action context over an opened `store`, as `opts` say: the hashing
+/// pool, the mailer, the validators, the password policy, the breach check,
+/// and where sessions live (with the in-process session cache when
+/// `opts.session_cache`). The server ([`build`]) and the admin commands of
+/// `authnzrv` both build their context here, so they read and write the
+/// same stores in the same way.
+pub async fn context(opts: &ServerOptions, store: Arc<SqlStore>) -> Result<Context, StartupError> {
+    let hasher =
+        PasswordHasher::new(opts.workers, opts.hash_params).map_err(StartupError::HashingPool)?;
+    let mail = MailService::start(opts.mail.clone())
+        .await
+        .map_err(StartupError::Mailer)?;
+    let validators = Validators::load(
+        &crate::validate::fqdn::detect_fqdn(),
+        crate::validate::PublicSuffixList::default_cache_path().as_deref(),
+        std::time::SystemTime::now(),
+    );
+    let mut users: Arc<dyn UserStore> = store.clone();
+    let (sessions, apikeys): (Arc<dyn SessionStore>, Arc<dyn ApiKeyStore>) = match &opts.sessions {
+        SessionPlacement::Sql if opts.session_cache => {
+            let cached = Arc::new(CachedStore::new(
+                store.clone(),
+                store.clone(),
+                crate::session_cache::DEFAULT_MAX_BYTES,
+            ));
+            users = cached.clone();
+            tracing::info!("active sessions are cached in the process");
+            (cached, store.clone())
+        }
+        SessionPlacement::Sql => (store.clone(), store.clone()),
+        #[cfg(feature = "redis")]
+        SessionPlacement::Redis(redis) => (
+            Arc::new(redis.session_store(store.clone())),
+            Arc::new(redis.session_apikeys(store.clone(), store.clone(), store.clone())),
+        ),
+    };
+    Ok(Context {
+        users,
+        sessions,
+        roles: store.clone() as Arc<dyn RoleStore>,
+        apikeys,
+        policy: opts.policy.clone(),
+        clock: opts.clock.clone(),
+        hasher,
+        validators: Arc::new(validators),
+        password_policy: PasswordPolicy::parse(&opts.password_policy),
+        breach: opts.breach_check_url.as_deref().and_then(|url| {
+            match BreachCheck::new(url, BREACH_TIMEOUT) {
+                Ok(check) => Some(check),
+                Err(e) => {
+                    tracing::warn!(error = %e, "breach check disabled: cannot set up TLS");
+                    None
+                }
+            }
+        }),
+        throttle: opts.throttle.clone(),
+        lockout: opts.lockout,
+        sleeper: opts.sleeper.clone(),
+        pii_salt: Arc::from(opts.pii_salt.as_str()),
+        mail: Arc::new(mail),
     })
 }
 

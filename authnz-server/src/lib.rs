@@ -9,11 +9,17 @@
 //! login back-off and automatic lock, [`limiter`] the request rate limits
 //! ([`ratelimit`] their configuration), [`breach`] the optional breach check,
 //! [`mail`] the mail backend and templates, [`config`] the layered
-//! configuration and auto-setup, [`app`] the start-up wiring.
+//! configuration and auto-setup, [`app`] the start-up wiring, [`notify`]
+//! the readiness notices to systemd, [`calibrate`] the Argon2 sizing.
+//!
+//! The `authnzrv` binary adds two modules of its own, declared in
+//! `main.rs`: `launch` (from the command line to a running server) and
+//! `admin` (the operator's subcommands: users, sessions, API keys, Argon2).
 
 pub mod actions;
 pub mod app;
 pub mod breach;
+pub mod calibrate;
 pub mod cleanup;
 pub mod config;
 pub mod context;
@@ -21,6 +27,7 @@ pub mod http;
 pub mod limiter;
 pub mod lockout;
 pub mod mail;
+pub mod notify;
 pub mod passwords;
 pub mod policy;
 pub mod ratelimit;

@@ -2,36 +2,28 @@
 //!
 //! `authnzrv --autosetup --basedir DIR` prepares a base directory (secret,
 //! salt, SQLite database, admin credentials, policy copy, `.env`) and exits;
-//! `authnzrv --basedir DIR` then serves with no other option;
-//! `authnzrv policy check FILE` validates a permission policy and prints what
-//! each role may do. See `authnzrv --help` for every configuration item.
+//! `authnzrv --basedir DIR` then serves with no other option. The
+//! subcommands are tools for the operator: `policy check FILE` validates a
+//! permission policy, `user`, `session` and `apikey` manage the database
+//! with the server's configuration ([`admin`]), `argon2 calibrate` sizes
+//! password hashing for this machine. See `authnzrv --help` for every
+//! configuration item.
+
+mod admin;
+mod launch;
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use anyhow::Context as _;
-use authnz_api::{Clock, SystemClock};
-use authnz_server::app::{self, AdminSeed, ServerOptions, SessionPlacement};
-use authnz_server::config::{
-    ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, AutosetupSeed, Cli, Command, Config, Environment,
-    FALLBACK_ADMIN_EMAIL, PolicyCommand, StdioPrompter, prepare_basedir_with,
-};
-use authnz_server::context::LockoutSettings;
-use authnz_server::mail::templates::TEMPLATE_DIR;
-use authnz_server::mail::{MailOptions, SmtpOptions};
-use authnz_server::passwords::{HashParams, PasswordHasher};
+use authnz_server::config::{Cli, Command, Environment, PolicyCommand};
 use authnz_server::policy::Policy;
-use authnz_server::ratelimit::parse_ratelimits;
-use authnz_server::shared::SharedState;
-use authnz_server::sleeper::TokioSleeper;
-use authnz_store_sql::SqlOptions;
 use clap::Parser as _;
-use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Policy(PolicyCommand::Check { file })) = &cli.command {
-        return policy_check(file);
+    match &cli.command {
+        Some(Command::Policy(PolicyCommand::Check { file })) => return policy_check(file),
+        Some(Command::Argon2(command)) => return report(admin::argon2::run(&cli, command)),
+        _ => {}
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -43,7 +35,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    report(runtime.block_on(run(cli)))
+}
+
+/// Success, or the error (with its causes) on stderr and a failing status.
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("authnzrv: {e:#}");
@@ -68,284 +65,17 @@ fn policy_check(file: &std::path::Path) -> ExitCode {
     }
 }
 
-fn init_logging(debug: bool) {
-    let default = if debug { "debug" } else { "info" };
-    let filter = EnvFilter::try_from_env("AUTHNZ_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
-}
-
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let env = Environment::from_process();
+    if let Some(command) = &cli.command {
+        return admin::run(&cli, &env, command).await;
+    }
     if cli.autosetup {
-        init_logging(false);
-        return autosetup(&cli, &env).await;
+        launch::init_logging("info", authnz_server::config::LogFormat::Text);
+        return launch::autosetup(&cli, &env).await;
     }
-    let config = match Config::load(&cli, &env) {
-        Ok(config) => config,
-        Err(e) => match Config::setup_hint(&cli, &env, &e) {
-            Some(hint) => anyhow::bail!("{e}\n{hint}"),
-            None => return Err(e.into()),
-        },
-    };
-    init_logging(config.debugmode);
-    serve(config, &env).await
-}
-
-/// Spec 7.4: prepare the basedir, create and seed the database, write the
-/// credentials file, print how to start.
-async fn autosetup(cli: &Cli, env: &Environment) -> anyhow::Result<()> {
-    let basedir = Config::resolve_basedir(cli, env)?;
-    let seed = AutosetupSeed::from_cli_and_environment(cli, env);
-    let plan = prepare_basedir_with(
-        &basedir,
-        &seed,
-        cli.autosetup_interactive(),
-        &mut StdioPrompter,
-    )?;
-    let policy = Policy::load(Some(&plan.permissions))?;
-    let store = app::open_database(&plan.authdb.sqlx_url(), &SqlOptions::default()).await?;
-    let hasher = PasswordHasher::new(1, HashParams::default())?;
-    let admin = AdminSeed {
-        email: plan.admin_email.clone(),
-        password: plan.admin_password.clone(),
-    };
-    let written = app::seed(
-        &store,
-        &hasher,
-        &policy,
-        &admin,
-        &plan.basedir,
-        SystemClock.now(),
-    )
-    .await?;
-    store.close().await;
-    match written {
-        Some(path) => println!("Admin credentials written to {}", path.display()),
-        None => println!("The auth database was already initialised; admin credentials unchanged."),
-    }
-    println!("Configuration written to {}", plan.env_path.display());
-    println!("Start the server with: {}", plan.start_command());
-    Ok(())
-}
-
-async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
-    let tls = match config.tls() {
-        Some(files) => Some(authnz_server::tls::server_config(
-            files.cert_file,
-            files.cert_key,
-        )?),
-        None => None,
-    };
-    let policy = Policy::load(config.permissions.as_deref())?;
-    let admin_email = env
-        .get_nonblank(ADMIN_EMAIL_ENV)
-        .map(str::to_owned)
-        .or_else(|| env.os_user().map(|u| format!("{u}@localhost")))
-        .unwrap_or_else(|| FALLBACK_ADMIN_EMAIL.to_owned());
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let rate_limits = parse_ratelimits(&config.ratelimits)?;
-    match &rate_limits {
-        Some(limits) => {
-            tracing::info!("{}", limits.summary());
-            for line in limits.describe() {
-                tracing::debug!(limit = %line, "rate limit");
-            }
-        }
-        None => tracing::info!("rate limiting is off (ratelimits = none)"),
-    }
-    let shared = shared_state(&config).await?;
-    // The session cache needs this process to be the only writer: SQLite,
-    // sessions in it, and the database's lock file ours.
-    let cache_lock = match (&shared.sessions, config.authdb.sqlite_path()) {
-        (SessionPlacement::Sql, Some(path)) => {
-            let lock = authnz_server::session_cache::try_lock_exclusive(path);
-            if lock.is_none() {
-                tracing::warn!(
-                    "another process holds the lock of this SQLite database: active sessions are not cached"
-                );
-            }
-            lock
-        }
-        _ => None,
-    };
-    let session_cache = matches!(shared.sessions, SessionPlacement::Sql)
-        && (cache_lock.is_some() || config.authdb.sqlite_path().is_none())
-        && config.authdb.backend() == authnz_store_sql::Dialect::Sqlite;
-    let opts = ServerOptions {
-        database_url: config.authdb.sqlx_url(),
-        db: SqlOptions {
-            acquire_timeout: config.dbacquiretimeout,
-            statement_timeout: config.dbstatementtimeout,
-            ..SqlOptions::default()
-        },
-        secret: *config.secret.as_bytes(),
-        pii_salt: config.piisalt.clone(),
-        allowed_hosts: config.allowedhosts.clone(),
-        rate_limits,
-        rate_limiter: shared.rate_limiter,
-        workers: config.workers,
-        hash_params: HashParams::default(),
-        policy,
-        session_expiry_days: config.sessionexpiry,
-        admin: AdminSeed {
-            email: admin_email,
-            password: env.get_nonblank(ADMIN_PASSWORD_ENV).map(str::to_owned),
-        },
-        basedir: config.basedir.clone(),
-        password_policy: config.passpolicy.clone(),
-        clock: clock.clone(),
-        sleeper: Arc::new(TokioSleeper),
-        throttle: shared.throttle,
-        sessions: shared.sessions,
-        session_cache,
-        request_ttl: config.requestttl,
-        replay_guard: shared.replay_guard,
-        lockout: LockoutSettings {
-            tries: config.userlocktries,
-            lock_time: std::time::Duration::from_secs(config.userlocktime),
-        },
-        breach_check_url: config.breachcheck.then(|| config.breachcheckurl.clone()),
-        mail: mail_options(&config),
-    };
-    let built = app::build(&opts).await?;
-    if let Some(path) = &built.credentials_file {
-        tracing::info!(file = %path.display(), "new database: admin credentials written");
-    }
-    let cleanup = authnz_server::cleanup::spawn(
-        built.state.ctx.sessions.clone(),
-        clock,
-        built.state.ctx.sleeper.clone(),
-        config.sessionexpiry,
-    );
-    let listener = tokio::net::TcpListener::bind((config.listen.as_str(), config.port))
-        .await
-        .with_context(|| format!("cannot listen on {}:{}", config.listen, config.port))?;
-    tracing::info!(
-        address = %listener.local_addr()?,
-        database = %config.authdb_display,
-        tls = tls.is_some(),
-        "authnzrv listening"
-    );
-    let limits = config.http_limits;
-    tracing::info!(
-        header_timeout_s = limits.header_timeout.as_secs(),
-        body_timeout_s = limits.body_timeout.as_secs(),
-        idle_timeout_s = limits.idle_timeout.as_secs(),
-        max_connections = limits.connection_cap(),
-        shutdown_timeout_s = limits.shutdown_timeout.as_secs(),
-        "HTTP limits"
-    );
-    authnz_server::serving::serve(
-        listener,
-        built.state.clone(),
-        tls,
-        limits,
-        shutdown_signal(),
-    )
-    .await?;
-    cleanup.abort();
-    drop(cache_lock);
-    built.store.close().await;
-    tracing::info!("authnzrv stopped");
-    Ok(())
-}
-
-#[cfg(feature = "redis")]
-async fn shared_state(config: &Config) -> anyhow::Result<SharedState> {
-    use authnz_server::config::SessionStoreKind;
-    use authnz_store_redis::{RedisBackend, RedisOptions};
-
-    let Some(url) = &config.redis_url else {
-        return Ok(SharedState::in_process());
-    };
-    let tls_root_pem =
-        match &config.rediscafile {
-            Some(path) => Some(std::fs::read(path).with_context(|| {
-                format!("AUTHNZERVER_REDISCAFILE: cannot read {}", path.display())
-            })?),
-            None => None,
-        };
-    let options = RedisOptions {
-        timeout: config.redistimeout,
-        tls_root_pem,
-        ..RedisOptions::default()
-    };
-    let redis = match RedisBackend::connect(url, &config.redisprefix, options.clone()).await {
-        Ok(redis) => {
-            tracing::info!(prefix = %config.redisprefix, "Redis connected");
-            redis
-        }
-        Err(authnz_api::StoreError::Unavailable { .. }) => {
-            // Start anyway: every use retries, so the server recovers when
-            // Redis comes up (rate limits fail open meanwhile).
-            tracing::warn!("Redis is unreachable at start-up; it is retried on every use");
-            RedisBackend::connect_lazy(url, &config.redisprefix, options)
-                .map_err(|e| anyhow::anyhow!("AUTHNZERVER_REDIS_URL: {e}"))?
-        }
-        Err(e) => anyhow::bail!("AUTHNZERVER_REDIS_URL: cannot use this Redis URL: {e}"),
-    };
-    let sessions_in_redis = config.sessionstore == SessionStoreKind::Redis;
-    if sessions_in_redis {
-        tracing::info!("sessions live in Redis");
-    }
-    Ok(SharedState::on_redis(&redis, sessions_in_redis))
-}
-
-#[cfg(not(feature = "redis"))]
-async fn shared_state(config: &Config) -> anyhow::Result<SharedState> {
-    if config.redis_url.is_some() {
-        anyhow::bail!(
-            "AUTHNZERVER_REDIS_URL is set, but this authnzrv was built without the `redis` feature"
-        );
-    }
-    Ok(SharedState::in_process())
-}
-
-/// The mail part of the server options, from the validated config.
-fn mail_options(config: &Config) -> MailOptions {
-    MailOptions {
-        backend: config.mailer,
-        sender: config.emailsender.clone(),
-        smtp: SmtpOptions {
-            host: config.emailserver.clone(),
-            port: config.emailport,
-            security: config.emailtls,
-            user: config.emailuser.clone(),
-            password: config.emailpass.clone(),
-            ca_file: config.emailcafile.clone(),
-        },
-        ses_region: config.sesregion.clone(),
-        ses_endpoint: config.sesendpoint.clone(),
-        file_dir: config.emailfiledir.clone(),
-        timeout: config.emailtimeout,
-        allow_body_overrides: config.emailbodyoverrides,
-        templates_dir: config.basedir.join(TEMPLATE_DIR),
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
+    let config = launch::load_config(&cli, &env)?;
+    let level = if config.debugmode { "debug" } else { "info" };
+    launch::init_logging(level, config.logformat);
+    launch::serve(config, &env).await
 }

@@ -31,9 +31,13 @@ use tokio::sync::Semaphore;
 
 /// Upper bounds on parameters read from stored hashes, so a crafted or corrupt
 /// row cannot make one verification allocate gigabytes or run for minutes.
-const MAX_M_COST_KIB: u32 = 1024 * 1024;
-const MAX_T_COST: u32 = 16;
-const MAX_P_COST: u32 = 64;
+/// The `argon2*` config items have the same bounds, so every hash this
+/// server makes is one it verifies.
+pub const MAX_M_COST_KIB: u32 = 1024 * 1024;
+/// Largest number of passes accepted (see [`MAX_M_COST_KIB`]).
+pub const MAX_T_COST: u32 = 16;
+/// Largest number of lanes accepted (see [`MAX_M_COST_KIB`]).
+pub const MAX_P_COST: u32 = 64;
 const MAX_OUTPUT_LEN: usize = 128;
 
 /// Salt length used for new hashes (argon2-cffi default).

@@ -433,27 +433,63 @@ impl UserStore for CachedStore {
     }
 }
 
-/// Take an exclusive, non-blocking advisory lock (`flock`) on
-/// `<database>.authnzrv-lock`, created next to the SQLite file, held until
-/// the returned file is dropped (or the process ends). `None` when another
-/// process holds it (then the cache must stay off) or the file cannot be
-/// made.
-#[cfg(target_os = "linux")]
-pub fn try_lock_exclusive(database: &std::path::Path) -> Option<std::fs::File> {
+/// The outcome of [`lock_exclusive`].
+#[derive(Debug)]
+pub enum DatabaseLock {
+    /// This process holds the lock until the file is dropped.
+    Taken(std::fs::File),
+    /// Another process holds it: a server caching sessions, or an admin
+    /// command changing users.
+    HeldElsewhere,
+    /// The lock could not be tried (the file cannot be made or opened, or
+    /// this platform has no `flock`).
+    Unavailable(std::io::Error),
+}
+
+/// The lock file of a SQLite database: `<database>.authnzrv-lock`.
+pub fn lock_file_path(database: &std::path::Path) -> std::path::PathBuf {
     let mut name = database.as_os_str().to_owned();
     name.push(".authnzrv-lock");
-    let file = std::fs::OpenOptions::new()
+    std::path::PathBuf::from(name)
+}
+
+/// Take an exclusive, non-blocking advisory lock (`flock`) on
+/// [`lock_file_path`], created next to the SQLite file, held until the
+/// returned file is dropped (or the process ends). The server holds it
+/// while it caches sessions; the admin commands that change users or
+/// sessions take it too, and refuse to run when a server holds it.
+#[cfg(target_os = "linux")]
+pub fn lock_exclusive(database: &std::path::Path) -> DatabaseLock {
+    let file = match std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(std::path::PathBuf::from(name))
-        .ok()?;
-    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).ok()?;
-    Some(file)
+        .open(lock_file_path(database))
+    {
+        Ok(file) => file,
+        Err(e) => return DatabaseLock::Unavailable(e),
+    };
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => DatabaseLock::Taken(file),
+        Err(rustix::io::Errno::WOULDBLOCK) => DatabaseLock::HeldElsewhere,
+        Err(e) => DatabaseLock::Unavailable(e.into()),
+    }
 }
 
-/// Without `flock`, never claim exclusive use: the cache stays off.
+/// Without `flock` there is no lock (and the server never caches).
 #[cfg(not(target_os = "linux"))]
-pub fn try_lock_exclusive(_database: &std::path::Path) -> Option<std::fs::File> {
-    None
+pub fn lock_exclusive(_database: &std::path::Path) -> DatabaseLock {
+    DatabaseLock::Unavailable(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "no flock on this platform",
+    ))
+}
+
+/// [`lock_exclusive`] as an option: `None` when another process holds the
+/// lock (then the cache must stay off) or it cannot be tried.
+pub fn try_lock_exclusive(database: &std::path::Path) -> Option<std::fs::File> {
+    match lock_exclusive(database) {
+        DatabaseLock::Taken(file) => Some(file),
+        DatabaseLock::HeldElsewhere | DatabaseLock::Unavailable(_) => None,
+    }
 }

@@ -21,6 +21,25 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # One operation, one place
+//!
+//! Each store operation is written once, as a function generic over the
+//! dialect, in `users.rs`, `sessions.rs`, `roles.rs` or `apikeys.rs`. Its SQL
+//! is written once too: `sql!` (in `db.rs`) turns `?` parameters into `$1`,
+//! `$2`, ... for PostgreSQL at compile time, keeps `?::json`-style casts only
+//! there and quotes identifiers for each dialect. What the dialects cannot
+//! share (binding datetimes as text on SQLite, `RETURNING` or
+//! `LAST_INSERT_ID()`, how a writing transaction begins, how far SQL can
+//! narrow an `extra_info` search) is the small `SqlDialect` trait, which
+//! `sqlite.rs`, `postgres.rs` and `mysql.rs` implement next to their
+//! connection set-up and migrations.
+//!
+//! Adding an operation therefore touches one place in this crate: write the
+//! generic function once, next to its siblings, and call it from the trait
+//! implementation in `store.rs` with `dispatch!(self, module::op(args))`.
+//! No dialect file changes unless the operation needs something SQL cannot
+//! say the same way on all three.
+//!
 //! Errors map onto [`StoreError`] as the traits require (see [`error`]).
 //! The crate's own [`SqlStoreError`] carries the details and is the `source`.
 
@@ -29,17 +48,22 @@ compile_error!(
     "authnz-store-sql needs at least one of the features `sqlite`, `postgres` and `mysql`"
 );
 
+mod apikeys;
+mod db;
 pub mod error;
 mod json;
 #[cfg(feature = "mysql")]
 mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod roles;
 mod rows;
+mod sessions;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
 mod url;
+mod users;
 
 use std::time::Duration;
 

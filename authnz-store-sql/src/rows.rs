@@ -8,7 +8,7 @@
 //! positions to [`User`] and [`Session`] fields lives here only. Queries select
 //! the columns in the order of [`user_columns!`] and [`session_columns!`].
 
-use authnz_api::{NoSessionApiKey, Session, SessionApiKey, User, UserColumn};
+use authnz_api::{NoSessionApiKey, Session, SessionApiKey, User};
 use chrono::NaiveDateTime;
 use serde_json::Value;
 
@@ -51,63 +51,6 @@ macro_rules! session_columns_s {
 }
 
 pub(crate) use {session_columns, session_columns_s, user_columns, user_columns_u};
-
-/// One function per placeholder style: `SELECT <user columns> FROM users
-/// WHERE <column> = <placeholder> ORDER BY user_id`, one constant statement
-/// per column of the closed [`UserColumn`] list, so no SQL text is ever built
-/// from input (spec Q-13).
-macro_rules! find_by {
-    ($col:literal, $ph:literal) => {
-        concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE ",
-            $col,
-            " = ",
-            $ph,
-            " ORDER BY user_id"
-        )
-    };
-}
-
-macro_rules! find_users_sql_fn {
-    ($(#[$attr:meta])* $name:ident, $ph:literal) => {
-        $(#[$attr])*
-        pub(crate) fn $name(column: UserColumn) -> &'static str {
-            match column {
-                UserColumn::UserId => find_by!("user_id", $ph),
-                UserColumn::SystemId => find_by!("system_id", $ph),
-                UserColumn::FullName => find_by!("full_name", $ph),
-                UserColumn::Email => find_by!("email", $ph),
-                UserColumn::EmailVerified => find_by!("email_verified", $ph),
-                UserColumn::IsActive => find_by!("is_active", $ph),
-                UserColumn::EmailverifySentDatetime => find_by!("emailverify_sent_datetime", $ph),
-                UserColumn::EmailforgotpassSentDatetime => find_by!("emailforgotpass_sent_datetime", $ph),
-                UserColumn::EmailchangepassSentDatetime => find_by!("emailchangepass_sent_datetime", $ph),
-                UserColumn::LastLoginSuccess => find_by!("last_login_success", $ph),
-                UserColumn::LastLoginTry => find_by!("last_login_try", $ph),
-                UserColumn::FailedLoginTries => find_by!("failed_login_tries", $ph),
-                UserColumn::CreatedOn => find_by!("created_on", $ph),
-                UserColumn::LastUpdated => find_by!("last_updated", $ph),
-                UserColumn::UserRole => find_by!("user_role", $ph),
-            }
-        }
-    };
-}
-
-find_users_sql_fn!(
-    /// The lookup with a `$1` placeholder (SQLite, PostgreSQL).
-    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
-    find_users_sql,
-    "$1"
-);
-
-find_users_sql_fn!(
-    /// The lookup with a `?` placeholder (MySQL).
-    #[cfg(feature = "mysql")]
-    find_users_sql_mysql,
-    "?"
-);
 
 /// Number of columns in [`session_columns!`]: where the user columns start
 /// when a query selects a session joined with its user.
@@ -226,31 +169,4 @@ pub(crate) fn nosession_apikey_from_row(
         user_id: r.int(8, "user_id")?,
         user_role: r.text(9, "user_role")?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn find_sql_names_the_right_column() {
-        for c in UserColumn::ALL {
-            let sql = find_users_sql(c);
-            assert!(
-                sql.ends_with(&format!(
-                    " FROM users WHERE {} = $1 ORDER BY user_id",
-                    c.name()
-                )),
-                "{c:?}: {sql}"
-            );
-            #[cfg(feature = "mysql")]
-            assert!(
-                find_users_sql_mysql(c).ends_with(&format!(
-                    " FROM users WHERE {} = ? ORDER BY user_id",
-                    c.name()
-                )),
-                "{c:?}"
-            );
-        }
-    }
 }

@@ -1,5 +1,6 @@
-//! The SQLite dialect: opening the file safely, and every store operation as
-//! SQLite SQL.
+//! The SQLite dialect: opening the file safely, migrations, reading rows,
+//! and what [`SqlDialect`] needs (the operations are written once, in
+//! `users.rs` and its siblings).
 //!
 //! Storage follows spec 8.2 so that a database can be shared with upstream:
 //! datetimes are TEXT `YYYY-MM-DD HH:MM:SS.ffffff` and every datetime
@@ -14,25 +15,18 @@ use std::path::Path;
 use std::str::FromStr;
 
 use authnz_api::time::{parse_stored_text, to_sqlite_text, truncate_micros};
-use authnz_api::{
-    ApiKeyRef, ColumnValue, InitialData, NewUser, NoSessionApiKey, Role, Session, SessionApiKey,
-    User, UserColumn, UserId, UserPatch, extra_info_matches,
-};
 use chrono::NaiveDateTime;
 use serde_json::Value;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Executor, Row, Sqlite};
+use sqlx::{Row, Sqlite};
 
+use crate::db::{self, Arg, Done, Placeholders, Query, SqlDialect, args};
 use crate::error::SqlStoreError;
 use crate::json;
-use crate::rows::{
-    ReadColumns, SESSION_COLUMN_COUNT, find_users_sql, nosession_apikey_columns,
-    nosession_apikey_from_row, session_apikey_columns, session_apikey_from_row, session_columns,
-    session_columns_s, session_from_row, user_columns, user_columns_u, user_from_row,
-};
+use crate::rows::{ReadColumns, user_columns};
 use crate::{SqlOptions, url};
 
 /// The migrations for this dialect, embedded at build time.
@@ -135,18 +129,6 @@ fn prepare_file(path: &Path, create: bool) -> Result<(), SqlStoreError> {
 }
 
 /// A datetime parameter in the stored text form.
-fn dt(t: NaiveDateTime) -> String {
-    to_sqlite_text(&truncate_micros(t))
-}
-
-fn opt_dt(t: Option<NaiveDateTime>) -> Option<String> {
-    t.map(dt)
-}
-
-fn json_param(v: Option<&Value>) -> Result<Option<String>, SqlStoreError> {
-    json::to_column(v)
-}
-
 impl ReadColumns for SqliteRow {
     fn text(&self, i: usize, _column: &'static str) -> Result<String, SqlStoreError> {
         Ok(self.try_get(i)?)
@@ -200,568 +182,47 @@ impl ReadColumns for SqliteRow {
     }
 }
 
-// ---------------------------------------------------------------------------
-// users
+impl SqlDialect for Sqlite {
+    const PLACEHOLDERS: Placeholders = Placeholders::Positional;
+    const HAS_RETURNING: bool = true;
+    /// Take the write lock up front instead of failing when a read lock
+    /// cannot be upgraded.
+    const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
 
-/// Insert a user; `user_id` `None` lets SQLite pick the next rowid.
-async fn insert_user<'e, E>(
-    ex: E,
-    user_id: Option<UserId>,
-    user: &NewUser,
-    now: NaiveDateTime,
-) -> Result<UserId, SqlStoreError>
-where
-    E: Executor<'e, Database = Sqlite>,
-{
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO users (system_id, full_name, password, email, email_verified, is_active, \
-         emailverify_sent_datetime, failed_login_tries, extra_info, created_on, last_updated, \
-         user_role, user_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $9, $10, $11) RETURNING user_id",
-    )
-    .bind(&user.system_id)
-    .bind(&user.full_name)
-    .bind(&user.password)
-    .bind(&user.email)
-    .bind(user.email_verified)
-    .bind(user.is_active)
-    .bind(opt_dt(user.emailverify_sent_datetime))
-    .bind(json_param(user.extra_info.as_ref())?)
-    .bind(dt(now))
-    .bind(&user.user_role)
-    .bind(user_id)
-    .fetch_one(ex)
-    .await?;
-    Ok(id)
-}
-
-pub(crate) async fn create_user(
-    pool: &SqlitePool,
-    user: &NewUser,
-    now: NaiveDateTime,
-) -> Result<UserId, SqlStoreError> {
-    insert_user(pool, None, user, now).await
-}
-
-pub(crate) async fn user_by_id(
-    pool: &SqlitePool,
-    user_id: UserId,
-) -> Result<Option<User>, SqlStoreError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        user_columns!(),
-        " FROM users WHERE user_id = $1"
-    ))
-    .bind(user_id)
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| user_from_row(&r, 0)).transpose()
-}
-
-pub(crate) async fn user_by_email(
-    pool: &SqlitePool,
-    email: &str,
-) -> Result<Option<User>, SqlStoreError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        user_columns!(),
-        " FROM users WHERE email = $1"
-    ))
-    .bind(email)
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| user_from_row(&r, 0)).transpose()
-}
-
-pub(crate) async fn list_users(pool: &SqlitePool) -> Result<Vec<User>, SqlStoreError> {
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        user_columns!(),
-        " FROM users ORDER BY user_id"
-    ))
-    .fetch_all(pool)
-    .await?;
-    rows.iter().map(|r| user_from_row(r, 0)).collect()
-}
-
-pub(crate) async fn update_user(
-    pool: &SqlitePool,
-    user_id: UserId,
-    patch: &UserPatch,
-    only_if_active: Option<bool>,
-    now: NaiveDateTime,
-) -> Result<u64, SqlStoreError> {
-    // One static statement: each nullable column has a "set it" flag and a
-    // value (so NULL can be written), the others use COALESCE.
-    let extra_info = match &patch.extra_info {
-        Some(v) => json_param(v.as_ref())?,
-        None => None,
-    };
-    let result = sqlx::query(
-        "UPDATE users SET \
-           full_name = CASE WHEN $1 THEN $2 ELSE full_name END, \
-           password = COALESCE($3, password), \
-           email = COALESCE($4, email), \
-           email_verified = COALESCE($5, email_verified), \
-           is_active = COALESCE($6, is_active), \
-           user_role = COALESCE($7, user_role), \
-           extra_info = CASE WHEN $8 THEN $9 ELSE extra_info END, \
-           emailverify_sent_datetime = CASE WHEN $10 THEN $11 ELSE emailverify_sent_datetime END, \
-           emailforgotpass_sent_datetime = \
-             CASE WHEN $12 THEN $13 ELSE emailforgotpass_sent_datetime END, \
-           locked_until = CASE WHEN $17 THEN $18 ELSE locked_until END, \
-           last_updated = $14 \
-         WHERE user_id = $15 AND ($16 IS NULL OR is_active = $16)",
-    )
-    .bind(patch.full_name.is_some())
-    .bind(patch.full_name.clone().flatten())
-    .bind(&patch.password)
-    .bind(&patch.email)
-    .bind(patch.email_verified)
-    .bind(patch.is_active)
-    .bind(&patch.user_role)
-    .bind(patch.extra_info.is_some())
-    .bind(extra_info)
-    .bind(patch.emailverify_sent_datetime.is_some())
-    .bind(opt_dt(patch.emailverify_sent_datetime.flatten()))
-    .bind(patch.emailforgotpass_sent_datetime.is_some())
-    .bind(opt_dt(patch.emailforgotpass_sent_datetime.flatten()))
-    .bind(dt(now))
-    .bind(user_id)
-    .bind(only_if_active)
-    .bind(patch.locked_until.is_some())
-    .bind(opt_dt(patch.locked_until.flatten()))
-    .execute(pool)
-    .await?;
-    Ok(result.rows_affected())
-}
-
-pub(crate) async fn delete_user(pool: &SqlitePool, user_id: UserId) -> Result<u64, SqlStoreError> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    // The foreign keys cascade all of these; deleting explicitly keeps the
-    // result right even on a database whose cascades are missing.
-    for sql in [
-        "DELETE FROM apikeys WHERE user_id = $1",
-        "DELETE FROM apikeys_nosession WHERE user_id = $1",
-        "DELETE FROM sessions WHERE user_id = $1",
-        "DELETE FROM preferences WHERE user_id = $1",
-        "DELETE FROM user_groups WHERE user_id = $1",
-    ] {
-        sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
-    }
-    let deleted = sqlx::query("DELETE FROM users WHERE user_id = $1")
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    tx.commit().await?;
-    Ok(deleted)
-}
-
-pub(crate) async fn superuser_role(pool: &SqlitePool) -> Result<Option<String>, SqlStoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT user_role FROM users WHERE user_id = 1")
-            .fetch_optional(pool)
-            .await?,
-    )
-}
-
-// ---------------------------------------------------------------------------
-// user lookups by column and by extra_info, lock deadlines
-
-pub(crate) async fn find_users(
-    pool: &SqlitePool,
-    column: UserColumn,
-    value: &ColumnValue,
-) -> Result<Vec<User>, SqlStoreError> {
-    if value.kind() != column.kind() {
-        return Ok(Vec::new());
-    }
-    let query = sqlx::query(find_users_sql(column));
-    let query = match value {
-        ColumnValue::Int(i) => query.bind(*i),
-        ColumnValue::Text(t) => query.bind(t.as_str()),
-        // Booleans are stored as 0/1 (spec 8.2).
-        ColumnValue::Bool(b) => query.bind(i64::from(*b)),
-        ColumnValue::DateTime(t) => query.bind(dt(*t)),
-    };
-    let rows = query.fetch_all(pool).await?;
-    rows.iter().map(|r| user_from_row(r, 0)).collect()
-}
-
-pub(crate) async fn find_users_by_extra_info(
-    pool: &SqlitePool,
-    wanted: &serde_json::Map<String, Value>,
-) -> Result<Vec<User>, SqlStoreError> {
-    let Some(first_key) = wanted.keys().next() else {
-        return list_users(pool).await;
-    };
-    // Narrow down in SQL to objects that have the first key (the nested CASE
-    // keeps `json_each` away from text that is not JSON, which would make it
-    // raise), then compare the values exactly as JSON here, so that every
-    // backend matches the same way (upstream SQLite only matched strings).
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        user_columns!(),
-        " FROM users WHERE CASE WHEN json_valid(extra_info) THEN \
-           CASE WHEN json_type(extra_info) = 'object' THEN \
-             EXISTS (SELECT 1 FROM json_each(users.extra_info) AS j WHERE j.key = $1) \
-           ELSE 0 END \
-         ELSE 0 END ORDER BY user_id"
-    ))
-    .bind(first_key)
-    .fetch_all(pool)
-    .await?;
-    let mut users = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let user = user_from_row(r, 0)?;
-        if extra_info_matches(user.extra_info.as_ref(), wanted) {
-            users.push(user);
+    fn bind(query: Query<Self>, arg: Arg<'_>) -> Query<Self> {
+        match arg {
+            Arg::Int(v) => query.bind(v),
+            Arg::Text(v) => query.bind(v),
+            // sqlx binds a bool as the integer 0 or 1 (spec 8.2).
+            Arg::Bool(v) => query.bind(v),
+            // Compared as text: bound in the stored form.
+            Arg::Time(v) => query.bind(v.map(|t| to_sqlite_text(&truncate_micros(t)))),
+            Arg::Json(v) => query.bind(v),
         }
     }
-    Ok(users)
-}
 
-pub(crate) async fn users_with_lock_deadline(
-    pool: &SqlitePool,
-) -> Result<Vec<User>, SqlStoreError> {
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        user_columns!(),
-        " FROM users WHERE locked_until IS NOT NULL ORDER BY user_id"
-    ))
-    .fetch_all(pool)
-    .await?;
-    rows.iter().map(|r| user_from_row(r, 0)).collect()
-}
+    db::run_methods!(|r| Done {
+        rows_affected: r.rows_affected(),
+        last_insert_id: Some(r.last_insert_rowid()),
+    });
 
-pub(crate) async fn lift_lock_if_due(
-    pool: &SqlitePool,
-    user_id: UserId,
-    restore_role: &str,
-    now: NaiveDateTime,
-) -> Result<bool, SqlStoreError> {
-    let changed = sqlx::query(
-        "UPDATE users SET is_active = 1, user_role = $1, locked_until = NULL, last_updated = $2 \
-         WHERE user_id = $3 AND locked_until IS NOT NULL AND locked_until <= $2",
-    )
-    .bind(restore_role)
-    .bind(dt(now))
-    .bind(user_id)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    Ok(changed == 1)
-}
-
-// ---------------------------------------------------------------------------
-// sessions
-
-pub(crate) async fn create_session(pool: &SqlitePool, s: &Session) -> Result<(), SqlStoreError> {
-    sqlx::query(concat!(
-        "INSERT INTO sessions (",
-        session_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
-    ))
-    .bind(&s.session_token)
-    .bind(&s.ip_address)
-    .bind(&s.user_agent)
-    .bind(s.user_id)
-    .bind(dt(s.created))
-    .bind(dt(s.expires))
-    .bind(json_param(s.extra_info_json.as_ref())?)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn active_session(
-    pool: &SqlitePool,
-    token: &str,
-    now: NaiveDateTime,
-) -> Result<Option<(Session, User)>, SqlStoreError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        session_columns_s!(),
-        ", ",
-        user_columns_u!(),
-        " FROM sessions s JOIN users u ON u.user_id = s.user_id \
-          WHERE s.session_token = $1 AND s.expires > $2"
-    ))
-    .bind(token)
-    .bind(dt(now))
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| {
-        Ok((
-            session_from_row(&r, 0)?,
-            user_from_row(&r, SESSION_COLUMN_COUNT)?,
-        ))
-    })
-    .transpose()
-}
-
-pub(crate) async fn delete_session(pool: &SqlitePool, token: &str) -> Result<u64, SqlStoreError> {
-    Ok(sqlx::query("DELETE FROM sessions WHERE session_token = $1")
-        .bind(token)
-        .execute(pool)
-        .await?
-        .rows_affected())
-}
-
-pub(crate) async fn delete_user_sessions(
-    pool: &SqlitePool,
-    user_id: UserId,
-    keep: Option<&str>,
-) -> Result<u64, SqlStoreError> {
-    Ok(sqlx::query(
-        "DELETE FROM sessions WHERE user_id = $1 AND ($2 IS NULL OR session_token <> $2)",
-    )
-    .bind(user_id)
-    .bind(keep)
-    .execute(pool)
-    .await?
-    .rows_affected())
-}
-
-pub(crate) async fn user_sessions(
-    pool: &SqlitePool,
-    user_id: UserId,
-    now: NaiveDateTime,
-) -> Result<Vec<Session>, SqlStoreError> {
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        session_columns!(),
-        " FROM sessions WHERE user_id = $1 AND expires > $2 ORDER BY created, session_token"
-    ))
-    .bind(user_id)
-    .bind(dt(now))
-    .fetch_all(pool)
-    .await?;
-    rows.iter().map(|r| session_from_row(r, 0)).collect()
-}
-
-pub(crate) async fn set_session_extra(
-    pool: &SqlitePool,
-    token: &str,
-    extra: Option<&Value>,
-    now: NaiveDateTime,
-) -> Result<u64, SqlStoreError> {
-    Ok(sqlx::query(
-        "UPDATE sessions SET extra_info_json = $1 WHERE session_token = $2 AND expires > $3",
-    )
-    .bind(json_param(extra)?)
-    .bind(token)
-    .bind(dt(now))
-    .execute(pool)
-    .await?
-    .rows_affected())
-}
-
-pub(crate) async fn delete_sessions_expired_before(
-    pool: &SqlitePool,
-    before: NaiveDateTime,
-) -> Result<u64, SqlStoreError> {
-    Ok(sqlx::query("DELETE FROM sessions WHERE expires < $1")
-        .bind(dt(before))
-        .execute(pool)
-        .await?
-        .rows_affected())
-}
-
-// ---------------------------------------------------------------------------
-// roles
-
-pub(crate) async fn list_roles(pool: &SqlitePool) -> Result<Vec<Role>, SqlStoreError> {
-    let rows: Vec<(String, String)> =
-        sqlx::query_as(r#"SELECT name, "desc" FROM roles ORDER BY name"#)
-            .fetch_all(pool)
-            .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(name, desc)| Role { name, desc })
-        .collect())
-}
-
-pub(crate) async fn initialize(
-    pool: &SqlitePool,
-    data: &InitialData,
-    now: NaiveDateTime,
-) -> Result<bool, SqlStoreError> {
-    // BEGIN IMMEDIATE holds the write lock from the first statement, so no
-    // other writer can seed roles between the check and the inserts.
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let seeded: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM roles)")
-        .fetch_one(&mut *tx)
-        .await?;
-    if seeded {
-        tx.rollback().await?;
-        return Ok(false);
+    /// The objects that have the first wanted key (the nested CASE keeps
+    /// `json_each` away from text that is not JSON, which would make it
+    /// raise).
+    async fn extra_info_candidates(
+        conn: &mut SqliteConnection,
+        wanted: &serde_json::Map<String, Value>,
+    ) -> Result<Vec<SqliteRow>, SqlStoreError> {
+        let sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE CASE WHEN json_valid(extra_info) THEN \
+               CASE WHEN json_type(extra_info) = 'object' THEN \
+                 EXISTS (SELECT 1 FROM json_each(users.extra_info) AS j WHERE j.key = ?) \
+               ELSE 0 END \
+             ELSE 0 END ORDER BY user_id"
+        );
+        let first_key = wanted.keys().next().map(String::as_str);
+        Ok(Self::fetch_all(conn, sql, args![first_key]).await?)
     }
-    for role in &data.roles {
-        sqlx::query(r#"INSERT INTO roles (name, "desc") VALUES ($1, $2)"#)
-            .bind(&role.name)
-            .bind(&role.desc)
-            .execute(&mut *tx)
-            .await?;
-    }
-    // Explicit ids, as upstream: the built-in users are 1, 2 and 3.
-    for (user_id, user) in (1..).zip(&data.users) {
-        insert_user(&mut *tx, Some(user_id), user, now).await?;
-    }
-    tx.commit().await?;
-    Ok(true)
-}
-
-// ---------------------------------------------------------------------------
-// API keys
-
-pub(crate) async fn create_session_apikey(
-    pool: &SqlitePool,
-    k: &SessionApiKey,
-) -> Result<(), SqlStoreError> {
-    sqlx::query(concat!(
-        "INSERT INTO apikeys (",
-        session_apikey_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
-    ))
-    .bind(&k.apikey)
-    .bind(dt(k.issued))
-    .bind(dt(k.expires))
-    .bind(dt(k.not_valid_before))
-    .bind(k.user_id)
-    .bind(&k.user_role)
-    .bind(&k.session_token)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn valid_session_apikey(
-    pool: &SqlitePool,
-    key: ApiKeyRef<'_>,
-    now: NaiveDateTime,
-) -> Result<Option<SessionApiKey>, SqlStoreError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        session_apikey_columns!(),
-        " FROM apikeys WHERE apikey = $1 AND user_id = $2 AND user_role = $3 \
-          AND expires > $4 AND issued < $4 AND not_valid_before < $4"
-    ))
-    .bind(key.apikey)
-    .bind(key.user_id)
-    .bind(key.user_role)
-    .bind(dt(now))
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| session_apikey_from_row(&r)).transpose()
-}
-
-pub(crate) async fn delete_session_apikey(
-    pool: &SqlitePool,
-    key: ApiKeyRef<'_>,
-) -> Result<u64, SqlStoreError> {
-    Ok(
-        sqlx::query("DELETE FROM apikeys WHERE apikey = $1 AND user_id = $2 AND user_role = $3")
-            .bind(key.apikey)
-            .bind(key.user_id)
-            .bind(key.user_role)
-            .execute(pool)
-            .await?
-            .rows_affected(),
-    )
-}
-
-pub(crate) async fn create_nosession_apikey(
-    pool: &SqlitePool,
-    k: &NoSessionApiKey,
-) -> Result<(), SqlStoreError> {
-    sqlx::query(concat!(
-        "INSERT INTO apikeys_nosession (",
-        nosession_apikey_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-    ))
-    .bind(&k.apikey)
-    .bind(dt(k.issued))
-    .bind(dt(k.expires))
-    .bind(dt(k.not_valid_before))
-    .bind(&k.refresh_token)
-    .bind(dt(k.refresh_issued))
-    .bind(dt(k.refresh_expires))
-    .bind(dt(k.refresh_nbf))
-    .bind(k.user_id)
-    .bind(&k.user_role)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn valid_nosession_apikey(
-    pool: &SqlitePool,
-    key: ApiKeyRef<'_>,
-    now: NaiveDateTime,
-) -> Result<Option<NoSessionApiKey>, SqlStoreError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        nosession_apikey_columns!(),
-        " FROM apikeys_nosession WHERE apikey = $1 AND user_id = $2 AND user_role = $3 \
-          AND expires > $4 AND issued < $4 AND not_valid_before < $4"
-    ))
-    .bind(key.apikey)
-    .bind(key.user_id)
-    .bind(key.user_role)
-    .bind(dt(now))
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| nosession_apikey_from_row(&r)).transpose()
-}
-
-pub(crate) async fn refreshable_nosession_apikey(
-    pool: &SqlitePool,
-    key: ApiKeyRef<'_>,
-    now: NaiveDateTime,
-) -> Result<Option<NoSessionApiKey>, SqlStoreError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        nosession_apikey_columns!(),
-        " FROM apikeys_nosession WHERE apikey = $1 AND user_id = $2 AND user_role = $3 \
-          AND refresh_expires > $4 AND refresh_nbf < $4 AND refresh_issued < $4"
-    ))
-    .bind(key.apikey)
-    .bind(key.user_id)
-    .bind(key.user_role)
-    .bind(dt(now))
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| nosession_apikey_from_row(&r)).transpose()
-}
-
-pub(crate) async fn delete_nosession_apikey(
-    pool: &SqlitePool,
-    key: ApiKeyRef<'_>,
-) -> Result<u64, SqlStoreError> {
-    Ok(sqlx::query(
-        "DELETE FROM apikeys_nosession WHERE apikey = $1 AND user_id = $2 AND user_role = $3",
-    )
-    .bind(key.apikey)
-    .bind(key.user_id)
-    .bind(key.user_role)
-    .execute(pool)
-    .await?
-    .rows_affected())
-}
-
-pub(crate) async fn delete_user_nosession_apikeys(
-    pool: &SqlitePool,
-    user_id: UserId,
-    user_role: &str,
-) -> Result<u64, SqlStoreError> {
-    Ok(
-        sqlx::query("DELETE FROM apikeys_nosession WHERE user_id = $1 AND user_role = $2")
-            .bind(user_id)
-            .bind(user_role)
-            .execute(pool)
-            .await?
-            .rows_affected(),
-    )
 }

@@ -1,9 +1,10 @@
 //! [`SqlStore`]: one connection pool, any dialect, implementing the
-//! storage traits by dispatching each call to the dialect module.
+//! storage traits by running each call's operation (`users.rs`,
+//! `sessions.rs`, `roles.rs`, `apikeys.rs`) on whichever pool it holds.
 //!
-//! The dialect modules hold the SQL; this module only opens, migrates and
-//! closes the pool and converts errors into [`StoreError`] at the trait
-//! boundary.
+//! This module only opens, migrates and closes the pool, refuses NUL
+//! characters, bounds every call by the deadline and converts errors into
+//! [`StoreError`] at the trait boundary.
 
 use async_trait::async_trait;
 use authnz_api::{
@@ -48,7 +49,8 @@ enum Pool {
     MySql(sqlx::MySqlPool),
 }
 
-/// Run the same function of whichever dialect module the pool belongs to,
+/// Run the operation `module::op`, generic over the dialect, on whichever pool
+/// the store holds,
 /// within the store's deadline, and convert its error into a [`StoreError`].
 ///
 /// The deadline is the one behaviour every dialect shares: an operation
@@ -57,14 +59,14 @@ enum Pool {
 /// their own statements earlier where they can; dropping the future rolls
 /// back an open transaction, and sqlx checks a connection before reusing it.)
 macro_rules! dispatch {
-    ($self:ident . $op:ident ( $($arg:expr),* )) => {
+    ($self:ident, $module:ident :: $op:ident ( $($arg:expr),* )) => {
         match &$self.pool {
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => within($self.deadline, sqlite::$op(p, $($arg),*)).await,
+            Pool::Sqlite(p) => within($self.deadline, crate::$module::$op(p, $($arg),*)).await,
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => within($self.deadline, postgres::$op(p, $($arg),*)).await,
+            Pool::Postgres(p) => within($self.deadline, crate::$module::$op(p, $($arg),*)).await,
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => within($self.deadline, mysql::$op(p, $($arg),*)).await,
+            Pool::MySql(p) => within($self.deadline, crate::$module::$op(p, $($arg),*)).await,
         }
     };
 }
@@ -227,22 +229,22 @@ impl UserStore for SqlStore {
         {
             return Err(nul_refused());
         }
-        dispatch!(self.create_user(user, now))
+        dispatch!(self, users::create_user(user, now))
     }
 
     async fn user_by_id(&self, user_id: UserId) -> Result<Option<User>, StoreError> {
-        dispatch!(self.user_by_id(user_id))
+        dispatch!(self, users::user_by_id(user_id))
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
         if has_nul(email) {
             return Ok(None);
         }
-        dispatch!(self.user_by_email(email))
+        dispatch!(self, users::user_by_email(email))
     }
 
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
-        dispatch!(self.list_users())
+        dispatch!(self, users::list_users())
     }
 
     async fn update_user(
@@ -260,11 +262,14 @@ impl UserStore for SqlStore {
         {
             return Err(nul_refused());
         }
-        dispatch!(self.update_user(user_id, patch, only_if_active, now))
+        dispatch!(
+            self,
+            users::update_user(user_id, patch, only_if_active, now)
+        )
     }
 
     async fn delete_user(&self, user_id: UserId) -> Result<u64, StoreError> {
-        dispatch!(self.delete_user(user_id))
+        dispatch!(self, users::delete_user(user_id))
     }
 
     async fn find_users(
@@ -277,18 +282,18 @@ impl UserStore for SqlStore {
         {
             return Ok(Vec::new());
         }
-        dispatch!(self.find_users(column, value))
+        dispatch!(self, users::find_users(column, value))
     }
 
     async fn find_users_by_extra_info(
         &self,
         wanted: &serde_json::Map<String, Value>,
     ) -> Result<Vec<User>, StoreError> {
-        dispatch!(self.find_users_by_extra_info(wanted))
+        dispatch!(self, users::find_users_by_extra_info(wanted))
     }
 
     async fn users_with_lock_deadline(&self) -> Result<Vec<User>, StoreError> {
-        dispatch!(self.users_with_lock_deadline())
+        dispatch!(self, users::users_with_lock_deadline())
     }
 
     async fn lift_lock_if_due(
@@ -297,11 +302,11 @@ impl UserStore for SqlStore {
         restore_role: &str,
         now: NaiveDateTime,
     ) -> Result<bool, StoreError> {
-        dispatch!(self.lift_lock_if_due(user_id, restore_role, now))
+        dispatch!(self, users::lift_lock_if_due(user_id, restore_role, now))
     }
 
     async fn superuser_role(&self) -> Result<Option<String>, StoreError> {
-        dispatch!(self.superuser_role())
+        dispatch!(self, users::superuser_role())
     }
 }
 
@@ -318,7 +323,7 @@ impl SessionStore for SqlStore {
         {
             return Err(nul_refused());
         }
-        dispatch!(self.create_session(session))
+        dispatch!(self, sessions::create_session(session))
     }
 
     async fn active_session(
@@ -329,14 +334,14 @@ impl SessionStore for SqlStore {
         if has_nul(token) {
             return Ok(None);
         }
-        dispatch!(self.active_session(token, now))
+        dispatch!(self, sessions::active_session(token, now))
     }
 
     async fn delete_session(&self, token: &str) -> Result<u64, StoreError> {
         if has_nul(token) {
             return Ok(0);
         }
-        dispatch!(self.delete_session(token))
+        dispatch!(self, sessions::delete_session(token))
     }
 
     async fn delete_user_sessions(
@@ -346,7 +351,7 @@ impl SessionStore for SqlStore {
     ) -> Result<u64, StoreError> {
         // A token with a NUL matches no session, so every session goes.
         let keep = keep.filter(|k| !has_nul(k));
-        dispatch!(self.delete_user_sessions(user_id, keep))
+        dispatch!(self, sessions::delete_user_sessions(user_id, keep))
     }
 
     async fn user_sessions(
@@ -354,7 +359,7 @@ impl SessionStore for SqlStore {
         user_id: UserId,
         now: NaiveDateTime,
     ) -> Result<Vec<Session>, StoreError> {
-        dispatch!(self.user_sessions(user_id, now))
+        dispatch!(self, sessions::user_sessions(user_id, now))
     }
 
     async fn set_session_extra(
@@ -366,32 +371,35 @@ impl SessionStore for SqlStore {
         if has_nul(token) {
             return Ok(0);
         }
-        dispatch!(self.set_session_extra(token, extra_info_json, now))
+        dispatch!(
+            self,
+            sessions::set_session_extra(token, extra_info_json, now)
+        )
     }
 
     async fn delete_sessions_expired_before(
         &self,
         before: NaiveDateTime,
     ) -> Result<u64, StoreError> {
-        dispatch!(self.delete_sessions_expired_before(before))
+        dispatch!(self, sessions::delete_sessions_expired_before(before))
     }
 }
 
 #[async_trait]
 impl RoleStore for SqlStore {
     async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {
-        dispatch!(self.list_roles())
+        dispatch!(self, roles::list_roles())
     }
 
     async fn initialize(&self, data: &InitialData, now: NaiveDateTime) -> Result<bool, StoreError> {
-        dispatch!(self.initialize(data, now))
+        dispatch!(self, roles::initialize(data, now))
     }
 }
 
 #[async_trait]
 impl ApiKeyStore for SqlStore {
     async fn create_session_apikey(&self, key: &SessionApiKey) -> Result<(), StoreError> {
-        dispatch!(self.create_session_apikey(key))
+        dispatch!(self, apikeys::create_session_apikey(key))
     }
 
     async fn valid_session_apikey(
@@ -402,18 +410,18 @@ impl ApiKeyStore for SqlStore {
         if has_nul(key.apikey) || has_nul(key.user_role) {
             return Ok(None);
         }
-        dispatch!(self.valid_session_apikey(key, now))
+        dispatch!(self, apikeys::valid_session_apikey(key, now))
     }
 
     async fn delete_session_apikey(&self, key: ApiKeyRef<'_>) -> Result<u64, StoreError> {
         if has_nul(key.apikey) || has_nul(key.user_role) {
             return Ok(0);
         }
-        dispatch!(self.delete_session_apikey(key))
+        dispatch!(self, apikeys::delete_session_apikey(key))
     }
 
     async fn create_nosession_apikey(&self, key: &NoSessionApiKey) -> Result<(), StoreError> {
-        dispatch!(self.create_nosession_apikey(key))
+        dispatch!(self, apikeys::create_nosession_apikey(key))
     }
 
     async fn valid_nosession_apikey(
@@ -424,7 +432,7 @@ impl ApiKeyStore for SqlStore {
         if has_nul(key.apikey) || has_nul(key.user_role) {
             return Ok(None);
         }
-        dispatch!(self.valid_nosession_apikey(key, now))
+        dispatch!(self, apikeys::valid_nosession_apikey(key, now))
     }
 
     async fn refreshable_nosession_apikey(
@@ -435,14 +443,14 @@ impl ApiKeyStore for SqlStore {
         if has_nul(key.apikey) || has_nul(key.user_role) {
             return Ok(None);
         }
-        dispatch!(self.refreshable_nosession_apikey(key, now))
+        dispatch!(self, apikeys::refreshable_nosession_apikey(key, now))
     }
 
     async fn delete_nosession_apikey(&self, key: ApiKeyRef<'_>) -> Result<u64, StoreError> {
         if has_nul(key.apikey) || has_nul(key.user_role) {
             return Ok(0);
         }
-        dispatch!(self.delete_nosession_apikey(key))
+        dispatch!(self, apikeys::delete_nosession_apikey(key))
     }
 
     async fn delete_user_nosession_apikeys(
@@ -453,6 +461,9 @@ impl ApiKeyStore for SqlStore {
         if has_nul(user_role) {
             return Ok(0);
         }
-        dispatch!(self.delete_user_nosession_apikeys(user_id, user_role))
+        dispatch!(
+            self,
+            apikeys::delete_user_nosession_apikeys(user_id, user_role)
+        )
     }
 }

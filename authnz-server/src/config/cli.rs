@@ -37,6 +37,7 @@ pub struct Cli {
 
     #[arg(
         long,
+        global = true,
         value_name = "PATH",
         allow_hyphen_values = true,
         help = "Envfile to read (INI-style KEY=VALUE lines) [default: <basedir>/.env if it exists]"
@@ -45,6 +46,7 @@ pub struct Cli {
 
     #[arg(
         long,
+        global = true,
         value_name = "PATH",
         allow_hyphen_values = true,
         help = "TOML config file; keys are the item names (port, authdb, tls_cert_file, ...) [default: none]"
@@ -75,11 +77,26 @@ pub struct Cli {
 }
 
 /// Subcommands. Without one, `authnzrv` runs the server (or `--autosetup`).
+/// The admin commands (`user`, `session`, `apikey`) load the configuration
+/// exactly as the server does (the same options, environment, envfile and
+/// TOML file), so they reach the same database.
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Work with permission policy files (spec section 6)
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Manage user accounts
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage sessions
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Manage API keys
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+    /// Size Argon2 for this machine
+    #[command(subcommand)]
+    Argon2(Argon2Command),
 }
 
 /// `authnzrv policy ...`
@@ -90,6 +107,154 @@ pub enum PolicyCommand {
     Check {
         /// The policy JSON file
         file: PathBuf,
+    },
+}
+
+/// Output and confirmation flags shared by the admin commands.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct AdminFlags {
+    /// Print the result as JSON (one object or array on stdout)
+    #[arg(long)]
+    pub json: bool,
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+/// How a new password reaches the command: never on the command line.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct PasswordSource {
+    /// Read the password from the first line of standard input instead of
+    /// prompting for it on the terminal
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// `authnzrv user ...`. USER is a user id or an e-mail address.
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserCommand {
+    /// Add an active, verified user; the password is prompted for (or read
+    /// with --password-stdin) and must pass the server's password policy
+    Add {
+        /// The user's e-mail address
+        email: String,
+        /// The user's role (a role of the permission policy)
+        #[arg(long, default_value = "authenticated")]
+        role: String,
+        /// The user's full name
+        #[arg(long, allow_hyphen_values = true)]
+        full_name: Option<String>,
+        #[command(flatten)]
+        password: PasswordSource,
+        #[command(flatten)]
+        flags: AdminFlags,
+    },
+    /// List every user
+    List {
+        #[command(flatten)]
+        flags: AdminFlags,
+    },
+    /// Show one user (never the password hash)
+    Show {
+        /// User id or e-mail address
+        user: String,
+        #[command(flatten)]
+        flags: AdminFlags,
+    },
+    /// Lock a user by hand: role `locked`, inactive, sessions deleted, until
+    /// unlocked
+    Lock {
+        /// User id or e-mail address
+        user: String,
+        #[command(flatten)]
+        flags: AdminFlags,
+    },
+    /// Unlock a user (a lock by hand or an automatic one) and restore the role
+    /// it had
+    Unlock {
+        /// User id or e-mail address
+        user: String,
+        #[command(flatten)]
+        flags: AdminFlags,
+    },
+    /// Change a user's role
+    SetRole {
+        /// User id or e-mail address
+        user: String,
+        /// The new role (a role of the permission policy)
+        role: String,
+        #[command(flatten)]
+        flags: AdminFlags,
+    },
+    /// Set a user's password; it must pass the server's password policy
+    SetPassword {
+        /// User id or e-mail address
+        user: String,
+        #[command(flatten)]
+        password: PasswordSource,
+        #[command(flatten)]
+        flags: AdminFlags,
+    },
+    /// Delete a user with their sessions and API keys
+    Delete {
+        /// User id or e-mail address
+        user: String,
+        #[command(flatten)]
+        flags: AdminFlags,
+    },
+}
+
+/// `authnzrv session ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum SessionCommand {
+    /// Delete every session that has expired
+    PurgeExpired {
+        #[command(flatten)]
+        flags: AdminFlags,
+    },
+    /// Delete every session of a user (logs them out everywhere)
+    DeleteUser {
+        /// User id or e-mail address
+        user: String,
+        #[command(flatten)]
+        flags: AdminFlags,
+    },
+}
+
+/// `authnzrv apikey ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum ApikeyCommand {
+    /// Revoke every no-session API key of a user (session-tied keys end with
+    /// their sessions: `authnzrv session delete-user`)
+    RevokeAll {
+        /// User id or e-mail address
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        flags: AdminFlags,
+    },
+}
+
+/// `authnzrv argon2 ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum Argon2Command {
+    /// Measure this machine and print the Argon2id parameters (argon2memory,
+    /// argon2time, argon2parallelism) that make one hash take about
+    /// --target-ms, and the login rate they allow with --workers hashing
+    /// threads (default 4). Reads no other configuration
+    Calibrate {
+        /// How long one hash should take, in milliseconds
+        #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=60_000))]
+        target_ms: u64,
+        /// The most memory one hash may use: KiB, or with a unit (64M, 1G)
+        #[arg(long, value_name = "SIZE", default_value = "64M")]
+        max_memory: String,
+        /// Argon2 lanes (argon2parallelism)
+        #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+        parallelism: u32,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -107,6 +272,7 @@ fn item_arg(item: &'static Item) -> Arg {
         .value_name(item.value_name)
         .allow_hyphen_values(true)
         .action(ArgAction::Set)
+        .global(true)
         .value_parser(clap::value_parser!(String))
         .help(item.help_text())
 }

@@ -279,6 +279,14 @@ pub const DEFAULT_EMAILSENDER: &str = "Authnzerver <authnzerver@localhost>";
 /// loader, as it depends on `basedir`).
 pub const DEFAULT_EMAILFILEDIR: &str = "mail-outbox";
 
+/// Largest `argon2memory` (KiB): the bound put on stored hashes
+/// ([`crate::passwords`]), so every hash made here can be verified.
+const MAX_ARGON2_MEMORY_KIB: i64 = crate::passwords::MAX_M_COST_KIB as i64;
+/// Largest `argon2time`: the bound put on stored hashes.
+const MAX_ARGON2_TIME: i64 = crate::passwords::MAX_T_COST as i64;
+/// Largest `argon2parallelism`: the bound put on stored hashes.
+const MAX_ARGON2_PARALLELISM: i64 = crate::passwords::MAX_P_COST as i64;
+
 /// Seconds in 100 years: the longest `userlocktime`.
 const HUNDRED_YEARS_SECS: i64 = 3_153_600_000;
 
@@ -551,6 +559,31 @@ items! {
         Literal("2000"),
         "Longest time one database operation may run once connected, in milliseconds",
     );
+    /// `argon2memory` (not upstream): Argon2id memory of new hashes, KiB.
+    ARGON2MEMORY = Item::new(
+        "argon2memory", "AUTHNZERVER_ARGON2MEMORY",
+        Kind::Int { min: 64, max: MAX_ARGON2_MEMORY_KIB, unit: "KiB" }, Literal("65536"),
+        "Argon2id memory of new password hashes, in KiB (each hashing thread uses this much while it hashes); stored hashes made with other parameters are rehashed at their next login; `authnzrv argon2 calibrate` measures what this machine affords",
+    )
+    .value_name("KIB");
+    /// `argon2time` (not upstream): Argon2id passes of new hashes.
+    ARGON2TIME = Item::new(
+        "argon2time", "AUTHNZERVER_ARGON2TIME",
+        Kind::Int { min: 1, max: MAX_ARGON2_TIME, unit: "" }, Literal("3"),
+        "Argon2id passes (iterations) of new password hashes",
+    );
+    /// `argon2parallelism` (not upstream): Argon2id lanes of new hashes.
+    ARGON2PARALLELISM = Item::new(
+        "argon2parallelism", "AUTHNZERVER_ARGON2PARALLELISM",
+        Kind::Int { min: 1, max: MAX_ARGON2_PARALLELISM, unit: "" }, Literal("4"),
+        "Argon2id lanes of new password hashes (at most argon2memory / 8)",
+    );
+    /// `logformat` (not upstream): text for people, json for log shippers.
+    LOGFORMAT = Item::new(
+        "logformat", "AUTHNZERVER_LOGFORMAT", Kind::Choice(&["text", "json"]), Literal("text"),
+        "Log format on stderr: text (one readable line per event) or json (one JSON object per line, for log shippers); the same fields either way, personal data hashed in both",
+    )
+    .value_name("text|json");
 }
 
 /// Marker line before the generated item reference in `docs/CONFIG.md`.
@@ -613,7 +646,7 @@ mod tests {
 
     #[test]
     fn every_item_has_help_env_and_default() {
-        assert_eq!(ITEMS.len(), 45);
+        assert_eq!(ITEMS.len(), 49);
         for item in ITEMS {
             assert!(!item.help.trim().is_empty(), "{}: no help", item.key);
             assert!(!item.default_display.is_empty(), "{}", item.key);

@@ -33,8 +33,9 @@ use super::environment::Environment;
 use super::error::ConfigError;
 use super::items::{self, ITEMS, Item, ItemDefault, Kind};
 use super::secret::{FernetKey, resolve_file_readable};
-use super::settings::{Config, MailerKind, SessionStoreKind, SmtpSecurity};
+use super::settings::{Config, LogFormat, MailerKind, SessionStoreKind, SmtpSecurity};
 use super::values::{self, ItemValue, ItemValues};
+use crate::passwords::HashParams;
 use crate::serving::HttpLimits;
 
 /// Name of the envfile looked for in `basedir` when `--envfile` is not given.
@@ -570,6 +571,27 @@ impl Validator<'_> {
             shutdown_timeout: v.duration(&items::SHUTDOWNTIMEOUT)?,
         };
 
+        let hash_params = HashParams {
+            m_cost_kib: v.int(&items::ARGON2MEMORY)?,
+            t_cost: v.int(&items::ARGON2TIME)?,
+            p_cost: v.int(&items::ARGON2PARALLELISM)?,
+            ..HashParams::default()
+        };
+        // Argon2 needs at least 8 KiB per lane.
+        if u64::from(hash_params.m_cost_kib) < 8 * u64::from(hash_params.p_cost) {
+            return Err(v.invalid(
+                &items::ARGON2MEMORY,
+                format!(
+                    "Argon2 needs at least 8 KiB per lane: {} KiB is too little for {} = {}",
+                    hash_params.m_cost_kib,
+                    items::ARGON2PARALLELISM.env,
+                    hash_params.p_cost
+                ),
+            ));
+        }
+        let logformat = LogFormat::parse(&v.text(&items::LOGFORMAT)?)
+            .ok_or_else(|| v.kind_mismatch(&items::LOGFORMAT))?;
+
         Ok(Config {
             allowedhosts,
             authdb,
@@ -613,6 +635,8 @@ impl Validator<'_> {
             dbstatementtimeout,
             requestttl,
             http_limits,
+            hash_params,
+            logformat,
             config_file,
             envfile,
             values: v.values,

@@ -50,7 +50,10 @@ pub use autosetup::{
     SECRET_KEY_FILE, SQLITE_FILE, USER_GENERATED_PASSWORD_MARKER, prepare_basedir,
     prepare_basedir_with, write_admin_credentials, write_admin_credentials_at,
 };
-pub use cli::{Cli, Command, PolicyCommand};
+pub use cli::{
+    AdminFlags, ApikeyCommand, Argon2Command, Cli, Command, PasswordSource, PolicyCommand,
+    SessionCommand, UserCommand,
+};
 pub use database::DatabaseTarget;
 pub use envfile::{Envfile, escape_value};
 pub use environment::Environment;
@@ -60,5 +63,5 @@ pub use load::{BASEDIR_ENVFILE, redacted_database_url};
 pub use prompt::{Prompter, ScriptedPrompter, StdioPrompter};
 pub use random::{generate_fernet_key, random_bytes, random_urlsafe_token};
 pub use secret::{FernetKey, FileReadable, resolve_file_readable};
-pub use settings::{Config, MailerKind, SessionStoreKind, SmtpSecurity, TlsFiles};
+pub use settings::{Config, LogFormat, MailerKind, SessionStoreKind, SmtpSecurity, TlsFiles};
 pub use values::{ItemValue, ItemValues};

@@ -104,6 +104,11 @@ pub struct Config {
     /// Timeouts and connection cap of the HTTP listener (`headertimeout`,
     /// `bodytimeout`, `idletimeout`, `maxconnections`, `shutdowntimeout`).
     pub http_limits: crate::serving::HttpLimits,
+    /// Argon2id parameters of new hashes (`argon2memory`, `argon2time`,
+    /// `argon2parallelism`).
+    pub hash_params: crate::passwords::HashParams,
+    /// Log format (`logformat`).
+    pub logformat: LogFormat,
     /// The TOML config file that was read, if any.
     pub config_file: Option<PathBuf>,
     /// The envfile that was read, if any.
@@ -128,6 +133,27 @@ impl SessionStoreKind {
         match text.trim().to_ascii_lowercase().as_str() {
             "sql" => Some(Self::Sql),
             "redis" => Some(Self::Redis),
+            _ => None,
+        }
+    }
+}
+
+/// How log events are written (`logformat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One readable line per event (colours on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// Parse the config spelling (`text` or `json`, case-insensitive).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "text" => Some(Self::Text),
+            "json" => Some(Self::Json),
             _ => None,
         }
     }
@@ -247,6 +273,8 @@ impl fmt::Debug for Config {
             .field("dbstatementtimeout", &self.dbstatementtimeout)
             .field("requestttl", &self.requestttl)
             .field("http_limits", &self.http_limits)
+            .field("hash_params", &self.hash_params)
+            .field("logformat", &self.logformat)
             .field("config_file", &self.config_file)
             .field("envfile", &self.envfile)
             .finish()

@@ -8,6 +8,7 @@
 mod common;
 
 mod accounts;
+mod admin_cli;
 mod apikeys;
 mod backoff;
 mod breach;

@@ -22,6 +22,14 @@ async fn exec_sql(store: &SqlStore, statements: &[&'static str]) {
             sqlx::query(*s).execute(pool).await.expect(s);
         }
     } else {
+        #[cfg(feature = "mysql")]
+        if let Some(pool) = store.mysql_pool() {
+            // Trigger DDL is not preparable on MySQL: the text protocol.
+            for s in statements {
+                sqlx::raw_sql(*s).execute(pool).await.expect(s);
+            }
+            return;
+        }
         panic!("unexpected dialect");
     }
 }
@@ -34,6 +42,15 @@ async fn break_session_deletes(store: &SqlStore) {
             &[
                 "CREATE TRIGGER no_session_delete BEFORE DELETE ON sessions \
                BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
+            ],
+        )
+        .await;
+    } else if store.postgres_pool().is_none() {
+        exec_sql(
+            store,
+            &[
+                "CREATE TRIGGER no_session_delete BEFORE DELETE ON sessions \
+               FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected fault'",
             ],
         )
         .await;
