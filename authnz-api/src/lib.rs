@@ -15,12 +15,7 @@
 pub mod clock;
 pub mod error;
 mod expiring;
-pub mod logtext;
 pub mod mail;
-pub mod pyjson;
-pub mod pynum;
-pub mod pyprintable;
-pub mod pyrepr;
 pub mod ratelimit;
 pub mod replay;
 pub mod store;
@@ -30,6 +25,14 @@ pub mod types;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
+
+// Python's wire semantics live in the wire contract, `authnz-proto`; these
+// are their former names here, which the backends use.
+pub use authnz_proto::python::json as pyjson;
+pub use authnz_proto::python::logtext;
+pub use authnz_proto::python::number as pynum;
+pub use authnz_proto::python::printable as pyprintable;
+pub use authnz_proto::python::repr as pyrepr;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use authnz_server::protocol::codec::Codec;
+use authnz_proto::codec::Codec;
 use serde_json::Value;
 
 use crate::client::Conn;

@@ -14,7 +14,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use authnz_server::protocol::codec::Codec;
+use authnz_proto::codec::Codec;
 use serde_json::{Value, json};
 
 use crate::client::post_request;

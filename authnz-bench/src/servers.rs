@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use authnz_server::protocol::codec::Codec;
+use authnz_proto::codec::Codec;
 use base64::Engine as _;
 
 /// Rate limits far above anything a run can reach, for both servers (the

@@ -26,13 +26,13 @@ use crate::limiter::RequestLimiter;
 use crate::mail::{MailOptions, MailService, MailSetupError};
 use crate::passwords::{HashError, HashParams, PasswordHasher};
 use crate::policy::Policy;
-use crate::protocol::codec::Codec;
 use crate::ratelimit::RateLimitsConfig;
 use crate::replay::ReplayCheck;
 use crate::serving::HttpLimits;
 use crate::session_cache::CachedStore;
 use crate::sleeper::Sleeper;
 use crate::validate::{PasswordPolicy, Validators};
+use authnz_proto::codec::Codec;
 
 /// Why the server could not be built (start-up stops). Each variant says
 /// which step failed and keeps the error that made it fail.

@@ -21,12 +21,12 @@ use serde_json::{Map, Value, json};
 use crate::actions::{Context, RequestType};
 use crate::limiter::{RequestLimiter, Verdict};
 use crate::lockout;
-use crate::protocol::codec::Codec;
-use crate::protocol::envelope::{envelope, schema_failure};
-use crate::protocol::errors::{APPLICATION_JSON, ProtocolError, TEXT_PLAIN};
-use crate::protocol::pytruth::truthy;
-use crate::protocol::schema;
 use crate::replay::ReplayCheck;
+use authnz_proto::codec::Codec;
+use authnz_proto::envelope::{envelope, schema_failure};
+use authnz_proto::errors::{APPLICATION_JSON, ProtocolError, TEXT_PLAIN};
+use authnz_proto::python::truth::truthy;
+use authnz_proto::schema;
 
 /// Requests larger than this are answered with 400 (spec 1.12 allows any limit
 /// of 1 MiB or more).
@@ -210,7 +210,7 @@ pub async fn process(st: &AppState, value: Value) -> Result<Value, ProtocolError
     };
     let problems = schema::check(kind.params(), &body);
     let (response, success) = if problems.is_empty() {
-        match kind.run(&st.ctx, &body).await {
+        match crate::actions::run(kind, &st.ctx, &body).await {
             Ok(reply) => {
                 let success = reply.0.get("success") == Some(&Value::Bool(true));
                 (envelope(reply.into_map(), reqid.clone()), success)

@@ -1,7 +1,8 @@
 //! The authnz server: a Rust successor of the Python `authnzerver`, speaking
 //! its Fernet-encrypted protocol (see `docs/PROTOCOL.md`).
 //!
-//! Layout: [`protocol`] (framing, errors, envelope, schema) → [`http`]
+//! Layout: `authnz_proto` (the wire contract: framing, errors, envelope,
+//! schema, request table) → [`http`]
 //! (routing and the request pipeline) → [`actions`] (one function per request
 //! type, over the storage traits of `authnz-api`). [`passwords`] runs Argon2
 //! on a bounded pool, [`validate`] holds the sign-up rules, [`lockout`] the
@@ -29,7 +30,6 @@ pub mod mail;
 pub mod notify;
 pub mod passwords;
 pub mod policy;
-pub mod protocol;
 pub mod ratelimit;
 pub mod replay;
 pub mod serving;

@@ -25,11 +25,10 @@ use std::time::Duration;
 use authnz_api::{Clock, RateDecision, RateLimit, RateLimiter};
 use serde_json::Value;
 
-use crate::actions::RequestType;
-use crate::protocol::pytruth::truthy;
 use crate::ratelimit::RateLimitsConfig;
 use crate::validate::pii::{PII_SALT_NONE, pii_hash};
 use crate::warn_gate::WarnGate;
+use authnz_proto::request::{RequestType, email_of, names_an_email};
 
 /// Upstream's fixed `Retry-After` (spec 4.1), sent when the refusal is not a
 /// rate decision (an e-mail request without an e-mail).
@@ -122,8 +121,7 @@ impl RequestLimiter {
         };
         // Upstream: e-mail types without an e-mail are refused before
         // anything else is decided.
-        let email = if request_type.as_str().is_some_and(|t| t.contains("email")) && !body.is_null()
-        {
+        let email = if request_type.as_str().is_some_and(names_an_email) && !body.is_null() {
             match email_of(body) {
                 Some(e) => Some(e),
                 None => {
@@ -182,18 +180,6 @@ impl RequestLimiter {
             }
         }
     }
-}
-
-/// `body.email`, or if that is falsy `body.email_address`, as text; `None`
-/// when both are falsy (or the body is not an object).
-fn email_of(body: &Value) -> Option<String> {
-    let obj = body.as_object()?;
-    let pick = |k: &str| obj.get(k).filter(|v| truthy(v));
-    let v = pick("email").or_else(|| pick("email_address"))?;
-    Some(match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    })
 }
 
 /// The address part of a key: the string as sent (or the JSON text of a

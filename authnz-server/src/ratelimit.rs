@@ -23,7 +23,8 @@ use std::fmt;
 
 use authnz_api::RateLimit;
 
-use crate::policy::pyconv::py_int_text;
+use authnz_proto::python::convert::py_int_text;
+use authnz_proto::request::RateFamily;
 
 /// Default requests per minute per request type + client address.
 pub const DEFAULT_IPADDR: u32 = 720;
@@ -38,29 +39,9 @@ pub const DEFAULT_BURST: u32 = 150;
 /// Fixed requests per minute for `internal-*` types.
 pub const INTERNAL_PER_MINUTE: u32 = 3000;
 
-/// The built-in aggressive per-minute limits of spec 4.1.
-pub const AGGRESSIVE_LIMITS: &[(&str, u32)] = &[
-    ("user-new", 5),
-    ("user-login", 10),
-    ("user-logout", 10),
-    ("user-edit", 10),
-    ("user-resetpass", 5),
-    ("user-changepass", 5),
-    ("user-sendemail-signup", 2),
-    ("user-sendemail-forgotpass", 2),
-    ("user-set-emailsent", 2),
-    ("apikey-new", 30),
-    ("apikey-new-nosession", 30),
-    ("apikey-refresh-nosession", 30),
-];
-
-/// The built-in aggressive limit of `request_type`, if it has one.
-pub fn aggressive_limit(request_type: &str) -> Option<u32> {
-    AGGRESSIVE_LIMITS
-        .iter()
-        .find(|(t, _)| *t == request_type)
-        .map(|(_, l)| *l)
-}
+/// The built-in aggressive per-minute limits of spec 4.1, from the request
+/// table, and the lookup by name.
+pub use authnz_proto::request::{AGGRESSIVE_LIMITS, aggressive_limit};
 
 /// Why a `ratelimits` string is invalid (start-up fails, spec 4.1).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -230,16 +211,12 @@ impl RateLimitsConfig {
         if let Some(l) = self.specific(request_type) {
             return l;
         }
-        if request_type.starts_with("user-") {
-            self.general(self.user, LimitSource::User)
-        } else if request_type.starts_with("session-") {
-            self.general(self.session, LimitSource::Session)
-        } else if request_type.starts_with("apikey-") {
-            self.general(self.apikey, LimitSource::Apikey)
-        } else if request_type.starts_with("internal-") {
-            self.general(INTERNAL_PER_MINUTE, LimitSource::Internal)
-        } else {
-            self.general(self.ipaddr, LimitSource::Ipaddr)
+        match RateFamily::of_name(request_type) {
+            RateFamily::User => self.general(self.user, LimitSource::User),
+            RateFamily::Session => self.general(self.session, LimitSource::Session),
+            RateFamily::Apikey => self.general(self.apikey, LimitSource::Apikey),
+            RateFamily::Internal => self.general(INTERNAL_PER_MINUTE, LimitSource::Internal),
+            RateFamily::Other => self.general(self.ipaddr, LimitSource::Ipaddr),
         }
     }
 

@@ -8,7 +8,7 @@
 //! - its timestamp is more than `requestttl` seconds in the past,
 //! - or more than [`MAX_FUTURE_SKEW`] in the future,
 //! - or the same token (by its HMAC, see
-//!   [`TokenStamp`](crate::protocol::codec::TokenStamp)) was seen before
+//!   [`TokenStamp`](authnz_proto::codec::TokenStamp)) was seen before
 //!   within the window.
 //!
 //! The seen-set is a [`ReplayGuard`]: in the process, or in Redis so that a
@@ -27,8 +27,8 @@ use authnz_api::{Clock, ReplayGuard};
 use chrono::{DateTime, NaiveDateTime, TimeDelta};
 
 use crate::limiter::WARN_EVERY;
-use crate::protocol::codec::TokenStamp;
 use crate::warn_gate::WarnGate;
+use authnz_proto::codec::TokenStamp;
 
 /// How far in the future a token's timestamp may be (sender clock ahead).
 pub const MAX_FUTURE_SKEW: Duration = Duration::from_secs(5);

@@ -5,10 +5,10 @@
 
 use std::sync::LazyLock;
 
-use authnz_server::actions::RequestType;
-use authnz_server::protocol::codec::Codec;
-use authnz_server::protocol::envelope::{envelope, schema_failure};
-use authnz_server::protocol::schema;
+use authnz_proto::request::RequestType;
+use authnz_proto::codec::Codec;
+use authnz_proto::envelope::{envelope, schema_failure};
+use authnz_proto::schema;
 use serde_json::{Map, Value};
 
 /// The fixed key of the fuzz codec: `urlsafe_b64encode(b"\x07" * 32)`. The

@@ -4,19 +4,19 @@
 
 #![no_main]
 
-use authnz_server::protocol::pyjson::{dumps, dumps_ordered};
+use authnz_proto::python::json::{dumps, dumps_ordered};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {
     // Read as the server reads requests (Python's json.loads rules: NaN,
     // Infinity, numbers of any size kept as their text).
-    let Ok(value) = authnz_api::pyjson::loads(data) else {
+    let Ok(value) = authnz_proto::python::json::loads(data) else {
         return;
     };
     let text = dumps(&value);
     assert!(text.is_ascii(), "json.dumps output must be ASCII: {text:?}");
-    let back: Value = match authnz_api::pyjson::loads(text.as_bytes()) {
+    let back: Value = match authnz_proto::python::json::loads(text.as_bytes()) {
         Ok(v) => v,
         Err(e) => panic!("dumps wrote text that does not read back ({e}): {text:?}"),
     };

@@ -13,10 +13,10 @@ use super::permissions::{
     EditScope, edit_scope, is_assignable_role, is_system_account, may_delete_own_account,
     may_toggle_locks,
 };
-use super::pyrepr::py_list;
 use super::reply::{Reply, user_info};
 use super::{ActionError, Context};
 use crate::validate::text::cut_password;
+use authnz_proto::python::repr::py_list;
 
 pub async fn user_delete(ctx: &Context, body: &Map<String, Value>) -> Result<Reply, ActionError> {
     const NOT_VERIFIED: &str = "We could not verify your email address or password.";

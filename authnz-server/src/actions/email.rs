@@ -16,13 +16,14 @@ use chrono::{NaiveDateTime, TimeDelta};
 use serde_json::{Map, Value};
 
 use super::args::{int_arg, py_int, str_arg};
-use super::pyrepr::py_list;
 use super::reply::{Reply, dt};
 use super::{ActionError, Context};
 use crate::mail::templates::{Fields, MailKind, wrap_code};
-use crate::protocol::envelope::schema_failure;
-use crate::protocol::pytruth::truthy;
-use crate::protocol::schema::{Problem, STR};
+use authnz_proto::envelope::schema_failure;
+use authnz_proto::python::repr::py_list;
+use authnz_proto::python::truth::truthy;
+use authnz_proto::request::RequestType;
+use authnz_proto::schema::{Problem, STR};
 
 /// Failure 1 of both send requests: the mail settings are incomplete.
 const MSG_BAD_SETTINGS: &str = "Invalid email server settings provided. Can't send an email.";
@@ -168,7 +169,11 @@ fn missing_verify_url(body: &Map<String, Value>) -> Option<Reply> {
         required_type: STR,
         required_param: true,
     }];
-    match schema_failure("user-sendemail-signup", &problems, Value::Null) {
+    match schema_failure(
+        RequestType::UserSendemailSignup.name(),
+        &problems,
+        Value::Null,
+    ) {
         Value::Object(mut envelope) => match envelope.remove("response") {
             Some(Value::Object(response)) => Some(Reply(response)),
             _ => None,

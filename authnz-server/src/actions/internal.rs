@@ -9,9 +9,9 @@ use serde_json::{Map, Value, json};
 
 use super::args::{int_arg, str_arg};
 use super::permissions::{LOCKED, is_system_account};
-use super::pyrepr::py_set;
 use super::reply::{Reply, dt, user_info};
 use super::{ActionError, Context};
+use authnz_proto::python::repr::py_set;
 
 /// The marker value that removes a key in an `extra_info` merge.
 pub const DELETE_MARKER: &str = "__delete__";

@@ -1,59 +1,14 @@
 //! Building result objects (the `R` of spec 1.8) and the standard user and
-//! session views of spec 3.0.
+//! session views of spec 3.0. The result object itself is the wire
+//! contract's [`Reply`].
 
 use authnz_api::time::to_isoformat;
 use authnz_api::{Session, User};
 use chrono::NaiveDateTime;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-/// A result object under construction. Always has `success` and `messages`.
-#[derive(Debug, Clone)]
-pub struct Reply(pub Map<String, Value>);
-
-impl Reply {
-    /// A successful result with these messages.
-    pub fn success<S: AsRef<str>>(messages: &[S]) -> Self {
-        Self::base(true, messages)
-    }
-
-    /// A failed result with a `failure_reason` and messages.
-    pub fn failure<S: AsRef<str>>(reason: &str, messages: &[S]) -> Self {
-        let mut r = Self::base(false, messages);
-        r.0.insert("failure_reason".into(), Value::String(reason.to_owned()));
-        r
-    }
-
-    /// A failed result without `failure_reason` (e.g. nothing deleted).
-    pub fn failure_without_reason<S: AsRef<str>>(messages: &[S]) -> Self {
-        Self::base(false, messages)
-    }
-
-    fn base<S: AsRef<str>>(success: bool, messages: &[S]) -> Self {
-        let mut m = Map::new();
-        m.insert("success".into(), Value::Bool(success));
-        m.insert(
-            "messages".into(),
-            Value::Array(
-                messages
-                    .iter()
-                    .map(|s| Value::String(s.as_ref().to_owned()))
-                    .collect(),
-            ),
-        );
-        Self(m)
-    }
-
-    /// Add or replace a field.
-    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.0.insert(key.to_owned(), value.into());
-        self
-    }
-
-    /// The finished result object.
-    pub fn into_map(self) -> Map<String, Value> {
-        self.0
-    }
-}
+pub use authnz_proto::python::repr::py_bool;
+pub use authnz_proto::reply::Reply;
 
 /// A datetime as Python `isoformat()`, or `null`.
 pub fn dt(t: Option<&NaiveDateTime>) -> Value {
@@ -104,9 +59,4 @@ pub fn session_info(s: &Session, u: &User) -> Value {
         "expires": dt(Some(&s.expires)),
         "extra_info_json": s.extra_info_json,
     })
-}
-
-/// Python's text for a bool (`True` / `False`), used inside messages.
-pub fn py_bool(b: bool) -> &'static str {
-    if b { "True" } else { "False" }
 }

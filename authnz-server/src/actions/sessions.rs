@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::args::{bool_arg, int_arg, py_int, str_arg};
 use super::reply::{Reply, dt, py_bool, session_info};
 use super::{ActionError, Context};
-use crate::protocol::pytruth::truthy;
+use authnz_proto::python::truth::truthy;
 
 /// A new session token: 32 random bytes, URL-safe base64 without padding
 /// (Python `secrets.token_urlsafe(32)`, 43 characters).

@@ -10,10 +10,10 @@ use serde_json::{Map, Value, json};
 use super::args::{py_int, str_arg};
 use super::reply::{Reply, user_info};
 use super::{ActionError, Context};
-use crate::protocol::pytruth::truthy;
 use crate::validate::email::{FAILURE_INVALID_EMAIL, MSG_INVALID_EMAIL, normalize_email};
 use crate::validate::name::{FullNameError, sign_up_full_name};
 use crate::validate::text::cut_password;
+use authnz_proto::python::truth::truthy;
 
 const CREATED: &str = "User account created. Please verify your email address to log in.";
 

@@ -11,7 +11,7 @@
 //!   committed file still opens with our codec.
 use std::path::PathBuf;
 
-use authnz_server::protocol::codec::Codec;
+use authnz_proto::codec::Codec;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use serde_json::{Value, json};

@@ -25,6 +25,7 @@ mod ratelimit;
 mod redis_fault;
 mod redis_sessions;
 mod replay;
+mod request_names;
 mod session_cache_contract;
 mod store_edges;
 mod throttle_contract;

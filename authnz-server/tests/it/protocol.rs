@@ -5,7 +5,7 @@
 
 use crate::common::{Backend, TestDb, TestServer};
 use authnz_api::UserStore as _;
-use authnz_server::protocol::codec::Codec;
+use authnz_proto::codec::Codec;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};

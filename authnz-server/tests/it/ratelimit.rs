@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::common::{Backend, TestDb, TestServer};
 use authnz_api::ManualClock;
-use authnz_server::protocol::errors::BODY_429;
+use authnz_proto::errors::BODY_429;
 use authnz_server::ratelimit::parse_ratelimits;
 use chrono::TimeDelta;
 use serde_json::{Value, json};

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::common::{Backend, TestDb, TestServer};
 use authnz_api::{Clock as _, ManualClock};
-use authnz_server::protocol::errors::BODY_401;
+use authnz_proto::errors::BODY_401;
 use chrono::TimeDelta;
 use serde_json::json;
 

@@ -41,7 +41,7 @@ async fn serves_the_protocol_over_tls() {
     let db = TestDb::new(Backend::Sqlite, "tls").await.expect("sqlite");
     let basedir = tempfile::tempdir().expect("basedir");
     let opts = crate::common::options(&db, basedir.path(), Arc::new(SystemClock));
-    let codec = authnz_server::protocol::codec::Codec::new(&opts.secret);
+    let codec = authnz_proto::codec::Codec::new(&opts.secret);
     let built = build(&opts).await.expect("build");
     let tls_config = authnz_server::tls::server_config(&cert, &key).expect("TLS config");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

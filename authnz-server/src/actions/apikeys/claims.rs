@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::super::ActionError;
 use super::super::args::py_int;
-use crate::protocol::pyjson::dumps_ordered;
+use authnz_proto::python::json::dumps_ordered;
 
 /// The claims of a new key. `usa` is present only for session-tied keys.
 #[derive(Debug, Clone)]

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authnz_api::{Clock, MemoryLoginThrottle, MemoryRateLimiter, MemoryReplayGuard, SystemClock};
+use authnz_proto::codec::Codec;
 use authnz_server::app::{AdminSeed, Built, ServerOptions, SessionPlacement, build, serve};
 use authnz_server::context::LockoutSettings;
 use authnz_server::mail::MailOptions;
 use authnz_server::passwords::HashParams;
 use authnz_server::policy::Policy;
-use authnz_server::protocol::codec::Codec;
 use authnz_server::ratelimit::{AGGRESSIVE_LIMITS, RateLimitsConfig};
 use authnz_server::sleeper::ManualSleeper;
 use authnz_store_sql::SqlOptions;

@@ -1,5 +1,5 @@
 //! JSON text read as Python's `json.loads` reads it (the reader half of
-//! [`crate::pyjson`]).
+//! [`super`]).
 //!
 //! Beyond standard JSON this accepts what Python accepts: the number tokens
 //! `NaN`, `Infinity` and `-Infinity` (kept as numbers with that text, so

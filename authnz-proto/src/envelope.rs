@@ -1,9 +1,9 @@
-//! The decrypted response envelope (spec 1.8) and the nested schema-failure
-//! response (spec 1.9).
+//! The decrypted response envelope (docs/PROTOCOL.md §1.8) and the nested
+//! schema-failure response (docs/PROTOCOL.md §1.9).
 
 use serde_json::{Map, Value, json};
 
-use super::schema::Problem;
+use crate::schema::Problem;
 
 /// Wrap an action's result object `r` in the envelope. `failure_reason` is
 /// copied to the top level only when the result failed and carries one.

@@ -1,7 +1,7 @@
 //! Python truthiness of JSON values: `null`, `false`, `0`, `0.0`, `""`, `[]`
 //! and `{}` are falsy; everything else is truthy.
 
-use authnz_api::pynum::PyNumber;
+use super::number::PyNumber;
 use serde_json::Value;
 
 /// True if Python would treat the decoded value as true.
@@ -50,7 +50,7 @@ mod tests {
         ] {
             assert!(truthy(&v), "{v}");
         }
-        let py = |t: &str| authnz_api::pyjson::loads(t.as_bytes()).expect("json");
+        let py = |t: &str| crate::python::json::loads(t.as_bytes()).expect("json");
         // bool(float('nan')), bool(1e400), bool(10**30) are True;
         // bool(1e-400), bool(-0) are False.
         for t in [

@@ -1,5 +1,6 @@
-//! Non-200 responses, spelled exactly as spec 1.10 gives them. Frontends using
-//! the Python client see these bodies verbatim as `failure_reason`.
+//! Non-200 responses, spelled exactly as docs/PROTOCOL.md §1.10 gives them.
+//! Frontends using the Python client see these bodies verbatim as
+//! `failure_reason`.
 
 /// Body of every 400.
 pub const BODY_400: &str =
@@ -24,7 +25,7 @@ pub const TEXT_HTML: &str = "text/html; charset=UTF-8";
 /// Content type of `/health`.
 pub const APPLICATION_JSON: &str = "application/json; charset=UTF-8";
 
-/// The non-200 outcomes of the request pipeline (spec 1.7).
+/// The non-200 outcomes of the request pipeline (docs/PROTOCOL.md §1.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProtocolError {
     /// 400: invalid parameters, unknown request type, unhandled action error.

@@ -1,68 +1,118 @@
-//! Request argument validation with Python's type rules (spec section 2).
+//! Request argument validation with Python's type rules (docs/PROTOCOL.md §2).
 //!
 //! Each request type has required args and optional kwargs, each with a type
 //! spec: one name or a list of names (`str`, `int`, `float`, `dict`, `list`,
-//! `bool`, `Any`, `None`). The rules are upstream's, quirks included:
+//! `bool`, `Any`, `None`). The rules are upstream's, quirks included:
 //! `true` is an `int`, `1` is not a `float`, a spec naming `None` accepts
 //! anything, and optional values are checked only when truthy.
 
-use authnz_api::pynum::PyNumber;
+use crate::python::number::PyNumber;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::pytruth::truthy;
+use crate::python::truth::truthy;
+
+/// A Python type name as the upstream schema writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PyType {
+    /// `str`
+    Str,
+    /// `int` (a `bool` is one too: Python's `bool` subclasses `int`).
+    Int,
+    /// `float`
+    Float,
+    /// `dict`
+    Dict,
+    /// `list`
+    List,
+    /// `bool`
+    Bool,
+    /// `Any`: anything but `null`.
+    Any,
+    /// `None`: a spec naming it accepts anything (upstream's quirk).
+    None,
+}
+
+impl PyType {
+    /// The name as written in the schema and in problem reports.
+    pub const fn name(self) -> &'static str {
+        match self {
+            PyType::Str => "str",
+            PyType::Int => "int",
+            PyType::Float => "float",
+            PyType::Dict => "dict",
+            PyType::List => "list",
+            PyType::Bool => "bool",
+            PyType::Any => "Any",
+            PyType::None => "None",
+        }
+    }
+
+    /// Python `isinstance(v, self)` for a decoded JSON value, upstream's way.
+    pub fn matches(self, v: &Value) -> bool {
+        match self {
+            PyType::Str => v.is_string(),
+            // Python bool is a subclass of int.
+            // A number's JSON text decides its Python type (`crate::python::number`).
+            PyType::Int => {
+                v.is_boolean()
+                    || v.as_number()
+                        .is_some_and(|n| matches!(PyNumber::of(n), PyNumber::Int(_)))
+            }
+            PyType::Float => v
+                .as_number()
+                .is_some_and(|n| matches!(PyNumber::of(n), PyNumber::Float(_))),
+            PyType::Dict => v.is_object(),
+            PyType::List => v.is_array(),
+            PyType::Bool => v.is_boolean(),
+            PyType::Any => !v.is_null(),
+            PyType::None => true,
+        }
+    }
+}
+
+impl Serialize for PyType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
 
 /// A type spec as written in the upstream schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TypeSpec {
     /// A single type name, shown as a string in problem reports.
-    One(&'static str),
+    One(PyType),
     /// A list of type names, shown as an array.
-    AnyOf(&'static [&'static str]),
+    AnyOf(&'static [PyType]),
 }
 
 impl TypeSpec {
-    fn names(&self) -> &[&'static str] {
+    /// The type names, in the order written.
+    pub fn types(&self) -> &[PyType] {
         match self {
-            TypeSpec::One(n) => std::slice::from_ref(n),
-            TypeSpec::AnyOf(ns) => ns,
+            TypeSpec::One(t) => std::slice::from_ref(t),
+            TypeSpec::AnyOf(ts) => ts,
         }
     }
 
     /// Python `isinstance` against any of the names.
     pub fn matches(&self, v: &Value) -> bool {
-        self.names().iter().any(|n| name_matches(n, v))
+        self.types().iter().any(|t| t.matches(v))
+    }
+
+    /// Whether only integers pass this spec (`int`, or `["int", "None"]`):
+    /// such an argument is an integer or absent, never a float.
+    pub fn is_integer_only(&self) -> bool {
+        *self == INT || *self == INT_OR_NONE
     }
 }
 
 impl Serialize for TypeSpec {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            TypeSpec::One(n) => s.serialize_str(n),
-            TypeSpec::AnyOf(ns) => ns.serialize(s),
+            TypeSpec::One(t) => t.serialize(s),
+            TypeSpec::AnyOf(ts) => ts.serialize(s),
         }
-    }
-}
-
-fn name_matches(name: &str, v: &Value) -> bool {
-    match name {
-        "str" => v.is_string(),
-        // Python bool is a subclass of int.
-        // A number's JSON text decides its Python type (`authnz_api::pynum`).
-        "int" => {
-            v.is_boolean()
-                || v.as_number()
-                    .is_some_and(|n| matches!(PyNumber::of(n), PyNumber::Int(_)))
-        }
-        "float" => v
-            .as_number()
-            .is_some_and(|n| matches!(PyNumber::of(n), PyNumber::Float(_))),
-        "dict" => v.is_object(),
-        "list" => v.is_array(),
-        "bool" => v.is_boolean(),
-        "Any" => !v.is_null(),
-        "None" => true,
-        _ => false,
     }
 }
 
@@ -74,7 +124,7 @@ pub struct Param {
     pub required: bool,
 }
 
-/// One entry of the `problems` list of spec 1.9.
+/// One entry of the `problems` list of docs/PROTOCOL.md §1.9.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Problem {
     pub param: &'static str,
@@ -138,15 +188,33 @@ pub const fn opt(name: &'static str, spec: TypeSpec) -> Param {
     }
 }
 
-pub const STR: TypeSpec = TypeSpec::One("str");
-pub const INT: TypeSpec = TypeSpec::One("int");
-pub const FLOAT: TypeSpec = TypeSpec::One("float");
-pub const DICT: TypeSpec = TypeSpec::One("dict");
-pub const BOOL: TypeSpec = TypeSpec::One("bool");
-pub const ANY: TypeSpec = TypeSpec::One("Any");
-pub const INT_OR_NONE: TypeSpec = TypeSpec::AnyOf(&["int", "None"]);
-pub const STR_OR_NONE: TypeSpec = TypeSpec::AnyOf(&["str", "None"]);
-pub const DICT_OR_NONE: TypeSpec = TypeSpec::AnyOf(&["dict", "None"]);
+/// `"str"`
+pub const STR: TypeSpec = TypeSpec::One(PyType::Str);
+/// `"int"`
+pub const INT: TypeSpec = TypeSpec::One(PyType::Int);
+/// `"float"`
+pub const FLOAT: TypeSpec = TypeSpec::One(PyType::Float);
+/// `"dict"`
+pub const DICT: TypeSpec = TypeSpec::One(PyType::Dict);
+/// `"bool"`
+pub const BOOL: TypeSpec = TypeSpec::One(PyType::Bool);
+/// `"Any"`
+pub const ANY: TypeSpec = TypeSpec::One(PyType::Any);
+/// `["int", "None"]`
+pub const INT_OR_NONE: TypeSpec = TypeSpec::AnyOf(&[PyType::Int, PyType::None]);
+/// `["str", "None"]`
+pub const STR_OR_NONE: TypeSpec = TypeSpec::AnyOf(&[PyType::Str, PyType::None]);
+/// `["dict", "None"]`
+pub const DICT_OR_NONE: TypeSpec = TypeSpec::AnyOf(&[PyType::Dict, PyType::None]);
+/// `["str", "int"]`
+pub const STR_OR_INT: TypeSpec = TypeSpec::AnyOf(&[PyType::Str, PyType::Int]);
+/// `["float", "int"]`
+pub const FLOAT_OR_INT: TypeSpec = TypeSpec::AnyOf(&[PyType::Float, PyType::Int]);
+/// `["int", "float"]`
+pub const INT_OR_FLOAT: TypeSpec = TypeSpec::AnyOf(&[PyType::Int, PyType::Float]);
+/// `["str", "list"]`: `subject` of the API-key requests, a string or (as
+/// upstream documents but its schema does not accept) a list of strings.
+pub const STR_OR_LIST: TypeSpec = TypeSpec::AnyOf(&[PyType::Str, PyType::List]);
 
 #[cfg(test)]
 mod tests {
@@ -184,7 +252,7 @@ mod tests {
     /// literal are `float`s.
     #[test]
     fn python_number_types() {
-        let py = |t: &str| authnz_api::pyjson::loads(t.as_bytes()).expect("json");
+        let py = |t: &str| crate::python::json::loads(t.as_bytes()).expect("json");
         for int in [
             "123456789012345678901234567890",
             "-18446744073709551617",

@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use crate::pyrepr::push_py_repr;
+use super::repr::push_py_repr;
 
 /// At most this many characters of a client string are logged; the rest is
 /// replaced by a count.

@@ -3,8 +3,8 @@
 //! DEL) escaped as `\uXXXX` (`ensure_ascii=True`), floats in `repr` form
 //! (`1e-05`, `1e+16`, `100.0`, `NaN`, `Infinity`), integers of any size as
 //! their digits. Used for JSON columns (so a database shared with upstream
-//! stays byte-identical, spec 8.2) and for JSON carried inside a string on
-//! the wire (the API-key claims, spec 3.6).
+//! stays byte-identical, docs/PROTOCOL.md §8.2) and for JSON carried inside
+//! a string on the wire (the API-key claims, docs/PROTOCOL.md §3.6).
 //!
 //! The reader half, [`loads`] and [`loads_str`], reads JSON as Python's
 //! `json.loads` does (`NaN`/`Infinity` tokens, byte-order marks and UTF-16/32
@@ -17,9 +17,9 @@ use serde::Serialize;
 use serde_json::Value;
 use serde_json::ser::Formatter;
 
-use crate::pynum::PyNumber;
+use super::number::PyNumber;
 
-#[path = "pyjson_read.rs"]
+#[path = "json_read.rs"]
 mod read;
 
 pub use read::{LoadError, MAX_DEPTH, loads, loads_str};
@@ -159,12 +159,28 @@ fn python_float_repr(value: f64) -> String {
     }
 }
 
+/// An object with its keys in the given order, as `json.dumps` of a Python
+/// dict built in that order.
+pub fn dumps_ordered(entries: &[(&str, Value)]) -> String {
+    let mut out = String::from("{");
+    for (i, (key, value)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&dumps(&Value::String((*key).to_owned())));
+        out.push_str(": ");
+        out.push_str(&dumps(value));
+    }
+    out.push('}');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::pynum::PyNumber;
+    use crate::python::number::PyNumber;
 
     fn dumps(v: Value) -> String {
         super::dumps(&v)
@@ -348,5 +364,21 @@ mod tests {
         }
         let deep = "{\"a\": ".repeat(129) + "1" + &"}".repeat(129);
         assert_eq!(loads(deep.as_bytes()), Err(LoadError::TooDeep));
+    }
+
+    #[test]
+    fn python_separators_and_ascii_escapes() {
+        assert_eq!(
+            super::dumps(&json!({"a": [1, "x"], "b": null})),
+            r#"{"a": [1, "x"], "b": null}"#
+        );
+        assert_eq!(
+            super::dumps(&json!("é😀\"\n")),
+            r#""\u00e9\ud83d\ude00\"\n""#
+        );
+        assert_eq!(
+            dumps_ordered(&[("z", json!(1)), ("a", json!(true))]),
+            r#"{"z": 1, "a": true}"#
+        );
     }
 }

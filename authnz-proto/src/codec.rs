@@ -1,4 +1,4 @@
-//! Opening and sealing protocol bodies (spec 1.4).
+//! Opening and sealing protocol bodies (docs/PROTOCOL.md §1.4).
 //!
 //! Body = standard-base64(Fernet token), where the Fernet token itself is the
 //! usual URL-safe base64 text. Tokens are never rejected for their timestamp,
@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use serde_json::Value;
 
-use super::pytruth::truthy;
+use crate::python::truth::truthy;
 
 /// The shared Fernet key and the operations on it.
 pub struct Codec {
@@ -77,12 +77,12 @@ impl Codec {
     }
 
     /// Decode, verify, decrypt and parse a request body. The plaintext is read
-    /// as Python's `json.loads` reads bytes ([`authnz_api::pyjson::loads`]:
+    /// as Python's `json.loads` reads bytes ([`crate::python::json::loads`]:
     /// `NaN`/`Infinity`, byte-order marks, numbers kept exactly as sent).
     /// Falsy JSON values are refused, as upstream does.
     pub fn open(&self, body: &[u8]) -> Result<Value, OpenError> {
         let plaintext = self.open_bytes(body)?;
-        let value = authnz_api::pyjson::loads(&plaintext).map_err(|_| OpenError::Json)?;
+        let value = crate::python::json::loads(&plaintext).map_err(|_| OpenError::Json)?;
         if !truthy(&value) {
             return Err(OpenError::Falsy);
         }
@@ -94,7 +94,7 @@ impl Codec {
     pub fn open_stamped(&self, body: &[u8]) -> Result<(Value, TokenStamp), OpenError> {
         let (plaintext, token) = self.open_token(body)?;
         let stamp = TokenStamp::of(&token).ok_or(OpenError::Token)?;
-        let value = authnz_api::pyjson::loads(&plaintext).map_err(|_| OpenError::Json)?;
+        let value = crate::python::json::loads(&plaintext).map_err(|_| OpenError::Json)?;
         if !truthy(&value) {
             return Err(OpenError::Falsy);
         }
@@ -187,7 +187,7 @@ mod tests {
         let nan = br#"{"a": NaN, "b": [Infinity, -Infinity]}"#;
         let v = c.open(c.seal_bytes(nan).as_bytes()).expect("NaN accepted");
         assert_eq!(
-            crate::protocol::pyjson::dumps(&v),
+            crate::python::json::dumps(&v),
             r#"{"a": NaN, "b": [Infinity, -Infinity]}"#
         );
         assert_eq!(v.to_string(), r#"{"a":NaN,"b":[Infinity,-Infinity]}"#);
