@@ -5,9 +5,9 @@
 
 use std::sync::LazyLock;
 
-use authnz_proto::request::RequestType;
 use authnz_proto::codec::Codec;
 use authnz_proto::envelope::{envelope, schema_failure};
+use authnz_proto::request::RequestType;
 use authnz_proto::schema;
 use serde_json::{Map, Value};
 
