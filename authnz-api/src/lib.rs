@@ -12,6 +12,7 @@
 //! With the `testkit` feature, [`testkit`] holds the contract suite that every
 //! backend must pass.
 
+pub mod bus;
 pub mod clock;
 pub mod error;
 mod expiring;
@@ -31,6 +32,7 @@ pub mod types;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+pub use bus::{BusEvent, InvalidationBus};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;
 pub use mail::{MailError, MailMessage, Mailer};

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use authnz_api::{
-    ApiKeyStore, Clock, InitialData, LoginThrottle, NewUser, RateLimiter, ReplayGuard, Role,
+    ApiKeyStore, Clock, InitialData, InvalidationBus, LoginThrottle, NewUser, RateLimiter, ReplayGuard, Role,
     RoleStore, SessionStore, StoreError, UserStore,
 };
 use authnz_store_sql::{SqlOptions, SqlStore};
@@ -30,6 +30,7 @@ use crate::protocol::codec::Codec;
 use crate::ratelimit::RateLimitsConfig;
 use crate::replay::ReplayCheck;
 use crate::serving::HttpLimits;
+use crate::cache_bus::{Coherence, CoherenceSettings, CoherenceTasks};
 use crate::session_cache::CachedStore;
 use crate::sleeper::Sleeper;
 use crate::validate::{PasswordPolicy, Validators};
@@ -110,6 +111,12 @@ pub struct ServerOptions {
     /// when this process is the only writer of sessions and users (SQLite
     /// with the lock taken, or a test).
     pub session_cache: bool,
+    /// Cache active sessions wherever they live, kept coherent with the
+    /// other instances over this bus ([`crate::cache_bus`]); takes
+    /// precedence over `session_cache`. `None`: only `session_cache` applies.
+    pub cache_bus: Option<Arc<dyn InvalidationBus>>,
+    /// Timings of the coherence protocol on `cache_bus`.
+    pub cache_coherence: CoherenceSettings,
     /// Replay protection window (`requestttl`); `None` is off.
     pub request_ttl: Option<std::time::Duration>,
     /// The seen-set of the replay protection.
@@ -129,6 +136,10 @@ pub struct Built {
     pub store: Arc<SqlStore>,
     /// Set when this start initialised the database and wrote credentials.
     pub credentials_file: Option<PathBuf>,
+    /// The session cache, when there is one.
+    pub session_cache: Option<Arc<CachedStore>>,
+    /// The coherence tasks of a cache on a bus; they stop when this drops.
+    pub cache_tasks: Option<CoherenceTasks>,
 }
 
 /// Open (creating a SQLite file if needed) and migrate the auth database.
@@ -169,24 +180,45 @@ pub async fn build(opts: &ServerOptions) -> Result<Built, StartupError> {
         std::time::SystemTime::now(),
     );
     let mut users: Arc<dyn UserStore> = store.clone();
-    let (sessions, apikeys): (Arc<dyn SessionStore>, Arc<dyn ApiKeyStore>) = match &opts.sessions {
-        SessionPlacement::Sql if opts.session_cache => {
-            let cached = Arc::new(CachedStore::new(
-                store.clone(),
-                store.clone(),
+    let (mut sessions, apikeys): (Arc<dyn SessionStore>, Arc<dyn ApiKeyStore>) =
+        match &opts.sessions {
+            SessionPlacement::Sql => (store.clone(), store.clone()),
+            #[cfg(feature = "redis")]
+            SessionPlacement::Redis(redis) => (
+                Arc::new(redis.session_store(store.clone())),
+                Arc::new(redis.session_apikeys(store.clone(), store.clone(), store.clone())),
+            ),
+        };
+    let mut session_cache = None;
+    let mut cache_tasks = None;
+    if let Some(bus) = &opts.cache_bus {
+        let coherence = Arc::new(Coherence::new(bus.clone(), opts.cache_coherence));
+        let cached = Arc::new(
+            CachedStore::new(
+                users.clone(),
+                sessions.clone(),
                 crate::session_cache::DEFAULT_MAX_BYTES,
-            ));
-            users = cached.clone();
-            tracing::info!("active sessions are cached in the process");
-            (cached, store.clone())
-        }
-        SessionPlacement::Sql => (store.clone(), store.clone()),
-        #[cfg(feature = "redis")]
-        SessionPlacement::Redis(redis) => (
-            Arc::new(redis.session_store(store.clone())),
-            Arc::new(redis.session_apikeys(store.clone(), store.clone(), store.clone())),
-        ),
-    };
+            )
+            .with_coherence(coherence.clone()),
+        );
+        cache_tasks = Some(coherence.spawn());
+        tracing::info!(
+            max_age_ms = opts.cache_coherence.max_age.as_millis() as u64,
+            "active sessions are cached in the process, kept coherent over the invalidation bus"
+        );
+        session_cache = Some(cached);
+    } else if opts.session_cache && matches!(opts.sessions, SessionPlacement::Sql) {
+        session_cache = Some(Arc::new(CachedStore::new(
+            store.clone(),
+            store.clone(),
+            crate::session_cache::DEFAULT_MAX_BYTES,
+        )));
+        tracing::info!("active sessions are cached in the process");
+    }
+    if let Some(cached) = &session_cache {
+        users = cached.clone();
+        sessions = cached.clone();
+    }
     let ctx = Context {
         users,
         sessions,
@@ -244,6 +276,8 @@ pub async fn build(opts: &ServerOptions) -> Result<Built, StartupError> {
         state,
         store,
         credentials_file,
+        session_cache,
+        cache_tasks,
     })
 }
 

@@ -26,6 +26,7 @@ pub mod protocol;
 pub mod ratelimit;
 pub mod replay;
 pub mod serving;
+pub mod cache_bus;
 pub mod session_cache;
 pub mod shared;
 pub mod sleeper;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use authnz_api::{Clock, SystemClock};
 use authnz_server::app::{self, AdminSeed, ServerOptions, SessionPlacement};
+use authnz_server::cache_bus::CoherenceSettings;
 use authnz_server::config::{
     ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, AutosetupSeed, Cli, Command, Config, Environment,
     FALLBACK_ADMIN_EMAIL, PolicyCommand, StdioPrompter, prepare_basedir_with,
@@ -157,11 +158,19 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
         }
         None => tracing::info!("rate limiting is off (ratelimits = none)"),
     }
-    let shared = shared_state(&config).await?;
-    // The session cache needs this process to be the only writer: SQLite,
-    // sessions in it, and the database's lock file ours.
+    let mut shared = shared_state(&config).await?;
+    let cache_on = config
+        .values
+        .flag(&authnz_server::config::items::SESSIONCACHE)
+        .unwrap_or(true);
+    if !cache_on {
+        shared.cache_bus = None;
+        tracing::info!("session cache off (sessioncache = 0)");
+    }
+    // Without a bus, the session cache needs this process to be the only
+    // writer: SQLite, sessions in it, and the database's lock file ours.
     let cache_lock = match (&shared.sessions, config.authdb.sqlite_path()) {
-        (SessionPlacement::Sql, Some(path)) => {
+        (SessionPlacement::Sql, Some(path)) if cache_on && shared.cache_bus.is_none() => {
             let lock = authnz_server::session_cache::try_lock_exclusive(path);
             if lock.is_none() {
                 tracing::warn!(
@@ -172,7 +181,8 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
         }
         _ => None,
     };
-    let session_cache = matches!(shared.sessions, SessionPlacement::Sql)
+    let session_cache = cache_on
+        && matches!(shared.sessions, SessionPlacement::Sql)
         && (cache_lock.is_some() || config.authdb.sqlite_path().is_none())
         && config.authdb.backend() == authnz_store_sql::Dialect::Sqlite;
     let opts = ServerOptions {
@@ -202,6 +212,14 @@ async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
         throttle: shared.throttle,
         sessions: shared.sessions,
         session_cache,
+        cache_bus: shared.cache_bus,
+        cache_coherence: CoherenceSettings {
+            max_age: config
+                .values
+                .duration(&authnz_server::config::items::SESSIONCACHEMAXAGEMS)
+                .unwrap_or(CoherenceSettings::default().max_age),
+            ..CoherenceSettings::default()
+        },
         request_ttl: config.requestttl,
         replay_guard: shared.replay_guard,
         lockout: LockoutSettings {
@@ -292,7 +310,7 @@ async fn shared_state(config: &Config) -> anyhow::Result<SharedState> {
     if sessions_in_redis {
         tracing::info!("sessions live in Redis");
     }
-    Ok(SharedState::on_redis(&redis, sessions_in_redis))
+    Ok(SharedState::on_redis(&redis, sessions_in_redis).with_cache_bus(&redis))
 }
 
 #[cfg(not(feature = "redis"))]
