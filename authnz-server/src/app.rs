@@ -8,14 +8,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use authnz_api::{
-    ApiKeyStore, Clock, InitialData, InvalidationBus, LoginThrottle, NewUser, RateLimiter, ReplayGuard, Role,
-    RoleStore, SessionStore, StoreError, UserStore,
+    ApiKeyStore, Clock, InitialData, InvalidationBus, LoginThrottle, NewUser, RateLimiter,
+    ReplayGuard, Role, RoleStore, SessionStore, StoreError, UserStore,
 };
 use authnz_store_sql::{SqlOptions, SqlStore};
 use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::breach::{BREACH_TIMEOUT, BreachCheck};
+use crate::cache_bus::{Coherence, CoherenceSettings, CoherenceTasks};
 use crate::config::{
     AutosetupError, GENERATED_PASSWORD_BYTES, RandomError, USER_GENERATED_PASSWORD_MARKER,
     random_urlsafe_token, write_admin_credentials,
@@ -30,7 +31,6 @@ use crate::protocol::codec::Codec;
 use crate::ratelimit::RateLimitsConfig;
 use crate::replay::ReplayCheck;
 use crate::serving::HttpLimits;
-use crate::cache_bus::{Coherence, CoherenceSettings, CoherenceTasks};
 use crate::session_cache::CachedStore;
 use crate::sleeper::Sleeper;
 use crate::validate::{PasswordPolicy, Validators};

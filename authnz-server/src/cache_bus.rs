@@ -174,7 +174,10 @@ impl Coherence {
 
     fn close(&self, why: &'static str) {
         if self.open.swap(false, Ordering::AcqRel) {
-            tracing::warn!(reason = why, "session cache off until the invalidation bus is healthy");
+            tracing::warn!(
+                reason = why,
+                "session cache off until the invalidation bus is healthy"
+            );
         }
         self.bump();
     }
@@ -313,8 +316,8 @@ impl Coherence {
             };
             let ping = format!("p {} {seq}", self.instance);
             // A failed ping needs no handling: its absence is the signal.
-            let _ = tokio::time::timeout(self.settings.publish_timeout, self.bus.publish(&ping))
-                .await;
+            let _ =
+                tokio::time::timeout(self.settings.publish_timeout, self.bus.publish(&ping)).await;
         }
     }
 }

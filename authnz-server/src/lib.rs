@@ -13,6 +13,7 @@
 pub mod actions;
 pub mod app;
 pub mod breach;
+pub mod cache_bus;
 pub mod cleanup;
 pub mod config;
 pub mod context;
@@ -26,7 +27,6 @@ pub mod protocol;
 pub mod ratelimit;
 pub mod replay;
 pub mod serving;
-pub mod cache_bus;
 pub mod session_cache;
 pub mod shared;
 pub mod sleeper;

@@ -282,14 +282,7 @@ impl CachedStore {
     }
 
     /// Remember a database answer read at `epoch`, within the budget.
-    fn remember(
-        &self,
-        token: &str,
-        epoch: u64,
-        read_at: Instant,
-        session: &Session,
-        user: &User,
-    ) {
+    fn remember(&self, token: &str, epoch: u64, read_at: Instant, session: &Session, user: &User) {
         // Sized outside the lock: walking a large `extra_info` takes a while.
         let s_bytes = session_bytes(session);
         let u_bytes = user_bytes(user);

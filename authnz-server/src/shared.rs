@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use authnz_api::{
-    InvalidationBus, LoginThrottle, MemoryLoginThrottle, MemoryRateLimiter, MemoryReplayGuard, RateLimiter,
-    ReplayGuard,
+    InvalidationBus, LoginThrottle, MemoryLoginThrottle, MemoryRateLimiter, MemoryReplayGuard,
+    RateLimiter, ReplayGuard,
 };
 
 use crate::app::{ServerOptions, SessionPlacement};

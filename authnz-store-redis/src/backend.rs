@@ -12,7 +12,8 @@ use redis::{Client, RedisResult};
 
 use crate::error::RedisStoreError;
 use crate::{
-    RedisBus, RedisLoginThrottle, RedisRateLimiter, RedisReplayGuard, RedisSessionApiKeys, RedisSessionStore,
+    RedisBus, RedisLoginThrottle, RedisRateLimiter, RedisReplayGuard, RedisSessionApiKeys,
+    RedisSessionStore,
 };
 
 /// How calls to Redis are bounded, and whom to trust over TLS.

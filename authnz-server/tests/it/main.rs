@@ -11,6 +11,7 @@ mod accounts;
 mod apikeys;
 mod backoff;
 mod breach;
+mod cache_coherence;
 mod cleanup;
 mod email;
 mod fernet_vectors;
