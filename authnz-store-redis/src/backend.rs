@@ -82,7 +82,7 @@ impl RedisOptions {
 pub struct RedisBackend {
     pub(crate) conn: ConnectionManager,
     /// For the dedicated subscriber connection of the [`RedisBus`].
-    pub(crate) client: Client,
+    pub(crate) client: Arc<Client>,
     pub(crate) prefix: Arc<str>,
     pub(crate) deadline: Duration,
 }
@@ -120,7 +120,7 @@ impl RedisBackend {
         .await?;
         Ok(Self {
             conn,
-            client,
+            client: Arc::new(client),
             prefix: prefix.into(),
             deadline,
         })
@@ -139,7 +139,7 @@ impl RedisBackend {
                 .map_err(RedisStoreError::from)?;
         Ok(Self {
             conn,
-            client,
+            client: Arc::new(client),
             prefix: prefix.into(),
             deadline: options.deadline(),
         })
