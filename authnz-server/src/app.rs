@@ -8,14 +8,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use authnz_api::{
-    ApiKeyStore, Clock, InitialData, LoginThrottle, NewUser, RateLimiter, ReplayGuard, Role,
-    RoleStore, SessionStore, StoreError, UserStore,
+    ApiKeyStore, Clock, InitialData, InvalidationBus, LoginThrottle, NewUser, RateLimiter,
+    ReplayGuard, Role, RoleStore, SessionStore, StoreError, UserStore,
 };
 use authnz_store_sql::{SqlOptions, SqlStore};
 use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::breach::{BREACH_TIMEOUT, BreachCheck};
+use crate::cache_bus::{Coherence, CoherenceSettings, CoherenceTasks};
 use crate::config::{
     AutosetupError, GENERATED_PASSWORD_BYTES, RandomError, USER_GENERATED_PASSWORD_MARKER,
     random_urlsafe_token, write_admin_credentials,
@@ -110,6 +111,12 @@ pub struct ServerOptions {
     /// when this process is the only writer of sessions and users (SQLite
     /// with the lock taken, or a test).
     pub session_cache: bool,
+    /// Cache active sessions wherever they live, kept coherent with the
+    /// other instances over this bus ([`crate::cache_bus`]); takes
+    /// precedence over `session_cache`. `None`: only `session_cache` applies.
+    pub cache_bus: Option<Arc<dyn InvalidationBus>>,
+    /// Timings of the coherence protocol on `cache_bus`.
+    pub cache_coherence: CoherenceSettings,
     /// Replay protection window (`requestttl`); `None` is off.
     pub request_ttl: Option<std::time::Duration>,
     /// The seen-set of the replay protection.
@@ -129,6 +136,10 @@ pub struct Built {
     pub store: Arc<SqlStore>,
     /// Set when this start initialised the database and wrote credentials.
     pub credentials_file: Option<PathBuf>,
+    /// The session cache, when there is one.
+    pub session_cache: Option<Arc<CachedStore>>,
+    /// The coherence tasks of a cache on a bus; they stop when this drops.
+    pub cache_tasks: Option<CoherenceTasks>,
 }
 
 /// Open (creating a SQLite file if needed) and migrate the auth database.
@@ -146,7 +157,15 @@ pub async fn open_database(url: &str, db: &SqlOptions) -> Result<SqlStore, Start
 /// Open the database, run migrations, seed it if empty, build the state.
 pub async fn build(opts: &ServerOptions) -> Result<Built, StartupError> {
     let store = Arc::new(open_database(&opts.database_url, &opts.db).await?);
-    let ctx = context(opts, store.clone()).await?;
+    let ContextParts {
+        ctx,
+        session_cache,
+        coherence,
+    } = context_parts(opts, store.clone()).await?;
+    // The bus tasks run only in the server: a context without them (the
+    // admin commands) never serves from its cache, but still announces
+    // its writes.
+    let cache_tasks = coherence.map(|c| c.spawn());
     tracing::info!(mailer = ctx.mail.mailer.kind(), "mail backend ready");
     let credentials_file = seed(
         store.as_ref(),
@@ -189,6 +208,8 @@ pub async fn build(opts: &ServerOptions) -> Result<Built, StartupError> {
         state,
         store,
         credentials_file,
+        session_cache,
+        cache_tasks,
     })
 }
 
@@ -199,6 +220,26 @@ pub async fn build(opts: &ServerOptions) -> Result<Built, StartupError> {
 /// `authnzrv` both build their context here, so they read and write the
 /// same stores in the same way.
 pub async fn context(opts: &ServerOptions, store: Arc<SqlStore>) -> Result<Context, StartupError> {
+    Ok(context_parts(opts, store).await?.ctx)
+}
+
+/// What [`context_parts`] builds: the context, and the session cache with
+/// its coherence state when there is one.
+#[derive(Debug)]
+pub struct ContextParts {
+    pub ctx: Context,
+    pub session_cache: Option<Arc<CachedStore>>,
+    /// Set when the cache is kept coherent over `opts.cache_bus`; not yet
+    /// started ([`Coherence::spawn`]), so the cache is not served from
+    /// until it is.
+    pub coherence: Option<Arc<Coherence>>,
+}
+
+/// [`context`], with the session cache and its coherence state.
+pub async fn context_parts(
+    opts: &ServerOptions,
+    store: Arc<SqlStore>,
+) -> Result<ContextParts, StartupError> {
     let hasher =
         PasswordHasher::new(opts.workers, opts.hash_params).map_err(StartupError::HashingPool)?;
     let mail = MailService::start(opts.mail.clone())
@@ -210,25 +251,45 @@ pub async fn context(opts: &ServerOptions, store: Arc<SqlStore>) -> Result<Conte
         std::time::SystemTime::now(),
     );
     let mut users: Arc<dyn UserStore> = store.clone();
-    let (sessions, apikeys): (Arc<dyn SessionStore>, Arc<dyn ApiKeyStore>) = match &opts.sessions {
-        SessionPlacement::Sql if opts.session_cache => {
-            let cached = Arc::new(CachedStore::new(
-                store.clone(),
-                store.clone(),
+    let (mut sessions, apikeys): (Arc<dyn SessionStore>, Arc<dyn ApiKeyStore>) =
+        match &opts.sessions {
+            SessionPlacement::Sql => (store.clone(), store.clone()),
+            #[cfg(feature = "redis")]
+            SessionPlacement::Redis(redis) => (
+                Arc::new(redis.session_store(store.clone())),
+                Arc::new(redis.session_apikeys(store.clone(), store.clone(), store.clone())),
+            ),
+        };
+    let mut session_cache = None;
+    let mut coherence = None;
+    if let Some(bus) = &opts.cache_bus {
+        let c = Arc::new(Coherence::new(bus.clone(), opts.cache_coherence));
+        session_cache = Some(Arc::new(
+            CachedStore::new(
+                users.clone(),
+                sessions.clone(),
                 crate::session_cache::DEFAULT_MAX_BYTES,
-            ));
-            users = cached.clone();
-            tracing::info!("active sessions are cached in the process");
-            (cached, store.clone())
-        }
-        SessionPlacement::Sql => (store.clone(), store.clone()),
-        #[cfg(feature = "redis")]
-        SessionPlacement::Redis(redis) => (
-            Arc::new(redis.session_store(store.clone())),
-            Arc::new(redis.session_apikeys(store.clone(), store.clone(), store.clone())),
-        ),
-    };
-    Ok(Context {
+            )
+            .with_coherence(c.clone()),
+        ));
+        tracing::info!(
+            max_age_ms = opts.cache_coherence.max_age.as_millis() as u64,
+            "active sessions are cached in the process, kept coherent over the invalidation bus"
+        );
+        coherence = Some(c);
+    } else if opts.session_cache && matches!(opts.sessions, SessionPlacement::Sql) {
+        session_cache = Some(Arc::new(CachedStore::new(
+            store.clone(),
+            store.clone(),
+            crate::session_cache::DEFAULT_MAX_BYTES,
+        )));
+        tracing::info!("active sessions are cached in the process");
+    }
+    if let Some(cached) = &session_cache {
+        users = cached.clone();
+        sessions = cached.clone();
+    }
+    let ctx = Context {
         users,
         sessions,
         roles: store.clone() as Arc<dyn RoleStore>,
@@ -252,6 +313,11 @@ pub async fn context(opts: &ServerOptions, store: Arc<SqlStore>) -> Result<Conte
         sleeper: opts.sleeper.clone(),
         pii_salt: Arc::from(opts.pii_salt.as_str()),
         mail: Arc::new(mail),
+    };
+    Ok(ContextParts {
+        ctx,
+        session_cache,
+        coherence,
     })
 }
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use authnz_api::{Clock, SystemClock};
 use authnz_server::app::{self, AdminSeed, ServerOptions, SessionPlacement};
+use authnz_server::cache_bus::CoherenceSettings;
 use authnz_server::config::{
     ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, AutosetupSeed, Cli, Config, Environment,
     FALLBACK_ADMIN_EMAIL, LogFormat, StdioPrompter, prepare_basedir_with,
@@ -141,6 +142,18 @@ pub fn server_options(
         throttle: shared.throttle,
         sessions: shared.sessions,
         session_cache,
+        cache_bus: if cache_enabled(config) {
+            shared.cache_bus
+        } else {
+            None
+        },
+        cache_coherence: CoherenceSettings {
+            max_age: config
+                .values
+                .duration(&authnz_server::config::items::SESSIONCACHEMAXAGEMS)
+                .unwrap_or(CoherenceSettings::default().max_age),
+            ..CoherenceSettings::default()
+        },
         request_ttl: config.requestttl,
         replay_guard: shared.replay_guard,
         lockout: LockoutSettings {
@@ -150,6 +163,14 @@ pub fn server_options(
         breach_check_url: config.breachcheck.then(|| config.breachcheckurl.clone()),
         mail: mail_options(config),
     })
+}
+
+/// `sessioncache` (default on): whether active sessions may be cached at all.
+fn cache_enabled(config: &Config) -> bool {
+    config
+        .values
+        .flag(&authnz_server::config::items::SESSIONCACHE)
+        .unwrap_or(true)
 }
 
 /// Build the server for `config`, listen, tell systemd it is ready, serve
@@ -163,11 +184,15 @@ pub async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
         None => None,
     };
     let shared = shared_state(&config).await?;
-    // The session cache needs this process to be the only writer: SQLite,
-    // sessions in it, and the database's lock file ours. The admin
-    // commands look for the same lock (see `admin::guard`).
+    let cache_on = cache_enabled(&config);
+    if !cache_on {
+        tracing::info!("session cache off (sessioncache = 0)");
+    }
+    // Without a bus, the session cache needs this process to be the only
+    // writer: SQLite, sessions in it, and the database's lock file ours.
+    // The admin commands look for the same lock (see `admin::guard`).
     let cache_lock = match (&shared.sessions, config.authdb.sqlite_path()) {
-        (SessionPlacement::Sql, Some(path)) => {
+        (SessionPlacement::Sql, Some(path)) if cache_on && shared.cache_bus.is_none() => {
             let lock = authnz_server::session_cache::try_lock_exclusive(path);
             if lock.is_none() {
                 tracing::warn!(
@@ -178,7 +203,8 @@ pub async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
         }
         _ => None,
     };
-    let session_cache = matches!(shared.sessions, SessionPlacement::Sql)
+    let session_cache = cache_on
+        && matches!(shared.sessions, SessionPlacement::Sql)
         && (cache_lock.is_some() || config.authdb.sqlite_path().is_none())
         && config.authdb.backend() == authnz_store_sql::Dialect::Sqlite;
     let opts = server_options(&config, env, shared, session_cache)?;
@@ -284,7 +310,7 @@ pub async fn shared_state(config: &Config) -> anyhow::Result<SharedState> {
     if sessions_in_redis {
         tracing::info!("sessions live in Redis");
     }
-    Ok(SharedState::on_redis(&redis, sessions_in_redis))
+    Ok(SharedState::on_redis(&redis, sessions_in_redis).with_cache_bus(&redis))
 }
 
 /// Without the `redis` feature everything is in-process.

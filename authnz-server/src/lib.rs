@@ -19,6 +19,7 @@
 pub mod actions;
 pub mod app;
 pub mod breach;
+pub mod cache_bus;
 pub mod calibrate;
 pub mod cleanup;
 pub mod config;

@@ -15,10 +15,15 @@
 //! users) change no existing entry and do not invalidate. Only found
 //! sessions are cached; unknown tokens always go to the database.
 //!
-//! It is switched on only where that holds: sessions in the SQLite auth
-//! database, and this process holding an exclusive lock on
-//! `<database>.authnzrv-lock` (see [`try_lock_exclusive`]). With PostgreSQL
-//! or Redis, other instances write too, and nothing is cached.
+//! Without more, it is switched on only where that holds: sessions in the
+//! SQLite auth database, and this process holding an exclusive lock on
+//! `<database>.authnzrv-lock` (see [`try_lock_exclusive`]). Where other
+//! instances write too (PostgreSQL, MySQL, sessions in Redis), the cache is
+//! made with a [`Coherence`] ([`CachedStore::with_coherence`]): every write
+//! is also announced on a shared invalidation bus, every announcement from
+//! any instance bumps the epoch, the cache is served from only while the bus
+//! is known to work, and no entry is served longer than a maximum age after
+//! it was read (see [`crate::cache_bus`]).
 //!
 //! Users are shared: a session entry holds its user's id, and the user row
 //! is held once, as an `Arc<User>` in a second map keyed by user id, with
@@ -43,6 +48,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use authnz_api::{
@@ -50,6 +56,8 @@ use authnz_api::{
     UserStore,
 };
 use chrono::NaiveDateTime;
+
+use crate::cache_bus::Coherence;
 
 /// Default byte budget of the cache (estimated, see the [module docs](self)).
 pub const DEFAULT_MAX_BYTES: usize = 64 << 20;
@@ -63,6 +71,8 @@ const ENTRY_OVERHEAD: usize = 64;
 #[derive(Debug)]
 struct SessionEntry {
     epoch: u64,
+    /// When its lookup started (for the maximum age).
+    read_at: Instant,
     session: Session,
     bytes: usize,
 }
@@ -70,6 +80,7 @@ struct SessionEntry {
 #[derive(Debug)]
 struct UserEntry {
     epoch: u64,
+    read_at: Instant,
     user: Arc<User>,
     bytes: usize,
 }
@@ -147,7 +158,11 @@ fn json_bytes(v: &serde_json::Value) -> usize {
 pub struct CachedStore {
     users: Arc<dyn UserStore>,
     sessions: Arc<dyn SessionStore>,
-    epoch: AtomicU64,
+    epoch: Arc<AtomicU64>,
+    /// Set when other instances write too.
+    coherence: Option<Arc<Coherence>>,
+    /// No entry is served longer than this after it was read.
+    max_age: Option<Duration>,
     entries: Mutex<Entries>,
     max_bytes: usize,
     hits: AtomicU64,
@@ -165,12 +180,29 @@ impl CachedStore {
         Self {
             users,
             sessions,
-            epoch: AtomicU64::new(0),
+            epoch: Arc::new(AtomicU64::new(0)),
+            coherence: None,
+            max_age: None,
             entries: Mutex::new(Entries::default()),
             max_bytes,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
+    }
+
+    /// The cache of a store other instances write too: served from only
+    /// while `coherence` says so, writes announced on its bus, entries
+    /// served at most its `max_age` after they were read.
+    pub fn with_coherence(mut self, coherence: Arc<Coherence>) -> Self {
+        self.epoch = coherence.epoch();
+        self.max_age = Some(coherence.settings().max_age);
+        self.coherence = Some(coherence);
+        self
+    }
+
+    /// True while lookups may be answered from memory.
+    pub fn serving(&self) -> bool {
+        self.coherence.as_ref().is_none_or(|c| c.serving())
     }
 
     /// (hits, misses) so far.
@@ -217,9 +249,17 @@ impl CachedStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// After a write that may change existing sessions or users.
-    fn invalidate(&self) {
+    /// After a write that may change existing sessions or users: drop
+    /// every entry here, and announce it to the other instances.
+    async fn invalidate(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
+        if let Some(c) = &self.coherence {
+            c.publish_invalidation().await;
+        }
+    }
+
+    fn fresh(&self, read_at: Instant) -> bool {
+        self.max_age.is_none_or(|age| read_at.elapsed() < age)
     }
 
     fn forget(&self, token: &str) {
@@ -231,18 +271,18 @@ impl CachedStore {
     fn cached(&self, token: &str, epoch: u64, now: NaiveDateTime) -> Option<(Session, User)> {
         let entries = self.lock();
         let s = entries.sessions.get(token)?;
-        if s.epoch != epoch || s.session.expires <= now {
+        if s.epoch != epoch || s.session.expires <= now || !self.fresh(s.read_at) {
             return None;
         }
         let u = entries.users.get(&s.session.user_id)?;
-        if u.epoch != epoch {
+        if u.epoch != epoch || !self.fresh(u.read_at) {
             return None;
         }
         Some((s.session.clone(), User::clone(&u.user)))
     }
 
     /// Remember a database answer read at `epoch`, within the budget.
-    fn remember(&self, token: &str, epoch: u64, session: &Session, user: &User) {
+    fn remember(&self, token: &str, epoch: u64, read_at: Instant, session: &Session, user: &User) {
         // Sized outside the lock: walking a large `extra_info` takes a while.
         let s_bytes = session_bytes(session);
         let u_bytes = user_bytes(user);
@@ -254,7 +294,7 @@ impl CachedStore {
         let mut shared = entries
             .users
             .get(&user.user_id)
-            .is_some_and(|u| u.epoch == epoch);
+            .is_some_and(|u| u.epoch == epoch && self.fresh(u.read_at));
         let added = s_bytes + if shared { 0 } else { u_bytes };
         if entries.bytes + added > self.max_bytes {
             entries.clear();
@@ -263,6 +303,7 @@ impl CachedStore {
         if !shared {
             let fresh = UserEntry {
                 epoch,
+                read_at,
                 user: Arc::new(user.clone()),
                 bytes: u_bytes,
             };
@@ -275,6 +316,7 @@ impl CachedStore {
             token.to_owned(),
             SessionEntry {
                 epoch,
+                read_at,
                 session: session.clone(),
                 bytes: s_bytes,
             },
@@ -295,21 +337,23 @@ impl SessionStore for CachedStore {
         now: NaiveDateTime,
     ) -> Result<Option<(Session, User)>, StoreError> {
         let epoch = self.epoch.load(Ordering::Acquire);
-        if let Some(hit) = self.cached(token, epoch, now) {
+        let read_at = Instant::now();
+        let serving = self.serving();
+        if serving && let Some(hit) = self.cached(token, epoch, now) {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(Some(hit));
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let found = self.sessions.active_session(token, now).await?;
-        if let Some((session, user)) = &found {
-            self.remember(token, epoch, session, user);
+        if serving && let Some((session, user)) = &found {
+            self.remember(token, epoch, read_at, session, user);
         }
         Ok(found)
     }
 
     async fn delete_session(&self, token: &str) -> Result<u64, StoreError> {
         let r = self.sessions.delete_session(token).await;
-        self.invalidate();
+        self.invalidate().await;
         self.forget(token);
         r
     }
@@ -320,7 +364,7 @@ impl SessionStore for CachedStore {
         keep: Option<&str>,
     ) -> Result<u64, StoreError> {
         let r = self.sessions.delete_user_sessions(user_id, keep).await;
-        self.invalidate();
+        self.invalidate().await;
         r
     }
 
@@ -342,7 +386,7 @@ impl SessionStore for CachedStore {
             .sessions
             .set_session_extra(token, extra_info_json, now)
             .await;
-        self.invalidate();
+        self.invalidate().await;
         r
     }
 
@@ -351,7 +395,7 @@ impl SessionStore for CachedStore {
         before: NaiveDateTime,
     ) -> Result<u64, StoreError> {
         let r = self.sessions.delete_sessions_expired_before(before).await;
-        self.invalidate();
+        self.invalidate().await;
         r
     }
 }
@@ -385,13 +429,13 @@ impl UserStore for CachedStore {
             .users
             .update_user(user_id, patch, only_if_active, now)
             .await;
-        self.invalidate();
+        self.invalidate().await;
         r
     }
 
     async fn delete_user(&self, user_id: UserId) -> Result<u64, StoreError> {
         let r = self.users.delete_user(user_id).await;
-        self.invalidate();
+        self.invalidate().await;
         r
     }
 
@@ -424,7 +468,7 @@ impl UserStore for CachedStore {
             .users
             .lift_lock_if_due(user_id, restore_role, now)
             .await;
-        self.invalidate();
+        self.invalidate().await;
         r
     }
 

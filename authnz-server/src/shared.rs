@@ -6,11 +6,15 @@
 use std::sync::Arc;
 
 use authnz_api::{
-    LoginThrottle, MemoryLoginThrottle, MemoryRateLimiter, MemoryReplayGuard, RateLimiter,
-    ReplayGuard,
+    InvalidationBus, LoginThrottle, MemoryLoginThrottle, MemoryRateLimiter, MemoryReplayGuard,
+    RateLimiter, ReplayGuard,
 };
 
 use crate::app::{ServerOptions, SessionPlacement};
+
+/// The name (after the Redis key prefix) of the session cache's
+/// invalidation channel.
+pub const CACHE_CHANNEL: &str = "cache";
 
 /// Where the shareable state lives.
 #[derive(Debug, Clone)]
@@ -19,6 +23,9 @@ pub struct SharedState {
     pub throttle: Arc<dyn LoginThrottle>,
     pub replay_guard: Arc<dyn ReplayGuard>,
     pub sessions: SessionPlacement,
+    /// The bus that keeps the instances' session caches coherent (see
+    /// [`crate::cache_bus`]); `None` in the process.
+    pub cache_bus: Option<Arc<dyn InvalidationBus>>,
 }
 
 impl SharedState {
@@ -30,11 +37,13 @@ impl SharedState {
             throttle: Arc::new(MemoryLoginThrottle::default()),
             replay_guard: Arc::new(MemoryReplayGuard::default()),
             sessions: SessionPlacement::Sql,
+            cache_bus: None,
         }
     }
 
     /// Rate limiter, login throttle and replay guard on `redis`; sessions
-    /// too when `sessions_in_redis` (`sessionstore = redis`).
+    /// too when `sessions_in_redis` (`sessionstore = redis`). No cache bus:
+    /// add one with [`SharedState::with_cache_bus`].
     #[cfg(feature = "redis")]
     pub fn on_redis(redis: &authnz_store_redis::RedisBackend, sessions_in_redis: bool) -> Self {
         Self {
@@ -46,7 +55,17 @@ impl SharedState {
             } else {
                 SessionPlacement::Sql
             },
+            cache_bus: None,
         }
+    }
+
+    /// The session caches of the instances kept coherent over the pub/sub
+    /// channel `{prefix}cache` of `redis`.
+    #[cfg(feature = "redis")]
+    #[must_use]
+    pub fn with_cache_bus(mut self, redis: &authnz_store_redis::RedisBackend) -> Self {
+        self.cache_bus = Some(Arc::new(redis.invalidation_bus(CACHE_CHANNEL)));
+        self
     }
 
     /// Put this state into the server options.
@@ -55,5 +74,6 @@ impl SharedState {
         opts.throttle = self.throttle;
         opts.replay_guard = self.replay_guard;
         opts.sessions = self.sessions;
+        opts.cache_bus = self.cache_bus;
     }
 }

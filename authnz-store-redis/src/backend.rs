@@ -12,7 +12,8 @@ use redis::{Client, RedisResult};
 
 use crate::error::RedisStoreError;
 use crate::{
-    RedisLoginThrottle, RedisRateLimiter, RedisReplayGuard, RedisSessionApiKeys, RedisSessionStore,
+    RedisBus, RedisLoginThrottle, RedisRateLimiter, RedisReplayGuard, RedisSessionApiKeys,
+    RedisSessionStore,
 };
 
 /// How calls to Redis are bounded, and whom to trust over TLS.
@@ -80,6 +81,8 @@ impl RedisOptions {
 #[derive(Clone)]
 pub struct RedisBackend {
     pub(crate) conn: ConnectionManager,
+    /// For the dedicated subscriber connection of the [`RedisBus`].
+    pub(crate) client: Arc<Client>,
     pub(crate) prefix: Arc<str>,
     pub(crate) deadline: Duration,
 }
@@ -112,11 +115,12 @@ impl RedisBackend {
         let deadline = options.deadline();
         let conn = bounded(
             deadline,
-            ConnectionManager::new_with_config(client, options.manager_config()),
+            ConnectionManager::new_with_config(client.clone(), options.manager_config()),
         )
         .await?;
         Ok(Self {
             conn,
+            client: Arc::new(client),
             prefix: prefix.into(),
             deadline,
         })
@@ -130,10 +134,12 @@ impl RedisBackend {
         options: RedisOptions,
     ) -> Result<Self, StoreError> {
         let client = options.client(url)?;
-        let conn = ConnectionManager::new_lazy_with_config(client, options.manager_config())
-            .map_err(RedisStoreError::from)?;
+        let conn =
+            ConnectionManager::new_lazy_with_config(client.clone(), options.manager_config())
+                .map_err(RedisStoreError::from)?;
         Ok(Self {
             conn,
+            client: Arc::new(client),
             prefix: prefix.into(),
             deadline: options.deadline(),
         })
@@ -185,6 +191,12 @@ impl RedisBackend {
         RedisSessionApiKeys::new(self.clone(), users, roles, nosession)
     }
 
+    /// The invalidation bus on the pub/sub channel `{prefix}{name}`:
+    /// publishes on this connection, listens on a connection of its own.
+    pub fn invalidation_bus(&self, name: &str) -> RedisBus {
+        RedisBus::new(self.clone(), format!("{}{name}", self.prefix))
+    }
+
     /// `{prefix}{kind}:{id}`.
     pub(crate) fn key(&self, kind: &str, id: &str) -> String {
         format!("{}{kind}:{id}", self.prefix)
@@ -199,7 +211,7 @@ impl RedisBackend {
     }
 }
 
-async fn bounded<T>(
+pub(crate) async fn bounded<T>(
     deadline: Duration,
     call: impl Future<Output = RedisResult<T>>,
 ) -> Result<T, StoreError> {

@@ -44,6 +44,10 @@
 //! | `{p}k:{apikey}` | hash | a session-tied API key | with its session |
 //! | `{p}sk:{token}` | set | a session's API keys | with its session |
 //!
+//! The [`RedisBus`] (see [`RedisBackend::invalidation_bus`]) uses the
+//! pub/sub channel `{p}{name}` (the server's session cache: `{p}cache`);
+//! channels hold nothing, so there is nothing to expire or clean.
+//!
 //! Times are stored as integer microseconds since the Unix epoch, so they
 //! round-trip exactly. Redis TTLs are garbage collection only: every
 //! decision (rate, replay, session and key validity) compares with the
@@ -82,6 +86,7 @@
 
 mod apikeys;
 mod backend;
+mod bus;
 mod error;
 mod ratelimit;
 mod replay;
@@ -90,6 +95,7 @@ mod throttle;
 
 pub use apikeys::RedisSessionApiKeys;
 pub use backend::{RedisBackend, RedisOptions};
+pub use bus::RedisBus;
 pub use error::RedisStoreError;
 pub use ratelimit::RedisRateLimiter;
 pub use redis;

@@ -12,6 +12,7 @@ mod admin_cli;
 mod apikeys;
 mod backoff;
 mod breach;
+mod cache_coherence;
 mod cleanup;
 mod email;
 mod fernet_vectors;

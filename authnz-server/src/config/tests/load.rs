@@ -694,6 +694,29 @@ fn mailer_not_compiled_in() {
 }
 
 #[test]
+fn session_cache_items() {
+    use crate::config::items::{SESSIONCACHE, SESSIONCACHEMAXAGEMS};
+    let dir = tempfile::tempdir().unwrap();
+    let config = load(&[], &base_env(dir.path())).unwrap();
+    assert_eq!(config.values.flag(&SESSIONCACHE), Some(true));
+    assert_eq!(
+        config.values.duration(&SESSIONCACHEMAXAGEMS),
+        Some(std::time::Duration::from_millis(2000))
+    );
+    let e = base_env(dir.path())
+        .with("AUTHNZERVER_SESSIONCACHE", "0")
+        .with("AUTHNZERVER_SESSIONCACHEMAXAGEMS", "500");
+    let config = load(&[], &e).unwrap();
+    assert_eq!(config.values.flag(&SESSIONCACHE), Some(false));
+    assert_eq!(
+        config.values.duration(&SESSIONCACHEMAXAGEMS),
+        Some(std::time::Duration::from_millis(500))
+    );
+    let e = base_env(dir.path()).with("AUTHNZERVER_SESSIONCACHEMAXAGEMS", "5");
+    assert!(load(&[], &e).is_err(), "below the 10 ms minimum");
+}
+
+#[test]
 fn scale_out_items() {
     let dir = tempfile::tempdir().unwrap();
     let config = load(&[], &base_env(dir.path())).unwrap();
