@@ -321,3 +321,214 @@ impl Coherence {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    //! The coherence state machine on an in-memory bus whose faults the
+    //! test controls: messages delivered or silently dropped, publishing
+    //! working or failing, the subscription ended on demand.
+
+    use std::sync::atomic::AtomicBool;
+
+    use authnz_api::StoreError;
+    use tokio::sync::{Notify, broadcast};
+
+    use super::*;
+
+    #[derive(Debug)]
+    struct FakeBus {
+        tx: broadcast::Sender<String>,
+        /// Subscribers see messages (false: a silent break).
+        deliver: AtomicBool,
+        /// `publish` succeeds.
+        publish_ok: AtomicBool,
+        /// Subscribers queue what they receive instead of handling it
+        /// (messages delayed in flight).
+        hold: AtomicBool,
+        /// Wakes subscribers to hand over what they queued.
+        release: Notify,
+        /// Ends every current subscription.
+        kill: Notify,
+    }
+
+    impl FakeBus {
+        fn new() -> Arc<Self> {
+            Arc::new(Self {
+                tx: broadcast::channel(1024).0,
+                deliver: AtomicBool::new(true),
+                publish_ok: AtomicBool::new(true),
+                hold: AtomicBool::new(false),
+                release: Notify::new(),
+                kill: Notify::new(),
+            })
+        }
+    }
+
+    fn unavailable() -> StoreError {
+        StoreError::Unavailable {
+            source: "fake bus down".into(),
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl InvalidationBus for FakeBus {
+        async fn publish(&self, message: &str) -> Result<(), StoreError> {
+            if !self.publish_ok.load(Ordering::SeqCst) {
+                return Err(unavailable());
+            }
+            let _ = self.tx.send(message.to_owned());
+            Ok(())
+        }
+
+        async fn listen(
+            &self,
+            events: &(dyn for<'m> Fn(BusEvent<'m>) + Send + Sync),
+        ) -> StoreError {
+            let mut rx = self.tx.subscribe();
+            let mut held: Vec<String> = Vec::new();
+            events(BusEvent::Subscribed);
+            loop {
+                tokio::select! {
+                    m = rx.recv() => match m {
+                        Ok(m) if self.hold.load(Ordering::SeqCst) => held.push(m),
+                        Ok(m) if self.deliver.load(Ordering::SeqCst) => events(BusEvent::Message(&m)),
+                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(broadcast::error::RecvError::Closed) => return unavailable(),
+                    },
+                    () = self.release.notified() => {
+                        for m in held.drain(..) {
+                            events(BusEvent::Message(&m));
+                        }
+                    }
+                    () = self.kill.notified() => return unavailable(),
+                }
+            }
+        }
+    }
+
+    fn fast() -> CoherenceSettings {
+        CoherenceSettings {
+            ping_interval: Duration::from_millis(10),
+            silence_limit: Duration::from_millis(40),
+            resubscribe_after: Duration::from_millis(300),
+            publish_attempts: 2,
+            publish_timeout: Duration::from_millis(200),
+            max_age: Duration::from_secs(60),
+        }
+    }
+
+    /// Wait (bounded) until `cond` holds; panics with `what` otherwise.
+    async fn eventually(what: &str, cond: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !cond() {
+            assert!(Instant::now() < deadline, "never happened: {what}");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    fn epoch(c: &Coherence) -> u64 {
+        c.epoch().load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn serves_only_after_its_own_ping_returns() {
+        let bus = FakeBus::new();
+        let c = Arc::new(Coherence::new(bus.clone(), fast()));
+        assert!(!c.serving(), "closed before it is started");
+        let _tasks = c.spawn();
+        eventually("cache on", || c.serving()).await;
+    }
+
+    #[tokio::test]
+    async fn another_instances_invalidation_bumps_the_epoch() {
+        let bus = FakeBus::new();
+        let a = Arc::new(Coherence::new(bus.clone(), fast()));
+        let b = Arc::new(Coherence::new(bus.clone(), fast()));
+        let (_ta, _tb) = (a.spawn(), b.spawn());
+        eventually("b on", || b.serving()).await;
+        let before = epoch(&b);
+        a.publish_invalidation().await;
+        eventually("b's epoch moved", || epoch(&b) > before).await;
+        assert!(
+            b.serving(),
+            "an invalidation empties the cache, it does not close it"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_silent_break_turns_the_cache_off_and_recovery_bumps_the_epoch() {
+        let bus = FakeBus::new();
+        let c = Arc::new(Coherence::new(bus.clone(), fast()));
+        let _tasks = c.spawn();
+        eventually("cache on", || c.serving()).await;
+        bus.deliver.store(false, Ordering::SeqCst);
+        eventually("cache off after silence", || !c.serving()).await;
+        let off_epoch = epoch(&c);
+        bus.deliver.store(true, Ordering::SeqCst);
+        eventually("cache on again", || c.serving()).await;
+        assert!(
+            epoch(&c) > off_epoch,
+            "switching on must empty what was read while off"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_publish_closes_until_publishing_works_again() {
+        let bus = FakeBus::new();
+        let c = Arc::new(Coherence::new(bus.clone(), fast()));
+        let _tasks = c.spawn();
+        eventually("cache on", || c.serving()).await;
+        bus.publish_ok.store(false, Ordering::SeqCst);
+        c.publish_invalidation().await;
+        assert!(
+            !c.serving(),
+            "a lost invalidation must close the cache at once"
+        );
+        // Pings published before the failure may still arrive; they must
+        // not reopen it while publishing fails.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert!(!c.serving(), "reopened while publishing still fails");
+        bus.publish_ok.store(true, Ordering::SeqCst);
+        eventually("cache on once pings get through", || c.serving()).await;
+    }
+
+    #[tokio::test]
+    async fn pings_sent_before_a_failed_publish_do_not_reopen_the_cache() {
+        let bus = FakeBus::new();
+        let c = Arc::new(Coherence::new(bus.clone(), fast()));
+        let _tasks = c.spawn();
+        eventually("cache on", || c.serving()).await;
+        // Pings published now are held in flight ...
+        bus.hold.store(true, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        // ... then an invalidation cannot be published ...
+        bus.publish_ok.store(false, Ordering::SeqCst);
+        c.publish_invalidation().await;
+        assert!(!c.serving());
+        // ... and the held pings, older than the failure, arrive: they
+        // prove nothing about the lost invalidation.
+        bus.hold.store(false, Ordering::SeqCst);
+        bus.release.notify_waiters();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            !c.serving(),
+            "a ping older than the failed publish reopened the cache"
+        );
+        bus.publish_ok.store(true, Ordering::SeqCst);
+        eventually("cache on once new pings get through", || c.serving()).await;
+    }
+
+    #[tokio::test]
+    async fn a_lost_subscription_closes_at_once_and_resubscribes() {
+        let bus = FakeBus::new();
+        let c = Arc::new(Coherence::new(bus.clone(), fast()));
+        let _tasks = c.spawn();
+        eventually("cache on", || c.serving()).await;
+        let before = epoch(&c);
+        bus.kill.notify_waiters();
+        eventually("cache off", || !c.serving()).await;
+        assert!(epoch(&c) > before);
+        eventually("cache on after resubscribing", || c.serving()).await;
+    }
+}
