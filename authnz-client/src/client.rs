@@ -428,6 +428,16 @@ fn status_error(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) 
     }
 }
 
+fn texts(items: Vec<Value>) -> Vec<String> {
+    items
+        .into_iter()
+        .map(|m| match m {
+            Value::String(s) => s,
+            other => other.to_string(),
+        })
+        .collect()
+}
+
 fn parse_envelope(kind: RequestType, reqid: &str, envelope: Value) -> Result<Reply, Error> {
     let Value::Object(mut env) = envelope else {
         return Err(Error::Protocol("the reply is not a JSON object".into()));
@@ -443,22 +453,28 @@ fn parse_envelope(kind: RequestType, reqid: &str, envelope: Value) -> Result<Rep
         Some(Value::Bool(b)) => *b,
         _ => return Err(Error::Protocol("the reply has no boolean `success`".into())),
     };
-    let messages = match env.remove("messages") {
-        Some(Value::Array(items)) => items
-            .into_iter()
-            .map(|m| match m {
-                Value::String(s) => s,
-                other => other.to_string(),
-            })
-            .collect(),
+    let response = env.remove("response").unwrap_or(Value::Null);
+    // The original's 0.1.3 release leaves the envelope's `messages` empty
+    // and may put `failure_reason` only in the result object: take them
+    // from there when the envelope has none.
+    let mut messages = match env.remove("messages") {
+        Some(Value::Array(items)) => texts(items),
         None | Some(Value::Null) => Vec::new(),
         Some(_) => return Err(Error::Protocol("`messages` is not a list".into())),
     };
+    if messages.is_empty()
+        && let Some(Value::Array(items)) = response.get("messages")
+    {
+        messages = texts(items.clone());
+    }
     let failure_reason = match env.remove("failure_reason") {
         Some(Value::String(s)) => Some(s),
+        _ if !success => response
+            .get("failure_reason")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         _ => None,
     };
-    let response = env.remove("response").unwrap_or(Value::Null);
     Ok(Reply {
         request: kind,
         success,

@@ -13,6 +13,8 @@
 //!   500), and `success: false` ([`Failure`]) kept apart.
 //! - Secrets ([`Secret`], [`Key`]) never show in `Debug` output.
 //!
+//! A runnable example: `examples/quickstart.rs` (the README shows it).
+//!
 //! ```no_run
 //! use authnz_client::{Client, Key, requests::{SessionNew, UserLogin}};
 //!
@@ -36,7 +38,7 @@
 //!     })
 //!     .await;
 //! match login {
-//!     Ok(user) => println!("user {} ({})", user.user_id, user.user_role),
+//!     Ok(user) => println!("user {} ({:?})", user.user_id, user.user_role),
 //!     Err(e) if e.failure().is_some() => println!("refused: {e}"),
 //!     Err(e) => return Err(e),
 //! }

@@ -437,7 +437,8 @@ pub struct SessionEditReply {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct UserIdRole {
     pub user_id: i64,
-    pub user_role: String,
+    /// Always sent by authnz; the original's 0.1.3 release leaves it out.
+    pub user_role: Option<String>,
     #[serde(default)]
     pub messages: Vec<String>,
 }

@@ -1,7 +1,9 @@
 //! `cargo xtask <task>`: project automation without shell scripts.
 //!
 //! - `test`: probe the test services, run the Rust tests (nextest when
-//!   installed, plus doc-tests), build `authnzrv` and run the Python
+//!   installed, plus doc-tests; among them authnz-client's smoke test
+//!   against the original Python authnzerver, installed from PyPI into a
+//!   virtualenv under the target dir), build `authnzrv` and run the Python
 //!   end-to-end suite in `tests/e2e` against it.
 //! - `ci`: `cargo fmt --check`, `cargo clippy -D warnings`, then `test`.
 //! - `run`: build a release `authnzrv`, auto-set-up `./authnz-data` on first
@@ -42,7 +44,9 @@ usage: cargo xtask <task> [options]
 tasks:
   test [--no-e2e | --only-e2e] [--no-ses] [--no-mysql] [--no-bench] [--no-fuzz]
        [FILTER]
-        probe services, run Rust tests (nextest + doc-tests), the SES mail
+        probe services, run Rust tests (nextest + doc-tests; they include
+        authnz-client's smoke test against the original Python authnzerver,
+        whose virtualenv is cached under the target dir), the SES mail
         backend against a local emulator (not with --no-ses), the storage
         contract suite on MySQL/MariaDB (feature `mysql`; not with
         --no-mysql), the bench smoke
@@ -262,6 +266,21 @@ fn test(root: &Path, opts: &TestOpts, mut steps: Steps, task: &str) -> anyhow::R
     services::report(&probes, &[]);
     services::enforce(&probes)?;
     let filter = opts.filter.as_deref();
+
+    if opts.rust && !e2e::python_venv_available() {
+        // authnz-client's smoke test against the original Python
+        // authnzerver (a virtualenv from PyPI under the target dir) then
+        // skips inside the test run, where its notice is easy to miss.
+        println!(
+            "!!! python3 with its venv module is missing: the authnz-client smoke test \
+             against the original authnzerver will skip; install it with \
+             `apt-get install python3 python3-venv`"
+        );
+        println!(
+            "!!! {}=1 turns this skip into a failure.",
+            services::REQUIRE_VAR
+        );
+    }
 
     if opts.rust {
         if nextest_installed() {

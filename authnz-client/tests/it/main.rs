@@ -10,3 +10,4 @@ mod common;
 mod errors;
 mod every_request;
 mod original;
+mod quickstart;
