@@ -74,9 +74,28 @@ pub struct ClientBuilder {
     pool_idle_timeout: Duration,
     pool_max_idle_per_host: usize,
     client_ipaddr: String,
+    /// Trust only these roots for https:// (else Mozilla's).
+    #[cfg(feature = "https")]
+    tls_roots: Option<Vec<rustls_pki_types::CertificateDer<'static>>>,
 }
 
 impl ClientBuilder {
+    /// For `https://`: trust only the certificates in this PEM text (a
+    /// private CA, a self-signed server certificate) instead of Mozilla's
+    /// roots.
+    #[cfg(feature = "https")]
+    pub fn tls_roots_pem(mut self, pem: &[u8]) -> Result<Self, Error> {
+        use rustls_pki_types::pem::PemObject as _;
+        let certs = rustls_pki_types::CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::Config(format!("invalid PEM certificates: {e}")))?;
+        if certs.is_empty() {
+            return Err(Error::Config("no certificate in the PEM text".into()));
+        }
+        self.tls_roots = Some(certs);
+        Ok(self)
+    }
+
     /// Time allowed to open a connection (default 5 s, as the Python
     /// client).
     pub fn connect_timeout(mut self, t: Duration) -> Self {
@@ -148,6 +167,9 @@ impl ClientBuilder {
         http.set_connect_timeout(Some(self.connect_timeout));
         http.set_nodelay(true);
         http.enforce_http(!https);
+        #[cfg(feature = "https")]
+        let connector = make_connector(http, self.tls_roots)?;
+        #[cfg(not(feature = "https"))]
         let connector = make_connector(http);
         let hyper = HyperClient::builder(TokioExecutor::new())
             .pool_idle_timeout(self.pool_idle_timeout)
@@ -167,12 +189,34 @@ impl ClientBuilder {
 }
 
 #[cfg(feature = "https")]
-fn make_connector(http: HttpConnector) -> Connector {
-    hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
+fn make_connector(
+    http: HttpConnector,
+    roots: Option<Vec<rustls_pki_types::CertificateDer<'static>>>,
+) -> Result<Connector, Error> {
+    use hyper_rustls::ConfigBuilderExt as _;
+    use tokio_rustls::rustls;
+    // ring explicitly: no process-wide default provider needed.
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Config(format!("TLS configuration: {e}")))?;
+    let config = match roots {
+        None => builder.with_webpki_roots().with_no_client_auth(),
+        Some(certs) => {
+            let mut store = rustls::RootCertStore::empty();
+            for cert in certs {
+                store
+                    .add(cert)
+                    .map_err(|e| Error::Config(format!("unusable root certificate: {e}")))?;
+            }
+            builder.with_root_certificates(store).with_no_client_auth()
+        }
+    };
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(config)
         .https_or_http()
         .enable_http1()
-        .wrap_connector(http)
+        .wrap_connector(http))
 }
 
 #[cfg(not(feature = "https"))]
@@ -278,6 +322,8 @@ impl Client {
             pool_idle_timeout: Duration::from_secs(60),
             pool_max_idle_per_host: 32,
             client_ipaddr: "127.0.0.1".into(),
+            #[cfg(feature = "https")]
+            tls_roots: None,
         }
     }
 
@@ -503,6 +549,17 @@ mod tests {
         assert!(Key::from_text("short").is_err());
         assert!(Key::from_text(&URL_SAFE.encode([1u8; 31])).is_err());
         assert_eq!(format!("{:?}", Key::from_bytes(bytes)), "Key(<redacted>)");
+    }
+
+    #[cfg(not(feature = "https"))]
+    #[test]
+    fn https_needs_the_feature() {
+        let err =
+            Client::new("https://localhost:1", Key::from_bytes([1; 32])).expect_err("no https");
+        assert!(
+            matches!(err, Error::Config(ref m) if m.contains("`https` feature")),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -47,7 +47,8 @@ tasks:
         probe services, run Rust tests (nextest + doc-tests; they include
         authnz-client's smoke test against the original Python authnzerver,
         whose virtualenv is cached under the target dir), the SES mail
-        backend against a local emulator (not with --no-ses), the storage
+        backend against a local emulator (not with --no-ses), the Rust
+        client over HTTPS (its `https` feature), the storage
         contract suite on MySQL/MariaDB (feature `mysql`; not with
         --no-mysql), the bench smoke
         test (authnz only, debug build, ~2 s per scenario; not with
@@ -327,6 +328,29 @@ fn test(root: &Path, opts: &TestOpts, mut steps: Steps, task: &str) -> anyhow::R
             services::apply_env(&mut cmd, &probes);
             steps::run(&mut cmd)
         });
+    }
+
+    if opts.rust && filter.is_none() {
+        // The client's `https` feature is off in the workspace build; its
+        // TLS test is built and run with it here.
+        steps.run(
+            "authnz-client over HTTPS (cargo test -p authnz-client --features https)",
+            || {
+                let mut cmd = cargo();
+                cmd.current_dir(root).args([
+                    "test",
+                    "-p",
+                    "authnz-client",
+                    "--features",
+                    "https",
+                    "--test",
+                    "it",
+                    "https",
+                ]);
+                services::apply_env(&mut cmd, &probes);
+                steps::run(&mut cmd)
+            },
+        );
     }
 
     if opts.rust && opts.mysql && filter.is_none() {

@@ -49,6 +49,15 @@ impl Server {
 
     /// A server with these rate limits (`None`: off).
     pub async fn start_with(rate_limits: Option<RateLimitsConfig>) -> Self {
+        Self::start_full(rate_limits, None).await
+    }
+
+    /// A server with these rate limits, serving HTTPS with this certificate
+    /// and key (PEM files) when given.
+    pub async fn start_full(
+        rate_limits: Option<RateLimitsConfig>,
+        tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let key: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(13).wrapping_add(5));
         let opts = ServerOptions {
@@ -98,11 +107,29 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(serve(listener, built.state.clone(), async {
+        let stop = async {
             let _ = rx.await;
-        }));
+        };
+        let (task, url) = match tls {
+            None => (
+                tokio::spawn(serve(listener, built.state.clone(), stop)),
+                format!("http://{addr}"),
+            ),
+            Some((cert, key)) => {
+                let config = authnz_server::tls::server_config(&cert, &key).expect("TLS config");
+                (
+                    tokio::spawn(authnz_server::tls::serve(
+                        listener,
+                        built.state.clone(),
+                        config,
+                        stop,
+                    )),
+                    format!("https://localhost:{}", addr.port()),
+                )
+            }
+        };
         Self {
-            url: format!("http://{addr}"),
+            url,
             key,
             dir,
             built,

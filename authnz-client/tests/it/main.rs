@@ -9,5 +9,7 @@
 mod common;
 mod errors;
 mod every_request;
+#[cfg(feature = "https")]
+mod https;
 mod original;
 mod quickstart;
