@@ -1,6 +1,6 @@
 //! The connection side: a pooled HTTP/1.1 client (hyper-util's keep-alive
 //! pool), the Fernet codec, a fresh `reqid` per request and the mapping of
-//! every outcome to [`Reply`] or [`Error`].
+//! every outcome to [`Envelope`] or [`Error`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -253,7 +253,7 @@ impl std::fmt::Debug for Client {
 /// A decrypted reply envelope (docs/PROTOCOL.md §1.8), as [`Client::send`]
 /// returns it whatever its `success`.
 #[derive(Clone)]
-pub struct Reply {
+pub struct Envelope {
     /// The request type.
     pub request: RequestType,
     /// `success` of the envelope.
@@ -267,9 +267,9 @@ pub struct Reply {
     pub response: Value,
 }
 
-impl std::fmt::Debug for Reply {
+impl std::fmt::Debug for Envelope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reply")
+        f.debug_struct("Envelope")
             .field("request", &self.request.name())
             .field("success", &self.success)
             .field("messages", &self.messages)
@@ -279,7 +279,7 @@ impl std::fmt::Debug for Reply {
     }
 }
 
-impl Reply {
+impl Envelope {
     /// `Ok(response)` on success, else [`Error::Failed`].
     pub fn into_result(self) -> Result<Value, Error> {
         if self.success {
@@ -344,7 +344,7 @@ impl Client {
     /// The escape hatch: send `body` (a JSON object) as request `kind` and
     /// return the decrypted envelope whatever its `success`. HTTP errors,
     /// a wrong `reqid` and undecryptable replies are still errors.
-    pub async fn send(&self, kind: RequestType, body: Value) -> Result<Reply, Error> {
+    pub async fn send(&self, kind: RequestType, body: Value) -> Result<Envelope, Error> {
         let Value::Object(mut body) = body else {
             return Err(Error::Config("a request body must be a JSON object".into()));
         };
@@ -484,7 +484,7 @@ fn texts(items: Vec<Value>) -> Vec<String> {
         .collect()
 }
 
-fn parse_envelope(kind: RequestType, reqid: &str, envelope: Value) -> Result<Reply, Error> {
+fn parse_envelope(kind: RequestType, reqid: &str, envelope: Value) -> Result<Envelope, Error> {
     let Value::Object(mut env) = envelope else {
         return Err(Error::Protocol("the reply is not a JSON object".into()));
     };
@@ -521,7 +521,7 @@ fn parse_envelope(kind: RequestType, reqid: &str, envelope: Value) -> Result<Rep
             .map(str::to_owned),
         _ => None,
     };
-    Ok(Reply {
+    Ok(Envelope {
         request: kind,
         success,
         messages,

@@ -53,6 +53,6 @@ mod secret;
 pub mod types;
 
 pub use authnz_proto::RequestType;
-pub use client::{Client, ClientBuilder, Health, Key, Reply};
+pub use client::{Client, ClientBuilder, Envelope, Health, Key};
 pub use error::{Error, Failure};
 pub use secret::Secret;

@@ -363,3 +363,23 @@ async fn debug_output_shows_no_key_password_or_token() {
     assert_eq!(raw.response["session_info"]["session_token"], json!(token));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_unhealthy_server_is_a_health_report_not_an_error() {
+    let (addr, _) = loopback(Arc::new(|_| {
+        let body = r#"{"Expected-Workers": 2, "Workers": {"authnz-argon2-0": "database broken", "authnz-argon2-1": "ok"}, "Check-Time": 0.5, "Health-Ok": false}"#;
+        (500, vec![], body.as_bytes().to_vec())
+    }))
+    .await;
+    let c = Client::new(format!("http://{addr}"), Key::from_bytes(KEY)).expect("client");
+    let health = c.health().await.expect("a 500 with the JSON report");
+    assert_eq!((health.status, health.ok), (500, false));
+    assert_eq!(health.expected_workers, Some(2));
+    assert_eq!(health.workers["authnz-argon2-0"], json!("database broken"));
+    assert_eq!(health.check_time, Some(0.5));
+
+    // A 500 without the report is a server error.
+    let (addr, _) = loopback(Arc::new(|_| (500, vec![], b"boom".to_vec()))).await;
+    let c = Client::new(format!("http://{addr}"), Key::from_bytes(KEY)).expect("client");
+    assert!(matches!(c.health().await, Err(Error::ServerError { .. })));
+}
