@@ -151,6 +151,11 @@ impl ClientBuilder {
             .authority()
             .ok_or_else(|| Error::Config("the URL has no host".into()))?
             .clone();
+        // The key is the only credential; a user:password@ part would only
+        // end up in logs.
+        if authority.as_str().contains('@') {
+            return Err(Error::Config("the URL must not hold credentials".into()));
+        }
         let prefix = base.path().trim_end_matches('/').to_owned();
         let endpoint = |path: &str| -> Result<Uri, Error> {
             Uri::builder()
@@ -574,6 +579,8 @@ mod tests {
         let key = Key::from_bytes([1; 32]);
         assert!(Client::new("ftp://x", key.clone()).is_err());
         assert!(Client::new("not a url", key.clone()).is_err());
+        let err = Client::new("http://me:pw-SECRET@127.0.0.1:1/", key.clone()).expect_err("creds");
+        assert!(!format!("{err:?}").contains("SECRET"));
         let c = Client::new("http://127.0.0.1:1/prefix/", key).unwrap();
         assert_eq!(c.inner.api.to_string(), "http://127.0.0.1:1/prefix/");
         assert_eq!(
