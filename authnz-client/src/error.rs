@@ -24,7 +24,8 @@ pub enum Error {
     /// the `https` feature).
     #[error("client configuration: {0}")]
     Config(String),
-    /// Connecting, sending or receiving failed (refused, reset, closed).
+    /// Connecting, sending or receiving failed (refused, reset, closed, or
+    /// no connection within the connect timeout).
     #[error("transport error: {0}")]
     Transport(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// No complete reply within the request timeout (connecting included).
