@@ -24,7 +24,7 @@ use crate::config::{
 use crate::context::{Context, LockoutSettings};
 use crate::http::AppState;
 use crate::limiter::RequestLimiter;
-use crate::mail::{MailOptions, MailService, MailSetupError};
+use crate::mail::{MailOptions, MailSetupError};
 use crate::passwords::{HashError, HashParams, PasswordHasher};
 use crate::policy::Policy;
 use crate::ratelimit::RateLimitsConfig;
@@ -33,6 +33,7 @@ use crate::serving::HttpLimits;
 use crate::session_cache::CachedStore;
 use crate::sleeper::Sleeper;
 use crate::validate::{PasswordPolicy, Validators};
+use authnz_core::breach::BreachLookup;
 use authnz_proto::codec::Codec;
 
 /// Why the server could not be built (start-up stops). Each variant says
@@ -242,7 +243,7 @@ pub async fn context_parts(
 ) -> Result<ContextParts, StartupError> {
     let hasher =
         PasswordHasher::new(opts.workers, opts.hash_params).map_err(StartupError::HashingPool)?;
-    let mail = MailService::start(opts.mail.clone())
+    let mail = crate::mail::start(opts.mail.clone())
         .await
         .map_err(StartupError::Mailer)?;
     let validators = Validators::load(
@@ -301,7 +302,7 @@ pub async fn context_parts(
         password_policy: PasswordPolicy::parse(&opts.password_policy),
         breach: opts.breach_check_url.as_deref().and_then(|url| {
             match BreachCheck::new(url, BREACH_TIMEOUT) {
-                Ok(check) => Some(check),
+                Ok(check) => Some(Arc::new(check) as Arc<dyn BreachLookup>),
                 Err(e) => {
                     tracing::warn!(error = %e, "breach check disabled: cannot set up TLS");
                     None

@@ -41,7 +41,7 @@ use super::random::generate_fernet_key;
 use super::secret::FernetKey;
 
 /// The bundled default policy (spec 6.5), copied into every base directory.
-pub const DEFAULT_POLICY_JSON: &str = include_str!("../../../data/default-permissions-model.json");
+pub use authnz_core::policy::DEFAULT_POLICY_JSON;
 
 /// File name of the shared secret key in the base directory.
 pub const SECRET_KEY_FILE: &str = ".authnzerver-secret-key";

@@ -274,7 +274,7 @@ use ItemDefault::{BundledPolicy, CurrentDir, Literal, OsUser, Required, Unset};
 /// Default of `ratelimits` (spec 4.1).
 pub const DEFAULT_RATELIMITS: &str = "ipaddr:720; user:480; session:600; apikey:720; burst:150";
 /// Default of `emailsender`.
-pub const DEFAULT_EMAILSENDER: &str = "Authnzerver <authnzerver@localhost>";
+pub const DEFAULT_EMAILSENDER: &str = authnz_core::mail::DEFAULT_EMAILSENDER;
 /// Default of `emailfiledir`: this folder in `basedir` (applied by the
 /// loader, as it depends on `basedir`).
 pub const DEFAULT_EMAILFILEDIR: &str = "mail-outbox";

@@ -163,28 +163,9 @@ impl LogFormat {
 /// which of them this build has.
 pub use authnz_mail::MailerKind;
 
-/// SMTP connection security (`emailtls`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpSecurity {
-    /// Plain connect, then STARTTLS, required (upstream's behaviour).
-    StartTls,
-    /// TLS from the first byte (SMTPS).
-    Tls,
-    /// Plain text only.
-    None,
-}
-
-impl SmtpSecurity {
-    /// Parse `starttls`, `tls` or `none` (case-insensitive).
-    pub fn parse(text: &str) -> Option<Self> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "starttls" => Some(SmtpSecurity::StartTls),
-            "tls" => Some(SmtpSecurity::Tls),
-            "none" => Some(SmtpSecurity::None),
-            _ => None,
-        }
-    }
-}
+/// SMTP connection security (`emailtls`), defined with the mail settings
+/// of `authnz-core`.
+pub use authnz_core::mail::SmtpSecurity;
 
 /// The two TLS files, present only together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -31,8 +31,8 @@ use authnz_api::UserId;
 use serde_json::Value;
 
 /// The bundled default policy (spec 6.5), also copied into the basedir by
-/// auto-setup.
-pub use crate::config::DEFAULT_POLICY_JSON;
+/// the server's auto-setup.
+pub const DEFAULT_POLICY_JSON: &str = include_str!("../../../data/default-permissions-model.json");
 
 /// How the bundled default is named in errors and reports.
 pub const DEFAULT_POLICY_ORIGIN: &str = "<bundled default-permissions-model.json>";

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use authnz_api::{ApiKeyStore, Clock, LoginThrottle, RoleStore, SessionStore, UserStore};
 
-use crate::breach::BreachCheck;
+use crate::breach::BreachLookup;
 use crate::mail::MailService;
 use crate::passwords::PasswordHasher;
 use crate::policy::Policy;
@@ -50,7 +50,7 @@ pub struct Context {
     /// The server's password policy (`passpolicy`, spec 5.1), parsed once.
     pub password_policy: PasswordPolicy,
     /// The online breach check (spec 5.1 step 6), when enabled.
-    pub breach: Option<BreachCheck>,
+    pub breach: Option<Arc<dyn BreachLookup>>,
     /// Failed-login counters for the back-off (spec 4.2).
     pub throttle: Arc<dyn LoginThrottle>,
     pub lockout: LockoutSettings,

@@ -1,12 +1,12 @@
-//! The server's side of sending mail: choosing and building the configured
-//! backend at start-up ([`build_mailer`]), and at request time resolving the
+//! The actions' side of sending mail: at request time resolving the
 //! effective settings (config, or the request body when the Q-16 overrides
 //! are allowed), building the message from the [`templates`] and sending it
 //! with a bounded wait ([`MailService`]).
 //!
-//! The backends themselves live in `authnz-mail`; this module decides who
-//! gets what. Recipients that fail the e-mail pattern of spec 5.4 are
-//! dropped, a sender that fails it stops the send (spec 3.5).
+//! The backends themselves live in `authnz-mail`; the server builds the
+//! configured one at start-up. This module decides who gets what.
+//! Recipients that fail the e-mail pattern of spec 5.4 are dropped, a sender
+//! that fails it stops the send (spec 3.5).
 
 pub mod templates;
 
@@ -18,9 +18,36 @@ use std::time::Duration;
 use authnz_api::{MailError, MailMessage, Mailer};
 use serde_json::{Map, Value};
 
-use crate::config::{MailerKind, SmtpSecurity};
+pub use authnz_mail::MailerKind;
+
 use crate::validate::email::matches_address_pattern;
 use templates::{Fields, MailKind, Templates};
+
+/// Default of `emailsender`: the From address when none is configured.
+pub const DEFAULT_EMAILSENDER: &str = "Authnzerver <authnzerver@localhost>";
+
+/// SMTP connection security (`emailtls`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain connect, then STARTTLS, required (upstream's behaviour).
+    StartTls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+    /// Plain text only.
+    None,
+}
+
+impl SmtpSecurity {
+    /// Parse `starttls`, `tls` or `none` (case-insensitive).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "starttls" => Some(SmtpSecurity::StartTls),
+            "tls" => Some(SmtpSecurity::Tls),
+            "none" => Some(SmtpSecurity::None),
+            _ => None,
+        }
+    }
+}
 
 /// SMTP settings from the config (also the base of body overrides).
 #[derive(Clone)]
@@ -78,7 +105,7 @@ impl MailOptions {
     pub fn file(file_dir: PathBuf, templates_dir: PathBuf) -> Self {
         MailOptions {
             backend: MailerKind::File,
-            sender: crate::config::items::DEFAULT_EMAILSENDER.to_owned(),
+            sender: DEFAULT_EMAILSENDER.to_owned(),
             smtp: SmtpOptions {
                 host: "localhost".into(),
                 port: 25,
@@ -114,8 +141,13 @@ pub enum MailSetupError {
     Templates(#[from] templates::TemplateError),
 }
 
+/// An SMTP mailer with `smtp`'s settings, each send bounded by `timeout`
+/// (the configured backend, and the per-request one of Q-16).
 #[cfg(feature = "smtp")]
-fn smtp_mailer(smtp: &SmtpOptions, timeout: Duration) -> Result<Arc<dyn Mailer>, MailSetupError> {
+pub fn smtp_mailer(
+    smtp: &SmtpOptions,
+    timeout: Duration,
+) -> Result<Arc<dyn Mailer>, MailSetupError> {
     use authnz_mail::{SmtpMailer, SmtpSettings, SmtpTls};
     let extra_roots_pem = match &smtp.ca_file {
         Some(path) => Some(
@@ -142,35 +174,13 @@ fn smtp_mailer(smtp: &SmtpOptions, timeout: Duration) -> Result<Arc<dyn Mailer>,
     Ok(Arc::new(SmtpMailer::new(settings)?))
 }
 
+/// Without the `smtp` feature: the SMTP backend is not compiled in.
 #[cfg(not(feature = "smtp"))]
-fn smtp_mailer(_smtp: &SmtpOptions, _timeout: Duration) -> Result<Arc<dyn Mailer>, MailSetupError> {
+pub fn smtp_mailer(
+    _smtp: &SmtpOptions,
+    _timeout: Duration,
+) -> Result<Arc<dyn Mailer>, MailSetupError> {
     Err(MailSetupError::NotCompiled("smtp"))
-}
-
-/// Build the configured backend.
-pub async fn build_mailer(opts: &MailOptions) -> Result<Arc<dyn Mailer>, MailSetupError> {
-    match opts.backend {
-        MailerKind::Smtp => smtp_mailer(&opts.smtp, opts.timeout),
-        #[cfg(feature = "file")]
-        MailerKind::File => Ok(Arc::new(authnz_mail::FileMailer::new(
-            opts.file_dir.clone(),
-        ))),
-        #[cfg(not(feature = "file"))]
-        MailerKind::File => Err(MailSetupError::NotCompiled("file")),
-        #[cfg(feature = "ses")]
-        MailerKind::Ses => {
-            let settings = authnz_mail::SesSettings {
-                region: opts.ses_region.clone(),
-                endpoint: opts.ses_endpoint.clone(),
-                timeout: opts.timeout,
-            };
-            Ok(Arc::new(
-                authnz_mail::SesMailer::from_environment(settings).await?,
-            ))
-        }
-        #[cfg(not(feature = "ses"))]
-        MailerKind::Ses => Err(MailSetupError::NotCompiled("ses")),
-    }
 }
 
 /// The mail side of the action context.
@@ -202,9 +212,12 @@ fn body_str(body: &Map<String, Value>, key: &str) -> Option<Option<String>> {
 }
 
 impl MailService {
-    /// Build the service: the backend and the templates.
-    pub async fn start(options: MailOptions) -> Result<MailService, MailSetupError> {
-        let mailer = build_mailer(&options).await?;
+    /// The service over an already built backend (the server builds the
+    /// configured one); loads the templates.
+    pub fn new(
+        mailer: Arc<dyn Mailer>,
+        options: MailOptions,
+    ) -> Result<MailService, MailSetupError> {
         let templates = Arc::new(Templates::load(&options.templates_dir)?);
         Ok(MailService {
             mailer,
@@ -341,7 +354,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut options = MailOptions::file(dir.path().join("out"), dir.path().join("t"));
         options.allow_body_overrides = overrides;
-        MailService::start(options).await.unwrap()
+        let mailer = Arc::new(authnz_mail::FileMailer::new(options.file_dir.clone()));
+        MailService::new(mailer, options).unwrap()
     }
 
     fn body(v: Value) -> Map<String, Value> {
