@@ -1,4 +1,4 @@
-//! The optional online breach check of spec 5.1 step 6, as an interface:
+//! The optional online breach check of PROTOCOL.md 5.1 step 6, as an interface:
 //! how often a password appears in a breach corpus. The server implements
 //! it over HTTP (haveibeenpwned's k-anonymity range API); the actions only
 //! see this trait, so this crate carries no HTTP client.

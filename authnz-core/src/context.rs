@@ -15,7 +15,7 @@ use crate::policy::Policy;
 use crate::sleeper::Sleeper;
 use crate::validate::{PasswordPolicy, Validators};
 
-/// The automatic lock of spec 4.2 (`userlocktries`, `userlocktime`).
+/// The automatic lock of PROTOCOL.md 4.2 (`userlocktries`, `userlocktime`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockoutSettings {
     /// Failures tolerated (each slowed down); the next one locks.
@@ -40,21 +40,21 @@ pub struct Context {
     pub sessions: Arc<dyn SessionStore>,
     pub roles: Arc<dyn RoleStore>,
     pub apikeys: Arc<dyn ApiKeyStore>,
-    /// The compiled permission policy (spec 6), loaded once at start-up.
+    /// The compiled permission policy (PROTOCOL.md 6), loaded once at start-up.
     pub policy: Policy,
     pub clock: Arc<dyn Clock>,
     /// Every deliberate wait (back-off, unlock timers) goes through this.
     pub sleeper: Arc<dyn Sleeper>,
     pub hasher: PasswordHasher,
     pub validators: Arc<Validators>,
-    /// The server's password policy (`passpolicy`, spec 5.1), parsed once.
+    /// The server's password policy (`passpolicy`, PROTOCOL.md 5.1), parsed once.
     pub password_policy: PasswordPolicy,
-    /// The online breach check (spec 5.1 step 6), when enabled.
+    /// The online breach check (PROTOCOL.md 5.1 step 6), when enabled.
     pub breach: Option<Arc<dyn BreachLookup>>,
-    /// Failed-login counters for the back-off (spec 4.2).
+    /// Failed-login counters for the back-off (PROTOCOL.md 4.2).
     pub throttle: Arc<dyn LoginThrottle>,
     pub lockout: LockoutSettings,
-    /// Salt for hashing PII in logs (spec 7.8); `none` logs in clear.
+    /// Salt for hashing PII in logs (PROTOCOL.md 7.8); `none` logs in clear.
     pub pii_salt: Arc<str>,
     /// The mail backend (`Arc<dyn Mailer>`), templates and mail settings.
     pub mail: Arc<MailService>,

@@ -1,4 +1,4 @@
-//! Failed-login back-off and automatic account lock (spec 4.2), run by the
+//! Failed-login back-off and automatic account lock (PROTOCOL.md 4.2), run by the
 //! pipeline after `user-login` and `user-passcheck-nosession` (step 7e).
 //!
 //! Failures are counted per e-mail in the context's
@@ -48,7 +48,7 @@ static FULL_WARNING: LazyLock<WarnGate> = LazyLock::new(|| WarnGate::new(Duratio
 static LOOKUP_WARNING: LazyLock<WarnGate> =
     LazyLock::new(|| WarnGate::new(Duration::from_secs(60)));
 
-/// The message of the lock response (spec 4.2).
+/// The message of the lock response (PROTOCOL.md 4.2).
 pub const LOCKED_MESSAGE: &str = "Your user account has been locked after repeated login \
                                   failures. Try again in an hour or contact the server admins.";
 

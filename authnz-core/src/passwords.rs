@@ -14,7 +14,7 @@
 //! whatever CPU is left, which on an idle server is all of it (measured with
 //! `cargo xtask bench`, the `mixed` scenario).
 //!
-//! Parameters default to argon2-cffi's `PasswordHasher()` (spec 5.2): Argon2id
+//! Parameters default to argon2-cffi's `PasswordHasher()` (PROTOCOL.md 5.2): Argon2id
 //! v19, m=65536 KiB, t=3, p=4, 32-byte hash, 16-byte salt. Verification accepts
 //! any Argon2 variant and parameters within the bounds below, so hashes written
 //! by older upstream deployments keep working; `needs_rehash` tells login when
@@ -103,7 +103,7 @@ struct Inner {
     params: HashParams,
     argon2_params: Params,
     /// A hash of a random secret with the current parameters, verified in
-    /// place of a missing user so every login path costs the same (spec 5.3).
+    /// place of a missing user so every login path costs the same (PROTOCOL.md 5.3).
     dummy_hash: String,
     /// Verifications run (real and dummy), for tests and metrics.
     verifications: AtomicU64,

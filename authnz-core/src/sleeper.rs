@@ -1,4 +1,4 @@
-//! Waiting, as a trait: the login back-off (spec 4.2), the automatic-unlock
+//! Waiting, as a trait: the login back-off (PROTOCOL.md 4.2), the automatic-unlock
 //! timers and the breach-check pause all sleep through a [`Sleeper`] held by
 //! the context, so tests replace real time with a [`ManualSleeper`] and check
 //! each requested delay without waiting for it.

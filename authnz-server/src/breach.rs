@@ -1,4 +1,4 @@
-//! The optional online breach check of spec 5.1 step 6 (haveibeenpwned's
+//! The optional online breach check of PROTOCOL.md 5.1 step 6 (haveibeenpwned's
 //! k-anonymity range API), off by default: the HTTP implementation of
 //! `authnz_core::breach::BreachLookup`.
 //!

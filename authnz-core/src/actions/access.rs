@@ -1,7 +1,7 @@
-//! Authorization checks (spec 3.7): `user-check-access` and
-//! `user-check-limit`, and [`check_access`], the full access decision of spec
+//! Authorization checks (PROTOCOL.md 3.7): `user-check-access` and
+//! `user-check-limit`, and [`check_access`], the full access decision of PROTOCOL.md
 //! 6.3 (policy tables plus the user checks in the database) that other
-//! actions reuse for their own permission checks (API keys, spec 3.6).
+//! actions reuse for their own permission checks (API keys, PROTOCOL.md 3.6).
 //!
 //! The pure policy decision is [`crate::policy::Policy::decide`]; this module
 //! adds what needs the database: the caller must exist with the given role
@@ -63,7 +63,7 @@ impl AccessOutcome {
     }
 }
 
-/// The access decision of spec 6.3, with its database checks. Database errors
+/// The access decision of PROTOCOL.md 6.3, with its database checks. Database errors
 /// are an outcome ([`AccessOutcome::Error`]), not an [`ActionError`].
 pub async fn check_access(ctx: &Context, req: &AccessRequest<'_>) -> AccessOutcome {
     let Some(shared_with) = parse_shared_with(req.target_sharedwith) else {

@@ -1,4 +1,4 @@
-//! Account requests of spec 3.3 beyond sign-up: `user-delete`, `user-edit`,
+//! Account requests of PROTOCOL.md 3.3 beyond sign-up: `user-delete`, `user-edit`,
 //! `user-lock` and `user-lookup-match`. Who may do what is asked of
 //! [`super::permissions`]; the lock itself is the toggle of
 //! [`super::internal`].

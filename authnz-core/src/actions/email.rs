@@ -1,4 +1,4 @@
-//! E-mail requests (spec 3.5): `user-sendemail-signup` and
+//! E-mail requests (PROTOCOL.md 3.5): `user-sendemail-signup` and
 //! `user-sendemail-forgotpass` send the verification mails through the
 //! configured mailer; `user-set-emailsent` records a mail a frontend sent
 //! itself.

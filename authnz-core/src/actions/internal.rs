@@ -1,6 +1,6 @@
-//! Internal actions (spec 3.8 and `internal-session-edit` of 3.1): no
+//! Internal actions (PROTOCOL.md 3.8 and `internal-session-edit` of 3.1): no
 //! permission checks, for the frontend's own use only. Also the lock toggle
-//! they share with `user-lock` and the automatic lock of spec 4.2, and the
+//! they share with `user-lock` and the automatic lock of PROTOCOL.md 4.2, and the
 //! `"__delete__"` merge rule shared by the two `extra_info` edits.
 
 use authnz_api::{StoreError, User, UserId, UserPatch};
@@ -16,7 +16,7 @@ use authnz_proto::python::repr::py_set;
 /// The marker value that removes a key in an `extra_info` merge.
 pub const DELETE_MARKER: &str = "__delete__";
 
-/// Merge `update` into `stored` (spec 3.1): `"__delete__"` removes an
+/// Merge `update` into `stored` (PROTOCOL.md 3.1): `"__delete__"` removes an
 /// existing key; anything else (including `"__delete__"` for a missing key)
 /// sets it.
 pub fn merge_extra(stored: Option<&Value>, update: &Map<String, Value>) -> Map<String, Value> {
@@ -89,8 +89,8 @@ fn toggle_failure() -> LockChange {
     }
 }
 
-/// The lock toggle of `internal-user-lock` (spec 3.8) on a target that is
-/// not a system account. `until` is the end of an automatic lock (spec 4.2,
+/// The lock toggle of `internal-user-lock` (PROTOCOL.md 3.8) on a target that is
+/// not a system account. `until` is the end of an automatic lock (PROTOCOL.md 4.2,
 /// stored so it survives a restart); `None` is a lock by hand, which lasts
 /// until unlocked by hand (and makes an automatic lock in place permanent).
 pub async fn toggle_lock(
@@ -224,7 +224,7 @@ pub async fn internal_user_delete(
     Ok(Reply::success(&["User successfully deleted from DB."]).with("user_id", target))
 }
 
-/// Keys `internal-user-edit` refuses (spec 3.8).
+/// Keys `internal-user-edit` refuses (PROTOCOL.md 3.8).
 const INTERNAL_EDIT_FORBIDDEN: &[&str] = &[
     "user_id",
     "system_id",

@@ -1,6 +1,6 @@
-//! Login, logout and password checks (spec 3.2).
+//! Login, logout and password checks (PROTOCOL.md 3.2).
 //!
-//! Timing (spec 5.3, Q-12 fixed): every path of `user-login`, `user-passcheck`
+//! Timing (PROTOCOL.md 5.3, Q-12 fixed): every path of `user-login`, `user-passcheck`
 //! and `user-passcheck-nosession` costs exactly one Argon2 verification — the
 //! user's hash when there is a user to check, the in-memory dummy hash
 //! otherwise — so response times do not reveal which sessions or e-mails

@@ -3,10 +3,10 @@
 //! `authnz_proto::request`.
 //!
 //! An action takes the [`Context`] and the schema-checked `body` and returns a
-//! [`reply::Reply`] (the result object `R` of spec 1.8). Actions never touch
+//! [`reply::Reply`] (the result object `R` of PROTOCOL.md 1.8). Actions never touch
 //! HTTP, Fernet or SQL: they speak domain types and the storage traits.
 //! An [`ActionError`] is an "unhandled" failure that the wire reports as 400
-//! (spec 1.10, Q-20).
+//! (PROTOCOL.md 1.10, Q-20).
 
 pub mod access;
 pub mod account;
@@ -37,7 +37,7 @@ pub enum ActionError {
     /// Password hashing failed.
     #[error("hashing: {0}")]
     Hash(#[from] crate::passwords::HashError),
-    /// An input upstream crashes on (listed per request type in the spec).
+    /// An input upstream crashes on (listed per request type in PROTOCOL.md 3).
     /// The text may quote the input, so it displays escaped (it is logged).
     #[error("unhandled input: {}", authnz_api::logtext::LogText(.0))]
     Unhandled(String),

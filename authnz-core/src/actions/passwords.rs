@@ -1,5 +1,5 @@
-//! Password requests (spec 3.4): change, reset, validate; and
-//! [`check_password`], the one password policy (spec 5.1, checks 1-6) that
+//! Password requests (PROTOCOL.md 3.4): change, reset, validate; and
+//! [`check_password`], the one password policy (PROTOCOL.md 5.1, checks 1-6) that
 //! these and `user-new` share.
 
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use crate::validate::text::cut_password;
 const CHANGED: &str = "Password changed successfully.";
 const NOT_CHANGED: &str = "Password could not be changed.";
 
-/// The password policy of spec 5.1 with the server's `passpolicy`: checks 1-5,
+/// The password policy of PROTOCOL.md 5.1 with the server's `passpolicy`: checks 1-5,
 /// then, if they passed and the breach check is configured, check 6 (failing
 /// open). `password` is cut to 256 code points ([`cut_password`]) like on
 /// every other path; callers that hash it cut it first, so what is checked
@@ -89,7 +89,7 @@ async fn store_hash(
         .is_some_and(|u| u.password == hash))
 }
 
-/// Steps 1-5 of `user-changepass` (spec 3.4), shared by both variants.
+/// Steps 1-5 of `user-changepass` (PROTOCOL.md 3.4), shared by both variants.
 /// `Ok(Ok((user, policy messages)))` when the new hash is stored.
 async fn change_password(
     ctx: &Context,

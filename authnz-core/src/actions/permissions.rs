@@ -1,8 +1,8 @@
-//! The built-in permission rules of the account requests (spec 3.3, 6.2):
+//! The built-in permission rules of the account requests (PROTOCOL.md 3.3, 6.2):
 //! who may edit which fields of whom, who may lock and unlock, who may delete
 //! their own account, and which accounts nobody may touch.
 //!
-//! These are the spec's fixed rules, not policy-table decisions: upstream
+//! These are the fixed rules of PROTOCOL.md 6.3, not policy-table decisions: upstream
 //! never consults the permission policy for them, and the default policy
 //! could not express them (it makes `user` an item no role owns, and
 //! `authenticated` an invalid role for it, yet upstream lets an
@@ -14,7 +14,7 @@ use authnz_api::{ANONYMOUS_USER_ID, DUMMY_USER_ID, UserId};
 
 use crate::policy::Policy;
 
-/// The superuser role name (spec 6.2).
+/// The superuser role name (PROTOCOL.md 6.2).
 pub const SUPERUSER: &str = "superuser";
 /// The role of locked and not yet verified accounts.
 pub const LOCKED: &str = "locked";
@@ -31,7 +31,7 @@ pub const SUPERUSER_EDITABLE: &[&str] = &[
 ];
 
 /// The built-in anonymous and dummy accounts, which no request may edit or
-/// lock (spec 6.2).
+/// lock (PROTOCOL.md 6.2).
 pub fn is_system_account(user_id: UserId) -> bool {
     user_id == ANONYMOUS_USER_ID || user_id == DUMMY_USER_ID
 }

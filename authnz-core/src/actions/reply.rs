@@ -1,5 +1,5 @@
-//! Building result objects (the `R` of spec 1.8) and the standard user and
-//! session views of spec 3.0. The result object itself is the wire
+//! Building result objects (the `R` of PROTOCOL.md 1.8) and the standard user and
+//! session views of PROTOCOL.md 3.0. The result object itself is the wire
 //! contract's [`Reply`].
 
 use authnz_api::time::to_isoformat;

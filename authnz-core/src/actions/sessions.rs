@@ -1,4 +1,4 @@
-//! Session requests (spec 3.1): `session-new`, `session-exists`,
+//! Session requests (PROTOCOL.md 3.1): `session-new`, `session-exists`,
 //! `session-delete`, `session-delete-userid`.
 
 use std::net::IpAddr;

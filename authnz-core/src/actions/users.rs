@@ -1,4 +1,4 @@
-//! User requests of the foundation (spec 3.3): `user-new`, `user-list`,
+//! User requests of the foundation (PROTOCOL.md 3.3): `user-new`, `user-list`,
 //! `user-lookup-email`, `user-set-emailverified`.
 
 use std::sync::Arc;

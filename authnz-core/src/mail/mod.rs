@@ -5,8 +5,8 @@
 //!
 //! The backends themselves live in `authnz-mail`; the server builds the
 //! configured one at start-up. This module decides who gets what.
-//! Recipients that fail the e-mail pattern of spec 5.4 are dropped, a sender
-//! that fails it stops the send (spec 3.5).
+//! Recipients that fail the e-mail pattern of PROTOCOL.md 5.4 are dropped, a sender
+//! that fails it stops the send (PROTOCOL.md 3.5).
 
 pub mod templates;
 
@@ -198,7 +198,7 @@ pub struct Route {
     pub sender: String,
 }
 
-/// The mail settings of a request are incomplete (spec 3.5 failure 1).
+/// The mail settings of a request are incomplete (PROTOCOL.md 3.5 failure 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IncompleteSettings;
 
@@ -226,7 +226,7 @@ impl MailService {
         })
     }
 
-    /// The effective mailer and sender for a request (spec 3.5 and Q-16).
+    /// The effective mailer and sender for a request (PROTOCOL.md 3.5 and Q-16).
     ///
     /// Without `emailbodyoverrides` the body's mail keys are ignored and the
     /// configuration is used. With it, `emailsender` in the body replaces the
@@ -290,7 +290,7 @@ impl MailService {
     }
 
     /// The message of `kind` for `recipients`, or `None` when the sender
-    /// fails the address pattern or no recipient passes it (spec 3.5 steps
+    /// fails the address pattern or no recipient passes it (PROTOCOL.md 3.5 steps
     /// 1-2; the caller reports a send failure).
     pub fn message(
         &self,

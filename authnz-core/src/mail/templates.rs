@@ -1,4 +1,4 @@
-//! The bodies of the two mails the server sends (spec 3.5): built-in text
+//! The bodies of the two mails the server sends (PROTOCOL.md 3.5): built-in text
 //! and HTML templates for the sign-up verification and the password reset,
 //! each replaceable by a file in `<basedir>/email-templates/`:
 //!
@@ -269,7 +269,7 @@ pub fn render(template: &str, fields: &Fields<'_>, html: bool) -> String {
     out
 }
 
-/// The code as lines of at most 70 characters (spec 3.5).
+/// The code as lines of at most 70 characters (PROTOCOL.md 3.5).
 pub fn wrap_code(code: &str) -> String {
     let chars: Vec<char> = code.chars().collect();
     chars
@@ -279,7 +279,7 @@ pub fn wrap_code(code: &str) -> String {
         .join("\n")
 }
 
-/// The subject of `kind` for `server_name` (spec 3.5, exact).
+/// The subject of `kind` for `server_name` (PROTOCOL.md 3.5, exact).
 pub fn subject(kind: MailKind, server_name: &str) -> String {
     match kind {
         MailKind::Signup => format!("[{server_name}] Please verify your account sign up request"),

@@ -2,7 +2,7 @@
 //!
 //! Every name is interned to a small index. For each (role, item, visibility)
 //! the actions allowed on an owned item and on someone else's item are
-//! precomputed as one bitset each, exactly as `item_actions` of spec 6.3
+//! precomputed as one bitset each, exactly as `item_actions` of PROTOCOL.md 6.3
 //! would compute them (`can_own_items` folded into the owned set). A decision
 //! is then: look up the role, item, visibility and action indices, test a bit,
 //! and apply the visibility/sharing test.
@@ -23,10 +23,10 @@ use super::{AccessQuery, UnknownRole};
 /// At most this many actions (they are bits of a `u64`).
 const MAX_ACTIONS: usize = 64;
 
-/// Roles that skip the visibility/sharing test (spec 6.2).
+/// Roles that skip the visibility/sharing test (PROTOCOL.md 6.2).
 const VISIBILITY_BYPASS_ROLES: [&str; 2] = ["superuser", "staff"];
 
-/// Roles the server's code depends on (spec 6.1).
+/// Roles the server's code depends on (PROTOCOL.md 6.1).
 const REQUIRED_ROLES: [&str; 3] = ["superuser", "anonymous", "locked"];
 
 /// The anonymous user: listing it in `sharedwith` shares with everyone.
@@ -59,7 +59,7 @@ impl Names {
     }
 }
 
-/// What the visibility test of spec 6.3 does with a visibility, by name.
+/// What the visibility test of PROTOCOL.md 6.3 does with a visibility, by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum VisKind {
     Private,
@@ -435,7 +435,7 @@ impl Compiled {
             .map(|(r, name)| r.ok_or_else(|| format!("role_policy: no entry for role \"{name}\"")))
             .collect::<Res<Vec<_>>>()?;
 
-        // The tables: item_actions of spec 6.3 for every combination.
+        // The tables: item_actions of PROTOCOL.md 6.3 for every combination.
         let (ni, nv) = (items.len(), visibilities.len());
         let mut perms = vec![[0 as ActionSet; 2]; roles.len() * ni * nv];
         for (r, role_rules) in rules.iter().enumerate() {

@@ -1,4 +1,4 @@
-//! The permission policy (spec section 6): loading, validating and compiling
+//! The permission policy (PROTOCOL.md 6): loading, validating and compiling
 //! the operator's policy JSON, and the two decisions made with it — "may this
 //! user do this action on this item" (6.3) and "is this value within this
 //! role's limit" (6.4).
@@ -11,7 +11,7 @@
 //! allowed_actions_for_other.public[2]: unknown action "veiw"`). The valid
 //! policy is compiled into index tables ([`compile`]), so a decision is a few
 //! hash lookups and a bit test, with no allocation and no I/O. The database
-//! checks that the spec adds around the pure decision live with the actions
+//! checks that PROTOCOL.md 6.3 adds around the pure decision live with the actions
 //! (`actions::access`).
 //!
 //! Upstream re-reads the file on every decision; this server does not (a
@@ -30,7 +30,7 @@ use std::sync::Arc;
 use authnz_api::UserId;
 use serde_json::Value;
 
-/// The bundled default policy (spec 6.5), also copied into the basedir by
+/// The bundled default policy (PROTOCOL.md 6.5), also copied into the basedir by
 /// the server's auto-setup.
 pub const DEFAULT_POLICY_JSON: &str = include_str!("../../../data/default-permissions-model.json");
 
@@ -40,7 +40,7 @@ pub const DEFAULT_POLICY_ORIGIN: &str = "<bundled default-permissions-model.json
 /// A validated, compiled permission policy. Cloning is cheap.
 #[derive(Debug, Clone)]
 pub struct Policy {
-    /// The `roles` list in file order: seeds the `roles` table (spec 8.4) and
+    /// The `roles` list in file order: seeds the `roles` table (PROTOCOL.md 8.4) and
     /// bounds role changes.
     pub roles: Vec<String>,
     compiled: Arc<compile::Compiled>,
@@ -61,12 +61,12 @@ pub enum PolicyError {
 
 /// A decision asked about a role the policy does not define. Upstream fails
 /// with a `KeyError` here; the requests report `exception when checking the
-/// DB` (spec 6.3, 6.4).
+/// DB` (PROTOCOL.md 6.3, 6.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("unknown role")]
 pub struct UnknownRole;
 
-/// The inputs of the policy half of the access decision (spec 6.3 step 1).
+/// The inputs of the policy half of the access decision (PROTOCOL.md 6.3 step 1).
 #[derive(Debug, Clone, Copy)]
 pub struct AccessQuery<'a> {
     /// The caller.
@@ -135,7 +135,7 @@ impl Policy {
         self.compiled.role(role).is_some()
     }
 
-    /// The policy half of the access decision (spec 6.3 step 1): `granted`.
+    /// The policy half of the access decision (PROTOCOL.md 6.3 step 1): `granted`.
     ///
     /// Unknown items, actions and visibilities are simply not granted; only
     /// an unknown role is an error, as upstream.
@@ -172,7 +172,7 @@ impl Policy {
         })
     }
 
-    /// The limit decision (spec 6.4): true when `value` passes `role`'s limit
+    /// The limit decision (PROTOCOL.md 6.4): true when `value` passes `role`'s limit
     /// `limit_name` (or the role has no such limit).
     pub fn within_limit(
         &self,

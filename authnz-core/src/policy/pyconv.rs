@@ -1,12 +1,12 @@
 //! The comma-separated `target_sharedwith` list of the access decision
-//! (spec 6.3), read with Python's `int()`
+//! (PROTOCOL.md 6.3), read with Python's `int()`
 //! ([`authnz_proto::python::convert`], re-exported here).
 
 use authnz_api::UserId;
 
 pub use authnz_proto::python::convert::{Num, py_float_text, py_int_text, to_float, to_int};
 
-/// The `target_sharedwith` argument (spec 3.7, 6.3): `""` or `none` in any
+/// The `target_sharedwith` argument (PROTOCOL.md 3.7, 6.3): `""` or `none` in any
 /// case means nobody; otherwise comma-separated Python `int()` texts. `None`
 /// when an element is not an integer (upstream: `exception when checking the
 /// DB`). An integer too large for a user id becomes `i64::MIN`, an id no user

@@ -1,9 +1,9 @@
 //! Tests of the policy engine. The access and limit decisions are checked
-//! against a separate, deliberately naive interpreter of spec 6.3/6.4 that
+//! against a separate, deliberately naive interpreter of PROTOCOL.md 6.3/6.4 that
 //! reads the raw policy JSON for every question (no compilation, no indices),
 //! over every role × item × action × visibility × relation combination.
 
-// The table helpers take the spec's seven inputs plus the policy.
+// The table helpers take the seven inputs of PROTOCOL.md 6.3 plus the policy.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -175,7 +175,7 @@ fn access_table_matches_the_spec_interpreter() {
     );
 }
 
-/// The examples spelled out in spec 6.5.
+/// The examples spelled out in PROTOCOL.md 6.5.
 #[test]
 fn spec_examples() {
     let p = Policy::load(None).unwrap();
@@ -238,7 +238,7 @@ fn spec_examples() {
         "shared",
         Relation::SharedWith
     ));
-    // API keys (spec 3.6).
+    // API keys (PROTOCOL.md 3.6).
     for role in ["superuser", "staff", "authenticated"] {
         assert!(
             can(role, "create", "apikey", "private", Relation::Owner),

@@ -1,7 +1,7 @@
 //! E-mail address validation for sign-up and e-mail normalisation
 //! (PROTOCOL.md 5.4, used by `user-new` step 1 and 2).
 //!
-//! Validation runs the spec's steps in order and stops at the first failure;
+//! Validation runs the steps of PROTOCOL.md 5.4 in order and stops at the first failure;
 //! every failure gives the same wire answer ([`FAILURE_INVALID_EMAIL`],
 //! [`MSG_INVALID_EMAIL`]), the [`EmailRejection`] variant only says which
 //! rule fired, for logs and tests. Step 3 (Unicode confusables, upstream's
@@ -311,7 +311,7 @@ mod tests {
         assert!(!matches_address_pattern("a@a_b.com"));
         assert!(!matches_address_pattern("a@exämple.com"));
         assert!(!matches_address_pattern("ä@example.com"));
-        // Python's `$` would take this; the spec says we should not.
+        // Python's `$` would take this; PROTOCOL.md 5.4 says we should not.
         assert!(!matches_address_pattern("a@example.com\n"));
         let label255 = "a".repeat(255);
         let label256 = "a".repeat(256);

@@ -10,7 +10,7 @@
 //! Check 6, the online breach lookup, is deliberately not here: this module
 //! does no I/O. The caller runs it only when
 //! [`PolicyOutcome::passed_local_checks`] is true and reports a hit with
-//! [`PolicyOutcome::record_breach`], which appends the spec's message.
+//! [`PolicyOutcome::record_breach`], which appends the message of PROTOCOL.md 5.1.
 
 use std::collections::HashSet;
 

@@ -1,4 +1,4 @@
-//! The API-key claims object of spec 3.6: building it for a new key (with
+//! The API-key claims object of PROTOCOL.md 3.6: building it for a new key (with
 //! upstream's key order and `json.dumps` text) and reading the claims a
 //! frontend sends back as `apikey_dict`.
 
@@ -64,7 +64,7 @@ pub struct PresentedKey<'a> {
 
 impl<'a> PresentedKey<'a> {
     /// Read `tkn`, `uid` and `rol` from `apikey_dict`. A missing or mistyped
-    /// claim is unhandled upstream (HTTP 400, spec 3.6).
+    /// claim is unhandled upstream (HTTP 400, PROTOCOL.md 3.6).
     pub fn from_dict(dict: &'a Map<String, Value>) -> Result<Self, ActionError> {
         let missing =
             |k: &str| ActionError::Unhandled(format!("apikey_dict: missing or bad '{k}'"));

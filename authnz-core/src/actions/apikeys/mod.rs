@@ -1,4 +1,4 @@
-//! API keys (spec 3.6): session-tied keys (`apikey-new`, `apikey-verify`,
+//! API keys (PROTOCOL.md 3.6): session-tied keys (`apikey-new`, `apikey-verify`,
 //! `apikey-revoke`) and no-session keys with refresh tokens
 //! (`apikey-new-nosession`, `apikey-verify-nosession`,
 //! `apikey-revoke-nosession`, `apikey-revokeall-nosession`,
@@ -37,12 +37,12 @@ const VERIFY_FAILED: (&str, &str) = (
 const REVOKE_PROCESSED: &str = "API key revocation processed.";
 const REFRESH_FAILED: &str = "API key refresh failed. The API key presented does not have a valid \
      refresh token. You may need to login again to generate a new API key.";
-/// Sic: no space after the period (spec 3.6).
+/// Sic: no space after the period (PROTOCOL.md 3.6).
 const REFRESH_FAILED_SIC: &str = "API key refresh failed. The API key presented does not have a \
      valid refresh token.You may need to login again to generate a new API key.";
 
 /// May the caller do `action` on an API key owned by `owner`? (The access
-/// check of spec 6.3 with item `apikey`, visibility `private`, no sharing.)
+/// check of PROTOCOL.md 6.3 with item `apikey`, visibility `private`, no sharing.)
 async fn allowed(
     ctx: &Context,
     user_id: UserId,
