@@ -19,6 +19,7 @@ pub mod offload;
 pub mod passwords;
 pub mod permissions;
 pub mod reply;
+pub mod request_args;
 pub mod sessions;
 pub mod users;
 
@@ -65,6 +66,21 @@ impl ActionError {
     }
 }
 
+/// The arguments of a request of type `kind` as the struct `T` its handler
+/// takes; refused if `T` belongs to another request type.
+fn decode<'a, T: args::Decode<'a>>(
+    kind: RequestType,
+    body: &'a Map<String, Value>,
+) -> Result<T, ActionError> {
+    if T::KIND != kind {
+        return Err(ActionError::internal(
+            "argument decoding",
+            format!("{kind:?} dispatched to the arguments of {:?}", T::KIND),
+        ));
+    }
+    T::decode(body)
+}
+
 /// Run the handler of a request of type `kind` whose `body` passed the
 /// schema check. This `match` is where a request type meets its handler: a
 /// new entry in the request table does not compile until it has one.
@@ -81,14 +97,14 @@ pub async fn run(
             .map(|p| (p.name, p.spec.is_integer_only())),
     )?;
     match kind {
-        SessionNew => sessions::session_new(ctx, body).await,
-        SessionExists => sessions::session_exists(ctx, body).await,
-        SessionDelete => sessions::session_delete(ctx, body).await,
-        SessionDeleteUserid => sessions::session_delete_userid(ctx, body).await,
-        UserLogin => login::user_login(ctx, body).await,
-        UserLogout => login::user_logout(ctx, body).await,
-        UserPasscheck => login::user_passcheck(ctx, body).await,
-        UserPasscheckNosession => login::user_passcheck_nosession(ctx, body).await,
+        SessionNew => sessions::session_new(ctx, decode(kind, body)?).await,
+        SessionExists => sessions::session_exists(ctx, decode(kind, body)?).await,
+        SessionDelete => sessions::session_delete(ctx, decode(kind, body)?).await,
+        SessionDeleteUserid => sessions::session_delete_userid(ctx, decode(kind, body)?).await,
+        UserLogin => login::user_login(ctx, decode(kind, body)?).await,
+        UserLogout => login::user_logout(ctx, decode(kind, body)?).await,
+        UserPasscheck => login::user_passcheck(ctx, decode(kind, body)?).await,
+        UserPasscheckNosession => login::user_passcheck_nosession(ctx, decode(kind, body)?).await,
         UserNew => users::user_new(ctx, body).await,
         UserList => users::user_list(ctx, body).await,
         UserLookupEmail => users::user_lookup_email(ctx, body).await,

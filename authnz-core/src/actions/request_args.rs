@@ -1,0 +1,111 @@
+//! The argument struct of each request type, decoded from the schema-checked
+//! body (the field types are explained in `super::args`). Fields are named
+//! and ordered as the request table's parameters (`RequestType::params`); a
+//! test below fails if the two drift apart, and a handler that names a field
+//! that is not there does not compile.
+
+use authnz_proto::request::RequestType;
+use authnz_proto::schema::Param;
+use serde_json::{Map, Value};
+
+use super::ActionError;
+use super::args::{IntArg, request_args};
+
+request_args! {
+    SessionNew => SessionNewArgs<'a> {
+        ip_address: &'a str,
+        user_agent: &'a str,
+        /// `["int", "None"]` accepts anything.
+        user_id: &'a Value,
+        expires: &'a str,
+        /// `["dict", "None"]` accepts anything.
+        extra_info_json: &'a Value,
+    }
+    SessionExists => SessionExistsArgs<'a> {
+        session_token: &'a str,
+    }
+    SessionDelete => SessionDeleteArgs<'a> {
+        session_token: &'a str,
+    }
+    SessionDeleteUserid => SessionDeleteUseridArgs<'a> {
+        session_token: &'a str,
+        user_id: i64,
+        keep_current_session: bool,
+    }
+    UserLogin => UserLoginArgs<'a> {
+        session_token: &'a str,
+        email: &'a str,
+        password: &'a str,
+    }
+    UserLogout => UserLogoutArgs<'a> {
+        session_token: &'a str,
+        user_id: IntArg<'a>,
+    }
+    UserPasscheck => UserPasscheckArgs<'a> {
+        session_token: &'a str,
+        password: &'a str,
+    }
+    UserPasscheckNosession => UserPasscheckNosessionArgs<'a> {
+        email: &'a str,
+        password: &'a str,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each argument struct has exactly the parameters of its request type,
+    /// in schema order, each in a Rust type that holds its spec.
+    #[test]
+    fn argument_structs_match_the_request_table() {
+        let declared = declared();
+        for (kind, fields) in &declared {
+            let params = kind.params();
+            let names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
+            let wanted: Vec<&str> = params.iter().map(|p| p.name).collect();
+            assert_eq!(names, wanted, "{kind:?}: fields against the schema");
+            for ((name, fits), param) in fields.iter().zip(params) {
+                assert!(
+                    fits(param),
+                    "{kind:?}: the type of field {name} cannot hold {:?} (required: {})",
+                    param.spec,
+                    param.required
+                );
+            }
+        }
+        let mut kinds: Vec<RequestType> = declared.iter().map(|(kind, _)| *kind).collect();
+        let count = kinds.len();
+        kinds.sort_unstable();
+        kinds.dedup();
+        assert_eq!(kinds.len(), count, "one struct per request type");
+    }
+
+    /// Python's rules survive decoding (a boolean is an `int`, the value is
+    /// echoed as given), and a body the schema would have refused is an
+    /// error, not a default.
+    #[test]
+    fn decoding_keeps_python_rules_and_refuses_unchecked_bodies() {
+        use crate::actions::args::Decode;
+        let body = |v: Value| match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        let b = body(serde_json::json!({"session_token": "t", "user_id": true}));
+        let args = UserLogoutArgs::decode(&b).expect("decodes");
+        assert_eq!(args.session_token, "t");
+        assert_eq!(args.user_id.value, 1);
+        assert_eq!(args.user_id.given, &Value::Bool(true));
+        for bad in [
+            serde_json::json!({"session_token": "t"}),
+            serde_json::json!({"session_token": 5, "user_id": 1}),
+            serde_json::json!({"session_token": "t", "user_id": "1"}),
+        ] {
+            assert!(UserLogoutArgs::decode(&body(bad)).is_err());
+        }
+        let b = body(serde_json::json!({
+            "session_token": "t", "user_id": 2, "keep_current_session": 1
+        }));
+        assert!(SessionDeleteUseridArgs::decode(&b).is_err());
+    }
+}
