@@ -105,19 +105,23 @@ pub async fn run(
         UserLogout => login::user_logout(ctx, decode(kind, body)?).await,
         UserPasscheck => login::user_passcheck(ctx, decode(kind, body)?).await,
         UserPasscheckNosession => login::user_passcheck_nosession(ctx, decode(kind, body)?).await,
-        UserNew => users::user_new(ctx, body).await,
-        UserList => users::user_list(ctx, body).await,
-        UserLookupEmail => users::user_lookup_email(ctx, body).await,
-        UserSetEmailverified => users::user_set_emailverified(ctx, body).await,
-        UserChangepass => passwords::user_changepass(ctx, body).await,
-        UserChangepassNosession => passwords::user_changepass_nosession(ctx, body).await,
-        UserResetpass => passwords::user_resetpass(ctx, body).await,
-        UserResetpassNosession => passwords::user_resetpass_nosession(ctx, body).await,
-        UserValidatepass => passwords::user_validatepass(ctx, body).await,
-        UserDelete => account::user_delete(ctx, body).await,
-        UserEdit => account::user_edit(ctx, body).await,
-        UserLock => account::user_lock(ctx, body).await,
-        UserLookupMatch => account::user_lookup_match(ctx, body).await,
+        UserNew => users::user_new(ctx, decode(kind, body)?).await,
+        UserList => users::user_list(ctx, decode(kind, body)?).await,
+        UserLookupEmail => users::user_lookup_email(ctx, decode(kind, body)?).await,
+        UserSetEmailverified => users::user_set_emailverified(ctx, decode(kind, body)?).await,
+        UserChangepass => passwords::user_changepass(ctx, decode(kind, body)?).await,
+        UserChangepassNosession => {
+            passwords::user_changepass_nosession(ctx, decode(kind, body)?).await
+        }
+        UserResetpass => passwords::user_resetpass(ctx, decode(kind, body)?).await,
+        UserResetpassNosession => {
+            passwords::user_resetpass_nosession(ctx, decode(kind, body)?).await
+        }
+        UserValidatepass => passwords::user_validatepass(ctx, decode(kind, body)?).await,
+        UserDelete => account::user_delete(ctx, decode(kind, body)?).await,
+        UserEdit => account::user_edit(ctx, decode(kind, body)?).await,
+        UserLock => account::user_lock(ctx, decode(kind, body)?).await,
+        UserLookupMatch => account::user_lookup_match(ctx, decode(kind, body)?).await,
         InternalUserLock => internal::internal_user_lock(ctx, body).await,
         InternalUserDelete => internal::internal_user_delete(ctx, body).await,
         InternalUserEdit => internal::internal_user_edit(ctx, body).await,

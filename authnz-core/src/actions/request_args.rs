@@ -49,6 +49,84 @@ request_args! {
         email: &'a str,
         password: &'a str,
     }
+    UserNew => UserNewArgs<'a> {
+        full_name: &'a str,
+        email: &'a str,
+        password: &'a str,
+        extra_info: Option<&'a Value>,
+        verify_retry_wait: Option<&'a Value>,
+        system_id: Option<&'a Value>,
+    }
+    UserList => UserListArgs<'a> {
+        /// `["int", "None"]` accepts anything.
+        user_id: &'a Value,
+    }
+    UserLookupEmail => UserLookupEmailArgs<'a> {
+        email: &'a str,
+    }
+    UserSetEmailverified => UserSetEmailverifiedArgs<'a> {
+        email: &'a str,
+    }
+    UserChangepass => UserChangepassArgs<'a> {
+        user_id: IntArg<'a>,
+        session_token: &'a str,
+        full_name: &'a str,
+        email: &'a str,
+        current_password: &'a str,
+        new_password: &'a str,
+    }
+    UserChangepassNosession => UserChangepassNosessionArgs<'a> {
+        user_id: IntArg<'a>,
+        full_name: &'a str,
+        email: &'a str,
+        current_password: &'a str,
+        new_password: &'a str,
+    }
+    UserResetpass => UserResetpassArgs<'a> {
+        email_address: &'a str,
+        new_password: &'a str,
+        session_token: &'a str,
+    }
+    UserResetpassNosession => UserResetpassNosessionArgs<'a> {
+        email_address: &'a str,
+        new_password: &'a str,
+        required_active: bool,
+    }
+    /// The optional policy arguments are accepted but not used (the
+    /// server's policy wins).
+    UserValidatepass => UserValidatepassArgs<'a> {
+        password: &'a str,
+        email: &'a str,
+        full_name: &'a str,
+        min_pass_length: Option<&'a Value>,
+        max_unsafe_similarity: Option<&'a Value>,
+        max_character_frequency: Option<&'a Value>,
+        min_pwned_matches: Option<&'a Value>,
+    }
+    UserDelete => UserDeleteArgs<'a> {
+        email: &'a str,
+        user_id: IntArg<'a>,
+        password: &'a str,
+    }
+    UserEdit => UserEditArgs<'a> {
+        user_id: i64,
+        user_role: &'a str,
+        session_token: &'a str,
+        target_userid: i64,
+        update_dict: &'a Map<String, Value>,
+    }
+    UserLock => UserLockArgs<'a> {
+        user_id: i64,
+        user_role: &'a str,
+        session_token: &'a str,
+        target_userid: i64,
+        action: &'a str,
+    }
+    UserLookupMatch => UserLookupMatchArgs<'a> {
+        by: &'a str,
+        /// `Any`: anything but null.
+        r#match = "match": &'a Value,
+    }
 }
 
 #[cfg(test)]
