@@ -127,6 +127,37 @@ request_args! {
         /// `Any`: anything but null.
         r#match = "match": &'a Value,
     }
+    InternalUserLock => InternalUserLockArgs<'a> {
+        target_userid: i64,
+        action: &'a str,
+    }
+    InternalUserDelete => InternalUserDeleteArgs {
+        target_userid: i64,
+    }
+    InternalUserEdit => InternalUserEditArgs<'a> {
+        target_userid: i64,
+        update_dict: &'a Map<String, Value>,
+    }
+    InternalSessionEdit => InternalSessionEditArgs<'a> {
+        target_session_token: &'a str,
+        update_dict: &'a Map<String, Value>,
+    }
+    UserCheckAccess => UserCheckAccessArgs<'a> {
+        user_id: i64,
+        user_role: &'a str,
+        action: &'a str,
+        target_name: &'a str,
+        target_owner: i64,
+        target_visibility: &'a str,
+        target_sharedwith: &'a str,
+    }
+    UserCheckLimit => UserCheckLimitArgs<'a> {
+        user_id: i64,
+        user_role: &'a str,
+        limit_name: &'a str,
+        /// `Any`: anything but null.
+        value_to_check: &'a Value,
+    }
 }
 
 #[cfg(test)]
