@@ -158,6 +158,77 @@ request_args! {
         /// `Any`: anything but null.
         value_to_check: &'a Value,
     }
+    ApikeyNew => ApikeyNewArgs<'a> {
+        issuer: &'a Value,
+        audience: &'a Value,
+        /// `["str", "list"]`: a string or a list of strings.
+        subject: &'a Value,
+        /// `["str", "int"]`.
+        apiversion: &'a Value,
+        expires_days: i64,
+        /// `["float", "int"]`.
+        not_valid_before: &'a Value,
+        user_id: i64,
+        user_role: &'a str,
+        ip_address: &'a str,
+        user_agent: &'a str,
+        session_token: &'a str,
+    }
+    ApikeyVerify => ApikeyVerifyArgs<'a> {
+        apikey_dict: &'a Map<String, Value>,
+        user_id: i64,
+        user_role: &'a str,
+    }
+    ApikeyRevoke => ApikeyRevokeArgs<'a> {
+        apikey_dict: &'a Map<String, Value>,
+        user_id: i64,
+        user_role: &'a str,
+    }
+    ApikeyNewNosession => ApikeyNewNosessionArgs<'a> {
+        issuer: &'a Value,
+        audience: &'a Value,
+        /// `["str", "list"]`: a string or a list of strings.
+        subject: &'a Value,
+        /// `["str", "int"]`.
+        apiversion: &'a Value,
+        expires_seconds: i64,
+        /// `["float", "int"]`.
+        not_valid_before: &'a Value,
+        user_id: i64,
+        user_role: &'a str,
+        ip_address: &'a str,
+        refresh_expires: i64,
+        /// `["float", "int"]`.
+        refresh_nbf: &'a Value,
+    }
+    ApikeyVerifyNosession => ApikeyVerifyNosessionArgs<'a> {
+        apikey_dict: &'a Map<String, Value>,
+        user_id: i64,
+        user_role: &'a str,
+    }
+    ApikeyRevokeNosession => ApikeyRevokeNosessionArgs<'a> {
+        apikey_dict: &'a Map<String, Value>,
+        user_id: i64,
+        user_role: &'a str,
+    }
+    ApikeyRevokeallNosession => ApikeyRevokeallNosessionArgs<'a> {
+        apikey_dict: &'a Map<String, Value>,
+        user_id: i64,
+        user_role: &'a str,
+    }
+    ApikeyRefreshNosession => ApikeyRefreshNosessionArgs<'a> {
+        apikey_dict: &'a Map<String, Value>,
+        user_id: i64,
+        user_role: &'a str,
+        refresh_token: &'a str,
+        ip_address: &'a str,
+        expires_seconds: i64,
+        /// `["int", "float"]`.
+        not_valid_before: &'a Value,
+        refresh_expires: i64,
+        /// `["int", "float"]`.
+        refresh_nbf: &'a Value,
+    }
 }
 
 #[cfg(test)]
