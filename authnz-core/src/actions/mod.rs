@@ -138,8 +138,8 @@ pub async fn run(
             apikeys::apikey_revokeall_nosession(ctx, decode(kind, body)?).await
         }
         ApikeyRefreshNosession => apikeys::apikey_refresh_nosession(ctx, decode(kind, body)?).await,
-        UserSendemailSignup => email::user_sendemail_signup(ctx, body).await,
-        UserSendemailForgotpass => email::user_sendemail_forgotpass(ctx, body).await,
-        UserSetEmailsent => email::user_set_emailsent(ctx, body).await,
+        UserSendemailSignup => email::user_sendemail_signup(ctx, decode(kind, body)?).await,
+        UserSendemailForgotpass => email::user_sendemail_forgotpass(ctx, decode(kind, body)?).await,
+        UserSetEmailsent => email::user_set_emailsent(ctx, decode(kind, body)?).await,
     }
 }

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use super::ActionError;
 use super::args::{IntArg, request_args};
+use crate::mail::MailSettings;
 
 request_args! {
     SessionNew => SessionNewArgs<'a> {
@@ -229,7 +230,62 @@ request_args! {
         /// `["int", "float"]`.
         refresh_nbf: &'a Value,
     }
+    /// `server_verify_url` is needed only without a non-empty
+    /// `account_verify_url` string (the handler checks it).
+    UserSendemailSignup => UserSendemailSignupArgs<'a> {
+        email_address: &'a str,
+        session_token: &'a str,
+        created_info: &'a Map<String, Value>,
+        server_name: &'a str,
+        server_baseurl: &'a str,
+        verification_token: &'a str,
+        verification_expiry: i64,
+        server_verify_url: Option<&'a Value>,
+        account_verify_url: Option<&'a Value>,
+        emailuser: Option<&'a Value>,
+        emailpass: Option<&'a Value>,
+        emailserver: Option<&'a Value>,
+        emailport: Option<&'a Value>,
+        emailsender: Option<&'a Value>,
+    }
+    UserSendemailForgotpass => UserSendemailForgotpassArgs<'a> {
+        email_address: &'a str,
+        session_token: &'a str,
+        server_name: &'a str,
+        server_baseurl: &'a str,
+        password_forgot_url: &'a str,
+        verification_token: &'a str,
+        verification_expiry: i64,
+        emailuser: Option<&'a Value>,
+        emailpass: Option<&'a Value>,
+        emailserver: Option<&'a Value>,
+        emailport: Option<&'a Value>,
+        emailsender: Option<&'a Value>,
+    }
+    UserSetEmailsent => UserSetEmailsentArgs<'a> {
+        email: &'a str,
+        email_type: &'a str,
+    }
 }
+
+/// The mail settings of a send request's arguments.
+macro_rules! mail_settings {
+    ($($name:ident)*) => {$(
+        impl<'a> $name<'a> {
+            /// The request's optional mail settings.
+            pub fn mail_settings(&self) -> MailSettings<'a> {
+                MailSettings {
+                    emailuser: self.emailuser,
+                    emailpass: self.emailpass,
+                    emailserver: self.emailserver,
+                    emailport: self.emailport,
+                    emailsender: self.emailsender,
+                }
+            }
+        }
+    )*};
+}
+mail_settings!(UserSendemailSignupArgs UserSendemailForgotpassArgs);
 
 #[cfg(test)]
 mod tests {
