@@ -17,23 +17,6 @@ use serde_json::{Map, Value};
 
 use super::ActionError;
 
-/// A string argument, or "" if absent or not a string. (Being replaced by
-/// the argument structs.)
-pub fn str_arg<'a>(body: &'a Map<String, Value>, key: &str) -> &'a str {
-    body.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
-/// An `int` argument by key. (Being replaced by the argument structs.)
-pub fn int_arg(body: &Map<String, Value>, key: &str) -> Option<i64> {
-    body.get(key).and_then(py_int)
-}
-
-/// A `bool` argument by key (false if absent). (Being replaced by the
-/// argument structs.)
-pub fn bool_arg(body: &Map<String, Value>, key: &str) -> bool {
-    body.get(key).and_then(Value::as_bool).unwrap_or(false)
-}
-
 /// An argument that passed an `int` spec: integers, and booleans as 0/1
 /// (Python `bool` is an `int`).
 pub fn py_int(v: &Value) -> Option<i64> {
@@ -44,6 +27,10 @@ pub fn py_int(v: &Value) -> Option<i64> {
     }
 }
 
+/// A field of an argument struct: its wire name, and whether its Rust type
+/// can hold a parameter ([`FromArg::fits`]).
+pub type Field = (&'static str, fn(&Param) -> bool);
+
 /// The typed arguments of one request type, decoded from its body after the
 /// schema check (and the 64-bit range check) passed. Implemented by
 /// [`request_args!`] for each struct of `super::request_args`.
@@ -53,7 +40,7 @@ pub trait Decode<'a>: Sized {
     /// Each field: its wire name, and whether the field's Rust type can hold
     /// a parameter (its spec, required or not). A test ties these to the
     /// request table.
-    const FIELDS: &'static [(&'static str, fn(&Param) -> bool)];
+    const FIELDS: &'static [Field];
     /// Decode a schema-checked body. A body that did not pass the schema is
     /// refused with an error, never read with defaults.
     fn decode(body: &'a Map<String, Value>) -> Result<Self, ActionError>;
@@ -70,7 +57,7 @@ pub trait FromArg<'a>: Sized {
 
 /// The fields of the argument struct `T` (for the tie test).
 #[cfg(test)]
-pub(crate) fn fields_of<'a, T: Decode<'a>>() -> &'static [(&'static str, fn(&Param) -> bool)] {
+pub(crate) fn fields_of<'a, T: Decode<'a>>() -> &'static [Field] {
     T::FIELDS
 }
 
@@ -183,7 +170,7 @@ macro_rules! request_args {
     (@impl2 $kind:ident $name:ident [$($lt:lifetime)?] ($l:lifetime $($rest:lifetime)?) { $($field:ident $(= $wire:literal)? : $ty:ty),* }) => {
         impl<$l> $crate::actions::args::Decode<$l> for $name $(<$lt>)? {
             const KIND: RequestType = RequestType::$kind;
-            const FIELDS: &'static [(&'static str, fn(&Param) -> bool)] = &[
+            const FIELDS: &'static [$crate::actions::args::Field] = &[
                 $((
                     request_args!(@wire $field $($wire)?),
                     <$ty as $crate::actions::args::FromArg<$l>>::fits,
@@ -219,7 +206,7 @@ macro_rules! request_args {
 
         /// Every declared argument struct: its request type and fields.
         #[cfg(test)]
-        pub(crate) fn declared() -> Vec<(RequestType, &'static [(&'static str, fn(&Param) -> bool)])> {
+        pub(crate) fn declared() -> Vec<(RequestType, &'static [$crate::actions::args::Field])> {
             vec![$((
                 RequestType::$kind,
                 $crate::actions::args::fields_of::<$name>(),

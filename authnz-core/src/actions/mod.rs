@@ -2,7 +2,8 @@
 //! types themselves, with their schemas, are the request table of
 //! `authnz_proto::request`.
 //!
-//! An action takes the [`Context`] and the schema-checked `body` and returns a
+//! An action takes the [`Context`] and its argument struct (of
+//! [`request_args`], decoded from the schema-checked body) and returns a
 //! [`reply::Reply`] (the result object `R` of PROTOCOL.md 1.8). Actions never touch
 //! HTTP, Fernet or SQL: they speak domain types and the storage traits.
 //! An [`ActionError`] is an "unhandled" failure that the wire reports as 400

@@ -5,7 +5,6 @@
 //! that is not there does not compile.
 
 use authnz_proto::request::RequestType;
-use authnz_proto::schema::Param;
 use serde_json::{Map, Value};
 
 use super::ActionError;
@@ -315,6 +314,9 @@ mod tests {
         kinds.sort_unstable();
         kinds.dedup();
         assert_eq!(kinds.len(), count, "one struct per request type");
+        let mut all = RequestType::ALL.to_vec();
+        all.sort_unstable();
+        assert_eq!(kinds, all, "every request type has its argument struct");
     }
 
     /// Python's rules survive decoding (a boolean is an `int`, the value is
