@@ -50,6 +50,10 @@ impl Harness for SqlHarness {
         Stores::from_store(self.store.clone())
     }
 
+    fn signing_keys(&self) -> Option<Arc<dyn authnz_api::SigningKeyStore>> {
+        Some(self.store.clone())
+    }
+
     async fn teardown(self: Box<Self>) {
         self.store.close().await;
         match self.cleanup {
