@@ -25,6 +25,7 @@ pub mod cleanup;
 pub mod config;
 pub mod context;
 pub mod http;
+pub mod jwt;
 pub mod limiter;
 pub mod lockout;
 pub mod mail;
