@@ -59,5 +59,5 @@ pub(crate) async fn delete_signing_key<D: SqlDialect>(
     kid: &str,
 ) -> Result<u64, SqlStoreError> {
     let sql = sql!(D, "DELETE FROM jwt_signing_keys WHERE kid = ?");
-    Ok(db::execute(pool, sql, args![kid]).await?)
+    db::execute(pool, sql, args![kid]).await
 }
