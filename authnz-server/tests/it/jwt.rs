@@ -200,6 +200,27 @@ async fn refusals(backend: Backend, test: &str) {
         &issue(&s, "no-such-session", "billing", 60).await,
         "does not exist",
     );
+    // A signed-up user who is not verified yet is inactive.
+    let env = s
+        .call(
+            "user-new",
+            json!({"full_name": "Not Yet", "email": "notyet@example.org", "password": "Plover-Quince-Sextant-77"}),
+        )
+        .await;
+    assert_eq!(env["success"], json!(true), "{env}");
+    let inactive_id = env["response"]["user_id"].clone();
+    let inactive = s.new_session(inactive_id).await;
+    assert_refused(&issue(&s, &inactive, "billing", 60).await, "not active");
+    // An active user who is not an admin gets a token with their role.
+    let uid = s
+        .verified_user("member@example.org", "Gannet-Marlin-Obelisk-91")
+        .await;
+    let member = s.new_session(json!(uid)).await;
+    let jwks = fetch_jwks(&s).await;
+    let (_, claims) = verify(&jwt_of(&issue(&s, &member, "billing", 60).await), &jwks).unwrap();
+    assert_eq!(claims["sub"], json!(uid.to_string()));
+    assert_eq!(claims["role"], json!("authenticated"));
+
     let session = admin_session(&s).await;
     assert_refused(&issue(&s, &session, "", 60).await, "audience");
     assert_refused(&issue(&s, &session, "a\u{7}b", 60).await, "audience");
@@ -376,6 +397,27 @@ async fn private_keys_are_sealed_with_the_secret() {
     let session = admin_session(&other).await;
     assert_refused(&issue(&other, &session, "billing", 60).await, "signing key");
     other.stop().await;
+    db.drop_db().await;
+}
+
+/// A rotation stamps the new key after the newest stored one even when the
+/// rotating host's clock is behind, so the new key is the current one.
+#[tokio::test]
+async fn rotation_with_a_clock_behind_still_makes_the_newest_key() {
+    let Some(db) = TestDb::new(Backend::Sqlite, "jwt_clock_behind").await else {
+        return;
+    };
+    let s = TestServer::start(&db).await;
+    let jwt = &s.built.state.ctx.jwt;
+    let first = jwt.stored().await.unwrap()[0].clone();
+    let behind = first.1 - TimeDelta::days(1);
+    let rotation = jwt.rotate(behind).await.unwrap();
+    let stored = jwt.stored().await.unwrap();
+    assert_eq!(stored[0].0, rotation.kid);
+    assert!(stored[0].1 > first.1);
+    assert_eq!(stored[1].0, first.0);
+    assert_eq!(jwt.current_kid().await.unwrap(), rotation.kid);
+    s.stop().await;
     db.drop_db().await;
 }
 
