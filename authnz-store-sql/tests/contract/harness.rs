@@ -147,7 +147,7 @@ impl Drop for TempDir {
     }
 }
 
-/// The tables of spec 8.1, sorted (with authnz's `jwt_signing_keys`).
+/// The tables of PROTOCOL.md 8.1, sorted (with authnz's `jwt_signing_keys`).
 pub const TABLES: [&str; 9] = [
     "apikeys",
     "apikeys_nosession",
@@ -160,7 +160,7 @@ pub const TABLES: [&str; 9] = [
     "users",
 ];
 
-/// Index names of spec 8.1 (`ix_<table>_<column>`).
+/// Index names of PROTOCOL.md 8.1 (`ix_<table>_<column>`).
 pub const SPEC_INDEXES: [&str; 22] = [
     "ix_users_system_id",
     "ix_users_full_name",
