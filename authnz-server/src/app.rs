@@ -58,6 +58,8 @@ pub enum StartupError {
     Initialize(#[source] StoreError),
     #[error("cannot write the admin credentials file")]
     Credentials(#[source] AutosetupError),
+    #[error("cannot set up the JWT signing keys")]
+    SigningKeys(#[source] crate::jwt::JwtError),
 }
 
 /// Who the first-run superuser is (PROTOCOL.md 7.5 step 6).
@@ -128,6 +130,8 @@ pub struct ServerOptions {
     pub breach_check_url: Option<String>,
     /// The mail backend and its settings.
     pub mail: MailOptions,
+    /// The signed tokens of `session-jwt-issue` ([`crate::jwt`]).
+    pub jwt: crate::jwt::JwtSettings,
 }
 
 /// A server ready to accept connections.
@@ -177,6 +181,13 @@ pub async fn build(opts: &ServerOptions) -> Result<Built, StartupError> {
         opts.clock.now(),
     )
     .await?;
+    // A first signing key, if none is stored (a database made before this
+    // feature, or by upstream). Not fatal: only `session-jwt-issue` needs it.
+    match ctx.jwt.ensure_key(opts.clock.now()).await {
+        Ok(Some(kid)) => tracing::info!(kid = %kid, "made the first JWT signing key"),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot make a JWT signing key"),
+    }
     match crate::lockout::resume(&ctx).await {
         Ok((lifted, armed)) if lifted + armed > 0 => {
             tracing::info!(
@@ -314,6 +325,10 @@ pub async fn context_parts(
         sleeper: opts.sleeper.clone(),
         pii_salt: Arc::from(opts.pii_salt.as_str()),
         mail: Arc::new(mail),
+        jwt: Arc::new(
+            crate::jwt::JwtKeys::new(store.clone(), &opts.secret, opts.jwt.clone())
+                .map_err(StartupError::SigningKeys)?,
+        ),
     };
     Ok(ContextParts {
         ctx,

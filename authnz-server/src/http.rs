@@ -111,7 +111,14 @@ async fn dispatch(State(st): State<Arc<AppState>>, req: Request) -> Response {
                 .map(|ConnectInfo(a)| a.ip());
             health(&st, peer).await
         }
-        ("/" | "/health", _) => error(ProtocolError::MethodNotAllowed),
+        (JWKS_PATH, &Method::GET) => {
+            let peer = req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(a)| a.ip());
+            jwks(&st, peer).await
+        }
+        ("/" | "/health" | JWKS_PATH, _) => error(ProtocolError::MethodNotAllowed),
         _ => error(ProtocolError::NotFound),
     }
 }
@@ -238,6 +245,42 @@ pub async fn process(st: &AppState, value: Value) -> Result<Value, ProtocolError
         }
     }
     Ok(response)
+}
+
+/// Where the public keys of the signed tokens are published (not upstream).
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// `GET /.well-known/jwks.json` (not upstream): the JSON Web Key Set of the
+/// published JWT signing keys (public members only), counted like
+/// `/health` by the caller's address when rate limiting is on. Verifiers
+/// may cache it for the key reload interval (`jwtkeyreload`). 503 when the
+/// keys cannot be read.
+async fn jwks(st: &AppState, peer: Option<IpAddr>) -> Response {
+    if let Some(limiter) = &st.limiter {
+        let peer = peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        if let Verdict::Limited { retry_after_secs } = limiter.check_health(peer).await {
+            return error(ProtocolError::TooManyRequests { retry_after_secs });
+        }
+    }
+    let (status, body) = match tokio::time::timeout(HEALTH_TIMEOUT, st.ctx.jwt.jwks()).await {
+        Ok(Ok(set)) => (StatusCode::OK, set.to_string()),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "JWKS: cannot read the signing keys");
+            (StatusCode::SERVICE_UNAVAILABLE, "{\"keys\":[]}".to_owned())
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "{\"keys\":[]}".to_owned()),
+    };
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(APPLICATION_JSON),
+    );
+    let max_age = st.ctx.jwt.settings().reload_interval.as_secs();
+    if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
+        resp.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    resp
 }
 
 /// `GET /health` (PROTOCOL.md 9.1): rate limited by the caller's TCP address when

@@ -9,8 +9,8 @@
 use async_trait::async_trait;
 use authnz_api::{
     ApiKeyRef, ApiKeyStore, ColumnValue, InitialData, NewUser, NoSessionApiKey, Role, RoleStore,
-    Session, SessionApiKey, SessionStore, StoreError, User, UserColumn, UserId, UserPatch,
-    UserStore,
+    Session, SessionApiKey, SessionStore, SigningKeyRecord, SigningKeyStore, StoreError, User,
+    UserColumn, UserId, UserPatch, UserStore,
 };
 use std::time::Duration;
 
@@ -393,6 +393,35 @@ impl RoleStore for SqlStore {
 
     async fn initialize(&self, data: &InitialData, now: NaiveDateTime) -> Result<bool, StoreError> {
         dispatch!(self, roles::initialize(data, now))
+    }
+}
+
+#[async_trait]
+impl SigningKeyStore for SqlStore {
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        dispatch!(self, signing_keys::signing_keys())
+    }
+
+    async fn add_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        if [
+            &key.kid,
+            &key.algorithm,
+            &key.public_key,
+            &key.sealed_private_key,
+        ]
+        .iter()
+        .any(|t| has_nul(t))
+        {
+            return Err(nul_refused());
+        }
+        dispatch!(self, signing_keys::add_signing_key(key))
+    }
+
+    async fn delete_signing_key(&self, kid: &str) -> Result<u64, StoreError> {
+        if has_nul(kid) {
+            return Ok(0);
+        }
+        dispatch!(self, signing_keys::delete_signing_key(kid))
     }
 }
 

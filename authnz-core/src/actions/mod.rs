@@ -15,6 +15,7 @@ pub mod apikeys;
 pub mod args;
 pub mod email;
 pub mod internal;
+pub mod jwt;
 pub mod login;
 pub mod offload;
 pub mod passwords;
@@ -102,6 +103,7 @@ pub async fn run(
         SessionExists => sessions::session_exists(ctx, decode(kind, body)?).await,
         SessionDelete => sessions::session_delete(ctx, decode(kind, body)?).await,
         SessionDeleteUserid => sessions::session_delete_userid(ctx, decode(kind, body)?).await,
+        SessionJwtIssue => jwt::session_jwt_issue(ctx, decode(kind, body)?).await,
         UserLogin => login::user_login(ctx, decode(kind, body)?).await,
         UserLogout => login::user_logout(ctx, decode(kind, body)?).await,
         UserPasscheck => login::user_passcheck(ctx, decode(kind, body)?).await,

@@ -32,6 +32,11 @@ request_args! {
         user_id: i64,
         keep_current_session: bool,
     }
+    SessionJwtIssue => SessionJwtIssueArgs<'a> {
+        session_token: &'a str,
+        audience: &'a str,
+        expires_seconds: i64,
+    }
     UserLogin => UserLoginArgs<'a> {
         session_token: &'a str,
         email: &'a str,
