@@ -21,19 +21,19 @@ use crate::config::{
     AutosetupError, GENERATED_PASSWORD_BYTES, RandomError, USER_GENERATED_PASSWORD_MARKER,
     random_urlsafe_token, write_admin_credentials,
 };
-use crate::context::{Context, LockoutSettings};
 use crate::http::AppState;
 use crate::limiter::RequestLimiter;
 use crate::mail::{MailOptions, MailSetupError};
-use crate::passwords::{HashError, HashParams, PasswordHasher};
-use crate::policy::Policy;
 use crate::ratelimit::RateLimitsConfig;
 use crate::replay::ReplayCheck;
 use crate::serving::HttpLimits;
 use crate::session_cache::CachedStore;
-use crate::sleeper::Sleeper;
-use crate::validate::{PasswordPolicy, Validators};
 use authnz_core::breach::BreachLookup;
+use authnz_core::context::{Context, LockoutSettings};
+use authnz_core::passwords::{HashError, HashParams, PasswordHasher};
+use authnz_core::policy::Policy;
+use authnz_core::sleeper::Sleeper;
+use authnz_core::validate::{PasswordPolicy, Validators};
 use authnz_proto::codec::Codec;
 
 /// Why the server could not be built (start-up stops). Each variant says
@@ -59,7 +59,7 @@ pub enum StartupError {
     #[error("cannot write the admin credentials file")]
     Credentials(#[source] AutosetupError),
     #[error("cannot set up the JWT signing keys")]
-    SigningKeys(#[source] crate::jwt::JwtError),
+    SigningKeys(#[source] authnz_core::jwt::JwtError),
 }
 
 /// Who the first-run superuser is (PROTOCOL.md 7.5 step 6).
@@ -130,8 +130,8 @@ pub struct ServerOptions {
     pub breach_check_url: Option<String>,
     /// The mail backend and its settings.
     pub mail: MailOptions,
-    /// The signed tokens of `session-jwt-issue` ([`crate::jwt`]).
-    pub jwt: crate::jwt::JwtSettings,
+    /// The signed tokens of `session-jwt-issue` ([`authnz_core::jwt`]).
+    pub jwt: authnz_core::jwt::JwtSettings,
 }
 
 /// A server ready to accept connections.
@@ -188,7 +188,7 @@ pub async fn build(opts: &ServerOptions) -> Result<Built, StartupError> {
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e, "cannot make a JWT signing key"),
     }
-    match crate::lockout::resume(&ctx).await {
+    match authnz_core::lockout::resume(&ctx).await {
         Ok((lifted, armed)) if lifted + armed > 0 => {
             tracing::info!(
                 lifted,
@@ -258,8 +258,8 @@ pub async fn context_parts(
         .await
         .map_err(StartupError::Mailer)?;
     let validators = Validators::load(
-        &crate::validate::fqdn::detect_fqdn(),
-        crate::validate::PublicSuffixList::default_cache_path().as_deref(),
+        &authnz_core::validate::fqdn::detect_fqdn(),
+        authnz_core::validate::PublicSuffixList::default_cache_path().as_deref(),
         std::time::SystemTime::now(),
     );
     let mut users: Arc<dyn UserStore> = store.clone();
@@ -326,7 +326,7 @@ pub async fn context_parts(
         pii_salt: Arc::from(opts.pii_salt.as_str()),
         mail: Arc::new(mail),
         jwt: Arc::new(
-            crate::jwt::JwtKeys::new(store.clone(), &opts.secret, opts.jwt.clone())
+            authnz_core::jwt::JwtKeys::new(store.clone(), &opts.secret, opts.jwt.clone())
                 .map_err(StartupError::SigningKeys)?,
         ),
     };

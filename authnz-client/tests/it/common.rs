@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use authnz_api::{MemoryLoginThrottle, MemoryRateLimiter, MemoryReplayGuard, SystemClock};
 use authnz_client::{Client, Key};
+use authnz_core::context::LockoutSettings;
+use authnz_core::passwords::HashParams;
+use authnz_core::policy::Policy;
+use authnz_core::sleeper::ManualSleeper;
 use authnz_server::app::{AdminSeed, Built, ServerOptions, SessionPlacement, build, serve};
-use authnz_server::context::LockoutSettings;
 use authnz_server::mail::MailOptions;
-use authnz_server::passwords::HashParams;
-use authnz_server::policy::Policy;
 use authnz_server::ratelimit::{RateLimitsConfig, parse_ratelimits};
-use authnz_server::sleeper::ManualSleeper;
 use authnz_store_sql::SqlOptions;
 use tokio::net::TcpListener;
 
@@ -102,7 +102,7 @@ impl Server {
                 dir.path().join("mail-outbox"),
                 dir.path().join("email-templates"),
             ),
-            jwt: authnz_server::jwt::JwtSettings::default(),
+            jwt: authnz_core::jwt::JwtSettings::default(),
         };
         let built = build(&opts).await.expect("server builds");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

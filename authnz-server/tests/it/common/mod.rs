@@ -8,14 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authnz_api::{Clock, MemoryLoginThrottle, MemoryRateLimiter, MemoryReplayGuard, SystemClock};
+use authnz_core::context::LockoutSettings;
+use authnz_core::passwords::HashParams;
+use authnz_core::policy::Policy;
+use authnz_core::sleeper::ManualSleeper;
 use authnz_proto::codec::Codec;
 use authnz_server::app::{AdminSeed, Built, ServerOptions, SessionPlacement, build, serve};
-use authnz_server::context::LockoutSettings;
 use authnz_server::mail::MailOptions;
-use authnz_server::passwords::HashParams;
-use authnz_server::policy::Policy;
 use authnz_server::ratelimit::{AGGRESSIVE_LIMITS, RateLimitsConfig};
-use authnz_server::sleeper::ManualSleeper;
 use authnz_store_sql::SqlOptions;
 #[cfg(feature = "mysql")]
 use authnz_store_sql::testing::MySqlDatabase;
@@ -183,7 +183,7 @@ pub fn options(db: &TestDb, basedir: &std::path::Path, clock: Arc<dyn Clock>) ->
             basedir.join("mail-outbox"),
             basedir.join("email-templates"),
         ),
-        jwt: authnz_server::jwt::JwtSettings::default(),
+        jwt: authnz_core::jwt::JwtSettings::default(),
     }
 }
 
