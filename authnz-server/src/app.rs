@@ -127,6 +127,20 @@ pub struct ServerOptions {
     pub breach_check_url: Option<String>,
     /// The mail backend and its settings.
     pub mail: MailOptions,
+    /// `GET /metrics` (`metrics`, `metricstoken`, `metricslisten`).
+    pub metrics: MetricsOptions,
+}
+
+/// Who gets `GET /metrics`, and where.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsOptions {
+    /// `metrics`: keep and serve metrics at all.
+    pub enabled: bool,
+    /// `metricstoken`: required as `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// `metricslisten` is set: `/metrics` is served on its own listener
+    /// ([`crate::http::metrics_router`]) and not on the protocol's.
+    pub own_listener: bool,
 }
 
 /// A server ready to accept connections.
@@ -187,7 +201,16 @@ pub async fn build(opts: &ServerOptions) -> Result<Built, StartupError> {
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "cannot resume automatic account locks"),
     }
+    let telemetry = opts.metrics.enabled.then(|| {
+        let t = crate::telemetry::Telemetry::new(opts.metrics.token.as_deref());
+        t.spawn_upkeep();
+        t
+    });
     let state = Arc::new(AppState {
+        telemetry,
+        metrics_on_main: !opts.metrics.own_listener,
+        session_cache: session_cache.clone(),
+        database_backend: store.dialect().name(),
         ctx,
         codec: Codec::new(&opts.secret),
         allowed_hosts: opts.allowed_hosts.clone(),

@@ -37,6 +37,7 @@ pub mod serving;
 pub mod session_cache;
 pub mod shared;
 pub mod sleeper;
+pub mod telemetry;
 pub mod tls;
 pub mod validate;
 pub mod warn_gate;

@@ -19,6 +19,7 @@ mod fernet_vectors;
 mod flow;
 mod http_limits;
 mod log_injection;
+mod metrics;
 mod multi_instance;
 mod policy_cli;
 mod protocol;
