@@ -284,9 +284,6 @@ pub async fn process(st: &AppState, value: Value) -> Result<Value, ProtocolError
                 (envelope(reply.into_map(), reqid.clone()), success)
             }
             Err(e) => {
-                if st.telemetry.is_some() {
-                    count_store_error(st, &e);
-                }
                 tracing::warn!(request = %LogText(name), error = %e, "request failed with an unhandled error");
                 return Err(ProtocolError::BadRequest);
             }
@@ -309,33 +306,6 @@ pub async fn process(st: &AppState, value: Value) -> Result<Value, ProtocolError
         }
     }
     Ok(response)
-}
-
-/// Count a storage failure under the backend it came from: Redis when its
-/// driver error says so, else the auth database.
-fn count_store_error(st: &AppState, e: &crate::actions::ActionError) {
-    use authnz_api::StoreError;
-    let crate::actions::ActionError::Store(
-        StoreError::Backend { source } | StoreError::Unavailable { source },
-    ) = e
-    else {
-        return;
-    };
-    #[cfg(feature = "redis")]
-    let backend = if source
-        .downcast_ref::<authnz_store_redis::RedisStoreError>()
-        .is_some()
-    {
-        "redis"
-    } else {
-        st.database_backend
-    };
-    #[cfg(not(feature = "redis"))]
-    let backend = {
-        let _ = source;
-        st.database_backend
-    };
-    metrics::counter!(names::STORE_ERRORS, "backend" => backend).increment(1);
 }
 
 /// `GET /metrics`: 404 unless metrics are on, the host is allowed, the

@@ -447,3 +447,68 @@ async fn no_client_data_in_any_label() {
     s.stop().await;
     db.drop_db().await;
 }
+
+/// Storage failures count under their backend, and the health gauges
+/// follow: sessions in a private Redis that is then stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_errors_and_health_by_backend() {
+    use authnz_store_redis::testing::PrivateRedis;
+    use authnz_store_redis::{RedisBackend, RedisOptions};
+    let test = "metrics::store_errors";
+    let Some(db) = TestDb::new(Backend::Postgres, test).await else {
+        return;
+    };
+    let Some(mut redis) = PrivateRedis::start(test) else {
+        db.drop_db().await;
+        return;
+    };
+    let options = RedisOptions {
+        timeout: std::time::Duration::from_millis(300),
+        reconnect_retries: 0,
+        tls_root_pem: None,
+    };
+    let backend = RedisBackend::connect(&redis.url(), "metrics:", options)
+        .await
+        .expect("connect");
+    let s = TestServer::start_with(&db, Arc::new(SystemClock), |o| {
+        crate::common::on_redis(o, &backend);
+    })
+    .await;
+    let token = s.new_session(Value::Null).await;
+    let before = samples(&scrape(&s).await);
+    assert_eq!(value(&before, "authnz_backend_up{backend=\"redis\"}"), 1.0);
+    assert_eq!(
+        value(&before, "authnz_backend_up{backend=\"postgres\"}"),
+        1.0
+    );
+    assert_eq!(
+        value(&before, "authnz_store_errors_total{backend=\"redis\"}"),
+        0.0
+    );
+
+    redis.stop();
+    for _ in 0..3 {
+        let env = s
+            .call("session-exists", json!({"session_token": token}))
+            .await;
+        assert_eq!(env["success"], json!(false), "{env}");
+    }
+    let after = samples(&scrape(&s).await);
+    assert_eq!(value(&after, "authnz_backend_up{backend=\"redis\"}"), 0.0);
+    assert_eq!(
+        value(&after, "authnz_backend_up{backend=\"postgres\"}"),
+        1.0
+    );
+    assert!(
+        value(&after, "authnz_store_errors_total{backend=\"redis\"}") >= 3.0,
+        "{after:?}"
+    );
+    assert_eq!(
+        value(&after, "authnz_store_errors_total{backend=\"postgres\"}"),
+        0.0
+    );
+    // Answered with the DB-error failure reply.
+    assert!(value(&after, &requests("session-exists", "failed")) >= 3.0);
+    s.stop().await;
+    db.drop_db().await;
+}
