@@ -131,8 +131,9 @@ pub struct ServerOptions {
     pub metrics: MetricsOptions,
 }
 
-/// Who gets `GET /metrics`, and where.
-#[derive(Debug, Clone, Default)]
+/// Who gets `GET /metrics`, and where. The default is the configuration's:
+/// on, no token, on the protocol's listener.
+#[derive(Debug, Clone)]
 pub struct MetricsOptions {
     /// `metrics`: keep and serve metrics at all.
     pub enabled: bool,
@@ -141,6 +142,16 @@ pub struct MetricsOptions {
     /// `metricslisten` is set: `/metrics` is served on its own listener
     /// ([`crate::http::metrics_router`]) and not on the protocol's.
     pub own_listener: bool,
+}
+
+impl Default for MetricsOptions {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            token: None,
+            own_listener: false,
+        }
+    }
 }
 
 /// A server ready to accept connections.

@@ -183,10 +183,7 @@ pub fn options(db: &TestDb, basedir: &std::path::Path, clock: Arc<dyn Clock>) ->
             basedir.join("mail-outbox"),
             basedir.join("email-templates"),
         ),
-        metrics: authnz_server::app::MetricsOptions {
-            enabled: true,
-            ..Default::default()
-        },
+        metrics: authnz_server::app::MetricsOptions::default(),
     }
 }
 
