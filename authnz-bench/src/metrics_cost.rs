@@ -2,13 +2,17 @@
 //! servers per backend, one with metrics on (the default) and one with
 //! `AUTHNZERVER_METRICS=0`, both started before anything is measured; then
 //! `session-exists` against each in alternating rounds (on, off, off, on,
-//! ...) so drifts in machine load hit both alike. Prints both throughputs
-//! and latencies and the difference. Each server's `/metrics` is read at
+//! ...) so drifts in machine load hit both alike. Prints both throughputs,
+//! latencies and server CPU time per request, and the difference as the
+//! median over the rounds of the on/off ratio of adjacent runs (robust to
+//! load from other processes drifting during the run). Each server's `/metrics` is read at
 //! the end: 200 with the requests counted when on, 404 when off, or the
 //! run fails (it would otherwise compare two identical servers).
 
+use std::future::Future as _;
 use std::path::Path;
-use std::time::Duration;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,7 +22,7 @@ use crate::servers::{self, Server};
 use crate::{Args, SESSION_POOL, ServerState, Setup, create_sessions, pg, run_scenario};
 
 /// Rounds per server (each `--duration` long).
-const ROUNDS: usize = 4;
+const ROUNDS: usize = 6;
 
 /// One server's measurements.
 #[derive(Debug, Default)]
@@ -26,6 +30,30 @@ struct Figures {
     rates: Vec<f64>,
     p50_ms: Vec<f64>,
     p99_ms: Vec<f64>,
+    /// Server CPU time per answered request, microseconds.
+    cpu_us: Vec<f64>,
+}
+
+/// The median of the per-round ratios `a[i] / b[i]`, as a percentage
+/// difference (`a` 2% above `b` is 2.0).
+fn median_diff_pct(a: &[f64], b: &[f64]) -> f64 {
+    let mut ratios: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .filter(|(_, y)| **y > 0.0)
+        .map(|(x, y)| x / y)
+        .collect();
+    if ratios.is_empty() {
+        return 0.0;
+    }
+    ratios.sort_by(f64::total_cmp);
+    let n = ratios.len();
+    let median = if n % 2 == 1 {
+        ratios[n / 2]
+    } else {
+        (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0
+    };
+    (median - 1.0) * 100.0
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -34,6 +62,31 @@ fn mean(v: &[f64]) -> f64 {
     } else {
         v.iter().sum::<f64>() / v.len() as f64
     }
+}
+
+/// In process: nanoseconds the per-request instrumentation of a
+/// `session-exists` costs (the request future scoped to the server's
+/// recorder, one counter and one histogram sample), median of 5 batches.
+fn instrumentation_ns() -> f64 {
+    use authnz_server::telemetry::{Outcome, Telemetry};
+    const N: u32 = 200_000;
+    let telemetry = Telemetry::new(None);
+    let kind = authnz_proto::request::RequestType::from_name("session-exists");
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut batches: Vec<f64> = (0..5)
+        .map(|_| {
+            let started = Instant::now();
+            for _ in 0..N {
+                let mut fut = std::pin::pin!(telemetry.scoped(async {
+                    telemetry.record_request(kind, Outcome::Ok, Duration::from_micros(700));
+                }));
+                let _: Poll<()> = fut.as_mut().poll(&mut cx);
+            }
+            started.elapsed().as_nanos() as f64 / f64::from(N)
+        })
+        .collect();
+    batches.sort_by(f64::total_cmp);
+    batches[2]
 }
 
 /// The `--metrics-cost` run over `--backends` (sqlite and postgres; others
@@ -45,9 +98,13 @@ pub async fn run(args: &Args, setup: &Setup, server_bin: &Path) -> anyhow::Resul
         setup.duration.as_secs_f64(),
         setup.connections
     ));
-    out.push_str("| backend | metrics | req/s per round | mean req/s | p50 ms | p99 ms |\n");
-    out.push_str("|---|---|---|--:|--:|--:|\n");
+    out.push_str(
+        "| backend | metrics | req/s per round | mean req/s | p50 ms | p99 ms | server CPU µs/request |\n",
+    );
+    out.push_str("|---|---|---|--:|--:|--:|--:|\n");
     let mut summary = Vec::new();
+    let per_request_ns = instrumentation_ns();
+    let mut cpu_means = Vec::new();
     for backend in args.backends.split(',').map(str::trim) {
         let (on, off) = match backend {
             "sqlite" => {
@@ -105,7 +162,7 @@ pub async fn run(args: &Args, setup: &Setup, server_bin: &Path) -> anyhow::Resul
             }
             other => {
                 out.push_str(&format!(
-                    "| {other} | | not run: --metrics-cost measures sqlite and postgres | | | |\n"
+                    "| {other} | | not run: --metrics-cost measures sqlite and postgres | | | | |\n"
                 ));
                 continue;
             }
@@ -113,19 +170,30 @@ pub async fn run(args: &Args, setup: &Setup, server_bin: &Path) -> anyhow::Resul
         for (label, f) in [("on", &on), ("off", &off)] {
             let rounds: Vec<String> = f.rates.iter().map(|r| format!("{r:.0}")).collect();
             out.push_str(&format!(
-                "| {backend} | {label} | {} | {:.0} | {:.2} | {:.2} |\n",
+                "| {backend} | {label} | {} | {:.0} | {:.2} | {:.2} | {:.1} |\n",
                 rounds.join(", "),
                 mean(&f.rates),
                 mean(&f.p50_ms),
-                mean(&f.p99_ms)
+                mean(&f.p99_ms),
+                mean(&f.cpu_us)
             ));
         }
-        let diff = (mean(&off.rates) - mean(&on.rates)) / mean(&off.rates).max(1e-9) * 100.0;
+        cpu_means.push((backend, mean(&off.cpu_us)));
         summary.push(format!(
-            "- {backend}: metrics on is {diff:.1}% slower than off (negative: faster; noise included)"
+            "- {backend}: with metrics on, throughput {:+.1}% and server CPU per request {:+.1}% \
+             (median of the {ROUNDS} adjacent on/off pairs; mean throughput {:+.1}%)",
+            median_diff_pct(&on.rates, &off.rates),
+            median_diff_pct(&on.cpu_us, &off.cpu_us),
+            (mean(&on.rates) / mean(&off.rates).max(1e-9) - 1.0) * 100.0,
         ));
     }
     out.push('\n');
+    for (backend, cpu_us) in cpu_means {
+        summary.push(format!(
+            "- {backend}: the instrumentation alone, measured in process, costs {per_request_ns:.0} ns per request = {:.2}% of the {cpu_us:.1} µs of server CPU a session-exists takes with metrics off",
+            per_request_ns / 10.0 / cpu_us.max(1e-9)
+        ));
+    }
     for line in summary {
         out.push_str(&line);
         out.push('\n');
@@ -185,6 +253,10 @@ async fn measure(
             figures[i].rates.push(r.load.rate(class.ok));
             figures[i].p50_ms.push(class.quantile_ms(0.5));
             figures[i].p99_ms.push(class.quantile_ms(0.99));
+            let cpu_secs = r.server_cpu * r.load.elapsed.as_secs_f64();
+            figures[i]
+                .cpu_us
+                .push(cpu_secs * 1e6 / (class.ok + errors).max(1) as f64);
         }
     }
     // Both servers did what their names say.

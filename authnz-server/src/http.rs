@@ -24,7 +24,7 @@ use crate::limiter::{RequestLimiter, Verdict};
 use crate::lockout;
 use crate::replay::ReplayCheck;
 use crate::session_cache::CachedStore;
-use crate::telemetry::{Outcome, Telemetry, names, record_request};
+use crate::telemetry::{Outcome, Telemetry, names};
 use authnz_proto::codec::Codec;
 use authnz_proto::envelope::{envelope, schema_failure};
 use authnz_proto::errors::{APPLICATION_JSON, ProtocolError, TEXT_PLAIN};
@@ -180,8 +180,8 @@ fn sealed(st: &AppState, value: &Value) -> Response {
 async fn api(st: &AppState, body: Body) -> Response {
     let started = Instant::now();
     let (kind, response, outcome) = api_inner(st, body).await;
-    if st.telemetry.is_some() {
-        record_request(kind, outcome, started.elapsed());
+    if let Some(t) = &st.telemetry {
+        t.record_request(kind, outcome, started.elapsed());
     }
     response
 }

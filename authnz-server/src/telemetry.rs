@@ -18,14 +18,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use authnz_proto::request::RequestType;
 use blake2::{Blake2b512, Digest};
 use metrics::{
-    Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+    Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, SharedString, Unit,
     describe_counter, describe_gauge, describe_histogram,
 };
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
@@ -125,12 +125,36 @@ pub fn request_label(kind: Option<RequestType>) -> &'static str {
     kind.map_or(UNKNOWN_REQUEST, RequestType::name)
 }
 
-/// Count one answered request.
-pub fn record_request(kind: Option<RequestType>, outcome: Outcome, took: Duration) {
-    let request = request_label(kind);
-    metrics::counter!(names::REQUESTS, "request" => request, "outcome" => outcome.label())
-        .increment(1);
-    metrics::histogram!(names::REQUEST_DURATION, "request" => request).record(took);
+/// Metadata of the handles registered directly.
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+/// Slot of a request label in the per-request handle tables: the request
+/// table's order, then `unknown`.
+fn request_slot(kind: Option<RequestType>) -> usize {
+    kind.and_then(|k| RequestType::ALL.iter().position(|t| *t == k))
+        .unwrap_or(RequestType::ALL.len())
+}
+
+/// The per-request handles, registered on first use (a request type never
+/// seen does not appear in the output).
+struct RequestHandles {
+    /// `[slot * 6 + outcome]`.
+    counts: Box<[OnceLock<Counter>]>,
+    /// `[slot]`.
+    durations: Box<[OnceLock<Histogram>]>,
+}
+
+impl RequestHandles {
+    fn new() -> Self {
+        let slots = RequestType::ALL.len() + 1;
+        Self {
+            counts: (0..slots * Outcome::ALL.len())
+                .map(|_| OnceLock::new())
+                .collect(),
+            durations: (0..slots).map(|_| OnceLock::new()).collect(),
+        }
+    }
 }
 
 /// One server's metrics: its recorder, the handle that renders it, and who
@@ -142,6 +166,7 @@ pub struct Telemetry {
     token_digest: Option<[u8; 64]>,
     /// One scrape at a time (a scrape probes the backends).
     pub(crate) scrape: tokio::sync::Mutex<()>,
+    requests: RequestHandles,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -179,9 +204,46 @@ impl Telemetry {
                 .filter(|t| !t.is_empty())
                 .map(|t| digest(t.as_bytes())),
             scrape: tokio::sync::Mutex::new(()),
+            requests: RequestHandles::new(),
         });
         telemetry.with(describe_all);
         telemetry
+    }
+
+    /// Count one answered request: `authnz_requests_total` and
+    /// `authnz_request_duration_seconds`, through handles kept per request
+    /// type (an atomic add and a histogram sample, no look-up).
+    pub fn record_request(&self, kind: Option<RequestType>, outcome: Outcome, took: Duration) {
+        let slot = request_slot(kind);
+        let request = request_label(kind);
+        let outcome_index = Outcome::ALL.iter().position(|o| *o == outcome).unwrap_or(0);
+        if let Some(cell) = self
+            .requests
+            .counts
+            .get(slot * Outcome::ALL.len() + outcome_index)
+        {
+            cell.get_or_init(|| {
+                let key = Key::from_parts(
+                    names::REQUESTS,
+                    vec![
+                        Label::from_static_parts("request", request),
+                        Label::from_static_parts("outcome", outcome.label()),
+                    ],
+                );
+                self.recorder.register_counter(&key, &METADATA)
+            })
+            .increment(1);
+        }
+        if let Some(cell) = self.requests.durations.get(slot) {
+            cell.get_or_init(|| {
+                let key = Key::from_parts(
+                    names::REQUEST_DURATION,
+                    vec![Label::from_static_parts("request", request)],
+                );
+                self.recorder.register_histogram(&key, &METADATA)
+            })
+            .record(took);
+        }
     }
 
     /// Run `f` with this server's recorder as the one the macros use.
@@ -399,7 +461,7 @@ mod tests {
     fn local_recorders_are_separate() {
         let a = Telemetry::new(None);
         let b = Telemetry::new(None);
-        a.with(|| record_request(None, Outcome::BadRequest, Duration::from_millis(1)));
+        a.record_request(None, Outcome::BadRequest, Duration::from_millis(1));
         assert!(
             a.render()
                 .contains("authnz_requests_total{request=\"unknown\",outcome=\"bad_request\"} 1")
