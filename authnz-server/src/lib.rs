@@ -32,6 +32,7 @@ pub mod replay;
 pub mod serving;
 pub mod session_cache;
 pub mod shared;
+pub mod telemetry;
 pub mod tls;
 
 // Shims: these modules moved to `authnz-core`; re-exported under their old
