@@ -132,6 +132,31 @@ pub struct ServerOptions {
     pub mail: MailOptions,
     /// The signed tokens of `session-jwt-issue` ([`authnz_core::jwt`]).
     pub jwt: authnz_core::jwt::JwtSettings,
+    /// `GET /metrics` (`metrics`, `metricstoken`, `metricslisten`).
+    pub metrics: MetricsOptions,
+}
+
+/// Who gets `GET /metrics`, and where. The default is the configuration's:
+/// on, no token, on the protocol's listener.
+#[derive(Debug, Clone)]
+pub struct MetricsOptions {
+    /// `metrics`: keep and serve metrics at all.
+    pub enabled: bool,
+    /// `metricstoken`: required as `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// `metricslisten` is set: `/metrics` is served on its own listener
+    /// ([`crate::http::metrics_router`]) and not on the protocol's.
+    pub own_listener: bool,
+}
+
+impl Default for MetricsOptions {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            token: None,
+            own_listener: false,
+        }
+    }
 }
 
 /// A server ready to accept connections.
@@ -199,7 +224,16 @@ pub async fn build(opts: &ServerOptions) -> Result<Built, StartupError> {
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "cannot resume automatic account locks"),
     }
+    let telemetry = opts.metrics.enabled.then(|| {
+        let t = crate::telemetry::Telemetry::new(opts.metrics.token.as_deref());
+        t.spawn_upkeep();
+        t
+    });
     let state = Arc::new(AppState {
+        telemetry,
+        metrics_on_main: !opts.metrics.own_listener,
+        session_cache: session_cache.clone(),
+        database_backend: store.dialect().name(),
         ctx,
         codec: Codec::new(&opts.secret),
         allowed_hosts: opts.allowed_hosts.clone(),

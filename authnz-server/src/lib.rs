@@ -32,4 +32,5 @@ pub mod replay;
 pub mod serving;
 pub mod session_cache;
 pub mod shared;
+pub mod telemetry;
 pub mod tls;

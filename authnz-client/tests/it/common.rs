@@ -102,6 +102,7 @@ impl Server {
                 dir.path().join("mail-outbox"),
                 dir.path().join("email-templates"),
             ),
+            metrics: authnz_server::app::MetricsOptions::default(),
             jwt: authnz_core::jwt::JwtSettings::default(),
         };
         let built = build(&opts).await.expect("server builds");

@@ -613,6 +613,22 @@ items! {
         "Log format on stderr: text (one readable line per event) or json (one JSON object per line, for log shippers); the same fields either way, personal data hashed in both",
     )
     .value_name("text|json");
+    /// `metrics` (not upstream): serve `GET /metrics`.
+    METRICS = Item::new(
+        "metrics", "AUTHNZERVER_METRICS", Kind::Bool, Literal("1"),
+        "1 keeps Prometheus metrics and serves them at GET /metrics to callers that pass the allowed-hosts check (and give metricstoken when it is set); anyone else gets 404; 0 keeps none",
+    );
+    /// `metricstoken` (not upstream): bearer token required on `/metrics`.
+    METRICSTOKEN = Item::new(
+        "metricstoken", "AUTHNZERVER_METRICSTOKEN", Kind::Password, Literal(""),
+        "When set, GET /metrics also requires the header `Authorization: Bearer <token>` with this token (compared in constant time)",
+    );
+    /// `metricslisten` (not upstream): a listener of its own for `/metrics`.
+    METRICSLISTEN = Item::new(
+        "metricslisten", "AUTHNZERVER_METRICSLISTEN", Kind::Text, Unset,
+        "HOST:PORT of a separate listener serving only GET /metrics (then not served on the protocol's port; TLS as on the main port); unset serves it on the main port",
+    )
+    .value_name("HOST:PORT");
 }
 
 /// Marker line before the generated item reference in `docs/CONFIG.md`.
@@ -675,7 +691,7 @@ mod tests {
 
     #[test]
     fn every_item_has_help_env_and_default() {
-        assert_eq!(ITEMS.len(), 54);
+        assert_eq!(ITEMS.len(), 57);
         for item in ITEMS {
             assert!(!item.help.trim().is_empty(), "{}: no help", item.key);
             assert!(!item.default_display.is_empty(), "{}", item.key);

@@ -20,6 +20,7 @@ mod flow;
 mod http_limits;
 mod jwt;
 mod log_injection;
+mod metrics;
 mod multi_instance;
 mod policy_cli;
 mod protocol;
