@@ -1,6 +1,8 @@
 //! Keeps the session cache ([`crate::session_cache`]) of several instances
 //! coherent: every write that bumps one instance's cache epoch is announced
-//! on a shared [`InvalidationBus`] (Redis pub/sub), and every instance bumps
+//! on a shared [`InvalidationBus`] (Redis pub/sub when Redis is configured,
+//! else PostgreSQL `LISTEN`/`NOTIFY` on the auth database; see
+//! `app::context_parts`), and every instance bumps
 //! its own epoch on every announcement it receives. Whole-cache
 //! invalidation: a message says "something changed", never what (so it
 //! carries no token or user data).
@@ -13,8 +15,9 @@
 //!   [`CoherenceSettings::ping_interval`] the instance publishes a ping
 //!   (`p <instance> <seq>`) on the channel and notes when it receives its
 //!   own. Redis delivers a subscriber's messages in the order it ran the
-//!   `PUBLISH` commands, so an instance that has just received its own ping
-//!   has received every invalidation published before that ping;
+//!   `PUBLISH` commands, PostgreSQL in the order the `pg_notify` calls
+//!   committed, so an instance that has just received its own ping has
+//!   received every invalidation published before that ping;
 //! - no own ping for [`CoherenceSettings::silence_limit`] (a silent break,
 //!   a stalled Redis): off until the next own ping; after
 //!   [`CoherenceSettings::resubscribe_after`] the subscription is dropped
@@ -30,8 +33,8 @@
 //! (when messages may have been missed) is ever served. What remains is the
 //! delivery time of one message while all is well (sub-millisecond on one
 //! host), at most `silence_limit` plus a watchdog tick for a silent break,
-//! and one case no subscriber can detect: an instance that cannot reach Redis
-//! while the others can (its write's message is lost, theirs are fine).
+//! and one case no subscriber can detect: an instance that cannot reach the
+//! bus while the others can (its write's message is lost, theirs are fine).
 //! For that the cache has a maximum entry age
 //! ([`CoherenceSettings::max_age`]): no entry is served longer than that
 //! after it was read. docs/OPERATIONS.md states the bounds.
