@@ -170,7 +170,13 @@ pub async fn build(opts: &ServerOptions) -> Result<Built, StartupError> {
     // The bus tasks run only in the server: a context without them (the
     // admin commands) never serves from its cache, but still announces
     // its writes.
-    let cache_tasks = coherence.map(|c| c.spawn());
+    let cache_tasks = coherence.map(|c| {
+        let mut tasks = c.spawn();
+        if let Some(refresher) = session_cache.as_ref().and_then(|s| s.spawn_refresher()) {
+            tasks.add(refresher);
+        }
+        tasks
+    });
     tracing::info!(mailer = ctx.mail.mailer.kind(), "mail backend ready");
     let credentials_file = seed(
         store.as_ref(),

@@ -72,6 +72,26 @@ impl Node {
         )
     }
 
+    /// B's cache was on throughout, except for heartbeat stalls (on a
+    /// loaded machine both instances' heartbeats are sometimes late by
+    /// more than the silence limit together, and the cache rightly turns
+    /// off for a moment); nothing else turned it off, and it is on now.
+    async fn stayed_on_but_for_stalls(&self) {
+        let log = self.log_text();
+        for line in log.lines().filter(|l| l.contains("session cache off")) {
+            assert!(
+                line.contains("no heartbeat"),
+                "{}: cache off for another reason than a stall: {line}",
+                self.name
+            );
+        }
+        let (_, off) = self.cache_switches();
+        if off > 0 {
+            eprintln!("{}: {off} heartbeat stall(s) during the run", self.name);
+        }
+        self.wait_switches(off + 1, off).await;
+    }
+
     /// Wait until the log shows `on` switches on and `off` switches off.
     async fn wait_switches(&self, on: usize, off: usize) -> Duration {
         let start = Instant::now();
@@ -420,7 +440,7 @@ async fn every_change_seen(test: &str, sessionstore: &str) {
     b.wait_switches(1, 0).await;
     let worst = every_change(&a, &b).await;
     eprintln!("{test}: slowest delivery {worst:?}");
-    assert_eq!(b.cache_switches().1, 0, "B's cache never went off");
+    b.stayed_on_but_for_stalls().await;
     drop((a, b));
     db.drop_db().await;
     drop(cleanup);
@@ -588,7 +608,7 @@ async fn every_change_on_a_is_seen_on_b_postgres_only() {
     on_postgres_bus(&b);
     let worst = every_change(&a, &b).await;
     eprintln!("{test}: slowest delivery {worst:?}");
-    assert_eq!(b.cache_switches().1, 0, "B's cache never went off");
+    b.stayed_on_but_for_stalls().await;
     drop((a, b));
     db.drop_db().await;
 }
