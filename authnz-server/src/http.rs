@@ -1,5 +1,5 @@
-//! The HTTP layer: routing, the host allow-list, the `POST /` pipeline of spec
-//! 1.7 and `GET /health` (spec 9.1).
+//! The HTTP layer: routing, the host allow-list, the `POST /` pipeline of PROTOCOL.md
+//! 1.7 and `GET /health` (PROTOCOL.md 9.1).
 //!
 //! Routing is done by hand in one fallback handler so the order of checks is
 //! exactly upstream's: host (404) → path (404) → method (405) → body. The
@@ -28,7 +28,7 @@ use authnz_proto::errors::{APPLICATION_JSON, ProtocolError, TEXT_PLAIN};
 use authnz_proto::python::truth::truthy;
 use authnz_proto::schema;
 
-/// Requests larger than this are answered with 400 (spec 1.12 allows any limit
+/// Requests larger than this are answered with 400 (PROTOCOL.md 1.12 allows any limit
 /// of 1 MiB or more).
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
@@ -46,8 +46,8 @@ pub struct AppState {
     /// Host allow-list entries, compared exactly with the lower-cased host.
     pub allowed_hosts: Vec<String>,
     /// The rate limits, `None` when `ratelimits` is `none`. When on,
-    /// `client_ipaddr` is required (spec 1.5) and every request and `/health`
-    /// is counted (spec 4.1, 9.1).
+    /// `client_ipaddr` is required (PROTOCOL.md 1.5) and every request and `/health`
+    /// is counted (PROTOCOL.md 4.1, 9.1).
     pub limiter: Option<RequestLimiter>,
     /// Replay protection (`requestttl`), `None` when off (the default).
     pub replay: Option<ReplayCheck>,
@@ -111,12 +111,19 @@ async fn dispatch(State(st): State<Arc<AppState>>, req: Request) -> Response {
                 .map(|ConnectInfo(a)| a.ip());
             health(&st, peer).await
         }
-        ("/" | "/health", _) => error(ProtocolError::MethodNotAllowed),
+        (JWKS_PATH, &Method::GET) => {
+            let peer = req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(a)| a.ip());
+            jwks(&st, peer).await
+        }
+        ("/" | "/health" | JWKS_PATH, _) => error(ProtocolError::MethodNotAllowed),
         _ => error(ProtocolError::NotFound),
     }
 }
 
-/// A non-200 response with the exact body of spec 1.10.
+/// A non-200 response with the exact body of PROTOCOL.md 1.10.
 pub fn error(e: ProtocolError) -> Response {
     let mut resp = Response::new(Body::from(e.body()));
     *resp.status_mut() = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
@@ -168,7 +175,7 @@ async fn api(st: &AppState, body: Body) -> Response {
     }
 }
 
-/// Steps 3-7 of the pipeline (spec 1.7) on a decrypted request object.
+/// Steps 3-7 of the pipeline (PROTOCOL.md 1.7) on a decrypted request object.
 pub async fn process(st: &AppState, value: Value) -> Result<Value, ProtocolError> {
     let Value::Object(mut request) = value else {
         return Err(ProtocolError::ServerError);
@@ -224,7 +231,7 @@ pub async fn process(st: &AppState, value: Value) -> Result<Value, ProtocolError
         (schema_failure(name, &problems, reqid.clone()), false)
     };
     if kind.is_login_like() {
-        // Step 7e (spec 4.2), schema failures included. Upstream looks
+        // Step 7e (PROTOCOL.md 4.2), schema failures included. Upstream looks
         // `body.email` up here and fails with 400 when it is absent.
         let Some(email) = body.get("email") else {
             return Err(ProtocolError::BadRequest);
@@ -240,7 +247,43 @@ pub async fn process(st: &AppState, value: Value) -> Result<Value, ProtocolError
     Ok(response)
 }
 
-/// `GET /health` (spec 9.1): rate limited by the caller's TCP address when
+/// Where the public keys of the signed tokens are published (not upstream).
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// `GET /.well-known/jwks.json` (not upstream): the JSON Web Key Set of the
+/// published JWT signing keys (public members only), counted like
+/// `/health` by the caller's address when rate limiting is on. Verifiers
+/// may cache it for the key reload interval (`jwtkeyreload`). 503 when the
+/// keys cannot be read.
+async fn jwks(st: &AppState, peer: Option<IpAddr>) -> Response {
+    if let Some(limiter) = &st.limiter {
+        let peer = peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        if let Verdict::Limited { retry_after_secs } = limiter.check_health(peer).await {
+            return error(ProtocolError::TooManyRequests { retry_after_secs });
+        }
+    }
+    let (status, body) = match tokio::time::timeout(HEALTH_TIMEOUT, st.ctx.jwt.jwks()).await {
+        Ok(Ok(set)) => (StatusCode::OK, set.to_string()),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "JWKS: cannot read the signing keys");
+            (StatusCode::SERVICE_UNAVAILABLE, "{\"keys\":[]}".to_owned())
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "{\"keys\":[]}".to_owned()),
+    };
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(APPLICATION_JSON),
+    );
+    let max_age = st.ctx.jwt.settings().reload_interval.as_secs();
+    if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
+        resp.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    resp
+}
+
+/// `GET /health` (PROTOCOL.md 9.1): rate limited by the caller's TCP address when
 /// rate limiting is on (`peer` is `None` only for a router served without
 /// connection info; such callers share one bucket).
 async fn health(st: &AppState, peer: Option<IpAddr>) -> Response {

@@ -89,6 +89,20 @@ pub async fn autosetup(cli: &Cli, env: &Environment) -> anyhow::Result<()> {
         SystemClock.now(),
     )
     .await?;
+    // The first JWT signing key, sealed with the secret just kept or made.
+    let secret = authnz_server::config::FernetKey::parse(
+        &std::fs::read_to_string(&plan.secret_key_path)
+            .with_context(|| format!("read {}", plan.secret_key_path.display()))?,
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {e}", plan.secret_key_path.display()))?;
+    let jwt = authnz_server::jwt::JwtKeys::new(
+        Arc::new(store.clone()),
+        secret.as_bytes(),
+        authnz_server::jwt::JwtSettings::default(),
+    )?;
+    if let Some(kid) = jwt.ensure_key(SystemClock.now()).await? {
+        println!("JWT signing key made: {kid}");
+    }
     store.close().await;
     match written {
         Some(path) => println!("Admin credentials written to {}", path.display()),
@@ -165,7 +179,28 @@ pub fn server_options(
         },
         breach_check_url: config.breachcheck.then(|| config.breachcheckurl.clone()),
         mail: mail_options(config),
+        jwt: jwt_settings(config),
     })
+}
+
+/// `jwtissuer`, `jwtmaxexpiry`, `jwtkeyreload`.
+fn jwt_settings(config: &Config) -> authnz_server::jwt::JwtSettings {
+    use authnz_server::config::items::{JWTISSUER, JWTKEYRELOAD, JWTMAXEXPIRY};
+    let defaults = authnz_server::jwt::JwtSettings::default();
+    authnz_server::jwt::JwtSettings {
+        issuer: config
+            .values
+            .text(&JWTISSUER)
+            .map_or(defaults.issuer, str::to_owned),
+        max_expiry: config
+            .values
+            .duration(&JWTMAXEXPIRY)
+            .unwrap_or(defaults.max_expiry),
+        reload_interval: config
+            .values
+            .duration(&JWTKEYRELOAD)
+            .unwrap_or(defaults.reload_interval),
+    }
 }
 
 /// `sessioncache` (default on): whether active sessions may be cached at all.

@@ -9,8 +9,8 @@
 use async_trait::async_trait;
 use authnz_api::{
     ApiKeyRef, ApiKeyStore, ColumnValue, InitialData, NewUser, NoSessionApiKey, Role, RoleStore,
-    Session, SessionApiKey, SessionStore, StoreError, User, UserColumn, UserId, UserPatch,
-    UserStore,
+    Session, SessionApiKey, SessionStore, SigningKeyRecord, SigningKeyStore, StoreError, User,
+    UserColumn, UserId, UserPatch, UserStore,
 };
 use std::time::Duration;
 
@@ -103,7 +103,7 @@ impl SqlStore {
     /// [`SqlStore::migrate`] next.
     ///
     /// For a SQLite file, an existing file must have mode 0600 or it is
-    /// refused (spec 7.5, [`SqlStoreError::InsecurePermissions`]); a missing
+    /// refused (PROTOCOL.md 7.5, [`SqlStoreError::InsecurePermissions`]); a missing
     /// one is created with mode 0600 when [`SqlOptions::create_if_missing`]
     /// is set, and the database is switched to WAL mode with
     /// `journal_size_limit=5242880`. Every SQLite connection enforces foreign
@@ -181,7 +181,7 @@ impl SqlStore {
     }
 
     /// The SQLite pool, for operations outside the storage traits (and
-    /// tests). Values written through it must follow spec 8.2.
+    /// tests). Values written through it must follow PROTOCOL.md 8.2.
     #[cfg(feature = "sqlite")]
     pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
         match &self.pool {
@@ -403,6 +403,35 @@ impl RoleStore for SqlStore {
 
     async fn initialize(&self, data: &InitialData, now: NaiveDateTime) -> Result<bool, StoreError> {
         dispatch!(self, roles::initialize(data, now))
+    }
+}
+
+#[async_trait]
+impl SigningKeyStore for SqlStore {
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        dispatch!(self, signing_keys::signing_keys())
+    }
+
+    async fn add_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        if [
+            &key.kid,
+            &key.algorithm,
+            &key.public_key,
+            &key.sealed_private_key,
+        ]
+        .iter()
+        .any(|t| has_nul(t))
+        {
+            return Err(nul_refused());
+        }
+        dispatch!(self, signing_keys::add_signing_key(key))
+    }
+
+    async fn delete_signing_key(&self, kid: &str) -> Result<u64, StoreError> {
+        if has_nul(kid) {
+            return Ok(0);
+        }
+        dispatch!(self, signing_keys::delete_signing_key(kid))
     }
 }
 

@@ -19,6 +19,18 @@ fn base_python() -> String {
     std::env::var("AUTHNZ_PYTHON").unwrap_or_else(|_| "python3".to_string())
 }
 
+/// Whether the base Python can make virtualenvs (`venv` and `ensurepip`).
+/// Without it, authnz-client's smoke test against the original Python
+/// authnzerver skips (or fails under `AUTHNZ_REQUIRE_SERVICES=1`).
+pub fn python_venv_available() -> bool {
+    Command::new(base_python())
+        .args(["-c", "import venv, ensurepip"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// Creates or reuses `<target>/e2e-venv`; returns its interpreter.
 pub fn ensure_venv(root: &Path, target_dir: &Path) -> anyhow::Result<PathBuf> {
     let venv = target_dir.join("e2e-venv");

@@ -18,6 +18,7 @@ mod email;
 mod fernet_vectors;
 mod flow;
 mod http_limits;
+mod jwt;
 mod log_injection;
 mod multi_instance;
 mod policy_cli;

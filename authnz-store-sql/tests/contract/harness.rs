@@ -50,6 +50,10 @@ impl Harness for SqlHarness {
         Stores::from_store(self.store.clone())
     }
 
+    fn signing_keys(&self) -> Option<Arc<dyn authnz_api::SigningKeyStore>> {
+        Some(self.store.clone())
+    }
+
     async fn teardown(self: Box<Self>) {
         self.store.close().await;
         match self.cleanup {
@@ -143,11 +147,12 @@ impl Drop for TempDir {
     }
 }
 
-/// The tables of spec 8.1, sorted.
-pub const TABLES: [&str; 8] = [
+/// The tables of PROTOCOL.md 8.1, sorted (with authnz's `jwt_signing_keys`).
+pub const TABLES: [&str; 9] = [
     "apikeys",
     "apikeys_nosession",
     "groups",
+    "jwt_signing_keys",
     "preferences",
     "roles",
     "sessions",
@@ -155,7 +160,7 @@ pub const TABLES: [&str; 8] = [
     "users",
 ];
 
-/// Index names of spec 8.1 (`ix_<table>_<column>`).
+/// Index names of PROTOCOL.md 8.1 (`ix_<table>_<column>`).
 pub const SPEC_INDEXES: [&str; 22] = [
     "ix_users_system_id",
     "ix_users_full_name",

@@ -184,6 +184,7 @@ pub fn options(db: &TestDb, basedir: &std::path::Path, clock: Arc<dyn Clock>) ->
             basedir.join("mail-outbox"),
             basedir.join("email-templates"),
         ),
+        jwt: authnz_server::jwt::JwtSettings::default(),
     }
 }
 
