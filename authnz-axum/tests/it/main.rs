@@ -6,3 +6,4 @@
 mod app;
 mod common;
 mod layer;
+mod readme;
