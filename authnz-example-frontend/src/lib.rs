@@ -718,3 +718,49 @@ async fn whoami(
         "email": email,
     })))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_tokens_are_signed_per_purpose_and_expire() {
+        let key = SiteKey::from_bytes([5; 32]);
+        let t = link_token(&key, "verify", "a@b.org");
+        assert!(
+            t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        );
+        assert_eq!(
+            open_link_token(&key, "verify", &t).as_deref(),
+            Some("a@b.org")
+        );
+        assert_eq!(open_link_token(&key, "reset", &t), None);
+        assert_eq!(
+            open_link_token(&SiteKey::from_bytes([6; 32]), "verify", &t),
+            None
+        );
+        let (payload, sig) = t.split_once('.').unwrap();
+        let forged = URL_SAFE_NO_PAD.encode("verify|99999999999|x@b.org");
+        assert_eq!(
+            open_link_token(&key, "verify", &format!("{forged}.{sig}")),
+            None
+        );
+        assert_eq!(open_link_token(&key, "verify", payload), None);
+        // Expired: signed correctly, but its time is past.
+        let old = URL_SAFE_NO_PAD.encode("verify|1000|a@b.org");
+        let sig = key.sign("verify", old.as_bytes());
+        assert_eq!(
+            open_link_token(&key, "verify", &format!("{old}.{sig}")),
+            None
+        );
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            esc("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+}
