@@ -20,6 +20,7 @@
 //! growth or on any wrong reply.
 
 mod client;
+mod frontend;
 mod grow;
 mod limits;
 mod load;
@@ -118,6 +119,12 @@ struct Args {
     /// 100000:1000000.
     #[arg(long, value_name = "USERS:SESSIONS", num_args = 0..=1, default_missing_value = "100000:1000000")]
     grow: Option<String>,
+    /// Instead of the benchmark: what authnz-axum costs a site (GET
+    /// /api/whoami with no auth, through the layer with its cache off and
+    /// on, and session-exists straight to authnz), at one connection and at
+    /// --connections.
+    #[arg(long)]
+    frontend: bool,
     /// Working folder (virtualenv, basedirs, logs). Default: target/bench.
     #[arg(long)]
     work_dir: Option<PathBuf>,
@@ -238,6 +245,22 @@ fn real_main(mut args: Args) -> anyhow::Result<bool> {
             eprintln!("  - {p}");
         }
         return Ok(false);
+    }
+    if args.frontend {
+        let result = rt.block_on(frontend::run(
+            &server_bin,
+            &setup.work,
+            &setup.pinning,
+            setup.connections,
+            setup.duration,
+        ));
+        let _ = std::fs::remove_dir_all(&setup.work);
+        let (report, clean) = result?;
+        print!("{report}");
+        if !clean {
+            eprintln!("authnz-bench --frontend: some requests failed (see the errors column)");
+        }
+        return Ok(clean);
     }
     let result = rt.block_on(bench(&args, &setup, &server_bin, &selected));
     let _ = std::fs::remove_dir_all(&setup.work);
