@@ -254,31 +254,51 @@ async fn signup(
     Form(f): Form<SignupForm>,
 ) -> Result<Html<String>, AuthError> {
     let client = auth.client();
-    let created = match client
+    let created = client
         .user_new(&UserNew {
             full_name: f.full_name.clone(),
             email: f.email.clone(),
             password: f.password.as_str().into(),
             ..Default::default()
         })
-        .await
-    {
-        Ok(c) => c,
+        .await;
+    // `user exists` is answered like a sign-up (authnz says when to send
+    // the mail again): the page must not tell who has an account.
+    let (user_id, user_email, send) = match created {
+        Ok(c) => (c.user_id, c.user_email, c.send_verification),
+        Err(e)
+            if e.failure()
+                .is_some_and(|f| f.failure_reason.as_deref() == Some("user exists")) =>
+        {
+            let r = e.failure().map(|f| &f.response);
+            let field = |name: &str| r.and_then(|r| r.get(name));
+            match (
+                field("user_id").and_then(serde_json::Value::as_i64),
+                field("user_email").and_then(serde_json::Value::as_str),
+            ) {
+                (Some(id), Some(mail)) => (
+                    id,
+                    mail.to_owned(),
+                    field("send_verification").and_then(serde_json::Value::as_bool) == Some(true),
+                ),
+                _ => (0, String::new(), false),
+            }
+        }
         Err(e) => {
             let messages = client_refused(e)?;
             return Ok(page(&auth, "Sign up", &messages, &signup_form(&auth)));
         }
     };
-    if created.send_verification {
-        let token = link_token(&app.settings.site_key, "verify", &created.user_email);
+    if send {
+        let token = link_token(&app.settings.site_key, "verify", &user_email);
         let mut info = serde_json::Map::new();
         info.insert("success".into(), true.into());
-        info.insert("user_email".into(), created.user_email.clone().into());
-        info.insert("user_id".into(), created.user_id.into());
+        info.insert("user_email".into(), user_email.clone().into());
+        info.insert("user_id".into(), user_id.into());
         info.insert("send_verification".into(), true.into());
         let sent = client
             .user_sendemail_signup(&UserSendemailSignup {
-                email_address: created.user_email.clone(),
+                email_address: user_email.clone(),
                 session_token: auth.session_token().unwrap_or_default(),
                 created_info: info,
                 server_name: app.settings.site_name.clone(),

@@ -59,6 +59,26 @@ async fn whoami_for_cookie_sessions_and_api_keys_and_csrf_refusals() {
         "{anon}"
     );
 
+    // Signing up with a taken address looks like a sign-up (no account
+    // enumeration), and sends no mail to the active account.
+    let csrf = field(&b.get("/signup").await.body, "_csrf");
+    let r = b
+        .post_form(
+            "/signup",
+            &[
+                ("_csrf", &csrf),
+                ("full_name", "Someone Else"),
+                ("email", USER_EMAIL),
+                ("password", "amber-Thistle-canyon-41"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("We sent a verification link"), "{}", r.body);
+    let outbox = server.dir.path().join("mail-outbox");
+    let mails = std::fs::read_dir(&outbox).map_or(0, |d| d.count());
+    assert_eq!(mails, 0, "a mail went to an existing account");
+
     // Log in through the form.
     let csrf = field(&b.get("/login").await.body, "_csrf");
     let r = b
