@@ -120,7 +120,7 @@ def test_the_example_site_in_chromium(stack):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
     site, basedir, browser, driver_path = stack
@@ -131,10 +131,34 @@ def test_the_example_site_in_chromium(stack):
     d = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
     d.set_page_load_timeout(30)
 
+    def replaced(element):
+        """A wait condition: `element`'s page has been replaced. Chromium
+        reports a node of an unloaded page either as stale or, while the
+        next page loads, as not belonging to the document."""
+
+        def check(_):
+            try:
+                element.is_enabled()
+                return False
+            except StaleElementReferenceException:
+                return True
+            except WebDriverException as e:
+                if "does not belong to the document" in str(e):
+                    return True
+                raise
+
+        return check
+
     def click(element):
         """Click and wait until the next page has replaced this one."""
         element.click()
-        WebDriverWait(d, 20).until(EC.staleness_of(element))
+        WebDriverWait(d, 20).until(replaced(element))
+        loaded()
+
+    def loaded():
+        WebDriverWait(d, 20).until(
+            lambda _: d.execute_script("return document.readyState") == "complete"
+        )
 
     def fill(fields: dict, button: str = "submit"):
         for name, value in fields.items():
@@ -205,7 +229,8 @@ def test_the_example_site_in_chromium(stack):
             "const f = document.querySelector('form[action=\"/logout\"]');"
             "f.querySelector('input[name=\"_csrf\"]').remove(); f.submit();"
         )
-        WebDriverWait(d, 20).until(EC.staleness_of(body))
+        WebDriverWait(d, 20).until(replaced(body))
+        loaded()
         assert "403 Forbidden" in text() and "CSRF token" in text(), text()
         d.get(site + "/account")
         assert d.current_url == site + "/account", "the refused logout logged out"
