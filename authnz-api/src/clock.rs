@@ -1,6 +1,6 @@
 //! The source of "now" for every decision that depends on time.
 //!
-//! All timestamps in authnz are naive UTC with microsecond precision (spec 1.6),
+//! All timestamps in authnz are naive UTC with microsecond precision (PROTOCOL.md 1.6),
 //! so a clock hands out [`chrono::NaiveDateTime`] values already truncated to
 //! microseconds.
 

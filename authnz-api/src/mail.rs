@@ -3,7 +3,7 @@
 //! server hands it, and the [`MailError`] a backend maps its failures into.
 //!
 //! The server decides *what* to send (templates, recipients already checked
-//! against the address pattern of spec 5.4) and *whether* a send counts (it
+//! against the address pattern of PROTOCOL.md 5.4) and *whether* a send counts (it
 //! bounds every send with its own timeout); a backend only delivers.
 
 use std::fmt;
@@ -16,7 +16,7 @@ use crate::error::BoxError;
 /// plain-text part and an optional HTML alternative.
 ///
 /// Addresses are `Name <addr>` or a bare `addr`. Backends remove line breaks
-/// from the sender, the recipients and the subject before use (spec 3.5).
+/// from the sender, the recipients and the subject before use (PROTOCOL.md 3.5).
 #[derive(Clone, PartialEq, Eq)]
 pub struct MailMessage {
     /// The `From` address (also the envelope sender and the `Sender` header).
@@ -46,7 +46,7 @@ impl fmt::Debug for MailMessage {
 
 /// Why a message was not sent, in domain terms. Every variant means "nothing
 /// was delivered as far as the backend knows"; the server then records no
-/// "sent" time (spec 3.5).
+/// "sent" time (PROTOCOL.md 3.5).
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
     /// The sender or a recipient address cannot be used (bad syntax, no

@@ -1,8 +1,8 @@
-//! The request rate limiter of spec 4.1, as a trait so the state can live in
+//! The request rate limiter of PROTOCOL.md 4.1, as a trait so the state can live in
 //! the process ([`MemoryRateLimiter`]) or in a shared store such as Redis
 //! (`authnz-store-redis`), and one in-process implementation.
 //!
-//! Unlike upstream's lifetime average (spec 4.1, issue 5), every backend
+//! Unlike upstream's lifetime average (PROTOCOL.md 4.1, issue 5), every backend
 //! implements GCRA, the generic cell rate algorithm: equivalently a token
 //! bucket per key holding at most `burst` requests and refilled at
 //! `per_minute / 60` requests per second. A key's whole state is one
@@ -159,7 +159,7 @@ pub trait RateLimiter: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<RateDecision, StoreError>;
 }
 
-/// Default most keys [`MemoryRateLimiter`] holds (upstream's limit, spec
+/// Default most keys [`MemoryRateLimiter`] holds (upstream's limit, PROTOCOL.md
 /// 4.1).
 pub const DEFAULT_RATE_LIMITER_CAPACITY: usize = 20_000;
 

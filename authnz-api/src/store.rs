@@ -98,7 +98,7 @@ pub trait UserStore: Send + Sync + std::fmt::Debug + 'static {
         now: NaiveDateTime,
     ) -> Result<bool, StoreError>;
 
-    /// The health probe of spec 9.1: the `user_role` of user 1, or `None` if
+    /// The health probe of PROTOCOL.md 9.1: the `user_role` of user 1, or `None` if
     /// there is no such row.
     async fn superuser_role(&self) -> Result<Option<String>, StoreError>;
 }
@@ -150,7 +150,7 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<u64, StoreError>;
 
     /// Delete every session whose `expires` is earlier than `before`
-    /// (the cleanup task of spec 7.7). Returns the rows deleted.
+    /// (the cleanup task of PROTOCOL.md 7.7). Returns the rows deleted.
     async fn delete_sessions_expired_before(
         &self,
         before: NaiveDateTime,
@@ -163,14 +163,14 @@ pub trait RoleStore: Send + Sync + std::fmt::Debug + 'static {
     /// All roles, ordered by name.
     async fn list_roles(&self) -> Result<Vec<Role>, StoreError>;
 
-    /// Seed a fresh database with the roles and the three built-in users (spec
+    /// Seed a fresh database with the roles and the three built-in users (PROTOCOL.md
     /// 8.4), atomically. Returns `true` if the data was inserted, `false` if
     /// the database already had roles (then nothing is written).
     async fn initialize(&self, data: &InitialData, now: NaiveDateTime) -> Result<bool, StoreError>;
 }
 
 /// API keys: the `apikeys` (session-tied) and `apikeys_nosession` tables
-/// (spec 3.6, 8.1).
+/// (PROTOCOL.md 3.6, 8.1).
 ///
 /// A key is *valid* at `now` when `issued < now`, `not_valid_before < now`
 /// and `expires > now`, all strict. Every lookup matches the token, the user

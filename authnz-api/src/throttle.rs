@@ -1,4 +1,4 @@
-//! The failed-login counter behind the back-off and automatic lock of spec
+//! The failed-login counter behind the back-off and automatic lock of PROTOCOL.md
 //! 4.2, as a trait so the state can live in the process
 //! ([`MemoryLoginThrottle`]) or in a shared store such as Redis
 //! (`authnz-store-redis`), and one in-process implementation.
@@ -38,7 +38,7 @@
 //!   is the defect itself. Locking fails closed, and costs innocent users
 //!   only while someone keeps failures going on more existing accounts than
 //!   the table holds; anyone knowing an e-mail can already lock its account
-//!   with `userlocktries + 1` failures (spec 4.2), so this gives an attacker
+//!   with `userlocktries + 1` failures (PROTOCOL.md 4.2), so this gives an attacker
 //!   no new power over a chosen account.
 //!
 //! What an adversary can still do to the in-process table: evict unknown

@@ -1,7 +1,7 @@
 //! Timestamp helpers shared by the protocol and the backends.
 //!
-//! The wire form is Python's `datetime.isoformat()` (spec 1.6); SQLite stores
-//! `YYYY-MM-DD HH:MM:SS.ffffff` text (spec 8.2).
+//! The wire form is Python's `datetime.isoformat()` (PROTOCOL.md 1.6); SQLite stores
+//! `YYYY-MM-DD HH:MM:SS.ffffff` text (PROTOCOL.md 8.2).
 
 use chrono::{NaiveDateTime, Timelike};
 
@@ -41,7 +41,7 @@ pub fn parse_stored_text(s: &str) -> Option<NaiveDateTime> {
     None
 }
 
-/// Serde helpers writing datetimes in the wire form (spec 1.6).
+/// Serde helpers writing datetimes in the wire form (PROTOCOL.md 1.6).
 pub mod iso {
     use chrono::NaiveDateTime;
     use serde::Serializer;

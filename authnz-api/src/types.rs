@@ -1,13 +1,13 @@
 //! Domain types: users, sessions, roles, and the patches that change them.
 //!
-//! Field names follow the tables of spec section 8.1. All datetimes are naive
+//! Field names follow the tables of PROTOCOL.md 8.1. All datetimes are naive
 //! UTC truncated to microseconds.
 
 use chrono::NaiveDateTime;
 use serde_json::Value;
 
 /// A user's numeric id. 1, 2 and 3 are the built-in superuser, anonymous and
-/// dummy users (spec 8.4).
+/// dummy users (PROTOCOL.md 8.4).
 pub type UserId = i64;
 
 /// The built-in superuser's id.
@@ -40,7 +40,7 @@ pub struct User {
     pub created_on: NaiveDateTime,
     pub last_updated: NaiveDateTime,
     pub user_role: String,
-    /// When an automatic lock (spec 4.2) ends; `None` for users that are not
+    /// When an automatic lock (PROTOCOL.md 4.2) ends; `None` for users that are not
     /// locked or were locked by hand. Not part of upstream's schema nor of any
     /// wire object: it only lets an expired lock be lifted after a restart
     ///
@@ -109,7 +109,7 @@ pub struct Role {
     pub desc: String,
 }
 
-/// What a fresh database is seeded with (spec 8.4).
+/// What a fresh database is seeded with (PROTOCOL.md 8.4).
 #[derive(Debug, Clone, PartialEq)]
 pub struct InitialData {
     /// Role rows, in policy order.
@@ -119,7 +119,7 @@ pub struct InitialData {
     pub users: [NewUser; 3],
 }
 
-/// The `users` columns a lookup may match on (`user-lookup-match`, spec 3.3):
+/// The `users` columns a lookup may match on (`user-lookup-match`, PROTOCOL.md 3.3):
 /// a closed list, so no column name ever comes from a request. `password` is
 /// deliberately absent, and so are `extra_info` (matched by keys, see
 /// [`crate::UserStore::find_users_by_extra_info`]) and `locked_until` (not
@@ -277,7 +277,7 @@ pub fn extra_info_matches(
 }
 
 /// One row of the `apikeys` table: an API key tied to a user session
-/// (spec 3.6, `apikey-new`). It dies with its session (spec 8.3).
+/// (PROTOCOL.md 3.6, `apikey-new`). It dies with its session (PROTOCOL.md 8.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionApiKey {
     /// The `tkn` claim: 43 URL-safe characters; the primary key.
@@ -291,7 +291,7 @@ pub struct SessionApiKey {
 }
 
 /// One row of the `apikeys_nosession` table: an API key with a refresh token
-/// and no session (spec 3.6, `apikey-new-nosession`).
+/// and no session (PROTOCOL.md 3.6, `apikey-new-nosession`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoSessionApiKey {
     /// The `tkn` claim; the primary key.

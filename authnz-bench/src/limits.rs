@@ -2,7 +2,7 @@
 //!
 //! Measured in-process on the generator's core, while no load runs:
 //!
-//! - one Argon2id hash with the server's parameters (spec 5.2: m=65536 KiB,
+//! - one Argon2id hash with the server's parameters (PROTOCOL.md 5.2: m=65536 KiB,
 //!   t=3, p=4), the same `argon2` build the server uses;
 //! - one Fernet open of a `session-exists` request plus one seal of its
 //!   reply, with the server's own codec;
@@ -14,7 +14,7 @@
 //!   server uses on its own SQLite file (`authnz_server::session_cache`).
 //!
 //! Login can go no faster than `cores / hash_time` (authnz spends exactly one
-//! Argon2 verification per login, spec 5.3); session-exists no faster than
+//! Argon2 verification per login, PROTOCOL.md 5.3); session-exists no faster than
 //! `cores / (fernet + lookup)`, or with the cache `cores / (fernet + hit)`.
 
 use std::sync::Arc;

@@ -899,7 +899,7 @@ async fn set_up_fixtures(
         )
         .await?;
         // The claims travel as a JSON string; the frontend decodes it and
-        // sends the object back as `apikey_dict` (spec 3.6).
+        // sends the object back as `apikey_dict` (PROTOCOL.md 3.6).
         let text = response_field(&key, "apikey")
             .and_then(Value::as_str)
             .context("apikey-new-nosession gave no apikey string")?;

@@ -305,7 +305,7 @@ impl<'a> Builder<'a> {
         self.request(request, json!({ "email": email }))
     }
 
-    /// A no-session API key for `p` (spec 3.6), valid for a day.
+    /// A no-session API key for `p` (PROTOCOL.md 3.6), valid for a day.
     pub fn apikey_new_nosession(&self, p: &Principal) -> Vec<u8> {
         self.request(
             "apikey-new-nosession",

@@ -2,7 +2,7 @@
 //! shared by the SMTP and file backends (SES takes the parts as they are).
 //!
 //! Line breaks are removed from the sender, the recipients and the subject
-//! (spec 3.5, so a value cannot add headers); the headers are `From`, `To`
+//! (PROTOCOL.md 3.5, so a value cannot add headers); the headers are `From`, `To`
 //! (all recipients, joined by `, `), `Sender` (the bare sender address),
 //! `Subject`, `Date` and a fresh `Message-ID`. With an HTML body the message
 //! is `multipart/alternative` with the text part first. Errors never repeat

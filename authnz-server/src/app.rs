@@ -1,4 +1,4 @@
-//! Start-up wiring (spec 7.5): open and migrate the database, seed it on first
+//! Start-up wiring (PROTOCOL.md 7.5): open and migrate the database, seed it on first
 //! run, build the shared state, and serve.
 //!
 //! [`ServerOptions`] is plain data so tests can build a server without going
@@ -24,7 +24,7 @@ use crate::config::{
 use crate::context::{Context, LockoutSettings};
 use crate::http::AppState;
 use crate::limiter::RequestLimiter;
-use crate::mail::{MailOptions, MailService, MailSetupError};
+use crate::mail::{MailOptions, MailSetupError};
 use crate::passwords::{HashError, HashParams, PasswordHasher};
 use crate::policy::Policy;
 use crate::ratelimit::RateLimitsConfig;
@@ -33,6 +33,7 @@ use crate::serving::HttpLimits;
 use crate::session_cache::CachedStore;
 use crate::sleeper::Sleeper;
 use crate::validate::{PasswordPolicy, Validators};
+use authnz_core::breach::BreachLookup;
 use authnz_proto::codec::Codec;
 
 /// Why the server could not be built (start-up stops). Each variant says
@@ -59,7 +60,7 @@ pub enum StartupError {
     Credentials(#[source] AutosetupError),
 }
 
-/// Who the first-run superuser is (spec 7.5 step 6).
+/// Who the first-run superuser is (PROTOCOL.md 7.5 step 6).
 #[derive(Debug, Clone)]
 pub struct AdminSeed {
     pub email: String,
@@ -103,7 +104,7 @@ pub struct ServerOptions {
     pub clock: Arc<dyn Clock>,
     /// What every deliberate wait (back-off, unlock timers) goes through.
     pub sleeper: Arc<dyn Sleeper>,
-    /// The failed-login counters (spec 4.2).
+    /// The failed-login counters (PROTOCOL.md 4.2).
     pub throttle: Arc<dyn LoginThrottle>,
     /// Where sessions live.
     pub sessions: SessionPlacement,
@@ -123,7 +124,7 @@ pub struct ServerOptions {
     pub replay_guard: Arc<dyn ReplayGuard>,
     /// `userlocktries` and `userlocktime`.
     pub lockout: LockoutSettings,
-    /// Base URL of the breach check (spec 5.1 step 6), `None` when it is off.
+    /// Base URL of the breach check (PROTOCOL.md 5.1 step 6), `None` when it is off.
     pub breach_check_url: Option<String>,
     /// The mail backend and its settings.
     pub mail: MailOptions,
@@ -242,7 +243,7 @@ pub async fn context_parts(
 ) -> Result<ContextParts, StartupError> {
     let hasher =
         PasswordHasher::new(opts.workers, opts.hash_params).map_err(StartupError::HashingPool)?;
-    let mail = MailService::start(opts.mail.clone())
+    let mail = crate::mail::start(opts.mail.clone())
         .await
         .map_err(StartupError::Mailer)?;
     let validators = Validators::load(
@@ -301,7 +302,7 @@ pub async fn context_parts(
         password_policy: PasswordPolicy::parse(&opts.password_policy),
         breach: opts.breach_check_url.as_deref().and_then(|url| {
             match BreachCheck::new(url, BREACH_TIMEOUT) {
-                Ok(check) => Some(check),
+                Ok(check) => Some(Arc::new(check) as Arc<dyn BreachLookup>),
                 Err(e) => {
                     tracing::warn!(error = %e, "breach check disabled: cannot set up TLS");
                     None
@@ -321,7 +322,7 @@ pub async fn context_parts(
     })
 }
 
-/// First-run seeding (spec 8.4 and 7.5 step 6): roles from the policy, the
+/// First-run seeding (PROTOCOL.md 8.4 and 7.5 step 6): roles from the policy, the
 /// superuser, anonymous and dummy users, and the admin credentials file in
 /// `basedir`. Does nothing on an initialised database. Returns the
 /// credentials file when this call initialised the database.

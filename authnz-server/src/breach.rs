@@ -1,5 +1,6 @@
-//! The optional online breach check of spec 5.1 step 6 (haveibeenpwned's
-//! k-anonymity range API), off by default.
+//! The optional online breach check of PROTOCOL.md 5.1 step 6 (haveibeenpwned's
+//! k-anonymity range API), off by default: the HTTP implementation of
+//! `authnz_core::breach::BreachLookup`.
 //!
 //! Only the first five hex digits of the password's SHA-1 leave the server.
 //! The lookup fails open, as upstream: any network error, timeout, non-200
@@ -13,6 +14,8 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
+use authnz_core::breach::BreachLookup;
 use http_body_util::{BodyExt as _, Empty};
 use hyper::body::Bytes;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
@@ -108,6 +111,13 @@ impl BreachCheck {
             .map_err(|e| e.to_string())?
             .to_bytes();
         String::from_utf8(body.to_vec()).map_err(|e| e.to_string())
+    }
+}
+
+#[async_trait]
+impl BreachLookup for BreachCheck {
+    async fn count(&self, password: &str) -> Option<u64> {
+        BreachCheck::count(self, password).await
     }
 }
 

@@ -1,4 +1,4 @@
-//! The session cleanup task (spec 7.7): at start-up and then about every 24
+//! The session cleanup task (PROTOCOL.md 7.7): at start-up and then about every 24
 //! hours (±10 % jitter), delete sessions that expired more than
 //! `sessionexpiry` days ago. Sessions stop working at their own `expires`
 //! anyway; this only bounds how long dead rows are kept.

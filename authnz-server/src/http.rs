@@ -1,5 +1,5 @@
-//! The HTTP layer: routing, the host allow-list, the `POST /` pipeline of spec
-//! 1.7 and `GET /health` (spec 9.1).
+//! The HTTP layer: routing, the host allow-list, the `POST /` pipeline of PROTOCOL.md
+//! 1.7 and `GET /health` (PROTOCOL.md 9.1).
 //!
 //! Routing is done by hand in one fallback handler so the order of checks is
 //! exactly upstream's: host (404) → path (404) → method (405) → body. The
@@ -28,7 +28,7 @@ use authnz_proto::errors::{APPLICATION_JSON, ProtocolError, TEXT_PLAIN};
 use authnz_proto::python::truth::truthy;
 use authnz_proto::schema;
 
-/// Requests larger than this are answered with 400 (spec 1.12 allows any limit
+/// Requests larger than this are answered with 400 (PROTOCOL.md 1.12 allows any limit
 /// of 1 MiB or more).
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
@@ -46,8 +46,8 @@ pub struct AppState {
     /// Host allow-list entries, compared exactly with the lower-cased host.
     pub allowed_hosts: Vec<String>,
     /// The rate limits, `None` when `ratelimits` is `none`. When on,
-    /// `client_ipaddr` is required (spec 1.5) and every request and `/health`
-    /// is counted (spec 4.1, 9.1).
+    /// `client_ipaddr` is required (PROTOCOL.md 1.5) and every request and `/health`
+    /// is counted (PROTOCOL.md 4.1, 9.1).
     pub limiter: Option<RequestLimiter>,
     /// Replay protection (`requestttl`), `None` when off (the default).
     pub replay: Option<ReplayCheck>,
@@ -116,7 +116,7 @@ async fn dispatch(State(st): State<Arc<AppState>>, req: Request) -> Response {
     }
 }
 
-/// A non-200 response with the exact body of spec 1.10.
+/// A non-200 response with the exact body of PROTOCOL.md 1.10.
 pub fn error(e: ProtocolError) -> Response {
     let mut resp = Response::new(Body::from(e.body()));
     *resp.status_mut() = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
@@ -168,7 +168,7 @@ async fn api(st: &AppState, body: Body) -> Response {
     }
 }
 
-/// Steps 3-7 of the pipeline (spec 1.7) on a decrypted request object.
+/// Steps 3-7 of the pipeline (PROTOCOL.md 1.7) on a decrypted request object.
 pub async fn process(st: &AppState, value: Value) -> Result<Value, ProtocolError> {
     let Value::Object(mut request) = value else {
         return Err(ProtocolError::ServerError);
@@ -224,7 +224,7 @@ pub async fn process(st: &AppState, value: Value) -> Result<Value, ProtocolError
         (schema_failure(name, &problems, reqid.clone()), false)
     };
     if kind.is_login_like() {
-        // Step 7e (spec 4.2), schema failures included. Upstream looks
+        // Step 7e (PROTOCOL.md 4.2), schema failures included. Upstream looks
         // `body.email` up here and fails with 400 when it is absent.
         let Some(email) = body.get("email") else {
             return Err(ProtocolError::BadRequest);
@@ -240,7 +240,7 @@ pub async fn process(st: &AppState, value: Value) -> Result<Value, ProtocolError
     Ok(response)
 }
 
-/// `GET /health` (spec 9.1): rate limited by the caller's TCP address when
+/// `GET /health` (PROTOCOL.md 9.1): rate limited by the caller's TCP address when
 /// rate limiting is on (`peer` is `None` only for a router served without
 /// connection info; such callers share one bucket).
 async fn health(st: &AppState, peer: Option<IpAddr>) -> Response {

@@ -2,41 +2,39 @@
 //! its Fernet-encrypted protocol (see `docs/PROTOCOL.md`).
 //!
 //! Layout: `authnz_proto` (the wire contract: framing, errors, envelope,
-//! schema, request table) → [`http`]
-//! (routing and the request pipeline) → [`actions`] (one function per request
-//! type, over the storage traits of `authnz-api`). [`passwords`] runs Argon2
-//! on a bounded pool, [`validate`] holds the sign-up rules, [`lockout`] the
-//! login back-off and automatic lock, [`limiter`] the request rate limits
-//! ([`ratelimit`] their configuration), [`breach`] the optional breach check,
-//! [`mail`] the mail backend and templates, [`config`] the layered
-//! configuration and auto-setup, [`app`] the start-up wiring, [`notify`]
-//! the readiness notices to systemd, [`calibrate`] the Argon2 sizing.
+//! schema, request table) → [`http`] (routing and the request pipeline:
+//! [`limiter`] the request rate limits, [`ratelimit`] their configuration,
+//! [`replay`] the replay guard) → `authnz_core::actions` (one function per
+//! request type, over the storage traits of `authnz-api`). `authnz-core`
+//! also holds the policy, the validators, the Argon2 pool and the login
+//! back-off; this crate wires them up: [`config`] the layered configuration
+//! and auto-setup, [`app`] the start-up wiring, [`mail`] building the mail
+//! backend, [`breach`] the HTTP breach check, [`tls`] the listener's TLS,
+//! [`notify`] the readiness notices to systemd, [`calibrate`] the Argon2
+//! sizing.
 //!
 //! The `authnzrv` binary adds two modules of its own, declared in
 //! `main.rs`: `launch` (from the command line to a running server) and
 //! `admin` (the operator's subcommands: users, sessions, API keys, Argon2).
 
-pub mod actions;
 pub mod app;
 pub mod breach;
 pub mod cache_bus;
 pub mod calibrate;
 pub mod cleanup;
 pub mod config;
-pub mod context;
 pub mod http;
 pub mod limiter;
-pub mod lockout;
 pub mod mail;
 pub mod notify;
-pub mod passwords;
-pub mod policy;
 pub mod ratelimit;
 pub mod replay;
 pub mod serving;
 pub mod session_cache;
 pub mod shared;
-pub mod sleeper;
 pub mod tls;
-pub mod validate;
-pub mod warn_gate;
+
+// Shims: these modules moved to `authnz-core`; re-exported under their old
+// paths so `crate::actions::…` in this crate and `authnz_server::policy::…`
+// in its tests, the bench and the fuzz targets keep compiling unchanged.
+pub use authnz_core::{actions, context, lockout, passwords, policy, sleeper, validate, warn_gate};

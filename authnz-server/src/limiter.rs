@@ -1,5 +1,5 @@
-//! Step 6c of the request pipeline (spec 1.7, 4.1) and the `/health` limit
-//! (spec 9.1): which keys a request is counted under, which limit applies to
+//! Step 6c of the request pipeline (PROTOCOL.md 1.7, 4.1) and the `/health` limit
+//! (PROTOCOL.md 9.1): which keys a request is counted under, which limit applies to
 //! each, and what happens when the limiter's backend is down.
 //!
 //! A request of type `T` from client address `A` is decided under the key
@@ -30,7 +30,7 @@ use crate::validate::pii::{PII_SALT_NONE, pii_hash};
 use crate::warn_gate::WarnGate;
 use authnz_proto::request::{RequestType, email_of, names_an_email};
 
-/// Upstream's fixed `Retry-After` (spec 4.1), sent when the refusal is not a
+/// Upstream's fixed `Retry-After` (PROTOCOL.md 4.1), sent when the refusal is not a
 /// rate decision (an e-mail request without an e-mail).
 pub const UPSTREAM_RETRY_AFTER_SECS: u64 = 180;
 
@@ -40,7 +40,7 @@ pub const WARN_EVERY: Duration = Duration::from_secs(10);
 /// The bucket of request types the server does not know.
 const UNKNOWN_TYPE: &str = "(unknown)";
 
-/// The request type `/health` is counted as (spec 9.1).
+/// The request type `/health` is counted as (PROTOCOL.md 9.1).
 const HEALTH_TYPE: &str = "apikey-healthcheck";
 
 /// Addresses longer than this are hashed in keys (`client_ipaddr` is
@@ -154,7 +154,7 @@ impl RequestLimiter {
     }
 
     /// The `/health` limit: type `apikey-healthcheck` keyed by the caller's
-    /// TCP address (spec 9.1).
+    /// TCP address (PROTOCOL.md 9.1).
     pub async fn check_health(&self, peer: std::net::IpAddr) -> Verdict {
         let key = format!("{HEALTH_TYPE}-{peer}");
         self.decide(&key, self.config.limit_for(HEALTH_TYPE).limit)

@@ -1,5 +1,5 @@
 //! The `ratelimits` config item and the limit that applies to each request
-//! type (spec 4.1, with Q-10 decided). Pure parsing and lookup; the request
+//! type (PROTOCOL.md 4.1, with Q-10 decided). Pure parsing and lookup; the request
 //! pipeline applies the limits in [`crate::limiter`].
 //!
 //! Which limit applies to a request of type `T`, first match wins:
@@ -39,11 +39,11 @@ pub const DEFAULT_BURST: u32 = 150;
 /// Fixed requests per minute for `internal-*` types.
 pub const INTERNAL_PER_MINUTE: u32 = 3000;
 
-/// The built-in aggressive per-minute limits of spec 4.1, from the request
+/// The built-in aggressive per-minute limits of PROTOCOL.md 4.1, from the request
 /// table, and the lookup by name.
 pub use authnz_proto::request::{AGGRESSIVE_LIMITS, aggressive_limit};
 
-/// Why a `ratelimits` string is invalid (start-up fails, spec 4.1).
+/// Why a `ratelimits` string is invalid (start-up fails, PROTOCOL.md 4.1).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RateLimitsError {
     /// A `;`-separated piece is not `name:integer` (including the empty
@@ -134,7 +134,7 @@ pub struct EffectiveLimit {
     pub source: LimitSource,
 }
 
-/// Parses the `ratelimits` config item (spec 4.1): `None` when rate limiting
+/// Parses the `ratelimits` config item (PROTOCOL.md 4.1): `None` when rate limiting
 /// is off (the trimmed value case-folds to `none`), else the limits.
 ///
 /// The value is split on `;`; in each piece all spaces are removed and the
@@ -221,7 +221,7 @@ impl RateLimitsConfig {
     }
 
     /// The limit for requests of `request_type` naming one e-mail address
-    /// (key: type + e-mail; types containing `email`, spec 4.1 step 2): the
+    /// (key: type + e-mail; types containing `email`, PROTOCOL.md 4.1 step 2): the
     /// per-type limit if any (override, then aggressive), else `user`, with
     /// the burst capped at the limit as upstream counts from the first
     /// request.

@@ -2,7 +2,7 @@
 //! default, because upstream never rejects a token for its timestamp and
 //! frontends with skewed clocks would break).
 //!
-//! When on, right after a request body is decrypted (spec 1.7 step 2) its
+//! When on, right after a request body is decrypted (PROTOCOL.md 1.7 step 2) its
 //! Fernet token is refused with 401 when
 //!
 //! - its timestamp is more than `requestttl` seconds in the past,

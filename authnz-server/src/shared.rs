@@ -1,4 +1,4 @@
-//! The state several instances may share (spec 4.1 rate limits, 4.2 login
+//! The state several instances may share (PROTOCOL.md 4.1 rate limits, 4.2 login
 //! back-off, the replay guard, and optionally sessions): in the process, or
 //! in Redis. One place decides which implementation backs which part, used
 //! by the binary and by the tests alike.

@@ -1,5 +1,5 @@
 //! HTTPS serving, when both `tls_cert_file` and `tls_cert_key` are set
-//! (spec 7.1, 7.5 step 7).
+//! (PROTOCOL.md 7.1, 7.5 step 7).
 //!
 //! rustls with the ring provider: TLS 1.2 and 1.3 only (upstream refuses 1.0
 //! and 1.1 too), no client certificates requested. Connections are served by

@@ -45,7 +45,7 @@ pub(crate) enum Arg<'a> {
     Int(Option<i64>),
     Text(Option<&'a str>),
     Bool(Option<bool>),
-    /// Bound with microsecond precision (spec 8.2).
+    /// Bound with microsecond precision (PROTOCOL.md 8.2).
     Time(Option<NaiveDateTime>),
     /// JSON already in Python's text form ([`Arg::json`]); the SQL casts it
     /// where the dialect needs one (`?::json`).

@@ -29,7 +29,7 @@ pub enum SqlStoreError {
     #[error("support for {0} was not compiled into this build (Cargo feature `{0}`)")]
     DialectDisabled(&'static str),
 
-    /// An existing SQLite file has permission bits other than 0600 (spec 7.5).
+    /// An existing SQLite file has permission bits other than 0600 (PROTOCOL.md 7.5).
     #[error(
         "incorrect permissions on auth DB, will not load it: {} has mode {mode:04o}, \
          expected 0600",

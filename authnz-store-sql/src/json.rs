@@ -1,4 +1,4 @@
-//! JSON columns in the text form Python's `json.dumps` writes (spec 8.2).
+//! JSON columns in the text form Python's `json.dumps` writes (PROTOCOL.md 8.2).
 //!
 //! Upstream stores `extra_info` and `extra_info_json` through SQLAlchemy's
 //! JSON type, which calls `json.dumps` with its defaults: separators `", "`

@@ -5,10 +5,10 @@
 //! [`SqlStore`] implements [`UserStore`], [`SessionStore`], [`RoleStore`] and
 //! [`ApiKeyStore`] on one connection pool; the server holds it as
 //! `Arc<dyn Trait>` for each.
-//! The schema is spec section 8.1, created by embedded migrations
+//! The schema is PROTOCOL.md 8.1, created by embedded migrations
 //! ([`SqlStore::migrate`]) that adopt a database made by the upstream Python
 //! authnzerver as it is. On SQLite every value is stored in upstream's format
-//! (spec 8.2), so both servers can share one database file.
+//! (PROTOCOL.md 8.2), so both servers can share one database file.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), authnz_api::StoreError> {

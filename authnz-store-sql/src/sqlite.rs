@@ -2,7 +2,7 @@
 //! and what [`SqlDialect`] needs (the operations are written once, in
 //! `users.rs` and its siblings).
 //!
-//! Storage follows spec 8.2 so that a database can be shared with upstream:
+//! Storage follows PROTOCOL.md 8.2 so that a database can be shared with upstream:
 //! datetimes are TEXT `YYYY-MM-DD HH:MM:SS.ffffff` and every datetime
 //! parameter (including `now`) is bound in that same form, because SQLite
 //! compares them as text; booleans are 0/1; JSON is Python-style text or SQL
@@ -193,7 +193,7 @@ impl SqlDialect for Sqlite {
         match arg {
             Arg::Int(v) => query.bind(v),
             Arg::Text(v) => query.bind(v),
-            // sqlx binds a bool as the integer 0 or 1 (spec 8.2).
+            // sqlx binds a bool as the integer 0 or 1 (PROTOCOL.md 8.2).
             Arg::Bool(v) => query.bind(v),
             // Compared as text: bound in the stored form.
             Arg::Time(v) => query.bind(v.map(|t| to_sqlite_text(&truncate_micros(t)))),

@@ -103,7 +103,7 @@ impl SqlStore {
     /// [`SqlStore::migrate`] next.
     ///
     /// For a SQLite file, an existing file must have mode 0600 or it is
-    /// refused (spec 7.5, [`SqlStoreError::InsecurePermissions`]); a missing
+    /// refused (PROTOCOL.md 7.5, [`SqlStoreError::InsecurePermissions`]); a missing
     /// one is created with mode 0600 when [`SqlOptions::create_if_missing`]
     /// is set, and the database is switched to WAL mode with
     /// `journal_size_limit=5242880`. Every SQLite connection enforces foreign
@@ -181,7 +181,7 @@ impl SqlStore {
     }
 
     /// The SQLite pool, for operations outside the storage traits (and
-    /// tests). Values written through it must follow spec 8.2.
+    /// tests). Values written through it must follow PROTOCOL.md 8.2.
     #[cfg(feature = "sqlite")]
     pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
         match &self.pool {

@@ -241,7 +241,7 @@ pub(crate) async fn find_users<D: SqlDialect>(
     let arg = match value {
         ColumnValue::Int(i) => Arg::from(*i),
         ColumnValue::Text(t) => Arg::from(t),
-        // Stored as 0/1 on SQLite (spec 8.2), which is how it binds a bool.
+        // Stored as 0/1 on SQLite (PROTOCOL.md 8.2), which is how it binds a bool.
         ColumnValue::Bool(b) => Arg::from(*b),
         ColumnValue::DateTime(t) => Arg::from(*t),
     };

@@ -17,7 +17,7 @@ pub const FUZZ_KEY: [u8; 32] = [7; 32];
 
 pub static CODEC: LazyLock<Codec> = LazyLock::new(|| Codec::new(&FUZZ_KEY));
 
-/// Every request type name of the protocol (spec section 3), plus a few
+/// Every request type name of the protocol (PROTOCOL.md 3), plus a few
 /// names the server must refuse.
 pub const REQUEST_NAMES: &[&str] = &[
     "session-new",
@@ -60,7 +60,7 @@ pub const REQUEST_NAMES: &[&str] = &[
     "user-set-emailsent",
 ];
 
-/// The decoder half of the request pipeline (`http::process`, spec 1.7
+/// The decoder half of the request pipeline (`http::process`, PROTOCOL.md 1.7
 /// steps 3-6) on a decrypted request object: envelope fields, request type
 /// lookup, and the schema check of the body against every request type.
 /// The reply the server would build for the named type is sealed and

@@ -10,7 +10,7 @@ and the reverse for the reply. Decryption never applies a TTL (1.4, Q-18).
 
 The helpers return `(status, envelope_or_text)`: the decrypted JSON envelope
 for a 200 reply, the raw body text for anything else (that text is what the
-upstream client reports as `failure_reason`, so it must match the spec
+upstream client reports as `failure_reason`, so it must match docs/PROTOCOL.md
 exactly).
 """
 

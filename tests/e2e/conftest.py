@@ -4,7 +4,7 @@ The binary comes from `$AUTHNZRV` (`cargo xtask test` sets it). One server is
 started per test session:
 
 1. `$AUTHNZRV --autosetup --no-prompt --basedir DIR` in a fresh temp dir
-   (spec 7.4: secret key, PII salt, SQLite DB, admin credentials, `.env`);
+   (PROTOCOL.md 7.4: secret key, PII salt, SQLite DB, admin credentials, `.env`);
 2. `$AUTHNZRV --basedir DIR --port PORT` on a free port (the basedir's `.env`
    is loaded; the command-line port wins);
 3. wait until `GET /health` answers 200 (bounded; the server's output is
@@ -81,7 +81,7 @@ def _binary() -> Path:
 
 def _server_env() -> dict:
     """The real environment minus anything that would reconfigure the server
-    behind the test's back (spec 7.1: env vars override the command line)."""
+    behind the test's back (PROTOCOL.md 7.1: env vars override the command line)."""
     env = {
         k: v
         for k, v in os.environ.items()

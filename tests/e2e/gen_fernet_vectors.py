@@ -18,7 +18,7 @@ Format (all strings; bytes as noted):
         {"name", "key" (url-safe b64, 44 chars), "plaintext" (UTF-8 text),
          "plaintext_b64" (std b64 of the exact bytes), "timestamp" (int),
          "iv_hex", "token" (the Fernet token),
-         "body" (std b64 of the token: the HTTP body of spec 1.4)}
+         "body" (std b64 of the token: the HTTP body of PROTOCOL.md 1.4)}
       ],
       "invalid": [
         {"name", "key", "token", "body", "reason"}
@@ -26,7 +26,7 @@ Format (all strings; bytes as noted):
     }
 
 A decrypter must return `plaintext_b64`'s bytes for every valid entry, with
-no TTL and whatever the timestamp (spec 1.4), and must reject every invalid
+no TTL and whatever the timestamp (PROTOCOL.md 1.4), and must reject every invalid
 entry.
 """
 
@@ -50,7 +50,7 @@ OUT = Path(__file__).with_name("fernet_vectors.json")
 
 
 def key_from_seed(seed: int) -> bytes:
-    """A fixed 32-byte key, URL-safe base64 with padding (spec 1.3)."""
+    """A fixed 32-byte key, URL-safe base64 with padding (PROTOCOL.md 1.3)."""
     raw = hashlib.sha256(f"authnz-fernet-vector-key-{seed}".encode()).digest()
     return base64.urlsafe_b64encode(raw)
 

@@ -1,9 +1,9 @@
 """Account lifecycle, end to end: password change and reset, password
 validation, locks (by the superuser, internal, automatic after repeated login
-failures), deletion, edits and user look-ups (spec 3.1-3.4, 3.8 and 4.2).
+failures), deletion, edits and user look-ups (PROTOCOL.md 3.1-3.4, 3.8 and 4.2).
 
-Written from the spec and from issue 3, which decides one difference from the
-spec: `user-resetpass` and `user-resetpass-nosession` delete all of the user's
+Written from docs/PROTOCOL.md and from issue 3, which decides one difference from the
+original: `user-resetpass` and `user-resetpass-nosession` delete all of the user's
 sessions (3.4 says upstream deletes none).
 
 Rate limits (4.1) are per client address and aggressive for some request types
@@ -1022,7 +1022,7 @@ def test_user_edit_by_superuser(server, client):
 def test_user_edit_superuser_disallowed_keys_in_request_order(server, client):
     """3.3: the failure reason lists ALL update_dict keys as a Python list, in
     the order of the request (a Python dict keeps the JSON object's order);
-    the spec's own example is exactly this request."""
+    PROTOCOL.md's own example is exactly this request."""
     admin = _admin_session(server, client)
     user = sign_up(client, "suedit-keys")
     env = _edit(

@@ -1,4 +1,4 @@
-"""API keys (spec 3.6) and authorization checks (3.7, 6.3-6.5), end to end:
+"""API keys (PROTOCOL.md 3.6) and authorization checks (3.7, 6.3-6.5), end to end:
 an issue / verify / refresh / revoke cycle for both key kinds, and a few
 access and limit decisions under the bundled default policy."""
 

@@ -1,4 +1,4 @@
-"""`authnzrv --autosetup --no-prompt` (spec 7.4)."""
+"""`authnzrv --autosetup --no-prompt` (PROTOCOL.md 7.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Our client module against itself and against spec 1.4/1.5 (no server)."""
+"""Our client module against itself and against PROTOCOL.md 1.4/1.5 (no server)."""
 
 from __future__ import annotations
 

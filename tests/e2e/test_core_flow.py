@@ -1,5 +1,5 @@
 """The main frontend flow, end to end: anonymous session, sign-up,
-verification, login, user session, password re-check, logout (spec 3.1-3.3)."""
+verification, login, user session, password re-check, logout (PROTOCOL.md 3.1-3.3)."""
 
 from __future__ import annotations
 

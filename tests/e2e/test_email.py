@@ -1,4 +1,4 @@
-"""The e-mail request types (spec 3.5, with Q-5 and Q-9 fixed as issue 6
+"""The e-mail request types (PROTOCOL.md 3.5, with Q-5 and Q-9 fixed as issue 6
 asks), driven end to end against the real server and its default **file**
 mailer: every sent message is one `.eml` file in `<basedir>/mail-outbox/`,
 which the tests read back and parse with Python's `email` package.

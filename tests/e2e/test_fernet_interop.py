@@ -1,4 +1,4 @@
-"""Fernet interoperability with Python's `cryptography` (spec 1.3, 1.4, Q-18):
+"""Fernet interoperability with Python's `cryptography` (PROTOCOL.md 1.3, 1.4, Q-18):
 tokens are never rejected for their timestamp, and the server's replies
 decrypt with a plain `Fernet(key).decrypt` (no TTL)."""
 

@@ -1,4 +1,4 @@
-"""Transport, framing and error responses (spec 1.1-1.12, 2, 9.1)."""
+"""Transport, framing and error responses (PROTOCOL.md 1.1-1.12, 2, 9.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rate limiting as a frontend sees it (spec 4.1): the shared server runs
+"""Rate limiting as a frontend sees it (PROTOCOL.md 4.1): the shared server runs
 with the default `ratelimits`, so the built-in aggressive limits apply."""
 
 from __future__ import annotations

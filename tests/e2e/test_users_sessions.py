@@ -1,5 +1,5 @@
 """Failure paths of login and sign-up, user look-ups and session deletion
-(spec 3.1-3.3)."""
+(PROTOCOL.md 3.1-3.3)."""
 
 from __future__ import annotations
 

@@ -188,7 +188,7 @@ pub async fn session_key_duplicate_token_conflicts(s: Stores) {
     assert_eq!(svalid(&s, r(&k), at(60)).await.as_ref(), Some(&k));
 }
 
-/// Deleting the session deletes its keys (spec 8.3); other sessions' keys stay.
+/// Deleting the session deletes its keys (PROTOCOL.md 8.3); other sessions' keys stay.
 pub async fn session_key_dies_with_its_session(s: Stores) {
     seed(&s).await;
     let alice = user_with_session(&s, "alice").await;

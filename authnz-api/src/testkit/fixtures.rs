@@ -1,5 +1,5 @@
 //! Test data for the contract suite: fixed timestamps, the default roles,
-//! the seed users of spec 8.4, and builders for users and sessions.
+//! the seed users of PROTOCOL.md 8.4, and builders for users and sessions.
 
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use serde_json::json;
@@ -26,7 +26,7 @@ pub fn plus_micros(t: NaiveDateTime, micros: i64) -> NaiveDateTime {
     t + TimeDelta::microseconds(micros)
 }
 
-/// The roles of the default policy (spec 6.5), with upstream's descriptions.
+/// The roles of the default policy (PROTOCOL.md 6.5), with upstream's descriptions.
 pub fn default_roles() -> Vec<Role> {
     ["superuser", "staff", "authenticated", "anonymous", "locked"]
         .into_iter()
@@ -42,7 +42,7 @@ pub fn role(name: &str) -> Role {
     }
 }
 
-/// The seed data of spec 8.4 (with fixed system ids and fake hashes).
+/// The seed data of PROTOCOL.md 8.4 (with fixed system ids and fake hashes).
 pub fn initial_data() -> InitialData {
     let system_user = json!({"provenance": "auto-created", "type": "system-user"});
     let superuser = NewUser {

@@ -1,5 +1,5 @@
 //! The [`RoleStore`](crate::RoleStore) contract: role listing and the
-//! first-run seeding of spec 8.4.
+//! first-run seeding of PROTOCOL.md 8.4.
 
 use super::Stores;
 use super::fixtures::{

@@ -1,5 +1,5 @@
-//! The file half of `authnzrv --autosetup` (spec 7.4) and the admin
-//! credentials file of the first start (spec 7.5 step 6).
+//! The file half of `authnzrv --autosetup` (PROTOCOL.md 7.4) and the admin
+//! credentials file of the first start (PROTOCOL.md 7.5 step 6).
 //!
 //! [`prepare_basedir`] asks its questions (when interactive), then writes
 //! into the base directory: the secret key and PII salt (kept if present),
@@ -40,8 +40,8 @@ use super::prompt::Prompter;
 use super::random::generate_fernet_key;
 use super::secret::FernetKey;
 
-/// The bundled default policy (spec 6.5), copied into every base directory.
-pub const DEFAULT_POLICY_JSON: &str = include_str!("../../../data/default-permissions-model.json");
+/// The bundled default policy (PROTOCOL.md 6.5), copied into every base directory.
+pub use authnz_core::policy::DEFAULT_POLICY_JSON;
 
 /// File name of the shared secret key in the base directory.
 pub const SECRET_KEY_FILE: &str = ".authnzerver-secret-key";
@@ -53,16 +53,16 @@ pub const POLICY_FILE: &str = "default-permissions-model.json";
 pub const SQLITE_FILE: &str = ".authdb.sqlite";
 /// File name of the admin credentials in the base directory.
 pub const ADMIN_CREDENTIALS_FILE: &str = ".authnzerver-admin-credentials";
-/// Written instead of the password when the admin chose it (spec 7.5).
+/// Written instead of the password when the admin chose it (PROTOCOL.md 7.5).
 pub const USER_GENERATED_PASSWORD_MARKER: &str = "password-was-user-generated";
 /// Bytes of randomness in a generated admin password (`token_urlsafe(16)`,
 /// 22 characters).
 pub const GENERATED_PASSWORD_BYTES: usize = 16;
-/// Admin e-mail variable, read from the real environment only (spec 7.1).
+/// Admin e-mail variable, read from the real environment only (PROTOCOL.md 7.1).
 pub const ADMIN_EMAIL_ENV: &str = "AUTHNZERVER_ADMIN_EMAIL";
-/// Admin password variable, read from the real environment only (spec 7.1).
+/// Admin password variable, read from the real environment only (PROTOCOL.md 7.1).
 pub const ADMIN_PASSWORD_ENV: &str = "AUTHNZERVER_ADMIN_PASSWORD";
-/// Admin e-mail used when the OS user is unknown (spec 7.4).
+/// Admin e-mail used when the OS user is unknown (PROTOCOL.md 7.4).
 pub const FALLBACK_ADMIN_EMAIL: &str = "serveradmin@localhost";
 
 /// Mode of the secret key, salt and credentials files.
@@ -222,7 +222,7 @@ pub fn prepare_basedir(
     prepare_basedir_with(basedir, &seed, interactive, prompt)
 }
 
-/// Creates `basedir` if needed, asks the questions of spec 7.4 when
+/// Creates `basedir` if needed, asks the questions of PROTOCOL.md 7.4 when
 /// `interactive` (database URL, policy path, admin e-mail, admin password;
 /// the seed supplies the defaults), and writes the secret key, salt, policy
 /// copy and `.env`. Nothing is written before all answers are in.
@@ -242,7 +242,7 @@ pub fn prepare_basedir_with(
     write_files(basedir, answers, seed.os_user.as_deref())
 }
 
-/// The answers to the four questions of spec 7.4, validated.
+/// The answers to the four questions of PROTOCOL.md 7.4, validated.
 struct Answers {
     authdb_url: String,
     authdb: DatabaseTarget,
@@ -566,7 +566,7 @@ struct EnvValues<'a> {
     emailuser: &'a str,
 }
 
-/// The `.env` text: one `KEY=VALUE` line per item in spec 7.1 table order,
+/// The `.env` text: one `KEY=VALUE` line per item in PROTOCOL.md 7.1 table order,
 /// `PORT` just before `AUTHNZERVER_PORT`.
 fn render_env(values: &EnvValues<'_>) -> Result<String, AutosetupError> {
     let mut out = String::from(
@@ -607,7 +607,7 @@ fn render_env(values: &EnvValues<'_>) -> Result<String, AutosetupError> {
     Ok(out)
 }
 
-/// Writes the admin credentials file (spec 7.5 step 6):
+/// Writes the admin credentials file (PROTOCOL.md 7.5 step 6):
 /// `<basedir>/.authnzerver-admin-credentials`, mode 0400, content
 /// `<email> <password>\n`; if that file exists,
 /// `…-credentials-<unix time>` (then `…-<unix time>-2`, … if needed).

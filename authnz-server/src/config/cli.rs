@@ -82,7 +82,7 @@ pub struct Cli {
 /// TOML file), so they reach the same database.
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
-    /// Work with permission policy files (spec section 6)
+    /// Work with permission policy files (PROTOCOL.md 6)
     #[command(subcommand)]
     Policy(PolicyCommand),
     /// Manage user accounts

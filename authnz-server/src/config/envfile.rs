@@ -1,4 +1,4 @@
-//! The envfile reader (spec 7.3): the file is the default section of an INI
+//! The envfile reader (PROTOCOL.md 7.3): the file is the default section of an INI
 //! file as Python's `configparser` reads it, because that is what upstream
 //! deployments and the `.env` written by auto-setup contain.
 //!

@@ -28,7 +28,7 @@ pub enum ConfigError {
         /// /x/.env`, ...), when known.
         origin: Option<String>,
     },
-    /// The envfile could not be parsed (spec 7.3 syntax).
+    /// The envfile could not be parsed (PROTOCOL.md 7.3 syntax).
     #[error("envfile {}: line {line}: {reason}", path.display())]
     Envfile {
         /// The envfile.

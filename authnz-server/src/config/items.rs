@@ -1,4 +1,4 @@
-//! The table of configuration items (spec 7.1), the one place an item is
+//! The table of configuration items (PROTOCOL.md 7.1), the one place an item is
 //! declared: its key (the item name, also the TOML key), its environment
 //! variable, its command-line option, its kind (how a value is parsed and
 //! checked), its default and its help text.
@@ -52,7 +52,7 @@ pub enum Kind {
     /// Text that is never printed (`emailpass`).
     Password,
     /// A secret that may name a file holding it (`[[basedir]]`,
-    /// `[[homedir]]` substituted, spec 7.2); never printed.
+    /// `[[homedir]]` substituted, PROTOCOL.md 7.2); never printed.
     FileReadableSecret,
     /// `0` or `1` (also `true`/`false`).
     Bool,
@@ -153,7 +153,7 @@ impl Kind {
     }
 }
 
-/// One configuration item of spec 7.1.
+/// One configuration item of PROTOCOL.md 7.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Item {
     /// The item name: the key in the TOML config file and in error origins.
@@ -262,7 +262,7 @@ impl Item {
 macro_rules! items {
     ($($(#[$doc:meta])* $name:ident = $item:expr;)+) => {
         $($(#[$doc])* pub const $name: Item = $item;)+
-        /// All items, in the order of the table in spec 7.1 (which is also
+        /// All items, in the order of the table in PROTOCOL.md 7.1 (which is also
         /// the order of the `.env` written by auto-setup), then the items of
         /// this server that upstream does not have.
         pub const ITEMS: &[Item] = &[$($name),+];
@@ -271,10 +271,10 @@ macro_rules! items {
 
 use ItemDefault::{BundledPolicy, CurrentDir, Literal, OsUser, Required, Unset};
 
-/// Default of `ratelimits` (spec 4.1).
+/// Default of `ratelimits` (PROTOCOL.md 4.1).
 pub const DEFAULT_RATELIMITS: &str = "ipaddr:720; user:480; session:600; apikey:720; burst:150";
 /// Default of `emailsender`.
-pub const DEFAULT_EMAILSENDER: &str = "Authnzerver <authnzerver@localhost>";
+pub const DEFAULT_EMAILSENDER: &str = authnz_core::mail::DEFAULT_EMAILSENDER;
 /// Default of `emailfiledir`: this folder in `basedir` (applied by the
 /// loader, as it depends on `basedir`).
 pub const DEFAULT_EMAILFILEDIR: &str = "mail-outbox";
@@ -291,7 +291,7 @@ const MAX_ARGON2_PARALLELISM: i64 = crate::passwords::MAX_P_COST as i64;
 const HUNDRED_YEARS_SECS: i64 = 3_153_600_000;
 
 items! {
-    /// `allowedhosts`: host allow-list (spec 1.2).
+    /// `allowedhosts`: host allow-list (PROTOCOL.md 1.2).
     ALLOWEDHOSTS = Item::new(
         "allowedhosts", "AUTHNZERVER_ALLOWEDHOSTS", Kind::HostList,
         Literal("localhost;127.0.0.1"),
@@ -421,7 +421,7 @@ items! {
         "TLS private key (PEM)",
     )
     .cli("tlscertkey");
-    /// `breachcheck` (not upstream): run the online breach check of spec 5.1
+    /// `breachcheck` (not upstream): run the online breach check of PROTOCOL.md 5.1
     /// step 6 (upstream always runs it; here it is off by default).
     BREACHCHECK = Item::new(
         "breachcheck", "AUTHNZERVER_BREACHCHECK", Kind::Bool, Literal("0"),

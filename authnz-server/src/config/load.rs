@@ -3,7 +3,7 @@
 //!
 //! Layers, lowest precedence first:
 //!
-//! 1. built-in defaults (spec 7.1);
+//! 1. built-in defaults (PROTOCOL.md 7.1);
 //! 2. the TOML file named by `--config` (keys are item names);
 //! 3. the envfile: `--envfile PATH`, else `<basedir>/.env` if that file
 //!    exists, where `basedir` is taken from the layers other than the
@@ -395,7 +395,7 @@ impl Validator<'_> {
             .ok_or(ConfigError::Missing { env: item.env })
     }
 
-    /// Resolves a file-readable item (spec 7.2) to its final text.
+    /// Resolves a file-readable item (PROTOCOL.md 7.2) to its final text.
     fn file_readable(
         &self,
         item: &'static Item,

@@ -1,7 +1,7 @@
 //! Configuration of the authnz server: the `authnzrv` command line
 //! ([`Cli`]), the layered loader that turns defaults, a TOML file, an
 //! envfile, the environment and the command line into one validated
-//! [`Config`] (spec 7.1-7.3), and the file half of `--autosetup` (spec 7.4,
+//! [`Config`] (PROTOCOL.md 7.1-7.3), and the file half of `--autosetup` (PROTOCOL.md 7.4,
 //! [`prepare_basedir`]).
 //!
 //! Start-up in `main` looks like:

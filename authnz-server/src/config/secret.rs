@@ -1,5 +1,5 @@
-//! The two secret items: the shared Fernet key (`secret`, spec 1.3) and the
-//! file-readable value rule that `secret` and `piisalt` follow (spec 7.2).
+//! The two secret items: the shared Fernet key (`secret`, PROTOCOL.md 1.3) and the
+//! file-readable value rule that `secret` and `piisalt` follow (PROTOCOL.md 7.2).
 //!
 //! A [`FernetKey`] is validated when the configuration loads, so a wrong key
 //! stops start-up instead of turning every request into a 401 as upstream
@@ -93,7 +93,7 @@ impl fmt::Debug for FernetKey {
     }
 }
 
-/// A file-readable value after resolution (spec 7.2).
+/// A file-readable value after resolution (PROTOCOL.md 7.2).
 #[derive(Clone, PartialEq, Eq)]
 pub struct FileReadable {
     /// The value: the file's contents or the configured text itself.
@@ -111,7 +111,7 @@ impl fmt::Debug for FileReadable {
     }
 }
 
-/// Resolves a file-readable value (spec 7.2): substitutes `[[basedir]]` and
+/// Resolves a file-readable value (PROTOCOL.md 7.2): substitutes `[[basedir]]` and
 /// `[[homedir]]`, then, if the result names an existing file, returns its
 /// contents with trailing `\n` characters removed (other whitespace kept);
 /// otherwise returns the substituted text. The error never contains the

@@ -1,5 +1,5 @@
 //! The validated configuration ([`Config`]) the server runs with: one typed
-//! field per item of spec 7.1. It is built only by [`Config::load`], so every
+//! field per item of PROTOCOL.md 7.1. It is built only by [`Config::load`], so every
 //! value in it has passed validation. Its `Debug` output hides the secret
 //! key, the PII salt, the SMTP password and database passwords, so the whole
 //! struct may be logged at start-up.
@@ -12,10 +12,10 @@ use super::database::DatabaseTarget;
 use super::secret::FernetKey;
 use super::values::ItemValues;
 
-/// The server configuration (spec 7.1), validated.
+/// The server configuration (PROTOCOL.md 7.1), validated.
 #[derive(Clone)]
 pub struct Config {
-    /// Host allow-list: split on `;`, trimmed, empties dropped (spec 1.2).
+    /// Host allow-list: split on `;`, trimmed, empties dropped (PROTOCOL.md 1.2).
     pub allowedhosts: Vec<String>,
     /// The database to use.
     pub authdb: DatabaseTarget,
@@ -32,9 +32,9 @@ pub struct Config {
     pub permissions: Option<PathBuf>,
     /// TCP port (0 lets the OS choose).
     pub port: u16,
-    /// The shared Fernet key (spec 1.3).
+    /// The shared Fernet key (PROTOCOL.md 1.3).
     pub secret: FernetKey,
-    /// The PII salt for log hashing (spec 7.8); `none` disables hashing.
+    /// The PII salt for log hashing (PROTOCOL.md 7.8); `none` disables hashing.
     pub piisalt: String,
     /// Days after their expiry at which expired sessions are deleted.
     pub sessionexpiry: i64,
@@ -42,9 +42,9 @@ pub struct Config {
     pub userlocktries: u32,
     /// Seconds an automatic lock lasts.
     pub userlocktime: u64,
-    /// Password policy text (spec 5.1), unparsed.
+    /// Password policy text (PROTOCOL.md 5.1), unparsed.
     pub passpolicy: String,
-    /// Rate-limit text (spec 4.1), unparsed; `none` disables.
+    /// Rate-limit text (PROTOCOL.md 4.1), unparsed; `none` disables.
     pub ratelimits: String,
     /// Size of the action worker pool (at least 1).
     pub workers: usize,
@@ -80,7 +80,7 @@ pub struct Config {
     pub tls_cert_file: Option<PathBuf>,
     /// TLS private key; set exactly when `tls_cert_file` is.
     pub tls_cert_key: Option<PathBuf>,
-    /// Run the online breach check of spec 5.1 step 6 (default off).
+    /// Run the online breach check of PROTOCOL.md 5.1 step 6 (default off).
     pub breachcheck: bool,
     /// Base URL of the breach-check range API.
     pub breachcheckurl: String,
@@ -163,28 +163,9 @@ impl LogFormat {
 /// which of them this build has.
 pub use authnz_mail::MailerKind;
 
-/// SMTP connection security (`emailtls`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpSecurity {
-    /// Plain connect, then STARTTLS, required (upstream's behaviour).
-    StartTls,
-    /// TLS from the first byte (SMTPS).
-    Tls,
-    /// Plain text only.
-    None,
-}
-
-impl SmtpSecurity {
-    /// Parse `starttls`, `tls` or `none` (case-insensitive).
-    pub fn parse(text: &str) -> Option<Self> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "starttls" => Some(SmtpSecurity::StartTls),
-            "tls" => Some(SmtpSecurity::Tls),
-            "none" => Some(SmtpSecurity::None),
-            _ => None,
-        }
-    }
-}
+/// SMTP connection security (`emailtls`), defined with the mail settings
+/// of `authnz-core`.
+pub use authnz_core::mail::SmtpSecurity;
 
 /// The two TLS files, present only together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

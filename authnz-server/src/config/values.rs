@@ -261,7 +261,7 @@ pub fn parse_debugmode(text: &str) -> Result<bool, String> {
 }
 
 /// `allowedhosts`: split on `;`, pieces trimmed, empty pieces dropped
-/// (spec 1.2). At least one host must remain.
+/// (PROTOCOL.md 1.2). At least one host must remain.
 pub fn parse_allowedhosts(text: &str) -> Result<Vec<String>, String> {
     let hosts: Vec<String> = text
         .split(';')

@@ -263,7 +263,7 @@ async fn edit(backend: Backend, test: &str) {
         // Superuser.
         let env = s.call("user-edit", edit(1, "superuser", &mine, other, json!({"is_active": false}))).await;
         fails(&env, "invalid session for edit attempt", json!(["Superuser session info not available for this user edit attempt."]));
-        // Python lists every update_dict key in request order (spec 3.3, Q-19).
+        // Python lists every update_dict key in request order (PROTOCOL.md 3.3, Q-19).
         let env = s.call("user-edit", edit(1, "superuser", &admin, other, json!({"user_role": "staff", "extra_info": {}}))).await;
         fails(&env, "role: 'superuser' is not allowed to edit items: '['user_role', 'extra_info']'", extra);
         let env = s.call("user-edit", edit(1, "superuser", &admin, other, json!({"user_role": "emperor"}))).await;

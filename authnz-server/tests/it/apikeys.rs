@@ -1,4 +1,4 @@
-//! API keys (spec 3.6) and the authorization checks (3.7) over the real
+//! API keys (PROTOCOL.md 3.6) and the authorization checks (3.7) over the real
 //! protocol, on SQLite and PostgreSQL. Time windows are driven by a
 //! `ManualClock`, never by sleeping.
 

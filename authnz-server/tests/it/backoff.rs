@@ -1,4 +1,4 @@
-//! The login back-off and automatic lock of spec 4.2 over the real protocol,
+//! The login back-off and automatic lock of PROTOCOL.md 4.2 over the real protocol,
 //! on SQLite and PostgreSQL, with a manual clock and a manual sleeper: no
 //! test waits for a back-off delay, each requested delay is checked instead.
 

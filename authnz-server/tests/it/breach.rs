@@ -1,4 +1,4 @@
-//! The optional breach check (spec 5.1 step 6) against a tiny local range
+//! The optional breach check (PROTOCOL.md 5.1 step 6) against a tiny local range
 //! server started by the test: a listed password fails with the count, a
 //! malformed line is skipped, and a server that is down or answers an error
 //! counts as a pass (fail open). The check is off by default.

@@ -1,4 +1,4 @@
-//! The session cleanup task (spec 7.7) on both backends, with a manual clock:
+//! The session cleanup task (PROTOCOL.md 7.7) on both backends, with a manual clock:
 //! only sessions that expired more than `sessionexpiry` days ago are deleted.
 use crate::common::{Backend, TestDb};
 use authnz_api::{ANONYMOUS_USER_ID, Clock as _, ManualClock, Session, SessionStore as _};

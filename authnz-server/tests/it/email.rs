@@ -1,4 +1,4 @@
-//! The e-mail requests over the real protocol (spec 3.5): sign-up and
+//! The e-mail requests over the real protocol (PROTOCOL.md 3.5): sign-up and
 //! password-reset mails delivered to a real SMTP server (aiosmtpd on
 //! loopback, started here) and read back, the once-per-24-hours rule, the
 //! failures (server down, silent, rejecting the recipient) with nothing

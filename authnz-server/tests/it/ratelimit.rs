@@ -1,4 +1,4 @@
-//! Rate limiting (spec 4.1, 9.1) over the real protocol with a manual clock:
+//! Rate limiting (PROTOCOL.md 4.1, 9.1) over the real protocol with a manual clock:
 //! the burst is allowed, then 429 with the exact body and a `Retry-After`
 //! that tells the truth, then recovery at the configured rate; per-type
 //! limits, e-mail keys, `/health`, and nothing counted when it is off.

@@ -1,6 +1,6 @@
 //! The server's code names request types by `RequestType`, never by a
 //! string: no string literal equal to a request type's wire name appears in
-//! `authnz-server/src` outside test code. A request type's name is written
+//! `authnz-server/src` or `authnz-core/src` outside test code. A request type's name is written
 //! once, in the request table of `authnz_proto::request`.
 
 use std::path::{Path, PathBuf};
@@ -120,10 +120,18 @@ fn the_scanner_sees_literals_and_skips_tests() {
 
 #[test]
 fn server_code_names_requests_by_type_not_by_string() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let server = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    assert!(files.len() > 20, "scanned {} files", files.len());
+    for src in [server.join("src"), server.join("../authnz-core/src")] {
+        let before = files.len();
+        rust_files(&src, &mut files);
+        assert!(
+            files.len() - before > 20,
+            "scanned {} files in {}",
+            files.len() - before,
+            src.display()
+        );
+    }
     let mut test_paths = Vec::new();
     let mut per_file = Vec::new();
     for file in &files {

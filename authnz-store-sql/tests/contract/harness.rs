@@ -143,7 +143,7 @@ impl Drop for TempDir {
     }
 }
 
-/// The tables of spec 8.1, sorted.
+/// The tables of PROTOCOL.md 8.1, sorted.
 pub const TABLES: [&str; 8] = [
     "apikeys",
     "apikeys_nosession",
@@ -155,7 +155,7 @@ pub const TABLES: [&str; 8] = [
     "users",
 ];
 
-/// Index names of spec 8.1 (`ix_<table>_<column>`).
+/// Index names of PROTOCOL.md 8.1 (`ix_<table>_<column>`).
 pub const SPEC_INDEXES: [&str; 22] = [
     "ix_users_system_id",
     "ix_users_full_name",

@@ -1,5 +1,5 @@
 //! MySQL/MariaDB-only checks: column types, collations and index names of
-//! spec 8.1, the stored JSON text, adopting a database laid out as upstream's
+//! PROTOCOL.md 8.1, the stored JSON text, adopting a database laid out as upstream's
 //! SQLAlchemy models would make it, and how an unreachable server is
 //! reported.
 

@@ -1,4 +1,4 @@
-//! PostgreSQL-only checks: column types and index names of spec 8.1, the
+//! PostgreSQL-only checks: column types and index names of PROTOCOL.md 8.1, the
 //! stored JSON text, adopting a database made by upstream, and how an
 //! unreachable server is reported.
 

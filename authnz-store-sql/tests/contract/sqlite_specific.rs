@@ -1,5 +1,5 @@
-//! SQLite-only checks: file permissions (spec 7.5), pragmas, the schema of
-//! spec 8.1, the storage formats of spec 8.2, and adopting a database that
+//! SQLite-only checks: file permissions (PROTOCOL.md 7.5), pragmas, the schema of
+//! PROTOCOL.md 8.1, the storage formats of PROTOCOL.md 8.2, and adopting a database that
 //! upstream's SQLAlchemy created.
 
 use std::os::unix::fs::PermissionsExt;

@@ -347,7 +347,7 @@ fn envfile_values_keep_quotes_and_keys_ignore_case() {
         &e.clone().with("AUTHNZERVER_SECRET", ""),
     )
     .unwrap();
-    // The key's quotes are stripped (spec 1.3); other values keep theirs.
+    // The key's quotes are stripped (PROTOCOL.md 1.3); other values keep theirs.
     assert_eq!(config.secret, FernetKey::parse(KEY).unwrap());
     assert_eq!(config.emailsender, "\"Ops\" <ops@x>");
 }

@@ -1,0 +1,191 @@
+//! Authorization checks (PROTOCOL.md 3.7): `user-check-access` and
+//! `user-check-limit`, and [`check_access`], the full access decision of PROTOCOL.md
+//! 6.3 (policy tables plus the user checks in the database) that other
+//! actions reuse for their own permission checks (API keys, PROTOCOL.md 3.6).
+//!
+//! The pure policy decision is [`crate::policy::Policy::decide`]; this module
+//! adds what needs the database: the caller must exist with the given role
+//! and be active, and so must the owner and every shared-with user.
+
+use authnz_api::UserId;
+use serde_json::{Map, Value};
+
+use super::args::{int_arg, str_arg};
+use super::reply::{Reply, py_bool};
+use super::{ActionError, Context};
+use crate::policy::AccessQuery;
+use crate::policy::pyconv::parse_shared_with;
+
+/// An access question, as `user-check-access` receives it.
+#[derive(Debug, Clone, Copy)]
+pub struct AccessRequest<'a> {
+    pub user_id: UserId,
+    pub user_role: &'a str,
+    pub action: &'a str,
+    pub target_name: &'a str,
+    pub target_owner: UserId,
+    pub target_visibility: &'a str,
+    /// Comma-separated user ids; `""` or `none` (any case) for nobody.
+    pub target_sharedwith: &'a str,
+}
+
+/// The outcome of [`check_access`]; each maps to one failure reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessOutcome {
+    Granted,
+    /// The policy does not allow it: `action not permitted`.
+    NotPermitted,
+    /// The caller is missing, inactive or has another role.
+    InvalidCaller,
+    /// Some of the owner and shared-with users are missing or inactive.
+    UsersMissing,
+    /// None of the users named were found.
+    NoUsersFound,
+    /// Unknown role, malformed `target_sharedwith`, or a database error.
+    Error,
+}
+
+impl AccessOutcome {
+    /// The `failure_reason` of `user-check-access` for this outcome.
+    pub fn failure_reason(self) -> Option<&'static str> {
+        match self {
+            AccessOutcome::Granted => None,
+            AccessOutcome::NotPermitted => Some("action not permitted"),
+            AccessOutcome::InvalidCaller => Some("user initiating request is not valid"),
+            AccessOutcome::UsersMissing => {
+                Some("users specified as owner or shared-with not found")
+            }
+            AccessOutcome::NoUsersFound => {
+                Some("none of the users specified in the request were found")
+            }
+            AccessOutcome::Error => Some("exception when checking the DB"),
+        }
+    }
+}
+
+/// The access decision of PROTOCOL.md 6.3, with its database checks. Database errors
+/// are an outcome ([`AccessOutcome::Error`]), not an [`ActionError`].
+pub async fn check_access(ctx: &Context, req: &AccessRequest<'_>) -> AccessOutcome {
+    let Some(shared_with) = parse_shared_with(req.target_sharedwith) else {
+        return AccessOutcome::Error;
+    };
+    let granted = match ctx.policy.decide(&AccessQuery {
+        user_id: req.user_id,
+        role: req.user_role,
+        action: req.action,
+        item: req.target_name,
+        owner: req.target_owner,
+        visibility: req.target_visibility,
+        shared_with: &shared_with,
+    }) {
+        Ok(granted) => granted,
+        Err(_) => return AccessOutcome::Error,
+    };
+    match ctx.users.user_by_id(req.user_id).await {
+        Ok(Some(u)) if u.is_active && u.user_role == req.user_role => {}
+        Ok(_) => return AccessOutcome::InvalidCaller,
+        Err(e) => {
+            tracing::warn!(error = %e, "access check: caller lookup failed");
+            return AccessOutcome::Error;
+        }
+    }
+    let mut ids: Vec<UserId> = Vec::with_capacity(shared_with.len() + 2);
+    ids.push(req.user_id);
+    ids.push(req.target_owner);
+    ids.extend_from_slice(&shared_with);
+    ids.sort_unstable();
+    ids.dedup();
+    let mut found = 0;
+    for &id in &ids {
+        if id == req.user_id {
+            // Checked above: exists and is active.
+            found += 1;
+            continue;
+        }
+        match ctx.users.user_by_id(id).await {
+            Ok(Some(u)) if u.is_active => found += 1,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "access check: user lookup failed");
+                return AccessOutcome::Error;
+            }
+        }
+    }
+    if found == 0 {
+        AccessOutcome::NoUsersFound
+    } else if found < ids.len() {
+        AccessOutcome::UsersMissing
+    } else if granted {
+        AccessOutcome::Granted
+    } else {
+        AccessOutcome::NotPermitted
+    }
+}
+
+pub async fn user_check_access(
+    ctx: &Context,
+    body: &Map<String, Value>,
+) -> Result<Reply, ActionError> {
+    let req = AccessRequest {
+        user_id: int_arg(body, "user_id").unwrap_or_default(),
+        user_role: str_arg(body, "user_role"),
+        action: str_arg(body, "action"),
+        target_name: str_arg(body, "target_name"),
+        target_owner: int_arg(body, "target_owner").unwrap_or_default(),
+        target_visibility: str_arg(body, "target_visibility"),
+        target_sharedwith: str_arg(body, "target_sharedwith"),
+    };
+    let outcome = check_access(ctx, &req).await;
+    Ok(match outcome.failure_reason() {
+        None => Reply::success(&["Access request check successful. Access granted: True."]),
+        Some(reason) if outcome == AccessOutcome::Error => Reply::failure(
+            reason,
+            &["Could not validate access to the requested item."],
+        ),
+        Some(reason) => Reply::failure(
+            reason,
+            &["Access request check successful. Access granted: False."],
+        ),
+    })
+}
+
+pub async fn user_check_limit(
+    ctx: &Context,
+    body: &Map<String, Value>,
+) -> Result<Reply, ActionError> {
+    let user_id = int_arg(body, "user_id").unwrap_or_default();
+    let role = str_arg(body, "user_role");
+    let limit_name = str_arg(body, "limit_name");
+    let value = body.get("value_to_check").unwrap_or(&Value::Null);
+    let error = || {
+        Reply::failure(
+            "exception when checking the DB",
+            &["Could not validate limit rule for the requested item."],
+        )
+    };
+    let Ok(passed) = ctx.policy.within_limit(role, limit_name, value) else {
+        return Ok(error());
+    };
+    let message = format!(
+        "Limit check successful. Limit check passed: {}.",
+        py_bool(passed)
+    );
+    match ctx.users.user_by_id(user_id).await {
+        Ok(Some(u)) if u.is_active && u.user_role == role => {}
+        Ok(_) => {
+            return Ok(Reply::failure(
+                "user attempting access not found",
+                &["Limit check successful. Limit check passed: False."],
+            ));
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "limit check: user lookup failed");
+            return Ok(error());
+        }
+    }
+    Ok(if passed {
+        Reply::success(&[message])
+    } else {
+        Reply::failure("user is over limit", &[message])
+    })
+}

@@ -1,0 +1,475 @@
+//! API keys (PROTOCOL.md 3.6): session-tied keys (`apikey-new`, `apikey-verify`,
+//! `apikey-revoke`) and no-session keys with refresh tokens
+//! (`apikey-new-nosession`, `apikey-verify-nosession`,
+//! `apikey-revoke-nosession`, `apikey-revokeall-nosession`,
+//! `apikey-refresh-nosession`).
+//!
+//! The server never signs a key: it stores the random `tkn` with its time
+//! window and returns the claims as JSON text ([`claims`]). Every operation
+//! first asks [`check_access`] whether the caller may `create`, `view` or
+//! `delete` an `apikey` owned by the key's user. Refresh tokens are stored
+//! only as Argon2 hashes (the password hasher and parameters); keys, tokens
+//! and refresh tokens are never logged.
+
+pub mod claims;
+
+use authnz_api::{NoSessionApiKey, SessionApiKey, UserId};
+use chrono::TimeDelta;
+use serde_json::{Map, Value};
+
+use super::access::{AccessOutcome, AccessRequest, check_access};
+use super::args::{int_arg, str_arg};
+use super::reply::{Reply, dt};
+use super::sessions::new_session_token;
+use super::{ActionError, Context};
+use claims::{NewClaims, PresentedKey, add, required_claim, seconds};
+
+const NOT_ALLOWED_TO_OPERATE: &str = "originating user is not allowed to operate on this API key";
+const VERIFY_DENIED: &str =
+    "API key verification failed. You are not allowed to operate on this API key.";
+const REVOKE_DENIED: &str =
+    "API key revocation failed. You are not allowed to operate on this API key.";
+const ISSUE_DENIED: &str = "API key issuance failed. You are not allowed to issue an API key.";
+const VERIFY_FAILED: (&str, &str) = (
+    "key validation failed, provided key does not match stored key or has expired",
+    "API key could not be verified.",
+);
+const REVOKE_PROCESSED: &str = "API key revocation processed.";
+const REFRESH_FAILED: &str = "API key refresh failed. The API key presented does not have a valid \
+     refresh token. You may need to login again to generate a new API key.";
+/// Sic: no space after the period (PROTOCOL.md 3.6).
+const REFRESH_FAILED_SIC: &str = "API key refresh failed. The API key presented does not have a \
+     valid refresh token.You may need to login again to generate a new API key.";
+
+/// May the caller do `action` on an API key owned by `owner`? (The access
+/// check of PROTOCOL.md 6.3 with item `apikey`, visibility `private`, no sharing.)
+async fn allowed(
+    ctx: &Context,
+    user_id: UserId,
+    user_role: &str,
+    action: &str,
+    owner: UserId,
+) -> bool {
+    let outcome = check_access(
+        ctx,
+        &AccessRequest {
+            user_id,
+            user_role,
+            action,
+            target_name: "apikey",
+            target_owner: owner,
+            target_visibility: "private",
+            target_sharedwith: "",
+        },
+    )
+    .await;
+    outcome == AccessOutcome::Granted
+}
+
+/// `subject` may be a string or a list of strings (the documented form; the
+/// upstream schema only takes a string).
+fn subject(body: &Map<String, Value>) -> Result<&Value, ActionError> {
+    match body.get("subject") {
+        Some(v @ Value::String(_)) => Ok(v),
+        Some(v @ Value::Array(items)) if items.iter().all(Value::is_string) => Ok(v),
+        _ => Err(ActionError::Unhandled(
+            "subject must be a string or a list of strings".to_owned(),
+        )),
+    }
+}
+
+/// The caller of verify/revoke requests and the key they present.
+fn caller_and_key(
+    body: &Map<String, Value>,
+) -> Result<(UserId, &str, PresentedKey<'_>), ActionError> {
+    let dict = body
+        .get("apikey_dict")
+        .and_then(Value::as_object)
+        .ok_or_else(|| ActionError::Unhandled("apikey_dict must be an object".to_owned()))?;
+    let key = PresentedKey::from_dict(dict)?;
+    Ok((
+        int_arg(body, "user_id").unwrap_or_default(),
+        str_arg(body, "user_role"),
+        key,
+    ))
+}
+
+pub async fn apikey_new(ctx: &Context, body: &Map<String, Value>) -> Result<Reply, ActionError> {
+    let user_id = int_arg(body, "user_id").unwrap_or_default();
+    let user_role = str_arg(body, "user_role");
+    let ip_address = str_arg(body, "ip_address");
+    let user_agent = str_arg(body, "user_agent");
+    let sub = subject(body)?;
+    let nbf_after = seconds(body.get("not_valid_before"), "not_valid_before")?;
+    let expires_days = int_arg(body, "expires_days")
+        .and_then(TimeDelta::try_days)
+        .ok_or_else(|| ActionError::Unhandled("expires_days out of range".to_owned()))?;
+
+    if !allowed(ctx, user_id, user_role, "create", user_id).await {
+        return Ok(Reply::failure(
+            "user not allowed to issue API key",
+            &[ISSUE_DENIED],
+        ));
+    }
+    let invalid_session = |message: &str| {
+        Reply::failure(
+            "invalid session for user requesting API key issuance",
+            &[message],
+        )
+        .with("apikey", Value::Null)
+        .with("expires", Value::Null)
+    };
+    let now = ctx.clock.now();
+    let token = str_arg(body, "session_token");
+    let Some((session, user)) = ctx.sessions.active_session(token, now).await? else {
+        return Ok(invalid_session(
+            "Invalid session token for API key issuance request.",
+        ));
+    };
+    if session.user_id != user_id
+        || session.ip_address != ip_address
+        || session.user_agent != user_agent
+        || user.user_role != user_role
+    {
+        return Ok(invalid_session(
+            "DB session user_id, ip_address, user_agent, user_role does not match provided \
+             session info.",
+        ));
+    }
+    let key = SessionApiKey {
+        apikey: new_session_token()?,
+        issued: now,
+        expires: add(now, expires_days)?,
+        not_valid_before: add(now, nbf_after)?,
+        user_id,
+        user_role: user_role.to_owned(),
+        session_token: session.session_token.clone(),
+    };
+    ctx.apikeys.create_session_apikey(&key).await?;
+    let text = NewClaims {
+        iss: body.get("issuer").unwrap_or(&Value::Null),
+        ver: body.get("apiversion").unwrap_or(&Value::Null),
+        uid: user_id,
+        rol: user_role,
+        usa: Some(user_agent),
+        aud: body.get("audience").unwrap_or(&Value::Null),
+        sub,
+        ipa: ip_address,
+        tkn: &key.apikey,
+        iat: key.issued,
+        nbf: key.not_valid_before,
+        exp: key.expires,
+    }
+    .to_json_text();
+    tracing::info!(user = %ctx.pii(&user_id.to_string()), "session-tied API key issued");
+    let expires = dt(Some(&key.expires));
+    let message = format!(
+        "API key generated successfully, expires: {}.",
+        expires.as_str().unwrap_or_default()
+    );
+    Ok(Reply::success(&[message])
+        .with("apikey", text)
+        .with("expires", expires))
+}
+
+/// What a no-session key is issued with (from `apikey-new-nosession`, or from
+/// the old claims and the request in `apikey-refresh-nosession`).
+struct NoSessionIssue<'a> {
+    issuer: &'a Value,
+    audience: &'a Value,
+    subject: &'a Value,
+    apiversion: &'a Value,
+    user_id: UserId,
+    user_role: &'a str,
+    ip_address: &'a str,
+    expires: TimeDelta,
+    not_valid_before: TimeDelta,
+    refresh_expires: TimeDelta,
+    refresh_nbf: TimeDelta,
+}
+
+impl<'a> NoSessionIssue<'a> {
+    /// The timing arguments of a request (`expires_seconds`,
+    /// `not_valid_before`, `refresh_expires`, `refresh_nbf`).
+    fn durations(body: &Map<String, Value>) -> Result<[TimeDelta; 4], ActionError> {
+        Ok([
+            seconds(body.get("expires_seconds"), "expires_seconds")?,
+            seconds(body.get("not_valid_before"), "not_valid_before")?,
+            seconds(body.get("refresh_expires"), "refresh_expires")?,
+            seconds(body.get("refresh_nbf"), "refresh_nbf")?,
+        ])
+    }
+}
+
+/// Issue a no-session key; `None` when the caller may not (the reply is then
+/// the caller's to build).
+async fn issue_nosession(
+    ctx: &Context,
+    p: &NoSessionIssue<'_>,
+) -> Result<Option<Reply>, ActionError> {
+    if !allowed(ctx, p.user_id, p.user_role, "create", p.user_id).await {
+        return Ok(None);
+    }
+    let now = ctx.clock.now();
+    let refresh_token = new_session_token()?;
+    let key = NoSessionApiKey {
+        apikey: new_session_token()?,
+        issued: now,
+        expires: add(now, p.expires)?,
+        not_valid_before: add(now, p.not_valid_before)?,
+        refresh_token: ctx.hasher.hash(&refresh_token).await?,
+        refresh_issued: now,
+        refresh_expires: add(now, p.refresh_expires)?,
+        refresh_nbf: add(now, p.refresh_nbf)?,
+        user_id: p.user_id,
+        user_role: p.user_role.to_owned(),
+    };
+    ctx.apikeys.create_nosession_apikey(&key).await?;
+    let text = NewClaims {
+        iss: p.issuer,
+        ver: p.apiversion,
+        uid: p.user_id,
+        rol: p.user_role,
+        usa: None,
+        aud: p.audience,
+        sub: p.subject,
+        ipa: p.ip_address,
+        tkn: &key.apikey,
+        iat: key.issued,
+        nbf: key.not_valid_before,
+        exp: key.expires,
+    }
+    .to_json_text();
+    tracing::info!(user = %ctx.pii(&p.user_id.to_string()), "no-session API key issued");
+    let expires = dt(Some(&key.expires));
+    let message = format!(
+        "API key generated successfully, expires: {}.",
+        expires.as_str().unwrap_or_default()
+    );
+    Ok(Some(
+        Reply::success(&[message])
+            .with("apikey", text)
+            .with("expires", expires)
+            .with("refresh_token", refresh_token)
+            .with("refresh_token_expires", dt(Some(&key.refresh_expires))),
+    ))
+}
+
+pub async fn apikey_new_nosession(
+    ctx: &Context,
+    body: &Map<String, Value>,
+) -> Result<Reply, ActionError> {
+    let [expires, not_valid_before, refresh_expires, refresh_nbf] =
+        NoSessionIssue::durations(body)?;
+    let issue = NoSessionIssue {
+        issuer: body.get("issuer").unwrap_or(&Value::Null),
+        audience: body.get("audience").unwrap_or(&Value::Null),
+        subject: subject(body)?,
+        apiversion: body.get("apiversion").unwrap_or(&Value::Null),
+        user_id: int_arg(body, "user_id").unwrap_or_default(),
+        user_role: str_arg(body, "user_role"),
+        ip_address: str_arg(body, "ip_address"),
+        expires,
+        not_valid_before,
+        refresh_expires,
+        refresh_nbf,
+    };
+    Ok(match issue_nosession(ctx, &issue).await? {
+        Some(reply) => reply,
+        None => Reply::failure(
+            "originating user is not allowed to issue an API key",
+            &[ISSUE_DENIED],
+        ),
+    })
+}
+
+/// Verify a presented key of either kind; `Ok(Err(reply))` is a failure
+/// reply, `Ok(Ok(reply))` success.
+async fn verify(
+    ctx: &Context,
+    body: &Map<String, Value>,
+    nosession: bool,
+) -> Result<Result<Reply, Reply>, ActionError> {
+    let (user_id, user_role, key) = caller_and_key(body)?;
+    if !allowed(ctx, user_id, user_role, "view", key.uid).await {
+        return Ok(Err(Reply::failure(
+            NOT_ALLOWED_TO_OPERATE,
+            &[VERIFY_DENIED],
+        )));
+    }
+    let now = ctx.clock.now();
+    let expires = if nosession {
+        ctx.apikeys
+            .valid_nosession_apikey(key.as_ref(), now)
+            .await?
+            .map(|k| k.expires)
+    } else {
+        ctx.apikeys
+            .valid_session_apikey(key.as_ref(), now)
+            .await?
+            .map(|k| k.expires)
+    };
+    let Some(expires) = expires else {
+        return Ok(Err(Reply::failure(VERIFY_FAILED.0, &[VERIFY_FAILED.1])));
+    };
+    let expires = dt(Some(&expires));
+    let what = if nosession {
+        "No-session API key"
+    } else {
+        "API key"
+    };
+    Ok(Ok(Reply::success(&[format!(
+        "{what} verified successfully. Expires: {}.",
+        expires.as_str().unwrap_or_default()
+    )])))
+}
+
+pub async fn apikey_verify(ctx: &Context, body: &Map<String, Value>) -> Result<Reply, ActionError> {
+    Ok(verify(ctx, body, false).await?.unwrap_or_else(|r| r))
+}
+
+pub async fn apikey_verify_nosession(
+    ctx: &Context,
+    body: &Map<String, Value>,
+) -> Result<Reply, ActionError> {
+    Ok(verify(ctx, body, true).await?.unwrap_or_else(|r| r))
+}
+
+/// Revoke a presented key of either kind; the number of rows deleted, or
+/// `None` when the caller may not.
+async fn revoke(
+    ctx: &Context,
+    user_id: UserId,
+    user_role: &str,
+    key: PresentedKey<'_>,
+    nosession: bool,
+) -> Result<Option<u64>, ActionError> {
+    if !allowed(ctx, user_id, user_role, "delete", key.uid).await {
+        return Ok(None);
+    }
+    let deleted = if nosession {
+        ctx.apikeys.delete_nosession_apikey(key.as_ref()).await?
+    } else {
+        ctx.apikeys.delete_session_apikey(key.as_ref()).await?
+    };
+    Ok(Some(deleted))
+}
+
+async fn revoke_action(
+    ctx: &Context,
+    body: &Map<String, Value>,
+    nosession: bool,
+) -> Result<Reply, ActionError> {
+    let (user_id, user_role, key) = caller_and_key(body)?;
+    Ok(
+        match revoke(ctx, user_id, user_role, key, nosession).await? {
+            None => Reply::failure(NOT_ALLOWED_TO_OPERATE, &[REVOKE_DENIED]),
+            Some(1) => Reply::success(&[REVOKE_PROCESSED]),
+            Some(_) => Reply::failure_without_reason(&[REVOKE_PROCESSED]),
+        },
+    )
+}
+
+pub async fn apikey_revoke(ctx: &Context, body: &Map<String, Value>) -> Result<Reply, ActionError> {
+    revoke_action(ctx, body, false).await
+}
+
+pub async fn apikey_revoke_nosession(
+    ctx: &Context,
+    body: &Map<String, Value>,
+) -> Result<Reply, ActionError> {
+    revoke_action(ctx, body, true).await
+}
+
+pub async fn apikey_revokeall_nosession(
+    ctx: &Context,
+    body: &Map<String, Value>,
+) -> Result<Reply, ActionError> {
+    let (user_id, user_role, key) = caller_and_key(body)?;
+    if !allowed(ctx, user_id, user_role, "delete", key.uid).await {
+        return Ok(Reply::failure(
+            "originating user is not allowed to delete API keys",
+            &["All API keys revocation failed. You are not allowed to delete API keys."],
+        ));
+    }
+    if verify(ctx, body, true).await?.is_err() {
+        return Ok(Reply::failure(
+            "provided API key is invalid, revoke-all operation requires a valid key to start \
+             with",
+            &["All API keys revocation failed. The API key presented is invalid."],
+        ));
+    }
+    let deleted = ctx
+        .apikeys
+        .delete_user_nosession_apikeys(key.uid, key.rol)
+        .await?;
+    tracing::info!(user = %ctx.pii(&key.uid.to_string()), deleted, "no-session API keys revoked");
+    Ok(Reply::success(&["All API keys revocation processed."])
+        .with("revoked_keys", deleted)
+        .with("deleted_keys", deleted))
+}
+
+pub async fn apikey_refresh_nosession(
+    ctx: &Context,
+    body: &Map<String, Value>,
+) -> Result<Reply, ActionError> {
+    let (user_id, user_role, key) = caller_and_key(body)?;
+    let dict = body
+        .get("apikey_dict")
+        .and_then(Value::as_object)
+        .ok_or_else(|| ActionError::Unhandled("apikey_dict must be an object".to_owned()))?;
+    let [iss, ver, aud, sub] = [
+        required_claim(dict, "iss")?,
+        required_claim(dict, "ver")?,
+        required_claim(dict, "aud")?,
+        required_claim(dict, "sub")?,
+    ];
+    let [expires, not_valid_before, refresh_expires, refresh_nbf] =
+        NoSessionIssue::durations(body)?;
+
+    let now = ctx.clock.now();
+    let Some(stored) = ctx
+        .apikeys
+        .refreshable_nosession_apikey(key.as_ref(), now)
+        .await?
+    else {
+        return Ok(Reply::failure(
+            "provided API key has no stored refresh token, probably invalid",
+            &[REFRESH_FAILED],
+        ));
+    };
+    let presented = str_arg(body, "refresh_token");
+    if !ctx.hasher.verify(presented, &stored.refresh_token).await? {
+        tracing::info!(user = %ctx.pii(&key.uid.to_string()), "API key refresh: wrong refresh token");
+        return Ok(Reply::failure(
+            "provided refresh token does not match stored refresh token",
+            &[REFRESH_FAILED],
+        ));
+    }
+    if revoke(ctx, user_id, user_role, key, true).await? != Some(1) {
+        return Ok(Reply::failure(
+            "user from provided API key not allowed to revoke old key",
+            &[REFRESH_FAILED_SIC],
+        ));
+    }
+    let issue = NoSessionIssue {
+        issuer: iss,
+        audience: aud,
+        subject: sub,
+        apiversion: ver,
+        user_id,
+        user_role,
+        ip_address: str_arg(body, "ip_address"),
+        expires,
+        not_valid_before,
+        refresh_expires,
+        refresh_nbf,
+    };
+    Ok(match issue_nosession(ctx, &issue).await? {
+        Some(reply) => reply,
+        None => Reply::failure(
+            "user from provided API key not allowed to issue new key",
+            &[REFRESH_FAILED_SIC],
+        ),
+    })
+}

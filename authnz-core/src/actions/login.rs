@@ -1,0 +1,161 @@
+//! Login, logout and password checks (PROTOCOL.md 3.2).
+//!
+//! Timing (PROTOCOL.md 5.3, Q-12 fixed): every path of `user-login`, `user-passcheck`
+//! and `user-passcheck-nosession` costs exactly one Argon2 verification — the
+//! user's hash when there is a user to check, the in-memory dummy hash
+//! otherwise — so response times do not reveal which sessions or e-mails
+//! exist. (Upstream spends two on most paths and one on some.)
+
+use authnz_api::{User, UserPatch};
+use serde_json::{Map, Value};
+
+use super::args::{int_arg, str_arg};
+use super::reply::Reply;
+use super::{ActionError, Context};
+use crate::validate::text::cut_password;
+
+const BAD_COMBO: &str = "Sorry, that user ID and password combination didn't work.";
+const NO_MATCH: &str = "user does not exist or password doesn't match";
+const INACTIVE: &str = "user exists but is inactive";
+
+/// Verify `password` against the user's hash, or spend the same effort on the
+/// dummy hash when there is no user. True only for a real match.
+async fn verify_user_or_dummy(
+    ctx: &Context,
+    user: Option<&User>,
+    password: &str,
+) -> Result<bool, ActionError> {
+    let password = cut_password(password);
+    match user {
+        Some(u) => Ok(ctx.hasher.verify(password, &u.password).await?),
+        None => {
+            ctx.hasher.verify_dummy().await?;
+            Ok(false)
+        }
+    }
+}
+
+pub async fn user_login(ctx: &Context, body: &Map<String, Value>) -> Result<Reply, ActionError> {
+    let token = str_arg(body, "session_token");
+    let email = str_arg(body, "email");
+    let password = str_arg(body, "password");
+    let now = ctx.clock.now();
+
+    let session = ctx.sessions.active_session(token, now).await?;
+    let user = match session {
+        None => None,
+        Some(_) => {
+            let user = ctx.users.user_by_email(email).await?;
+            crate::lockout::lift_if_expired(ctx, user)
+                .await?
+                .filter(|u| u.is_active && u.email_verified)
+        }
+    };
+    let matched = verify_user_or_dummy(ctx, user.as_ref(), password).await?;
+
+    // The presented session is always consumed, success or not. If it cannot
+    // be deleted the login fails (a storage error, HTTP 400 like every other
+    // database error here): logging in while the pre-login session lives on
+    // would let whoever planted that session ride the login (session
+    // fixation).
+    ctx.sessions.delete_session(token).await?;
+
+    if session.is_none() {
+        return Ok(
+            Reply::failure("session does not exist", &["No session token provided."])
+                .with("user_id", Value::Null),
+        );
+    }
+    let (Some(user), true) = (user, matched) else {
+        tracing::info!(email = %ctx.pii(email), "login failed");
+        return Ok(Reply::failure(NO_MATCH, &[BAD_COMBO]).with("user_id", Value::Null));
+    };
+
+    if ctx.hasher.needs_rehash(&user.password) {
+        match ctx.hasher.hash(cut_password(password)).await {
+            Ok(new_hash) => {
+                let patch = UserPatch {
+                    password: Some(new_hash),
+                    ..UserPatch::default()
+                };
+                if let Err(e) = ctx.users.update_user(user.user_id, &patch, None, now).await {
+                    tracing::warn!(error = %e, "rehash on login: could not store the new hash");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "rehash on login failed"),
+        }
+    }
+
+    if user.user_role == "locked" {
+        return Ok(Reply::failure(INACTIVE, &[BAD_COMBO]).with("user_id", user.user_id));
+    }
+    tracing::info!(user = %ctx.pii(&user.user_id.to_string()), "login successful");
+    Ok(Reply::success(&["Login successful."])
+        .with("user_id", user.user_id)
+        .with("user_role", user.user_role))
+}
+
+pub async fn user_logout(ctx: &Context, body: &Map<String, Value>) -> Result<Reply, ActionError> {
+    const MSG: &str = "Logout failed. Invalid session_token for user_id.";
+    let token = str_arg(body, "session_token");
+    let given = body.get("user_id").cloned().unwrap_or(Value::Null);
+    let user_id = int_arg(body, "user_id");
+
+    let Some((session, _user)) = ctx.sessions.active_session(token, ctx.clock.now()).await? else {
+        return Ok(Reply::failure("session does not exist", &[MSG]).with("user_id", given));
+    };
+    if Some(session.user_id) != user_id {
+        return Ok(Reply::failure("user does not exist", &[MSG]).with("user_id", given));
+    }
+    if ctx.sessions.delete_session(token).await? != 1 {
+        return Ok(Reply::failure("delete session failed", &[MSG]).with("user_id", given));
+    }
+    Ok(Reply::success(&["Logout successful."]).with("user_id", session.user_id))
+}
+
+/// The shared tail of both passchecks: verify, then report inactive/locked.
+async fn passcheck_user(
+    ctx: &Context,
+    user: Option<User>,
+    password: &str,
+) -> Result<Reply, ActionError> {
+    let matched = verify_user_or_dummy(ctx, user.as_ref(), password).await?;
+    let (Some(user), true) = (user, matched) else {
+        return Ok(Reply::failure(NO_MATCH, &[BAD_COMBO]).with("user_id", Value::Null));
+    };
+    if !user.is_active || user.user_role == "locked" {
+        return Ok(Reply::failure(INACTIVE, &[BAD_COMBO]).with("user_id", user.user_id));
+    }
+    Ok(Reply::success(&["Verification successful."])
+        .with("user_id", user.user_id)
+        .with("user_role", user.user_role))
+}
+
+pub async fn user_passcheck(
+    ctx: &Context,
+    body: &Map<String, Value>,
+) -> Result<Reply, ActionError> {
+    let token = str_arg(body, "session_token");
+    let password = str_arg(body, "password");
+    match ctx.sessions.active_session(token, ctx.clock.now()).await? {
+        None => {
+            ctx.hasher.verify_dummy().await?;
+            Ok(
+                Reply::failure("session does not exist", &["No session token provided."])
+                    .with("user_id", Value::Null),
+            )
+        }
+        Some((_session, user)) => passcheck_user(ctx, Some(user), password).await,
+    }
+}
+
+pub async fn user_passcheck_nosession(
+    ctx: &Context,
+    body: &Map<String, Value>,
+) -> Result<Reply, ActionError> {
+    let email = str_arg(body, "email");
+    let password = str_arg(body, "password");
+    let user = ctx.users.user_by_email(email).await?;
+    let user = crate::lockout::lift_if_expired(ctx, user).await?;
+    passcheck_user(ctx, user, password).await
+}
