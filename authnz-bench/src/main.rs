@@ -15,6 +15,10 @@
 //! (module [`grow`]), and prints the two figures side by side, with the
 //! expired-session cleanup timed under `session-new` load.
 //!
+//! `--metrics-cost` measures `session-exists` against two servers, metrics
+//! on and off, in alternating rounds (module [`metrics_cost`]), and prints
+//! both figures and the difference.
+//!
 //! `--soak MINUTES` runs the soak test instead (module [`soak`]): a steady
 //! mixed load per backend with the server's RSS sampled, failing on
 //! growth or on any wrong reply.
@@ -24,6 +28,7 @@ mod frontend;
 mod grow;
 mod limits;
 mod load;
+mod metrics_cost;
 mod pg;
 mod rediskeys;
 mod report;
@@ -125,6 +130,11 @@ struct Args {
     /// --connections.
     #[arg(long)]
     frontend: bool,
+    /// Instead of the benchmark: session-exists with metrics on and off
+    /// (`AUTHNZERVER_METRICS`), alternating rounds of `--duration` each, on
+    /// the sqlite and postgres entries of `--backends`.
+    #[arg(long)]
+    metrics_cost: bool,
     /// Working folder (virtualenv, basedirs, logs). Default: target/bench.
     #[arg(long)]
     work_dir: Option<PathBuf>,
@@ -261,6 +271,12 @@ fn real_main(mut args: Args) -> anyhow::Result<bool> {
             eprintln!("authnz-bench --frontend: some requests failed (see the errors column)");
         }
         return Ok(clean);
+    }
+    if args.metrics_cost {
+        let result = rt.block_on(metrics_cost::run(&args, &setup, &server_bin));
+        let _ = std::fs::remove_dir_all(&setup.work);
+        print!("{}", result?);
+        return Ok(true);
     }
     let result = rt.block_on(bench(&args, &setup, &server_bin, &selected));
     let _ = std::fs::remove_dir_all(&setup.work);

@@ -58,6 +58,17 @@ pub struct SessionDeleteUserid {
     pub keep_current_session: bool,
 }
 
+/// `session-jwt-issue` (not in the original): a short-lived signed token
+/// (JWT) for the session's user, for downstream services.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SessionJwtIssue {
+    pub session_token: Secret,
+    /// The service the token is for (the `aud` claim).
+    pub audience: String,
+    /// The lifetime asked for; the server cuts it to `jwtmaxexpiry`.
+    pub expires_seconds: i64,
+}
+
 /// `user-login`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct UserLogin {
@@ -417,6 +428,17 @@ pub struct SessionNewReply {
     pub messages: Vec<String>,
 }
 
+/// `session-jwt-issue`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SessionJwtReply {
+    /// The signed token (a bearer credential, hence a [`Secret`]).
+    pub jwt: Secret,
+    /// The lifetime given, after the server's cap.
+    pub expires_seconds: i64,
+    #[serde(default)]
+    pub messages: Vec<String>,
+}
+
 /// `session-exists`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct SessionExistsReply {
@@ -610,6 +632,7 @@ typed_requests! {
     SessionExists => session_exists(SessionExists) -> SessionExistsReply;
     SessionDelete => session_delete(SessionDelete) -> Done;
     SessionDeleteUserid => session_delete_userid(SessionDeleteUserid) -> Done;
+    SessionJwtIssue => session_jwt_issue(SessionJwtIssue) -> SessionJwtReply;
     UserLogin => user_login(UserLogin) -> UserIdRole;
     UserLogout => user_logout(UserLogout) -> UserIdReply;
     UserPasscheck => user_passcheck(UserPasscheck) -> UserIdRole;

@@ -58,6 +58,8 @@ pub struct Context {
     pub pii_salt: Arc<str>,
     /// The mail backend (`Arc<dyn Mailer>`), templates and mail settings.
     pub mail: Arc<MailService>,
+    /// The JWT signing keys (`session-jwt-issue`, the JWKS endpoint).
+    pub jwt: Arc<crate::jwt::JwtKeys>,
 }
 
 impl Context {

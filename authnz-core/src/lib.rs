@@ -19,6 +19,7 @@
 pub mod actions;
 pub mod breach;
 pub mod context;
+pub mod jwt;
 pub mod lockout;
 pub mod mail;
 pub mod passwords;

@@ -137,6 +137,7 @@ async fn lock_after_failures(ctx: &Context, user: User) {
         .unwrap_or(NaiveDateTime::MAX);
     match toggle_lock(ctx, user.user_id, LockAction::Lock, Some(until)).await {
         Ok(change) if change.newly_locked => {
+            metrics::counter!("authnz_account_locks_total").increment(1);
             tracing::warn!(user = %ctx.pii(&user.user_id.to_string()), "account locked after repeated login failures");
             schedule_unlock(ctx, user.user_id, until);
         }

@@ -20,7 +20,7 @@
 //! by older upstream deployments keep working; `needs_rehash` tells login when
 //! to upgrade a stored hash.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
@@ -111,6 +111,8 @@ struct Inner {
     hashes: AtomicU64,
     /// One flag per hashing thread, cleared when it exits.
     running: Arc<[AtomicBool]>,
+    /// Callers waiting for a free hashing thread.
+    waiting: AtomicUsize,
 }
 
 impl std::fmt::Debug for Inner {
@@ -121,6 +123,23 @@ impl std::fmt::Debug for Inner {
             .field("verifications", &self.verifications)
             .field("hashes", &self.hashes)
             .finish_non_exhaustive()
+    }
+}
+
+/// One caller in the queue of the pool; leaves it when dropped (also when
+/// the waiting request is cancelled).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -171,6 +190,7 @@ impl PasswordHasher {
                 verifications: AtomicU64::new(0),
                 hashes: AtomicU64::new(0),
                 running,
+                waiting: AtomicUsize::new(0),
             }),
         })
     }
@@ -196,6 +216,11 @@ impl PasswordHasher {
             .collect()
     }
 
+    /// Callers waiting for a free hashing thread right now.
+    pub fn queue_depth(&self) -> usize {
+        self.inner.waiting.load(Ordering::Relaxed)
+    }
+
     /// The parameters new hashes are made with.
     pub fn params(&self) -> HashParams {
         self.inner.params
@@ -205,12 +230,16 @@ impl PasswordHasher {
         &self,
         job: impl FnOnce(&Inner) -> T + Send + 'static,
     ) -> Result<T, HashError> {
+        let queued = Waiting::enter(&self.inner.waiting);
+        let started = std::time::Instant::now();
         let _permit = self
             .inner
             .permits
             .acquire()
             .await
             .map_err(|_| HashError::PoolClosed)?;
+        drop(queued);
+        metrics::histogram!("authnz_argon2_wait_seconds").record(started.elapsed());
         let inner = Arc::clone(&self.inner);
         let (done, result) = tokio::sync::oneshot::channel();
         self.inner

@@ -117,6 +117,16 @@ request_table! {
         aggressive_limit: None,
         login_like: false,
     }
+    /// Not upstream: a short-lived signed token (JWT) for the session's user.
+    SessionJwtIssue = "session-jwt-issue" {
+        params: &[
+            req("session_token", STR),
+            req("audience", STR),
+            req("expires_seconds", INT),
+        ],
+        aggressive_limit: None,
+        login_like: false,
+    }
     SessionDeleteUserid = "session-delete-userid" {
         params: &[
             req("session_token", STR),
@@ -555,9 +565,9 @@ mod tests {
 
     #[test]
     fn the_table_is_whole_and_consistent() {
-        assert_eq!(RequestType::ALL.len(), 38);
+        assert_eq!(RequestType::ALL.len(), 39);
         let names: HashSet<&str> = RequestType::ALL.iter().map(|k| k.name()).collect();
-        assert_eq!(names.len(), 38, "wire names are unique");
+        assert_eq!(names.len(), 39, "wire names are unique");
         for &kind in RequestType::ALL {
             assert_eq!(RequestType::from_name(kind.name()), Some(kind));
             let params = kind.params();

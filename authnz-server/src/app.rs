@@ -58,6 +58,8 @@ pub enum StartupError {
     Initialize(#[source] StoreError),
     #[error("cannot write the admin credentials file")]
     Credentials(#[source] AutosetupError),
+    #[error("cannot set up the JWT signing keys")]
+    SigningKeys(#[source] crate::jwt::JwtError),
 }
 
 /// Who the first-run superuser is (PROTOCOL.md 7.5 step 6).
@@ -128,6 +130,33 @@ pub struct ServerOptions {
     pub breach_check_url: Option<String>,
     /// The mail backend and its settings.
     pub mail: MailOptions,
+    /// The signed tokens of `session-jwt-issue` ([`crate::jwt`]).
+    pub jwt: crate::jwt::JwtSettings,
+    /// `GET /metrics` (`metrics`, `metricstoken`, `metricslisten`).
+    pub metrics: MetricsOptions,
+}
+
+/// Who gets `GET /metrics`, and where. The default is the configuration's:
+/// on, no token, on the protocol's listener.
+#[derive(Debug, Clone)]
+pub struct MetricsOptions {
+    /// `metrics`: keep and serve metrics at all.
+    pub enabled: bool,
+    /// `metricstoken`: required as `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// `metricslisten` is set: `/metrics` is served on its own listener
+    /// ([`crate::http::metrics_router`]) and not on the protocol's.
+    pub own_listener: bool,
+}
+
+impl Default for MetricsOptions {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            token: None,
+            own_listener: false,
+        }
+    }
 }
 
 /// A server ready to accept connections.
@@ -177,6 +206,13 @@ pub async fn build(opts: &ServerOptions) -> Result<Built, StartupError> {
         opts.clock.now(),
     )
     .await?;
+    // A first signing key, if none is stored (a database made before this
+    // feature, or by upstream). Not fatal: only `session-jwt-issue` needs it.
+    match ctx.jwt.ensure_key(opts.clock.now()).await {
+        Ok(Some(kid)) => tracing::info!(kid = %kid, "made the first JWT signing key"),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot make a JWT signing key"),
+    }
     match crate::lockout::resume(&ctx).await {
         Ok((lifted, armed)) if lifted + armed > 0 => {
             tracing::info!(
@@ -188,7 +224,16 @@ pub async fn build(opts: &ServerOptions) -> Result<Built, StartupError> {
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "cannot resume automatic account locks"),
     }
+    let telemetry = opts.metrics.enabled.then(|| {
+        let t = crate::telemetry::Telemetry::new(opts.metrics.token.as_deref());
+        t.spawn_upkeep();
+        t
+    });
     let state = Arc::new(AppState {
+        telemetry,
+        metrics_on_main: !opts.metrics.own_listener,
+        session_cache: session_cache.clone(),
+        database_backend: store.dialect().name(),
         ctx,
         codec: Codec::new(&opts.secret),
         allowed_hosts: opts.allowed_hosts.clone(),
@@ -314,6 +359,10 @@ pub async fn context_parts(
         sleeper: opts.sleeper.clone(),
         pii_salt: Arc::from(opts.pii_salt.as_str()),
         mail: Arc::new(mail),
+        jwt: Arc::new(
+            crate::jwt::JwtKeys::new(store.clone(), &opts.secret, opts.jwt.clone())
+                .map_err(StartupError::SigningKeys)?,
+        ),
     };
     Ok(ContextParts {
         ctx,

@@ -4,7 +4,8 @@
 //! Routing is done by hand in one fallback handler so the order of checks is
 //! exactly upstream's: host (404) → path (404) → method (405) → body. The
 //! login back-off (step 7e) runs here, after the action, through
-//! [`crate::lockout`].
+//! [`crate::lockout`]. `GET /metrics` ([`crate::telemetry`]) is served here
+//! too, behind the same host check.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -22,6 +23,8 @@ use crate::actions::{Context, RequestType};
 use crate::limiter::{RequestLimiter, Verdict};
 use crate::lockout;
 use crate::replay::ReplayCheck;
+use crate::session_cache::CachedStore;
+use crate::telemetry::{Outcome, Telemetry, names};
 use authnz_proto::codec::Codec;
 use authnz_proto::envelope::{envelope, schema_failure};
 use authnz_proto::errors::{APPLICATION_JSON, ProtocolError, TEXT_PLAIN};
@@ -34,6 +37,9 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// How long `/health` waits for the database before calling it broken.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a `/metrics` scrape waits for each backend probe.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `/health` value of a hashing thread that is no longer running.
 const WORKER_STOPPED: &str = "worker stopped";
@@ -54,11 +60,35 @@ pub struct AppState {
     /// `/health` also checks the session store (when it is not the auth
     /// database, e.g. Redis).
     pub sessions_checked_by_health: bool,
+    /// The metrics of this server, `None` when `metrics` is 0.
+    pub telemetry: Option<Arc<Telemetry>>,
+    /// Whether `/metrics` is served on this listener (false when
+    /// `metricslisten` gives it its own).
+    pub metrics_on_main: bool,
+    /// The session cache, for its figures on `/metrics`.
+    pub session_cache: Option<Arc<CachedStore>>,
+    /// The auth database's dialect (`sqlite`, `postgres`, `mysql`): the
+    /// `backend` label of its errors and health.
+    pub database_backend: &'static str,
 }
 
-/// The router serving `/` and `/health`.
+/// The router serving `/` and `/health` (and `/metrics` unless it has its
+/// own listener).
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new().fallback(dispatch).with_state(state)
+}
+
+/// The router of the `metricslisten` listener: `GET /metrics` only (behind
+/// the host check and the token), 404 for everything else.
+pub fn metrics_router(state: Arc<AppState>) -> Router {
+    Router::new().fallback(metrics_only).with_state(state)
+}
+
+async fn metrics_only(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    if has_several_hosts(req.headers()) {
+        return error(ProtocolError::BadRequest);
+    }
+    serve_metrics(&st, req.into_parts().0).await
 }
 
 /// The host name of a request as upstream sees it: the `Host` header lower
@@ -95,6 +125,13 @@ pub fn has_several_hosts(headers: &HeaderMap) -> bool {
 }
 
 async fn dispatch(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    match st.telemetry.clone() {
+        Some(t) => t.scoped(route(st, req)).await,
+        None => route(st, req).await,
+    }
+}
+
+async fn route(st: Arc<AppState>, req: Request) -> Response {
     if has_several_hosts(req.headers()) {
         return error(ProtocolError::BadRequest);
     }
@@ -111,7 +148,15 @@ async fn dispatch(State(st): State<Arc<AppState>>, req: Request) -> Response {
                 .map(|ConnectInfo(a)| a.ip());
             health(&st, peer).await
         }
-        ("/" | "/health", _) => error(ProtocolError::MethodNotAllowed),
+        ("/metrics", _) if st.metrics_on_main => serve_metrics(&st, req.into_parts().0).await,
+        (JWKS_PATH, &Method::GET) => {
+            let peer = req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(a)| a.ip());
+            jwks(&st, peer).await
+        }
+        ("/" | "/health" | JWKS_PATH, _) => error(ProtocolError::MethodNotAllowed),
         _ => error(ProtocolError::NotFound),
     }
 }
@@ -138,17 +183,32 @@ fn sealed(st: &AppState, value: &Value) -> Response {
     resp
 }
 
+/// `POST /`, counted in `authnz_requests_total` and timed.
 async fn api(st: &AppState, body: Body) -> Response {
+    let started = Instant::now();
+    let (kind, response, outcome) = api_inner(st, body).await;
+    if let Some(t) = &st.telemetry {
+        t.record_request(kind, outcome, started.elapsed());
+    }
+    response
+}
+
+fn refused(e: ProtocolError) -> (Option<RequestType>, Response, Outcome) {
+    let outcome = Outcome::of_status(e.status());
+    (None, error(e), outcome)
+}
+
+async fn api_inner(st: &AppState, body: Body) -> (Option<RequestType>, Response, Outcome) {
     let Ok(bytes) = to_bytes(body, BODY_LIMIT).await else {
-        return error(ProtocolError::BadRequest);
+        return refused(ProtocolError::BadRequest);
     };
     let value = match &st.replay {
         None => st.codec.open(&bytes),
         Some(replay) => match st.codec.open_stamped(&bytes) {
             Ok((value, stamp)) => {
-                if let Err(refused) = replay.check(&stamp).await {
-                    tracing::info!(reason = %refused, "refused request token");
-                    return error(ProtocolError::Unauthorized);
+                if let Err(why) = replay.check(&stamp).await {
+                    tracing::info!(reason = %why, "refused request token");
+                    return refused(ProtocolError::Unauthorized);
                 }
                 Ok(value)
             }
@@ -159,12 +219,27 @@ async fn api(st: &AppState, body: Body) -> Response {
         Ok(v) => v,
         Err(e) => {
             tracing::info!(reason = %e, "refused request body");
-            return error(ProtocolError::Unauthorized);
+            return refused(ProtocolError::Unauthorized);
         }
     };
+    // The label only: the request table's type, or none.
+    let kind = value
+        .get("request")
+        .and_then(Value::as_str)
+        .and_then(RequestType::from_name);
     match process(st, value).await {
-        Ok(reply) => sealed(st, &reply),
-        Err(e) => error(e),
+        Ok(reply) => {
+            let outcome = if reply.get("success") == Some(&Value::Bool(true)) {
+                Outcome::Ok
+            } else {
+                Outcome::Failed
+            };
+            (kind, sealed(st, &reply), outcome)
+        }
+        Err(e) => {
+            let (_, response, outcome) = refused(e);
+            (kind, response, outcome)
+        }
     }
 }
 
@@ -238,6 +313,118 @@ pub async fn process(st: &AppState, value: Value) -> Result<Value, ProtocolError
         }
     }
     Ok(response)
+}
+
+/// `GET /metrics`: 404 unless metrics are on, the host is allowed, the
+/// method is GET and the token (when set) is given. The figures read at
+/// scrape time are filled in first, one scrape at a time.
+async fn serve_metrics(st: &AppState, req: axum::http::request::Parts) -> Response {
+    let Some(telemetry) = &st.telemetry else {
+        return error(ProtocolError::NotFound);
+    };
+    if !st.allowed_hosts.contains(&request_host(&req.headers))
+        || req.method != Method::GET
+        || req.uri.path() != "/metrics"
+        || !telemetry.authorized(req.headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()))
+    {
+        return error(ProtocolError::NotFound);
+    }
+    let _one = telemetry.scrape.lock().await;
+    let (database_up, sessions_up) = probe_backends(st).await;
+    let text = telemetry.with(|| {
+        fill_pulled(st);
+        metrics::gauge!(names::BACKEND_UP, "backend" => st.database_backend)
+            .set(f64::from(u8::from(database_up)));
+        if let Some(up) = sessions_up {
+            metrics::gauge!(names::BACKEND_UP, "backend" => "redis").set(f64::from(u8::from(up)));
+        }
+        telemetry.render()
+    });
+    let mut resp = Response::new(Body::from(text));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
+}
+
+/// Figures kept by other parts of the server, copied in at scrape time.
+fn fill_pulled(st: &AppState) {
+    let hashing = st.ctx.hasher.stats();
+    metrics::counter!(names::ARGON2_OPS, "op" => "hash").absolute(hashing.hashes);
+    metrics::counter!(names::ARGON2_OPS, "op" => "verify").absolute(hashing.verifications);
+    let running = st.ctx.hasher.workers().iter().filter(|w| w.running).count();
+    metrics::gauge!(names::ARGON2_WORKERS).set(running as f64);
+    metrics::gauge!(names::ARGON2_QUEUE).set(st.ctx.hasher.queue_depth() as f64);
+    if let Some(cache) = &st.session_cache {
+        let (hits, misses) = cache.stats();
+        metrics::counter!(names::CACHE_HITS).absolute(hits);
+        metrics::counter!(names::CACHE_MISSES).absolute(misses);
+        metrics::counter!(names::CACHE_EVICTIONS).absolute(cache.evictions());
+        metrics::gauge!(names::CACHE_BYTES).set(cache.held_bytes() as f64);
+        metrics::gauge!(names::CACHE_ENTRIES).set(cache.len() as f64);
+    }
+    if let Some(limiter) = &st.limiter {
+        metrics::counter!(names::LIMITER_FAILED_OPEN).absolute(limiter.failed_open());
+    }
+}
+
+/// Whether the auth database answers, and the session store when it is
+/// elsewhere (Redis): `(database, Some(sessions))`.
+async fn probe_backends(st: &AppState) -> (bool, Option<bool>) {
+    let database = matches!(
+        tokio::time::timeout(PROBE_TIMEOUT, st.ctx.users.superuser_role()).await,
+        Ok(Ok(_))
+    );
+    let sessions = if st.sessions_checked_by_health {
+        let probe = st
+            .ctx
+            .sessions
+            .active_session("-health-probe-", st.ctx.clock.now());
+        Some(matches!(
+            tokio::time::timeout(PROBE_TIMEOUT, probe).await,
+            Ok(Ok(_))
+        ))
+    } else {
+        None
+    };
+    (database, sessions)
+}
+
+/// Where the public keys of the signed tokens are published (not upstream).
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// `GET /.well-known/jwks.json` (not upstream): the JSON Web Key Set of the
+/// published JWT signing keys (public members only), counted like
+/// `/health` by the caller's address when rate limiting is on. Verifiers
+/// may cache it for the key reload interval (`jwtkeyreload`). 503 when the
+/// keys cannot be read.
+async fn jwks(st: &AppState, peer: Option<IpAddr>) -> Response {
+    if let Some(limiter) = &st.limiter {
+        let peer = peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        if let Verdict::Limited { retry_after_secs } = limiter.check_health(peer).await {
+            return error(ProtocolError::TooManyRequests { retry_after_secs });
+        }
+    }
+    let (status, body) = match tokio::time::timeout(HEALTH_TIMEOUT, st.ctx.jwt.jwks()).await {
+        Ok(Ok(set)) => (StatusCode::OK, set.to_string()),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "JWKS: cannot read the signing keys");
+            (StatusCode::SERVICE_UNAVAILABLE, "{\"keys\":[]}".to_owned())
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "{\"keys\":[]}".to_owned()),
+    };
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(APPLICATION_JSON),
+    );
+    let max_age = st.ctx.jwt.settings().reload_interval.as_secs();
+    if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
+        resp.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    resp
 }
 
 /// `GET /health` (PROTOCOL.md 9.1): rate limited by the caller's TCP address when

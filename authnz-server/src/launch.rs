@@ -13,6 +13,7 @@ use anyhow::Context as _;
 use authnz_api::{Clock, SystemClock};
 use authnz_server::app::{self, AdminSeed, ServerOptions, SessionPlacement};
 use authnz_server::cache_bus::CoherenceSettings;
+use authnz_server::config::items;
 use authnz_server::config::{
     ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, AutosetupSeed, Cli, Config, Environment,
     FALLBACK_ADMIN_EMAIL, LogFormat, StdioPrompter, prepare_basedir_with,
@@ -89,6 +90,20 @@ pub async fn autosetup(cli: &Cli, env: &Environment) -> anyhow::Result<()> {
         SystemClock.now(),
     )
     .await?;
+    // The first JWT signing key, sealed with the secret just kept or made.
+    let secret = authnz_server::config::FernetKey::parse(
+        &std::fs::read_to_string(&plan.secret_key_path)
+            .with_context(|| format!("read {}", plan.secret_key_path.display()))?,
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {e}", plan.secret_key_path.display()))?;
+    let jwt = authnz_server::jwt::JwtKeys::new(
+        Arc::new(store.clone()),
+        secret.as_bytes(),
+        authnz_server::jwt::JwtSettings::default(),
+    )?;
+    if let Some(kid) = jwt.ensure_key(SystemClock.now()).await? {
+        println!("JWT signing key made: {kid}");
+    }
     store.close().await;
     match written {
         Some(path) => println!("Admin credentials written to {}", path.display()),
@@ -162,7 +177,59 @@ pub fn server_options(
         },
         breach_check_url: config.breachcheck.then(|| config.breachcheckurl.clone()),
         mail: mail_options(config),
+        jwt: jwt_settings(config),
+        metrics: authnz_server::app::MetricsOptions {
+            enabled: config.values.flag(&items::METRICS).unwrap_or(true),
+            token: config
+                .values
+                .text(&items::METRICSTOKEN)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned),
+            own_listener: metrics_listen(config)?.is_some(),
+        },
     })
+}
+
+/// `metricslisten`: `None` when empty, else its `HOST:PORT`.
+fn metrics_listen(config: &Config) -> anyhow::Result<Option<(String, u16)>> {
+    let text = config
+        .values
+        .text(&items::METRICSLISTEN)
+        .unwrap_or("")
+        .trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let parsed = text.rsplit_once(':').and_then(|(host, port)| {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        Some((host.to_owned(), port.parse::<u16>().ok()?)).filter(|(h, _)| !h.is_empty())
+    });
+    match parsed {
+        Some(p) => Ok(Some(p)),
+        None => anyhow::bail!(
+            "Config item: \"AUTHNZERVER_METRICSLISTEN\" is invalid: expected HOST:PORT, e.g. 127.0.0.1:9431"
+        ),
+    }
+}
+
+/// `jwtissuer`, `jwtmaxexpiry`, `jwtkeyreload`.
+fn jwt_settings(config: &Config) -> authnz_server::jwt::JwtSettings {
+    use authnz_server::config::items::{JWTISSUER, JWTKEYRELOAD, JWTMAXEXPIRY};
+    let defaults = authnz_server::jwt::JwtSettings::default();
+    authnz_server::jwt::JwtSettings {
+        issuer: config
+            .values
+            .text(&JWTISSUER)
+            .map_or(defaults.issuer, str::to_owned),
+        max_expiry: config
+            .values
+            .duration(&JWTMAXEXPIRY)
+            .unwrap_or(defaults.max_expiry),
+        reload_interval: config
+            .values
+            .duration(&JWTKEYRELOAD)
+            .unwrap_or(defaults.reload_interval),
+    }
 }
 
 /// `sessioncache` (default on): whether active sessions may be cached at all.
@@ -227,6 +294,10 @@ pub async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
     );
     let clock = opts.clock.clone();
     let built = app::build(&opts).await?;
+    if let Some(t) = &built.state.telemetry {
+        // The one server of this process: tasks outside a request count too.
+        t.install_global();
+    }
     if let Some(path) = &built.credentials_file {
         tracing::info!(file = %path.display(), "new database: admin credentials written");
     }
@@ -255,6 +326,23 @@ pub async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
         shutdown_timeout_s = limits.shutdown_timeout.as_secs(),
         "HTTP limits"
     );
+    let metrics_task = match metrics_listen(&config)? {
+        Some((host, port)) if built.state.telemetry.is_some() => {
+            let listener = tokio::net::TcpListener::bind((host.as_str(), port))
+                .await
+                .with_context(|| format!("cannot listen on {host}:{port} (metricslisten)"))?;
+            tracing::info!(address = %listener.local_addr()?, "metrics listening");
+            let app = authnz_server::http::metrics_router(built.state.clone());
+            Some(tokio::spawn(authnz_server::serving::serve_router(
+                listener,
+                app,
+                tls.clone(),
+                limits,
+                shutdown_signal(),
+            )))
+        }
+        _ => None,
+    };
     // The listener is bound and the state built: connections made from now
     // on wait in the backlog until `serve` accepts them.
     authnz_server::notify::ready(&format!("listening on {address}"));
@@ -264,6 +352,9 @@ pub async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
     })
     .await?;
     cleanup.abort();
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
     drop(cache_lock);
     built.store.close().await;
     tracing::info!("authnzrv stopped");

@@ -47,6 +47,9 @@ const HEALTH_TYPE: &str = "apikey-healthcheck";
 /// whatever the frontend sends).
 const MAX_ADDRESS_LEN: usize = 64;
 
+/// The metric counting refusals, by class (`crate::telemetry`).
+const RATE_LIMITED: &str = crate::telemetry::names::RATE_LIMITED;
+
 /// The outcome of a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -125,6 +128,7 @@ impl RequestLimiter {
             match email_of(body) {
                 Some(e) => Some(e),
                 None => {
+                    metrics::counter!(RATE_LIMITED, "class" => "missing_email").increment(1);
                     return Verdict::Limited {
                         retry_after_secs: UPSTREAM_RETRY_AFTER_SECS,
                     };
@@ -141,13 +145,19 @@ impl RequestLimiter {
         let key = format!("{name}-{}", address_key(client_ipaddr));
         let verdict = self.decide(&key, limit.limit).await;
         if verdict != Verdict::Allowed {
+            metrics::counter!(RATE_LIMITED, "class" => "address").increment(1);
             return verdict;
         }
         match email {
             Some(email) => {
                 let key = format!("{name}-@{}", pii_hash(&email, &self.salt));
-                self.decide(&key, self.config.email_limit_for(name).limit)
-                    .await
+                let verdict = self
+                    .decide(&key, self.config.email_limit_for(name).limit)
+                    .await;
+                if verdict != Verdict::Allowed {
+                    metrics::counter!(RATE_LIMITED, "class" => "email").increment(1);
+                }
+                verdict
             }
             None => Verdict::Allowed,
         }
@@ -157,8 +167,13 @@ impl RequestLimiter {
     /// TCP address (PROTOCOL.md 9.1).
     pub async fn check_health(&self, peer: std::net::IpAddr) -> Verdict {
         let key = format!("{HEALTH_TYPE}-{peer}");
-        self.decide(&key, self.config.limit_for(HEALTH_TYPE).limit)
-            .await
+        let verdict = self
+            .decide(&key, self.config.limit_for(HEALTH_TYPE).limit)
+            .await;
+        if verdict != Verdict::Allowed {
+            metrics::counter!(RATE_LIMITED, "class" => "health").increment(1);
+        }
+        verdict
     }
 
     async fn decide(&self, key: &str, limit: RateLimit) -> Verdict {

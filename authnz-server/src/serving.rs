@@ -152,7 +152,18 @@ pub async fn serve(
     limits: HttpLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state);
+    serve_router(listener, router(state), tls, limits, shutdown).await
+}
+
+/// [`serve`] with any router (the `metricslisten` listener serves
+/// [`crate::http::metrics_router`]).
+pub async fn serve_router(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<Arc<ServerConfig>>,
+    limits: HttpLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let cap = limits.connection_cap();
     if cap < limits.max_connections {
         tracing::warn!(

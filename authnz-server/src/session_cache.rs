@@ -167,6 +167,8 @@ pub struct CachedStore {
     max_bytes: usize,
     hits: AtomicU64,
     misses: AtomicU64,
+    /// Sessions dropped to stay within `max_bytes`.
+    evictions: AtomicU64,
 }
 
 impl CachedStore {
@@ -187,6 +189,7 @@ impl CachedStore {
             max_bytes,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
         }
     }
 
@@ -221,6 +224,11 @@ impl CachedStore {
     /// True when no session entry is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Sessions dropped so far to stay within the memory budget.
+    pub fn evictions(&self) -> u64 {
+        self.evictions.load(Ordering::Relaxed)
     }
 
     /// Estimated bytes held by all entries (at most the budget).
@@ -297,6 +305,8 @@ impl CachedStore {
             .is_some_and(|u| u.epoch == epoch && self.fresh(u.read_at));
         let added = s_bytes + if shared { 0 } else { u_bytes };
         if entries.bytes + added > self.max_bytes {
+            let dropped = entries.sessions.len() as u64;
+            self.evictions.fetch_add(dropped, Ordering::Relaxed);
             entries.clear();
             shared = false;
         }

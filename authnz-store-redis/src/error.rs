@@ -61,6 +61,9 @@ impl RedisStoreError {
 
 impl From<RedisStoreError> for StoreError {
     fn from(e: RedisStoreError) -> Self {
+        // The server's `authnz_store_errors_total` (docs/OPERATIONS.md,
+        // "Metrics"); a no-op where no metrics recorder is set.
+        metrics::counter!("authnz_store_errors_total", "backend" => "redis").increment(1);
         if e.is_unavailable() {
             StoreError::unavailable(e)
         } else {

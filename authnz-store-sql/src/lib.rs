@@ -59,6 +59,7 @@ mod postgres;
 mod roles;
 mod rows;
 mod sessions;
+mod signing_keys;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;

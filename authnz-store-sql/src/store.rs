@@ -9,8 +9,8 @@
 use async_trait::async_trait;
 use authnz_api::{
     ApiKeyRef, ApiKeyStore, ColumnValue, InitialData, NewUser, NoSessionApiKey, Role, RoleStore,
-    Session, SessionApiKey, SessionStore, StoreError, User, UserColumn, UserId, UserPatch,
-    UserStore,
+    Session, SessionApiKey, SessionStore, SigningKeyRecord, SigningKeyStore, StoreError, User,
+    UserColumn, UserId, UserPatch, UserStore,
 };
 use std::time::Duration;
 
@@ -62,11 +62,11 @@ macro_rules! dispatch {
     ($self:ident, $module:ident :: $op:ident ( $($arg:expr),* )) => {
         match &$self.pool {
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => within($self.deadline, crate::$module::$op(p, $($arg),*)).await,
+            Pool::Sqlite(p) => within("sqlite", $self.deadline, crate::$module::$op(p, $($arg),*)).await,
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => within($self.deadline, crate::$module::$op(p, $($arg),*)).await,
+            Pool::Postgres(p) => within("postgres", $self.deadline, crate::$module::$op(p, $($arg),*)).await,
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => within($self.deadline, crate::$module::$op(p, $($arg),*)).await,
+            Pool::MySql(p) => within("mysql", $self.deadline, crate::$module::$op(p, $($arg),*)).await,
         }
     };
 }
@@ -88,13 +88,20 @@ fn nul_refused() -> StoreError {
 
 /// `op`, or [`StoreError::Unavailable`] once `deadline` has passed.
 async fn within<T>(
+    dialect: &'static str,
     deadline: Duration,
     op: impl Future<Output = Result<T, SqlStoreError>>,
 ) -> Result<T, StoreError> {
-    match tokio::time::timeout(deadline, op).await {
+    let result = match tokio::time::timeout(deadline, op).await {
         Ok(result) => result.map_err(StoreError::from),
         Err(_) => Err(StoreError::from(SqlStoreError::TimedOut(deadline))),
+    };
+    if let Err(StoreError::Backend { .. } | StoreError::Unavailable { .. }) = &result {
+        // The server's `authnz_store_errors_total` (docs/OPERATIONS.md,
+        // "Metrics"); a no-op where no metrics recorder is set.
+        metrics::counter!("authnz_store_errors_total", "backend" => dialect).increment(1);
     }
+    result
 }
 
 impl SqlStore {
@@ -393,6 +400,35 @@ impl RoleStore for SqlStore {
 
     async fn initialize(&self, data: &InitialData, now: NaiveDateTime) -> Result<bool, StoreError> {
         dispatch!(self, roles::initialize(data, now))
+    }
+}
+
+#[async_trait]
+impl SigningKeyStore for SqlStore {
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        dispatch!(self, signing_keys::signing_keys())
+    }
+
+    async fn add_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        if [
+            &key.kid,
+            &key.algorithm,
+            &key.public_key,
+            &key.sealed_private_key,
+        ]
+        .iter()
+        .any(|t| has_nul(t))
+        {
+            return Err(nul_refused());
+        }
+        dispatch!(self, signing_keys::add_signing_key(key))
+    }
+
+    async fn delete_signing_key(&self, kid: &str) -> Result<u64, StoreError> {
+        if has_nul(kid) {
+            return Ok(0);
+        }
+        dispatch!(self, signing_keys::delete_signing_key(kid))
     }
 }
 

@@ -39,6 +39,7 @@ pub mod ratelimit;
 pub mod replay;
 pub mod roles;
 pub mod sessions;
+pub mod signing_keys;
 pub mod throttle;
 pub mod users;
 
@@ -49,6 +50,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::signing_keys::SigningKeyStore;
 use crate::store::{ApiKeyStore, RoleStore, SessionStore, UserStore};
 
 /// The stores one contract test works on.
@@ -85,6 +87,12 @@ pub trait Harness: Send + Sync + 'static {
     /// The stores under test. Called once per test.
     fn stores(&self) -> Stores;
 
+    /// The signing-key store under test, for a backend that has one (the
+    /// SQL store); `None` (the default) for the others.
+    fn signing_keys(&self) -> Option<Arc<dyn SigningKeyStore>> {
+        None
+    }
+
     /// Release everything the harness made (close pools, drop the database,
     /// remove files). Runs after the test body, also when it panicked.
     async fn teardown(self: Box<Self>);
@@ -111,6 +119,20 @@ where
         Ok(Err(join)) => panic!("contract test task failed: {join}"),
         Err(_) => panic!("contract test timed out after {TEST_TIMEOUT:?}"),
     }
+}
+
+/// [`run`] for a [`SigningKeyStore`] contract test: the harness must offer
+/// one ([`Harness::signing_keys`]).
+pub async fn run_signing_keys<F, Fut>(harness: Box<dyn Harness>, test: F)
+where
+    F: FnOnce(Arc<dyn SigningKeyStore>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(keys) = harness.signing_keys() else {
+        harness.teardown().await;
+        panic!("this harness offers no SigningKeyStore (Harness::signing_keys)");
+    };
+    run(harness, move |_| test(keys)).await;
 }
 
 /// The environment variable that turns a skipped service test into a
@@ -307,6 +329,50 @@ macro_rules! role_store_tests {
                 list_roles_byte_order,
             ]
         );
+    };
+}
+
+/// The [`SigningKeyStore`] contract as a module `signing_key_store` of
+/// `#[tokio::test]`s, for a factory whose harness offers
+/// [`Harness::signing_keys`] (a harness that offers none fails the tests).
+#[macro_export]
+macro_rules! signing_key_store_tests {
+    ($make:path) => {
+        mod signing_key_store {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $crate::__signing_key_tests!(
+                $make,
+                [
+                    fresh_store_has_no_keys,
+                    key_round_trips,
+                    keys_listed_newest_first,
+                    duplicate_kid_conflicts,
+                    delete_removes_one_key,
+                ]
+            );
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __signing_key_tests {
+    ($make:path, [$($test:ident),* $(,)?]) => {
+        $(
+            #[::tokio::test]
+            async fn $test() {
+                let name = concat!(module_path!(), "::", stringify!($test));
+                if let Some(harness) = $make(name).await {
+                    $crate::testkit::run_signing_keys(
+                        harness,
+                        $crate::testkit::signing_keys::$test,
+                    )
+                    .await;
+                }
+            }
+        )*
     };
 }
 

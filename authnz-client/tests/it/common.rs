@@ -102,6 +102,8 @@ impl Server {
                 dir.path().join("mail-outbox"),
                 dir.path().join("email-templates"),
             ),
+            metrics: authnz_server::app::MetricsOptions::default(),
+            jwt: authnz_server::jwt::JwtSettings::default(),
         };
         let built = build(&opts).await.expect("server builds");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -187,6 +187,20 @@ async fn every_request_type_through_its_typed_method() {
     );
     let tok = session(&c, s, Some(uid)).await;
 
+    let signed = c
+        .session_jwt_issue(note(
+            s,
+            &SessionJwtIssue {
+                session_token: tok.clone(),
+                audience: "reports".into(),
+                expires_seconds: 120,
+            },
+        ))
+        .await
+        .expect("session-jwt-issue");
+    assert_eq!(signed.expires_seconds, 120);
+    assert_eq!(signed.jwt.expose().split('.').count(), 3);
+
     let check = c
         .user_passcheck(note(
             s,

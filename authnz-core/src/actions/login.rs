@@ -42,13 +42,14 @@ pub async fn user_login(ctx: &Context, body: &Map<String, Value>) -> Result<Repl
     let now = ctx.clock.now();
 
     let session = ctx.sessions.active_session(token, now).await?;
+    let mut locked = false;
     let user = match session {
         None => None,
         Some(_) => {
             let user = ctx.users.user_by_email(email).await?;
-            crate::lockout::lift_if_expired(ctx, user)
-                .await?
-                .filter(|u| u.is_active && u.email_verified)
+            let user = crate::lockout::lift_if_expired(ctx, user).await?;
+            locked = user.as_ref().is_some_and(|u| u.user_role == "locked");
+            user.filter(|u| u.is_active && u.email_verified)
         }
     };
     let matched = verify_user_or_dummy(ctx, user.as_ref(), password).await?;
@@ -66,7 +67,14 @@ pub async fn user_login(ctx: &Context, body: &Map<String, Value>) -> Result<Repl
                 .with("user_id", Value::Null),
         );
     }
+    let known = user.is_some();
     let (Some(user), true) = (user, matched) else {
+        let result = match (locked, known) {
+            (true, _) => "locked",
+            (false, false) => "unknown",
+            (false, true) => "wrong_password",
+        };
+        metrics::counter!("authnz_logins_total", "result" => result).increment(1);
         tracing::info!(email = %ctx.pii(email), "login failed");
         return Ok(Reply::failure(NO_MATCH, &[BAD_COMBO]).with("user_id", Value::Null));
     };
@@ -87,8 +95,10 @@ pub async fn user_login(ctx: &Context, body: &Map<String, Value>) -> Result<Repl
     }
 
     if user.user_role == "locked" {
+        metrics::counter!("authnz_logins_total", "result" => "locked").increment(1);
         return Ok(Reply::failure(INACTIVE, &[BAD_COMBO]).with("user_id", user.user_id));
     }
+    metrics::counter!("authnz_logins_total", "result" => "ok").increment(1);
     tracing::info!(user = %ctx.pii(&user.user_id.to_string()), "login successful");
     Ok(Reply::success(&["Login successful."])
         .with("user_id", user.user_id)

@@ -14,6 +14,7 @@ pub mod apikeys;
 pub mod args;
 pub mod email;
 pub mod internal;
+pub mod jwt;
 pub mod login;
 pub mod offload;
 pub mod passwords;
@@ -85,6 +86,7 @@ pub async fn run(
         SessionExists => sessions::session_exists(ctx, body).await,
         SessionDelete => sessions::session_delete(ctx, body).await,
         SessionDeleteUserid => sessions::session_delete_userid(ctx, body).await,
+        SessionJwtIssue => jwt::session_jwt_issue(ctx, body).await,
         UserLogin => login::user_login(ctx, body).await,
         UserLogout => login::user_logout(ctx, body).await,
         UserPasscheck => login::user_passcheck(ctx, body).await,

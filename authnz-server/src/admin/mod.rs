@@ -1,5 +1,5 @@
-//! The operator's subcommands of `authnzrv`: `user`, `session`, `apikey`
-//! and `argon2` (`policy check` lives in `main.rs`).
+//! The operator's subcommands of `authnzrv`: `user`, `session`, `apikey`,
+//! `jwks` and `argon2` (`policy check` lives in `main.rs`).
 //!
 //! The database commands load the configuration like the server
 //! ([`crate::launch::load_config`]) and build their action context the
@@ -26,6 +26,7 @@
 
 pub mod argon2;
 mod guard;
+mod jwks;
 mod password;
 mod sessions;
 mod users;
@@ -61,6 +62,7 @@ pub async fn run(cli: &Cli, env: &Environment, command: &Command) -> anyhow::Res
         Command::Apikey(ApikeyCommand::RevokeAll { user, flags }) => {
             sessions::revoke_all_apikeys(&admin, user, *flags).await
         }
+        Command::Jwks(jwks) => jwks::run(&admin, jwks).await,
         Command::Policy(_) | Command::Argon2(_) => {
             Err(anyhow::anyhow!("this command does not use the database"))
         }
@@ -81,6 +83,7 @@ fn changes_cached_rows(command: &Command) -> bool {
         Command::Session(SessionCommand::DeleteUser { .. }) => true,
         Command::Session(SessionCommand::PurgeExpired { .. })
         | Command::Apikey(_)
+        | Command::Jwks(_)
         | Command::Policy(_)
         | Command::Argon2(_) => false,
     }

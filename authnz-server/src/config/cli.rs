@@ -97,6 +97,26 @@ pub enum Command {
     /// Size Argon2 for this machine
     #[command(subcommand)]
     Argon2(Argon2Command),
+    /// Manage the keys that sign the tokens of session-jwt-issue
+    #[command(subcommand)]
+    Jwks(JwksCommand),
+}
+
+/// `authnzrv jwks ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum JwksCommand {
+    /// Make a new current signing key; the previous one stays published
+    /// (tokens it signed verify until they expire), older ones are removed.
+    /// Running instances switch within jwtkeyreload seconds
+    Rotate {
+        #[command(flatten)]
+        flags: AdminFlags,
+    },
+    /// List the stored signing keys, newest (current) first
+    List {
+        #[command(flatten)]
+        flags: AdminFlags,
+    },
 }
 
 /// `authnzrv policy ...`

@@ -533,6 +533,23 @@ items! {
         "requestttl", "AUTHNZERVER_REQUESTTTL", Kind::Seconds { min: 0, max: 86_400 }, Literal("0"),
         "Replay protection: refuse (401) request tokens older than this, more than 5 s in the future, or seen before; 0 is off, as upstream",
     );
+    /// `jwtissuer` (not upstream): the `iss` claim of `session-jwt-issue`.
+    JWTISSUER = Item::new(
+        "jwtissuer", "AUTHNZERVER_JWTISSUER", Kind::Text, Literal("authnzerver"),
+        "The issuer (iss claim) of the signed tokens of session-jwt-issue; downstream services check it",
+    )
+    .value_name("ISSUER");
+    /// `jwtmaxexpiry` (not upstream): the cap on a token's lifetime.
+    JWTMAXEXPIRY = Item::new(
+        "jwtmaxexpiry", "AUTHNZERVER_JWTMAXEXPIRY", Kind::Seconds { min: 1, max: 86_400 }, Literal("900"),
+        "Longest lifetime of a signed token of session-jwt-issue, in seconds; a longer expires_seconds is cut to it",
+    );
+    /// `jwtkeyreload` (not upstream): how stale an instance's signing keys
+    /// may be.
+    JWTKEYRELOAD = Item::new(
+        "jwtkeyreload", "AUTHNZERVER_JWTKEYRELOAD", Kind::Seconds { min: 1, max: 3600 }, Literal("60"),
+        "Seconds a running instance keeps the JWT signing keys it read before reading them again: the longest delay before `authnzrv jwks rotate` takes effect on it",
+    );
     /// `headertimeout` (not upstream): time for a complete request head.
     HEADERTIMEOUT = Item::new(
         "headertimeout", "AUTHNZERVER_HEADERTIMEOUT", Kind::Seconds { min: 1, max: 3600 }, Literal("10"),
@@ -596,6 +613,22 @@ items! {
         "Log format on stderr: text (one readable line per event) or json (one JSON object per line, for log shippers); the same fields either way, personal data hashed in both",
     )
     .value_name("text|json");
+    /// `metrics` (not upstream): serve `GET /metrics`.
+    METRICS = Item::new(
+        "metrics", "AUTHNZERVER_METRICS", Kind::Bool, Literal("1"),
+        "1 keeps Prometheus metrics and serves them at GET /metrics to callers that pass the allowed-hosts check (and give metricstoken when it is set); anyone else gets 404; 0 keeps none",
+    );
+    /// `metricstoken` (not upstream): bearer token required on `/metrics`.
+    METRICSTOKEN = Item::new(
+        "metricstoken", "AUTHNZERVER_METRICSTOKEN", Kind::Password, Literal(""),
+        "When set, GET /metrics also requires the header `Authorization: Bearer <token>` with this token (compared in constant time)",
+    );
+    /// `metricslisten` (not upstream): a listener of its own for `/metrics`.
+    METRICSLISTEN = Item::new(
+        "metricslisten", "AUTHNZERVER_METRICSLISTEN", Kind::Text, Unset,
+        "HOST:PORT of a separate listener serving only GET /metrics (then not served on the protocol's port; TLS as on the main port); unset serves it on the main port",
+    )
+    .value_name("HOST:PORT");
 }
 
 /// Marker line before the generated item reference in `docs/CONFIG.md`.
@@ -658,7 +691,7 @@ mod tests {
 
     #[test]
     fn every_item_has_help_env_and_default() {
-        assert_eq!(ITEMS.len(), 51);
+        assert_eq!(ITEMS.len(), 57);
         for item in ITEMS {
             assert!(!item.help.trim().is_empty(), "{}: no help", item.key);
             assert!(!item.default_display.is_empty(), "{}", item.key);

@@ -51,8 +51,8 @@ pub use autosetup::{
     prepare_basedir_with, write_admin_credentials, write_admin_credentials_at,
 };
 pub use cli::{
-    AdminFlags, ApikeyCommand, Argon2Command, Cli, Command, PasswordSource, PolicyCommand,
-    SessionCommand, UserCommand,
+    AdminFlags, ApikeyCommand, Argon2Command, Cli, Command, JwksCommand, PasswordSource,
+    PolicyCommand, SessionCommand, UserCommand,
 };
 pub use database::DatabaseTarget;
 pub use envfile::{Envfile, escape_value};

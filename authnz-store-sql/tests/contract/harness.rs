@@ -50,6 +50,10 @@ impl Harness for SqlHarness {
         Stores::from_store(self.store.clone())
     }
 
+    fn signing_keys(&self) -> Option<Arc<dyn authnz_api::SigningKeyStore>> {
+        Some(self.store.clone())
+    }
+
     async fn teardown(self: Box<Self>) {
         self.store.close().await;
         match self.cleanup {
@@ -143,11 +147,12 @@ impl Drop for TempDir {
     }
 }
 
-/// The tables of PROTOCOL.md 8.1, sorted.
-pub const TABLES: [&str; 8] = [
+/// The tables of PROTOCOL.md 8.1, sorted (with authnz's `jwt_signing_keys`).
+pub const TABLES: [&str; 9] = [
     "apikeys",
     "apikeys_nosession",
     "groups",
+    "jwt_signing_keys",
     "preferences",
     "roles",
     "sessions",

@@ -21,19 +21,23 @@ mod sqlite_specific;
 #[cfg(feature = "sqlite")]
 mod sqlite_memory {
     authnz_api::contract_tests!(crate::harness::sqlite_memory);
+    authnz_api::signing_key_store_tests!(crate::harness::sqlite_memory);
 }
 
 #[cfg(feature = "sqlite")]
 mod sqlite_file {
     authnz_api::contract_tests!(crate::harness::sqlite_file);
+    authnz_api::signing_key_store_tests!(crate::harness::sqlite_file);
 }
 
 #[cfg(feature = "postgres")]
 mod postgres {
     authnz_api::contract_tests!(crate::harness::postgres);
+    authnz_api::signing_key_store_tests!(crate::harness::postgres);
 }
 
 #[cfg(feature = "mysql")]
 mod mysql {
     authnz_api::contract_tests!(crate::harness::mysql);
+    authnz_api::signing_key_store_tests!(crate::harness::mysql);
 }

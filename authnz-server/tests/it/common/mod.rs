@@ -183,6 +183,8 @@ pub fn options(db: &TestDb, basedir: &std::path::Path, clock: Arc<dyn Clock>) ->
             basedir.join("mail-outbox"),
             basedir.join("email-templates"),
         ),
+        metrics: authnz_server::app::MetricsOptions::default(),
+        jwt: authnz_server::jwt::JwtSettings::default(),
     }
 }
 
