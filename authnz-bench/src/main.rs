@@ -24,6 +24,7 @@
 //! growth or on any wrong reply.
 
 mod client;
+mod frontend;
 mod grow;
 mod limits;
 mod load;
@@ -123,6 +124,12 @@ struct Args {
     /// 100000:1000000.
     #[arg(long, value_name = "USERS:SESSIONS", num_args = 0..=1, default_missing_value = "100000:1000000")]
     grow: Option<String>,
+    /// Instead of the benchmark: what authnz-axum costs a site (GET
+    /// /api/whoami with no auth, through the layer with its cache off and
+    /// on, and session-exists straight to authnz), at one connection and at
+    /// --connections.
+    #[arg(long)]
+    frontend: bool,
     /// Instead of the benchmark: session-exists with metrics on and off
     /// (`AUTHNZERVER_METRICS`), alternating rounds of `--duration` each, on
     /// the sqlite and postgres entries of `--backends`.
@@ -248,6 +255,22 @@ fn real_main(mut args: Args) -> anyhow::Result<bool> {
             eprintln!("  - {p}");
         }
         return Ok(false);
+    }
+    if args.frontend {
+        let result = rt.block_on(frontend::run(
+            &server_bin,
+            &setup.work,
+            &setup.pinning,
+            setup.connections,
+            setup.duration,
+        ));
+        let _ = std::fs::remove_dir_all(&setup.work);
+        let (report, clean) = result?;
+        print!("{report}");
+        if !clean {
+            eprintln!("authnz-bench --frontend: some requests failed (see the errors column)");
+        }
+        return Ok(clean);
     }
     if args.metrics_cost {
         let result = rt.block_on(metrics_cost::run(&args, &setup, &server_bin));

@@ -118,6 +118,11 @@ pub struct ServerOptions {
     /// other instances over this bus ([`crate::cache_bus`]); takes
     /// precedence over `session_cache`. `None`: only `session_cache` applies.
     pub cache_bus: Option<Arc<dyn InvalidationBus>>,
+    /// Without `cache_bus`: cache active sessions all the same, kept
+    /// coherent over the auth database's own notifications when it is
+    /// PostgreSQL (`LISTEN`/`NOTIFY` on the channel
+    /// [`crate::shared::PG_CACHE_CHANNEL`]); no effect on other databases.
+    pub cache_bus_on_database: bool,
     /// Timings of the coherence protocol on `cache_bus`.
     pub cache_coherence: CoherenceSettings,
     /// Replay protection window (`requestttl`); `None` is off.
@@ -195,7 +200,13 @@ pub async fn build(opts: &ServerOptions) -> Result<Built, StartupError> {
     // The bus tasks run only in the server: a context without them (the
     // admin commands) never serves from its cache, but still announces
     // its writes.
-    let cache_tasks = coherence.map(|c| c.spawn());
+    let cache_tasks = coherence.map(|c| {
+        let mut tasks = c.spawn();
+        if let Some(refresher) = session_cache.as_ref().and_then(|s| s.spawn_refresher()) {
+            tasks.add(refresher);
+        }
+        tasks
+    });
     tracing::info!(mailer = ctx.mail.mailer.kind(), "mail backend ready");
     let credentials_file = seed(
         store.as_ref(),
@@ -308,8 +319,8 @@ pub async fn context_parts(
         };
     let mut session_cache = None;
     let mut coherence = None;
-    if let Some(bus) = &opts.cache_bus {
-        let c = Arc::new(Coherence::new(bus.clone(), opts.cache_coherence));
+    if let Some((bus, kind)) = cache_bus(opts, &store) {
+        let c = Arc::new(Coherence::new(bus, opts.cache_coherence));
         session_cache = Some(Arc::new(
             CachedStore::new(
                 users.clone(),
@@ -319,6 +330,7 @@ pub async fn context_parts(
             .with_coherence(c.clone()),
         ));
         tracing::info!(
+            bus = kind,
             max_age_ms = opts.cache_coherence.max_age.as_millis() as u64,
             "active sessions are cached in the process, kept coherent over the invalidation bus"
         );
@@ -369,6 +381,28 @@ pub async fn context_parts(
         session_cache,
         coherence,
     })
+}
+
+/// The bus the session caches of the instances are kept coherent over, and
+/// what it runs on: `opts.cache_bus` (Redis) when set, else the auth
+/// database's notifications when `opts.cache_bus_on_database` and it is
+/// PostgreSQL, else none.
+fn cache_bus(
+    opts: &ServerOptions,
+    store: &SqlStore,
+) -> Option<(Arc<dyn InvalidationBus>, &'static str)> {
+    if let Some(bus) = &opts.cache_bus {
+        return Some((bus.clone(), "redis"));
+    }
+    if !opts.cache_bus_on_database {
+        return None;
+    }
+    #[cfg(feature = "postgres")]
+    if let Some(bus) = store.invalidation_bus(crate::shared::PG_CACHE_CHANNEL) {
+        return Some((Arc::new(bus), "postgres"));
+    }
+    let _ = store;
+    None
 }
 
 /// First-run seeding (PROTOCOL.md 8.4 and 7.5 step 6): roles from the policy, the

@@ -1,6 +1,8 @@
 //! Keeps the session cache ([`crate::session_cache`]) of several instances
 //! coherent: every write that bumps one instance's cache epoch is announced
-//! on a shared [`InvalidationBus`] (Redis pub/sub), and every instance bumps
+//! on a shared [`InvalidationBus`] (Redis pub/sub when Redis is configured,
+//! else PostgreSQL `LISTEN`/`NOTIFY` on the auth database; see
+//! `app::context_parts`), and every instance bumps
 //! its own epoch on every announcement it receives. Whole-cache
 //! invalidation: a message says "something changed", never what (so it
 //! carries no token or user data).
@@ -13,8 +15,9 @@
 //!   [`CoherenceSettings::ping_interval`] the instance publishes a ping
 //!   (`p <instance> <seq>`) on the channel and notes when it receives its
 //!   own. Redis delivers a subscriber's messages in the order it ran the
-//!   `PUBLISH` commands, so an instance that has just received its own ping
-//!   has received every invalidation published before that ping;
+//!   `PUBLISH` commands, PostgreSQL in the order the `pg_notify` calls
+//!   committed, so an instance that has just received its own ping has
+//!   received every invalidation published before that ping;
 //! - no own ping for [`CoherenceSettings::silence_limit`] (a silent break,
 //!   a stalled Redis): off until the next own ping; after
 //!   [`CoherenceSettings::resubscribe_after`] the subscription is dropped
@@ -30,8 +33,8 @@
 //! (when messages may have been missed) is ever served. What remains is the
 //! delivery time of one message while all is well (sub-millisecond on one
 //! host), at most `silence_limit` plus a watchdog tick for a silent break,
-//! and one case no subscriber can detect: an instance that cannot reach Redis
-//! while the others can (its write's message is lost, theirs are fine).
+//! and one case no subscriber can detect: an instance that cannot reach the
+//! bus while the others can (its write's message is lost, theirs are fine).
 //! For that the cache has a maximum entry age
 //! ([`CoherenceSettings::max_age`]): no entry is served longer than that
 //! after it was read. docs/OPERATIONS.md states the bounds.
@@ -103,6 +106,13 @@ pub struct Coherence {
 /// Aborts the coherence tasks when dropped.
 #[derive(Debug)]
 pub struct CoherenceTasks(Vec<tokio::task::JoinHandle<()>>);
+
+impl CoherenceTasks {
+    /// Stop `task` with the others.
+    pub fn add(&mut self, task: tokio::task::JoinHandle<()>) {
+        self.0.push(task);
+    }
+}
 
 impl Drop for CoherenceTasks {
     fn drop(&mut self) {
@@ -530,5 +540,106 @@ mod tests {
         eventually("cache off", || !c.serving()).await;
         assert!(epoch(&c) > before);
         eventually("cache on after resubscribing", || c.serving()).await;
+    }
+
+    /// A cache over SQLite kept by `c` (max age 300 ms), with one session.
+    async fn cache_with_session(
+        c: Arc<Coherence>,
+    ) -> (
+        Arc<crate::session_cache::CachedStore>,
+        Arc<authnz_store_sql::SqlStore>,
+        String,
+        authnz_api::UserId,
+    ) {
+        use authnz_api::SessionStore as _;
+        use authnz_api::testkit::fixtures::{at, create, seed, session, t0};
+        let store = Arc::new(
+            authnz_store_sql::SqlStore::connect("sqlite::memory:", &Default::default())
+                .await
+                .unwrap(),
+        );
+        store.migrate().await.unwrap();
+        let stores = authnz_api::testkit::Stores::from_store(store.clone());
+        seed(&stores).await;
+        let uid = create(&stores, "hot", t0()).await;
+        let s = session("hot", uid, t0(), at(3600));
+        store.create_session(&s).await.unwrap();
+        let cache = Arc::new(
+            crate::session_cache::CachedStore::new(store.clone(), store.clone(), 1 << 20)
+                .with_coherence(c),
+        );
+        (cache, store, s.session_token, uid)
+    }
+
+    fn with_max_age(ms: u64) -> CoherenceSettings {
+        CoherenceSettings {
+            max_age: Duration::from_millis(ms),
+            ..fast()
+        }
+    }
+
+    /// A session looked up all the time is read again in the background
+    /// before it reaches the maximum age: after the first miss every
+    /// lookup is a hit, over several maximum ages.
+    #[tokio::test]
+    async fn hot_entries_are_refreshed_before_they_age_out() {
+        use authnz_api::SessionStore as _;
+        let bus = FakeBus::new();
+        let c = Arc::new(Coherence::new(bus.clone(), with_max_age(300)));
+        let _tasks = c.spawn();
+        eventually("cache on", || c.serving()).await;
+        let (cache, _store, token, _) = cache_with_session(c.clone()).await;
+        let _refresher = cache.spawn_refresher().expect("a refresher");
+        let now = authnz_api::testkit::fixtures::at(1);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(1500) {
+            assert!(cache.active_session(&token, now).await.unwrap().is_some());
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+        let (hits, misses) = cache.stats();
+        assert!(
+            misses <= 2,
+            "{misses} misses over 5 maximum ages ({hits} hits, {} refreshes)",
+            cache.refreshes()
+        );
+        assert!(cache.refreshes() >= 3, "{} refreshes", cache.refreshes());
+    }
+
+    /// Refreshing ahead does not stretch the bound: a change the cache is
+    /// not told about (an instance that could not publish) is seen within
+    /// the maximum age, while the session is looked up all the time.
+    #[tokio::test]
+    async fn an_unannounced_change_is_seen_within_the_maximum_age() {
+        use authnz_api::{SessionStore as _, UserStore as _};
+        let bus = FakeBus::new();
+        let c = Arc::new(Coherence::new(bus.clone(), with_max_age(300)));
+        let _tasks = c.spawn();
+        eventually("cache on", || c.serving()).await;
+        let (cache, store, token, uid) = cache_with_session(c.clone()).await;
+        let _refresher = cache.spawn_refresher().expect("a refresher");
+        let now = authnz_api::testkit::fixtures::at(1);
+        for _ in 0..50 {
+            cache.active_session(&token, now).await.unwrap().unwrap();
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+        // Straight to the store: no epoch bump, no message.
+        let patch = authnz_api::UserPatch {
+            user_role: Some("staff".into()),
+            ..Default::default()
+        };
+        store.update_user(uid, &patch, None, now).await.unwrap();
+        let changed = Instant::now();
+        loop {
+            let (_, user) = cache.active_session(&token, now).await.unwrap().unwrap();
+            if user.user_role == "staff" {
+                break;
+            }
+            assert!(
+                changed.elapsed() < Duration::from_millis(300 + 50),
+                "stale past the maximum age: {:?}",
+                changed.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
     }
 }

@@ -162,6 +162,9 @@ pub fn server_options(
         } else {
             None
         },
+        // No Redis: PostgreSQL's LISTEN/NOTIFY (see `app::context_parts`).
+        cache_bus_on_database: cache_enabled(config)
+            && config.authdb.backend() == authnz_store_sql::Dialect::Postgres,
         cache_coherence: CoherenceSettings {
             max_age: config
                 .values

@@ -34,6 +34,17 @@
 //! both entries (an entry of the same epoch is kept, so concurrent sessions
 //! keep sharing one row).
 //!
+//! With a maximum age, entries in use are read again *before* they reach
+//! it: a hit on a pair older than its refresh point (between half and seven
+//! eighths of the maximum age, spread by token so that sessions read
+//! together are not all read again together) is still served, and queues
+//! the token for one background task ([`CachedStore::spawn_refresher`])
+//! that reads it from the store and replaces both entries (at the epoch
+//! read before that lookup, as a miss does). Hot sessions then never miss
+//! on age, and the bound is unchanged: nothing is served older than the
+//! maximum age. The queue is bounded; a token that does not fit is queued
+//! again by a later hit.
+//!
 //! Memory is bounded in bytes, not entries: every entry's size is estimated
 //! (strings, including the password hash, and the whole `extra_info` JSON
 //! tree, plus fixed overheads) and the total is kept at most `max_bytes`
@@ -73,8 +84,26 @@ struct SessionEntry {
     epoch: u64,
     /// When its lookup started (for the maximum age).
     read_at: Instant,
+    /// A hit on the pair older than this queues a background refresh.
+    refresh_after: Duration,
+    /// Queued for a background refresh, not yet done.
+    refreshing: bool,
     session: Session,
     bytes: usize,
+}
+
+/// Most tokens waiting for a background refresh.
+const REFRESH_QUEUE: usize = 4096;
+
+/// Where between half and seven eighths of `max_age` the pair of `token`
+/// is read again in the background (FNV-1a of the token spreads it).
+fn refresh_point(token: &str, max_age: Duration) -> Duration {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in token.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let spread = (h % 1024) as f64 / 1024.0;
+    max_age.mul_f64(0.5 + 0.375 * spread)
 }
 
 #[derive(Debug)]
@@ -169,6 +198,10 @@ pub struct CachedStore {
     misses: AtomicU64,
     /// Sessions dropped to stay within `max_bytes`.
     evictions: AtomicU64,
+    /// Background refreshes done.
+    refreshes: AtomicU64,
+    /// The queue of [`CachedStore::spawn_refresher`]'s task, once started.
+    refresh: std::sync::OnceLock<tokio::sync::mpsc::Sender<(String, NaiveDateTime)>>,
 }
 
 impl CachedStore {
@@ -190,6 +223,8 @@ impl CachedStore {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
+            refreshes: AtomicU64::new(0),
+            refresh: std::sync::OnceLock::new(),
         }
     }
 
@@ -214,6 +249,45 @@ impl CachedStore {
             self.hits.load(Ordering::Relaxed),
             self.misses.load(Ordering::Relaxed),
         )
+    }
+
+    /// Background refreshes done so far.
+    pub fn refreshes(&self) -> u64 {
+        self.refreshes.load(Ordering::Relaxed)
+    }
+
+    /// Start the task that reads hot entries again before they reach the
+    /// maximum age (see the [module docs](self)); it stops when the cache
+    /// is dropped. `None` (nothing started) without a maximum age or when
+    /// one is already running.
+    pub fn spawn_refresher(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
+        self.max_age?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel(REFRESH_QUEUE);
+        self.refresh.set(tx).ok()?;
+        let cache = Arc::downgrade(self);
+        Some(tokio::spawn(async move {
+            while let Some((token, now)) = rx.recv().await {
+                let Some(cache) = cache.upgrade() else { return };
+                cache.refresh_one(&token, now).await;
+            }
+        }))
+    }
+
+    /// Read `token`'s pair again, as a miss would, and replace its entries.
+    async fn refresh_one(&self, token: &str, now: NaiveDateTime) {
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let read_at = Instant::now();
+        if self.serving()
+            && let Ok(Some((session, user))) = self.sessions.active_session(token, now).await
+            && self.serving()
+        {
+            self.refreshes.fetch_add(1, Ordering::Relaxed);
+            self.remember(token, epoch, read_at, &session, &user);
+            return;
+        }
+        if let Some(s) = self.lock().sessions.get_mut(token) {
+            s.refreshing = false;
+        }
     }
 
     /// Session entries held (live or dead).
@@ -276,8 +350,10 @@ impl CachedStore {
 
     /// The pair for `token` if both entries carry `epoch` and the session
     /// is still active at `now`.
+    /// Queues the pair for a background refresh when it is past its
+    /// refresh point.
     fn cached(&self, token: &str, epoch: u64, now: NaiveDateTime) -> Option<(Session, User)> {
-        let entries = self.lock();
+        let mut entries = self.lock();
         let s = entries.sessions.get(token)?;
         if s.epoch != epoch || s.session.expires <= now || !self.fresh(s.read_at) {
             return None;
@@ -286,7 +362,22 @@ impl CachedStore {
         if u.epoch != epoch || !self.fresh(u.read_at) {
             return None;
         }
-        Some((s.session.clone(), User::clone(&u.user)))
+        let hit = (s.session.clone(), User::clone(&u.user));
+        let due = !s.refreshing && s.read_at.min(u.read_at).elapsed() > s.refresh_after;
+        let queue = match self.refresh.get() {
+            Some(q) if due => q,
+            _ => return Some(hit),
+        };
+        if let Some(s) = entries.sessions.get_mut(token) {
+            s.refreshing = true;
+        }
+        drop(entries);
+        if queue.try_send((token.to_owned(), now)).is_err()
+            && let Some(s) = self.lock().sessions.get_mut(token)
+        {
+            s.refreshing = false;
+        }
+        Some(hit)
     }
 
     /// Remember a database answer read at `epoch`, within the budget.
@@ -299,10 +390,12 @@ impl CachedStore {
         }
         let mut entries = self.lock();
         entries.remove_session(token);
+        // A held row of the same epoch is shared, unless this read is
+        // newer (a refresh): then the newer row replaces it.
         let mut shared = entries
             .users
             .get(&user.user_id)
-            .is_some_and(|u| u.epoch == epoch && self.fresh(u.read_at));
+            .is_some_and(|u| u.epoch == epoch && self.fresh(u.read_at) && u.read_at >= read_at);
         let added = s_bytes + if shared { 0 } else { u_bytes };
         if entries.bytes + added > self.max_bytes {
             let dropped = entries.sessions.len() as u64;
@@ -327,6 +420,10 @@ impl CachedStore {
             SessionEntry {
                 epoch,
                 read_at,
+                refresh_after: self
+                    .max_age
+                    .map_or(Duration::MAX, |age| refresh_point(token, age)),
+                refreshing: false,
                 session: session.clone(),
                 bytes: s_bytes,
             },

@@ -16,6 +16,11 @@ use crate::app::{ServerOptions, SessionPlacement};
 /// invalidation channel.
 pub const CACHE_CHANNEL: &str = "cache";
 
+/// The PostgreSQL notification channel of the session cache, when the
+/// caches are kept coherent over the auth database (no Redis). Channels
+/// are per database, so instances on different databases never mix.
+pub const PG_CACHE_CHANNEL: &str = "authnz_cache";
+
 /// Where the shareable state lives.
 #[derive(Debug, Clone)]
 pub struct SharedState {

@@ -49,6 +49,8 @@ compile_error!(
 );
 
 mod apikeys;
+#[cfg(feature = "postgres")]
+mod bus;
 mod db;
 pub mod error;
 mod json;
@@ -69,6 +71,8 @@ mod users;
 use std::time::Duration;
 
 pub use authnz_api::{ApiKeyStore, RoleStore, SessionStore, StoreError, UserStore};
+#[cfg(feature = "postgres")]
+pub use bus::{LISTENER_APPLICATION_NAME, PgBus};
 pub use error::SqlStoreError;
 pub use sqlx;
 pub use store::SqlStore;

@@ -209,6 +209,16 @@ impl SqlStore {
         }
     }
 
+    /// An invalidation bus on the notification channel `channel` of this
+    /// PostgreSQL database (`LISTEN`/`NOTIFY`, see [`crate::PgBus`]);
+    /// `None` on the other dialects, which have nothing like it. Publishing
+    /// is bounded by the store's operation deadline.
+    #[cfg(feature = "postgres")]
+    pub fn invalidation_bus(&self, channel: &str) -> Option<crate::PgBus> {
+        self.postgres_pool()
+            .map(|p| crate::PgBus::new(p.clone(), channel.to_owned(), self.deadline))
+    }
+
     /// The MySQL/MariaDB pool, for operations outside the storage traits (and
     /// tests).
     #[cfg(feature = "mysql")]

@@ -27,6 +27,9 @@ pub fn full(root: &Path, args: &[String]) -> anyhow::Result<()> {
         "--bins",
     ]))?;
     let target = crate::target_dir(root)?.join("release");
+    // `cargo xtask bench -- --grow …` and `cargo xtask bench --grow …` mean
+    // the same: a leading `--` would end authnz-bench's options.
+    let args = args.strip_prefix(&["--".to_string()]).unwrap_or(args);
     let mut cmd = std::process::Command::new(target.join("authnz-bench"));
     cmd.current_dir(root)
         .arg("--server")

@@ -75,15 +75,31 @@ pub fn ensure_venv(root: &Path, target_dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(python)
 }
 
-/// Runs pytest on `tests/e2e` against the server binary `server`.
+/// How to install what the browser test needs (Debian, Ubuntu).
+pub const CHROMIUM_INSTALL: &str = "apt-get install -y chromium chromium-driver";
+
+/// Whether Chromium and its WebDriver are on the PATH (the browser test of
+/// the example site needs both).
+pub fn chromium_available() -> bool {
+    let on_path = |names: &[&str]| {
+        std::env::var_os("PATH").is_some_and(|path| {
+            std::env::split_paths(&path).any(|dir| names.iter().any(|n| dir.join(n).is_file()))
+        })
+    };
+    on_path(&["chromium", "chromium-browser"]) && on_path(&["chromedriver"])
+}
+
+/// Runs pytest on `tests/e2e` against the server binary and the example
+/// frontend binary (`binaries`).
 pub fn pytest(
     root: &Path,
     target_dir: &Path,
     python: &Path,
-    server: &Path,
+    binaries: (&Path, &Path),
     filter: Option<&str>,
     probes: &[Probe],
 ) -> anyhow::Result<()> {
+    let (server, frontend) = binaries;
     let mut cmd = Command::new(python);
     cmd.current_dir(root)
         .args(["-m", "pytest", "tests/e2e", "-v", "-ra", "-o"])
@@ -92,6 +108,7 @@ pub fn pytest(
             target_dir.join("pytest-cache").to_string_lossy()
         ))
         .env("AUTHNZRV", server)
+        .env("AUTHNZ_FRONTEND", frontend)
         .env("PYTHONDONTWRITEBYTECODE", "1");
     if let Some(f) = filter {
         cmd.args(["-k", f]);

@@ -415,28 +415,54 @@ fn test(root: &Path, opts: &TestOpts, mut steps: Steps, task: &str) -> anyhow::R
 
     if opts.e2e {
         let mut server = None;
-        steps.run("build authnzrv (debug)", || {
+        steps.run("build authnzrv and authnz-example-frontend (debug)", || {
             steps::run(cargo().current_dir(root).args([
                 "build",
                 "-p",
                 "authnz-server",
                 "--bin",
                 "authnzrv",
+                "-p",
+                "authnz-example-frontend",
             ]))?;
-            let bin = target_dir(root)?.join("debug").join("authnzrv");
-            anyhow::ensure!(bin.exists(), "built, but {} is missing", bin.display());
-            server = Some(bin);
+            let debug = target_dir(root)?.join("debug");
+            let bins = (
+                debug.join("authnzrv"),
+                debug.join("authnz-example-frontend"),
+            );
+            for bin in [&bins.0, &bins.1] {
+                anyhow::ensure!(bin.exists(), "built, but {} is missing", bin.display());
+            }
+            server = Some(bins);
             Ok(())
         });
+        if !e2e::chromium_available() {
+            println!(
+                "!!! chromium or chromedriver is missing: the browser test of the example \
+                 site will skip; install them with `{}`",
+                e2e::CHROMIUM_INSTALL
+            );
+            println!(
+                "!!! {}=1 turns this skip into a failure.",
+                services::REQUIRE_VAR
+            );
+        }
         let mut python = None;
         steps.run("python e2e virtualenv", || {
             python = Some(e2e::ensure_venv(root, &target_dir(root)?)?);
             Ok(())
         });
         match (server, python) {
-            (Some(server), Some(python)) => {
+            (Some((server, frontend)), Some(python)) => {
                 steps.run("pytest tests/e2e", || {
-                    e2e::pytest(root, &target_dir(root)?, &python, &server, filter, &probes)
+                    e2e::pytest(
+                        root,
+                        &target_dir(root)?,
+                        &python,
+                        (&server, &frontend),
+                        filter,
+                        &probes,
+                    )
                 });
             }
             _ => steps.skip("pytest tests/e2e", "server build or virtualenv failed"),

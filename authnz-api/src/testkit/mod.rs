@@ -34,6 +34,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod apikeys;
+pub mod bus;
 pub mod fixtures;
 pub mod ratelimit;
 pub mod replay;

@@ -93,6 +93,7 @@ impl Server {
             sessions: SessionPlacement::Sql,
             session_cache: true,
             cache_bus: None,
+            cache_bus_on_database: false,
             cache_coherence: Default::default(),
             request_ttl: None,
             replay_guard: Arc::new(MemoryReplayGuard::default()),

@@ -519,14 +519,14 @@ items! {
     /// `sessioncache` (not upstream): cache active sessions in the process.
     SESSIONCACHE = Item::new(
         "sessioncache", "AUTHNZERVER_SESSIONCACHE", Kind::Bool, Literal("1"),
-        "1 answers repeated session checks from memory: on SQLite when this process holds the database's lock file; with --redis-url on every database and session store, kept coherent between instances by invalidation messages over Redis pub/sub (a change on one instance is seen by the others within milliseconds; the cache turns itself off while the channel is broken); 0 always asks the store",
+        "1 answers repeated session checks from memory: on SQLite when this process holds the database's lock file; with --redis-url on every database and session store, kept coherent between instances by invalidation messages over Redis pub/sub; without Redis on PostgreSQL, the same over PostgreSQL's LISTEN/NOTIFY (a change on one instance is seen by the others within milliseconds; the cache turns itself off while the channel is broken); MySQL without Redis caches nothing; 0 always asks the store",
     );
     /// `sessioncachemaxagems` (not upstream): last bound on a shared cache
     /// entry's age.
     SESSIONCACHEMAXAGEMS = Item::new(
         "sessioncachemaxagems", "AUTHNZERVER_SESSIONCACHEMAXAGEMS", Kind::Millis { min: 10, max: 600_000 },
         Literal("2000"),
-        "With --redis-url: a cached session is read again from the store at the latest this many milliseconds after it was read; the bound on a stale answer when an instance that changed it could not reach Redis while this one could",
+        "With a shared cache (Redis or PostgreSQL): a cached session is read again from the store at the latest this many milliseconds after it was read; the bound on a stale answer when an instance that changed it could not reach the bus while this one could",
     );
     /// `requestttl` (not upstream): replay protection; 0 is off.
     REQUESTTTL = Item::new(

@@ -126,3 +126,53 @@ pub async fn split(test: &'static str) -> Option<Box<dyn Harness>> {
         cleanup,
     }))
 }
+
+/// The invalidation bus on a private `redis-server` (so that cutting every
+/// pub/sub connection of it disturbs no other test).
+pub struct RedisBusHarness {
+    redis: std::sync::Mutex<authnz_store_redis::testing::PrivateRedis>,
+    bus: Arc<dyn authnz_api::InvalidationBus>,
+}
+
+#[async_trait]
+impl authnz_api::testkit::bus::BusHarness for RedisBusHarness {
+    fn bus(&self) -> Arc<dyn authnz_api::InvalidationBus> {
+        self.bus.clone()
+    }
+
+    async fn cut_subscriptions(&self) {
+        let url = self.redis.lock().unwrap().url();
+        let client = redis::Client::open(url).unwrap();
+        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let killed: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("pubsub")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        assert!(killed >= 1, "no pub/sub connection to cut");
+    }
+
+    async fn teardown(&self) {
+        self.redis.lock().unwrap().stop();
+    }
+}
+
+pub async fn bus(test: &'static str) -> Option<Box<dyn authnz_api::testkit::bus::BusHarness>> {
+    // Skipped (loudly) like every other Redis test when the shared test
+    // Redis is not configured.
+    authnz_api::testkit::service_url(REDIS_URL_VAR, test)?;
+    let redis = authnz_store_redis::testing::PrivateRedis::start(test)?;
+    let backend = authnz_store_redis::RedisBackend::connect(
+        &redis.url(),
+        "bus:",
+        authnz_store_redis::RedisOptions::default(),
+    )
+    .await
+    .expect("connect to the private Redis");
+    Some(Box::new(RedisBusHarness {
+        bus: Arc::new(backend.invalidation_bus("cache")),
+        redis: std::sync::Mutex::new(redis),
+    }))
+}

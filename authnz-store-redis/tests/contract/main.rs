@@ -23,3 +23,8 @@ mod replay {
 mod split {
     authnz_api::contract_tests!(crate::harness::split);
 }
+
+/// The invalidation bus (pub/sub) on a private `redis-server`.
+mod pubsub {
+    authnz_api::bus_tests!(crate::harness::bus);
+}

@@ -185,3 +185,61 @@ pub const SPEC_INDEXES: [&str; 22] = [
     "ix_groups_created_on",
     "ix_groups_group_role",
 ];
+
+/// The invalidation bus on `LISTEN`/`NOTIFY` of a database of its own.
+#[cfg(feature = "postgres")]
+pub struct PgBusHarness {
+    store: Arc<SqlStore>,
+    bus: Arc<dyn authnz_api::InvalidationBus>,
+    db: tokio::sync::Mutex<Option<PgDatabase>>,
+}
+
+#[cfg(feature = "postgres")]
+#[async_trait]
+impl authnz_api::testkit::bus::BusHarness for PgBusHarness {
+    fn bus(&self) -> Arc<dyn authnz_api::InvalidationBus> {
+        self.bus.clone()
+    }
+
+    async fn cut_subscriptions(&self) {
+        let pool = self.store.postgres_pool().unwrap();
+        let cut: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = $1",
+        )
+        .bind(authnz_store_sql::LISTENER_APPLICATION_NAME)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        assert!(
+            !cut.is_empty() && cut.iter().all(|ok| *ok),
+            "no LISTEN backend to cut: {cut:?}"
+        );
+    }
+
+    async fn teardown(&self) {
+        self.store.close().await;
+        if let Some(db) = self.db.lock().await.take() {
+            db.drop_database().await;
+        }
+    }
+}
+
+/// Factory: the PostgreSQL invalidation bus.
+#[cfg(feature = "postgres")]
+pub async fn pg_bus(test: &'static str) -> Option<Box<dyn authnz_api::testkit::bus::BusHarness>> {
+    let db = PgDatabase::create(test).await?;
+    let store = SqlStore::connect(&db.url, &test_options())
+        .await
+        .expect("open PostgreSQL");
+    let bus = Arc::new(
+        store
+            .invalidation_bus("authnz_cache")
+            .expect("a PostgreSQL store"),
+    );
+    Some(Box::new(PgBusHarness {
+        store: Arc::new(store),
+        bus,
+        db: tokio::sync::Mutex::new(Some(db)),
+    }))
+}

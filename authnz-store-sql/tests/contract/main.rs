@@ -36,6 +36,12 @@ mod postgres {
     authnz_api::signing_key_store_tests!(crate::harness::postgres);
 }
 
+/// The invalidation bus on `LISTEN`/`NOTIFY`.
+#[cfg(feature = "postgres")]
+mod pg_bus {
+    authnz_api::bus_tests!(crate::harness::pg_bus);
+}
+
 #[cfg(feature = "mysql")]
 mod mysql {
     authnz_api::contract_tests!(crate::harness::mysql);

@@ -174,6 +174,7 @@ pub fn options(db: &TestDb, basedir: &std::path::Path, clock: Arc<dyn Clock>) ->
         // on its own SQLite file, so every session test exercises it.
         session_cache: db.url.starts_with("sqlite"),
         cache_bus: None,
+        cache_bus_on_database: false,
         cache_coherence: authnz_server::cache_bus::CoherenceSettings::default(),
         request_ttl: None,
         replay_guard: Arc::new(MemoryReplayGuard::default()),

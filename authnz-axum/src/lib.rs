@@ -1,0 +1,58 @@
+//! Sessions, login and logout, CSRF protection, API keys, roles and
+//! permission checks for an [axum] 0.8 site, from an authnz server through
+//! [`authnz_client`]: what the original authnzerver's Tornado
+//! `BaseHandler` gives a Python frontend.
+//!
+//! Add [`AuthLayer`] to a router; every request then carries an [`Auth`]
+//! (the request's principal and the login/logout helpers) that handlers
+//! take as an extractor, or take one of the narrower extractors:
+//!
+//! - [`CurrentUser`]: whoever calls, maybe the anonymous user;
+//! - [`LoggedIn`]: a signed-in user (else 401, or a redirect to the
+//!   configured login page);
+//! - [`RequireRole`]: a signed-in user with one of the roles of a
+//!   [`RoleSet`] (else 403);
+//! - [`ApiKeyUser`]: a caller that sent a valid API key as
+//!   `Authorization: Bearer` (else 401);
+//! - [`CsrfToken`]: the token to put in the site's forms.
+//!
+//! Per request, the layer:
+//!
+//! 1. with `Authorization: Bearer <key>`: opens the key (sealed with the
+//!    site key when it was issued), checks its issuer and audience and asks
+//!    authnz (`apikey-verify` or `apikey-verify-nosession`); an invalid,
+//!    expired or revoked key is refused with 401. No cookie, no CSRF check:
+//!    a bearer key is not ambient authority.
+//! 2. otherwise reads the session cookie and asks authnz
+//!    (`session-exists`, optionally through a short in-process cache); when
+//!    there is no cookie or the session is gone it creates an anonymous
+//!    session (`session-new`) and sets the cookie (HttpOnly, SameSite=Lax,
+//!    Secure unless the site is reached over plain HTTP on loopback);
+//! 3. on unsafe methods (anything but GET, HEAD, OPTIONS, TRACE) requires
+//!    the CSRF token bound to the session, in the `X-CSRF-Token` header or
+//!    the `_csrf` field of a URL-encoded form: else 403;
+//! 4. turns a 429 from authnz into a 429 with the same `Retry-After`, and
+//!    an unreachable authnz into a 503.
+//!
+//! [`Auth::login`] rotates the session token (authnz deletes the presented
+//! session at every login; a new one is made for the user: no session
+//! fixation), [`Auth::logout`] deletes the session and the cookie, and
+//! [`Auth::change_password`] leaves only the current session alive. With
+//! the cache on, all three drop the affected entries at once.
+
+mod auth;
+mod config;
+mod error;
+mod extract;
+mod keys;
+mod layer;
+
+pub use auth::{Access, Auth, IssuedApiKey, User, Via};
+pub use authnz_client;
+pub use config::{AuthConfig, CookieSecurity};
+pub use error::AuthError;
+pub use extract::{
+    ApiKeyUser, CsrfToken, CurrentUser, LoggedIn, RequireRole, RoleSet, Staff, Superuser,
+};
+pub use keys::SiteKey;
+pub use layer::{AuthLayer, AuthService};

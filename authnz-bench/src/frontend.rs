@@ -1,0 +1,353 @@
+//! `--frontend`: what `authnz-axum` costs a site (issue 13, item 5).
+//!
+//! authnz runs as usual (SQLite, pinned to its core); three copies of a
+//! tiny axum site run inside this process, on the generator's core:
+//!
+//! - `no auth`: `GET /api/whoami` answers a fixed JSON object;
+//! - `layer, cache off`: the same route behind `AuthLayer`, answering
+//!   from `CurrentUser` (one `session-exists` per request);
+//! - `layer, cache on`: the same with the layer's in-process session cache
+//!   (60 s).
+//!
+//! Each is driven with a warm session cookie (one anonymous session made
+//! before the timed phase) over keep-alive connections; `session-exists`
+//! sent straight to authnz with `authnz-client` is the round trip the layer
+//! adds. At one connection the figures are per-request times, so the
+//! layer's own cost is `t(layer, cache off) - t(no auth) - t(session-exists)`;
+//! the target is under 10% of the `session-exists` time.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use authnz_axum::{AuthConfig, AuthLayer, CurrentUser, SiteKey};
+use authnz_client::requests::{SessionExists, SessionNew};
+use authnz_client::{Client, Key, Secret};
+use axum::Router;
+use axum::routing::get;
+
+use crate::client::Conn;
+use crate::servers::{self, Pinning};
+
+/// One variant's figures.
+#[derive(Debug)]
+struct Figures {
+    name: &'static str,
+    connections: usize,
+    ok: u64,
+    errors: u64,
+    elapsed: Duration,
+    latencies_us: Vec<u32>,
+}
+
+impl Figures {
+    fn rate(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    fn quantile_ms(&self, q: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let mut v = self.latencies_us.clone();
+        v.sort_unstable();
+        let i = ((v.len() - 1) as f64 * q).round() as usize;
+        f64::from(v[i]) / 1000.0
+    }
+
+    fn mean_ms(&self) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        self.latencies_us.iter().map(|&u| f64::from(u)).sum::<f64>()
+            / self.latencies_us.len() as f64
+            / 1000.0
+    }
+}
+
+async fn plain_whoami() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({"user_id": 2, "user_role": "anonymous", "email": null}))
+}
+
+async fn layered_whoami(CurrentUser(user): CurrentUser) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({
+        "user_id": user.user_id,
+        "user_role": user.role,
+        "email": user.email,
+    }))
+}
+
+/// Serve `app` on a loopback port in this runtime.
+async fn serve(app: Router) -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+    Ok(addr)
+}
+
+fn get_request(addr: SocketAddr, cookie: Option<&str>) -> Vec<u8> {
+    let cookie = cookie.map_or(String::new(), |c| format!("Cookie: authnz_session={c}\r\n"));
+    format!("GET /api/whoami HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: authnz-bench\r\n{cookie}\r\n")
+        .into_bytes()
+}
+
+/// A session cookie from a first visit to the site at `addr`.
+async fn warm_cookie(addr: SocketAddr) -> anyhow::Result<String> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    let mut stream = tokio::io::BufReader::new(stream);
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
+    let req = format!(
+        "GET /api/whoami HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nUser-Agent: authnz-bench\r\n\r\n"
+    );
+    stream.get_mut().write_all(req.as_bytes()).await?;
+    let mut line = String::new();
+    while stream.read_line(&mut line).await? > 0 {
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.trim().eq_ignore_ascii_case("set-cookie")
+            && let Some(rest) = value.trim().strip_prefix("authnz_session=")
+        {
+            let token = rest.split(';').next().unwrap_or("").trim();
+            anyhow::ensure!(!token.is_empty(), "empty session cookie");
+            return Ok(token.to_owned());
+        }
+        line.clear();
+    }
+    anyhow::bail!("the site set no session cookie")
+}
+
+/// Drive `request` at `addr` over `connections` keep-alive connections.
+async fn drive(
+    name: &'static str,
+    addr: SocketAddr,
+    request: Vec<u8>,
+    connections: usize,
+    duration: Duration,
+) -> Figures {
+    let request = Arc::new(request);
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let request = Arc::clone(&request);
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::new(addr);
+            let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match conn.send(&request).await {
+                    Ok(r) if r.status == 200 => {
+                        ok += 1;
+                        lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (ok, errors, lat)
+        }));
+    }
+    let mut f = Figures {
+        name,
+        connections,
+        ok: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        latencies_us: Vec::new(),
+    };
+    for t in tasks {
+        if let Ok((ok, errors, lat)) = t.await {
+            f.ok += ok;
+            f.errors += errors;
+            f.latencies_us.extend(lat);
+        } else {
+            f.errors += 1;
+        }
+    }
+    f.elapsed = start.elapsed();
+    f
+}
+
+/// `session-exists` straight to authnz through `authnz-client`.
+async fn drive_direct(
+    client: &Client,
+    token: &Secret,
+    connections: usize,
+    duration: Duration,
+) -> Figures {
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let client = client.clone();
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
+            let req = SessionExists {
+                session_token: token,
+            };
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match client.session_exists(&req).await {
+                    Ok(_) => {
+                        ok += 1;
+                        lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+                    }
+                    Err(_) => errors += 1,
+                }
+            }
+            (ok, errors, lat)
+        }));
+    }
+    let mut f = Figures {
+        name: "session-exists, direct",
+        connections,
+        ok: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        latencies_us: Vec::new(),
+    };
+    for t in tasks {
+        if let Ok((ok, errors, lat)) = t.await {
+            f.ok += ok;
+            f.errors += errors;
+            f.latencies_us.extend(lat);
+        } else {
+            f.errors += 1;
+        }
+    }
+    f.elapsed = start.elapsed();
+    f
+}
+
+/// Run the frontend bench; the Markdown report, and whether every variant
+/// answered without errors.
+pub async fn run(
+    server_bin: &Path,
+    work: &Path,
+    pinning: &Pinning,
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<(String, bool)> {
+    let dir = work.join("frontend");
+    let server = servers::start_authnz(server_bin, &dir.join("authnz"), None, &[], pinning)?;
+    let result = measure(&server, &dir, connections, duration).await;
+    server.stop();
+    result
+}
+
+async fn measure(
+    server: &servers::Server,
+    dir: &Path,
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<(String, bool)> {
+    let secret = std::fs::read_to_string(dir.join("authnz/basedir/.authnzerver-secret-key"))
+        .context("cannot read the server's key")?;
+    let key = Key::from_text(&secret)?;
+    let client = Client::new(format!("http://{}", server.addr), key)?;
+    let site_key = SiteKey::from_bytes([17; 32]);
+
+    let plain = serve(Router::new().route("/api/whoami", axum::routing::get(plain_whoami))).await?;
+    let layered = |config: AuthConfig| {
+        Router::new()
+            .route("/api/whoami", get(layered_whoami))
+            .layer(AuthLayer::new(client.clone(), &site_key, config))
+    };
+    let off = serve(layered(AuthConfig::default())).await?;
+    let on = serve(layered(
+        AuthConfig::default().session_cache(Duration::from_secs(60)),
+    ))
+    .await?;
+    let cookie_off = warm_cookie(off).await?;
+    let cookie_on = warm_cookie(on).await?;
+    let direct_token: Secret = client
+        .session_new(&SessionNew {
+            ip_address: "127.0.0.1".into(),
+            user_agent: "authnz-bench".into(),
+            user_id: None,
+            expires: "2099-01-01T00:00:00".into(),
+            extra_info_json: None,
+        })
+        .await?
+        .session_token;
+
+    let mut all = Vec::new();
+    for c in [1, connections.max(1)] {
+        eprintln!("frontend bench: {c} connection(s), {duration:?} per variant ...");
+        all.push(drive("no auth", plain, get_request(plain, None), c, duration).await);
+        all.push(drive_direct(&client, &direct_token, c, duration).await);
+        all.push(
+            drive(
+                "layer, cache off",
+                off,
+                get_request(off, Some(&cookie_off)),
+                c,
+                duration,
+            )
+            .await,
+        );
+        all.push(
+            drive(
+                "layer, cache on",
+                on,
+                get_request(on, Some(&cookie_on)),
+                c,
+                duration,
+            )
+            .await,
+        );
+    }
+
+    let mut out = String::from(
+        "\n### authnz-axum: GET /api/whoami with a warm session cookie\n\n\
+         The site and the load generator share one core; authnz has its own.\n\n\
+         | variant | connections | requests/s | mean ms | p50 ms | p99 ms | errors |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+    );
+    for f in &all {
+        out.push_str(&format!(
+            "| {} | {} | {:.0} | {:.3} | {:.3} | {:.3} | {} |\n",
+            f.name,
+            f.connections,
+            f.rate(),
+            f.mean_ms(),
+            f.quantile_ms(0.5),
+            f.quantile_ms(0.99),
+            f.errors
+        ));
+    }
+    // Serial figures: the layer's own cost per request.
+    let t = |name: &str| {
+        all.iter()
+            .find(|f| f.connections == 1 && f.name == name)
+            .map_or(0.0, Figures::mean_ms)
+    };
+    let (plain_t, direct_t, off_t) = (
+        t("no auth"),
+        t("session-exists, direct"),
+        t("layer, cache off"),
+    );
+    let own = off_t - plain_t - direct_t;
+    let pct = if direct_t > 0.0 {
+        own / direct_t * 100.0
+    } else {
+        0.0
+    };
+    out.push_str(&format!(
+        "\nAt one connection: layer, cache off {off_t:.3} ms = no auth {plain_t:.3} ms + \
+         session-exists {direct_t:.3} ms + the layer's own {own:.3} ms ({pct:.1}% of the \
+         authnz round trip; target under 10%).\n"
+    ));
+    let clean = all.iter().all(|f| f.errors == 0 && f.ok > 0);
+    Ok((out, clean))
+}

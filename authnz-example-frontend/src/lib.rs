@@ -1,0 +1,786 @@
+//! An example site on [`authnz_axum`]: server-rendered pages for sign-up
+//! (with the verification link from the mail), login, logout, password
+//! change, forgotten-password reset and API keys, and `GET /api/whoami`
+//! for a cookie session or an API key.
+//!
+//! Everything that touches accounts goes to authnz; the site itself keeps
+//! only the list of API keys it issued (in memory: authnz has no request
+//! that lists keys) and signs the links in its mails with its
+//! [`SiteKey`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use authnz_axum::{Auth, AuthConfig, AuthError, AuthLayer, CurrentUser, LoggedIn, SiteKey, Via};
+use authnz_client::Client;
+use authnz_client::requests::{
+    UserList, UserNew, UserResetpass, UserSendemailForgotpass, UserSendemailSignup,
+    UserSetEmailverified,
+};
+use authnz_client::types::ApiKeyClaims;
+use axum::extract::{Form, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+
+/// How long the links in sign-up and reset mails work.
+const LINK_SECONDS: i64 = 15 * 60;
+/// How long API keys issued here last.
+const APIKEY_SECONDS: i64 = 30 * 24 * 60 * 60;
+
+/// What the site needs: where authnz is and the site's secrets.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The authnz client.
+    pub client: Client,
+    /// The site's own key (CSRF, API keys, mail links).
+    pub site_key: SiteKey,
+    /// The site's public URL, for the links in mails (no trailing `/`).
+    pub base_url: String,
+    /// The name in mails and page titles.
+    pub site_name: String,
+}
+
+#[derive(Debug)]
+struct KeyRow {
+    id: u64,
+    claims: ApiKeyClaims,
+    expires: String,
+    revoked: bool,
+}
+
+#[derive(Debug)]
+struct AppState {
+    settings: Settings,
+    keys: Mutex<(u64, HashMap<i64, Vec<KeyRow>>)>,
+}
+
+type Shared = Arc<AppState>;
+
+/// The site's router, with the authnz layer.
+pub fn app(settings: Settings) -> Router {
+    let layer = AuthLayer::new(
+        settings.client.clone(),
+        &settings.site_key,
+        AuthConfig::default()
+            .login_path("/login")
+            .apikey_issuer_audience("authnz-example-frontend", "authnz-example-frontend"),
+    );
+    let state = Arc::new(AppState {
+        settings,
+        keys: Mutex::new((0, HashMap::new())),
+    });
+    Router::new()
+        .route("/", get(home))
+        .route("/signup", get(signup_page).post(signup))
+        .route("/verify", get(verify_page).post(verify))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/account", get(account))
+        .route("/account/password", post(change_password))
+        .route("/forgot", get(forgot_page).post(forgot))
+        .route("/reset", get(reset_page).post(reset))
+        .route("/apikeys", get(apikeys).post(create_apikey))
+        .route("/apikeys/revoke", post(revoke_apikey))
+        .route("/api/whoami", get(whoami))
+        .with_state(state)
+        .layer(layer)
+}
+
+// ------------------------------------------------------------------ HTML
+
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A page: navigation (with the logout form when signed in), messages,
+/// then `body`.
+fn page(auth: &Auth, title: &str, messages: &[String], body: &str) -> Html<String> {
+    let user = auth.user();
+    let csrf = esc(&auth.csrf_token().unwrap_or_default());
+    let nav = if user.is_logged_in() {
+        format!(
+            "<a href=\"/\">Home</a> | <a href=\"/account\">Account</a> | \
+             <a href=\"/apikeys\">API keys</a> | \
+             <form method=\"post\" action=\"/logout\" style=\"display:inline\">\
+             <input type=\"hidden\" name=\"_csrf\" value=\"{csrf}\">\
+             <button id=\"logout\" type=\"submit\">Log out</button></form>"
+        )
+    } else {
+        "<a href=\"/\">Home</a> | <a href=\"/signup\">Sign up</a> | \
+         <a href=\"/login\">Log in</a> | <a href=\"/forgot\">Forgot password</a>"
+            .to_owned()
+    };
+    let messages: String = messages
+        .iter()
+        .map(|m| format!("<li>{}</li>", esc(m)))
+        .collect();
+    let messages = if messages.is_empty() {
+        String::new()
+    } else {
+        format!("<ul id=\"messages\">{messages}</ul>")
+    };
+    Html(format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><nav>{nav}</nav><h1>{title}</h1>{messages}{body}</body></html>\n",
+        title = esc(title),
+    ))
+}
+
+fn hidden_csrf(auth: &Auth) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+        esc(auth.csrf_field()),
+        esc(&auth.csrf_token().unwrap_or_default())
+    )
+}
+
+/// Messages for the `?m=` of a redirect (fixed texts: nothing from the URL
+/// is shown).
+fn notice(code: Option<&str>) -> Vec<String> {
+    let text = match code {
+        Some("verified") => "Your e-mail address is verified. You can log in now.",
+        Some("loggedout") => "You are logged out.",
+        Some("reset") => "Your password is reset. You can log in with the new one.",
+        Some("password") => "Your password is changed. Your other sessions are logged out.",
+        Some("revoked") => "The API key is revoked.",
+        _ => return Vec::new(),
+    };
+    vec![text.to_owned()]
+}
+
+#[derive(Debug, Deserialize)]
+struct Notice {
+    m: Option<String>,
+}
+
+fn refused(e: AuthError) -> Result<Vec<String>, AuthError> {
+    match e {
+        AuthError::Refused { messages, .. } => Ok(if messages.is_empty() {
+            vec!["The request was refused.".to_owned()]
+        } else {
+            messages
+        }),
+        other => Err(other),
+    }
+}
+
+fn client_refused(e: authnz_client::Error) -> Result<Vec<String>, AuthError> {
+    refused(AuthError::from(e))
+}
+
+// ---------------------------------------------------------- mail links
+
+/// A signed link token: `base64url(purpose|email|expiry).signature`.
+fn link_token(key: &SiteKey, purpose: &str, email: &str) -> String {
+    let expiry = chrono::Utc::now().timestamp() + LINK_SECONDS;
+    let payload = URL_SAFE_NO_PAD.encode(format!("{purpose}|{expiry}|{email}"));
+    let sig = key.sign(purpose, payload.as_bytes());
+    format!("{payload}.{sig}")
+}
+
+/// The e-mail address of a valid, unexpired link token for `purpose`.
+fn open_link_token(key: &SiteKey, purpose: &str, token: &str) -> Option<String> {
+    if token.len() > 1024 {
+        return None;
+    }
+    let (payload, sig) = token.split_once('.')?;
+    if !key.verify(purpose, payload.as_bytes(), sig) {
+        return None;
+    }
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    let mut parts = text.splitn(3, '|');
+    let (p, expiry, email) = (parts.next()?, parts.next()?, parts.next()?);
+    let expiry: i64 = expiry.parse().ok()?;
+    (p == purpose && expiry >= chrono::Utc::now().timestamp()).then(|| email.to_owned())
+}
+
+// ---------------------------------------------------------------- pages
+
+async fn home(auth: Auth, Query(n): Query<Notice>) -> Html<String> {
+    let user = auth.user();
+    let body = if user.is_logged_in() {
+        format!(
+            "<p id=\"who\">Signed in as {} ({}).</p>",
+            esc(user.email.as_deref().unwrap_or("")),
+            esc(&user.role)
+        )
+    } else {
+        "<p id=\"who\">You are not signed in.</p>".to_owned()
+    };
+    page(&auth, "Home", &notice(n.m.as_deref()), &body)
+}
+
+fn signup_form(auth: &Auth) -> String {
+    format!(
+        "<form method=\"post\" action=\"/signup\">{}\
+         <label>Full name <input name=\"full_name\" id=\"full_name\"></label><br>\
+         <label>E-mail <input name=\"email\" id=\"email\" type=\"email\"></label><br>\
+         <label>Password <input name=\"password\" id=\"password\" type=\"password\"></label><br>\
+         <button type=\"submit\" id=\"submit\">Sign up</button></form>",
+        hidden_csrf(auth)
+    )
+}
+
+async fn signup_page(auth: Auth) -> Html<String> {
+    page(&auth, "Sign up", &[], &signup_form(&auth))
+}
+
+#[derive(Debug, Deserialize)]
+struct SignupForm {
+    full_name: String,
+    email: String,
+    password: String,
+}
+
+async fn signup(
+    State(app): State<Shared>,
+    auth: Auth,
+    Form(f): Form<SignupForm>,
+) -> Result<Html<String>, AuthError> {
+    let client = auth.client();
+    let created = client
+        .user_new(&UserNew {
+            full_name: f.full_name.clone(),
+            email: f.email.clone(),
+            password: f.password.as_str().into(),
+            ..Default::default()
+        })
+        .await;
+    // `user exists` is answered like a sign-up (authnz says when to send
+    // the mail again): the page must not tell who has an account.
+    let (user_id, user_email, send) = match created {
+        Ok(c) => (c.user_id, c.user_email, c.send_verification),
+        Err(e)
+            if e.failure()
+                .is_some_and(|f| f.failure_reason.as_deref() == Some("user exists")) =>
+        {
+            let r = e.failure().map(|f| &f.response);
+            let field = |name: &str| r.and_then(|r| r.get(name));
+            match (
+                field("user_id").and_then(serde_json::Value::as_i64),
+                field("user_email").and_then(serde_json::Value::as_str),
+            ) {
+                (Some(id), Some(mail)) => (
+                    id,
+                    mail.to_owned(),
+                    field("send_verification").and_then(serde_json::Value::as_bool) == Some(true),
+                ),
+                _ => (0, String::new(), false),
+            }
+        }
+        Err(e) => {
+            let messages = client_refused(e)?;
+            return Ok(page(&auth, "Sign up", &messages, &signup_form(&auth)));
+        }
+    };
+    if send {
+        let token = link_token(&app.settings.site_key, "verify", &user_email);
+        let mut info = serde_json::Map::new();
+        info.insert("success".into(), true.into());
+        info.insert("user_email".into(), user_email.clone().into());
+        info.insert("user_id".into(), user_id.into());
+        info.insert("send_verification".into(), true.into());
+        let sent = client
+            .user_sendemail_signup(&UserSendemailSignup {
+                email_address: user_email.clone(),
+                session_token: auth.session_token().unwrap_or_default(),
+                created_info: info,
+                server_name: app.settings.site_name.clone(),
+                server_baseurl: app.settings.base_url.clone(),
+                verification_token: token.as_str().into(),
+                verification_expiry: LINK_SECONDS,
+                account_verify_url: Some(format!("/verify?token={token}")),
+                ..Default::default()
+            })
+            .await;
+        if let Err(e) = sent {
+            let messages = client_refused(e)?;
+            return Ok(page(&auth, "Sign up", &messages, &signup_form(&auth)));
+        }
+    }
+    // The same answer whether or not the address was already taken.
+    Ok(page(
+        &auth,
+        "Check your mail",
+        &["We sent a verification link to your e-mail address.".to_owned()],
+        "",
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+async fn verify_page(auth: Auth, Query(q): Query<TokenQuery>) -> Html<String> {
+    // A GET only shows a button: mail scanners that fetch links must not
+    // verify anything.
+    let body = format!(
+        "<form method=\"post\" action=\"/verify\">{}\
+         <input type=\"hidden\" name=\"token\" value=\"{}\">\
+         <button type=\"submit\" id=\"verify\">Verify my e-mail address</button></form>",
+        hidden_csrf(&auth),
+        esc(q.token.as_deref().unwrap_or(""))
+    );
+    page(&auth, "Verify your e-mail address", &[], &body)
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenForm {
+    token: String,
+}
+
+async fn verify(
+    State(app): State<Shared>,
+    auth: Auth,
+    Form(f): Form<TokenForm>,
+) -> Result<Response, AuthError> {
+    let Some(email) = open_link_token(&app.settings.site_key, "verify", &f.token) else {
+        return Ok((
+            StatusCode::BAD_REQUEST,
+            page(
+                &auth,
+                "Verify your e-mail address",
+                &["This link is invalid or has expired.".into()],
+                "",
+            ),
+        )
+            .into_response());
+    };
+    match auth
+        .client()
+        .user_set_emailverified(&UserSetEmailverified { email })
+        .await
+    {
+        Ok(_) => Ok(Redirect::to("/login?m=verified").into_response()),
+        Err(e) => {
+            let messages = client_refused(e)?;
+            Ok((
+                StatusCode::BAD_REQUEST,
+                page(&auth, "Verify your e-mail address", &messages, ""),
+            )
+                .into_response())
+        }
+    }
+}
+
+fn login_form(auth: &Auth) -> String {
+    format!(
+        "<form method=\"post\" action=\"/login\">{}\
+         <label>E-mail <input name=\"email\" id=\"email\" type=\"email\"></label><br>\
+         <label>Password <input name=\"password\" id=\"password\" type=\"password\"></label><br>\
+         <button type=\"submit\" id=\"submit\">Log in</button></form>",
+        hidden_csrf(auth)
+    )
+}
+
+async fn login_page(auth: Auth, Query(n): Query<Notice>) -> Html<String> {
+    page(&auth, "Log in", &notice(n.m.as_deref()), &login_form(&auth))
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+}
+
+async fn login(auth: Auth, Form(f): Form<LoginForm>) -> Result<Response, AuthError> {
+    match auth.login(&f.email, &f.password).await {
+        Ok(_) => Ok(Redirect::to("/account").into_response()),
+        Err(e) => {
+            let messages = refused(e)?;
+            Ok((
+                StatusCode::UNAUTHORIZED,
+                page(&auth, "Log in", &messages, &login_form(&auth)),
+            )
+                .into_response())
+        }
+    }
+}
+
+async fn logout(auth: Auth) -> Result<Redirect, AuthError> {
+    auth.logout().await?;
+    Ok(Redirect::to("/login?m=loggedout"))
+}
+
+fn password_form(auth: &Auth) -> String {
+    format!(
+        "<h2>Change password</h2><form method=\"post\" action=\"/account/password\">{}\
+         <label>Current password <input name=\"current_password\" id=\"current_password\" type=\"password\"></label><br>\
+         <label>New password <input name=\"new_password\" id=\"new_password\" type=\"password\"></label><br>\
+         <button type=\"submit\" id=\"change\">Change password</button></form>",
+        hidden_csrf(auth)
+    )
+}
+
+async fn account(auth: Auth, LoggedIn(user): LoggedIn, Query(n): Query<Notice>) -> Html<String> {
+    let body = format!(
+        "<dl id=\"account\"><dt>E-mail</dt><dd id=\"account-email\">{}</dd>\
+         <dt>Name</dt><dd>{}</dd><dt>Role</dt><dd id=\"account-role\">{}</dd>\
+         <dt>User ID</dt><dd>{}</dd></dl>{}",
+        esc(user.email.as_deref().unwrap_or("")),
+        esc(user.full_name.as_deref().unwrap_or("")),
+        esc(&user.role),
+        user.user_id,
+        password_form(&auth)
+    );
+    page(&auth, "Your account", &notice(n.m.as_deref()), &body)
+}
+
+#[derive(Debug, Deserialize)]
+struct PasswordForm {
+    current_password: String,
+    new_password: String,
+}
+
+async fn change_password(
+    auth: Auth,
+    _: LoggedIn,
+    Form(f): Form<PasswordForm>,
+) -> Result<Response, AuthError> {
+    match auth
+        .change_password(&f.current_password, &f.new_password)
+        .await
+    {
+        Ok(_) => Ok(Redirect::to("/account?m=password").into_response()),
+        Err(e) => {
+            let messages = refused(e)?;
+            Ok((
+                StatusCode::BAD_REQUEST,
+                page(&auth, "Your account", &messages, &password_form(&auth)),
+            )
+                .into_response())
+        }
+    }
+}
+
+fn forgot_form(auth: &Auth) -> String {
+    format!(
+        "<form method=\"post\" action=\"/forgot\">{}\
+         <label>E-mail <input name=\"email\" id=\"email\" type=\"email\"></label><br>\
+         <button type=\"submit\" id=\"submit\">Send me a reset link</button></form>",
+        hidden_csrf(auth)
+    )
+}
+
+async fn forgot_page(auth: Auth) -> Html<String> {
+    page(&auth, "Forgot password", &[], &forgot_form(&auth))
+}
+
+#[derive(Debug, Deserialize)]
+struct ForgotForm {
+    email: String,
+}
+
+async fn forgot(
+    State(app): State<Shared>,
+    auth: Auth,
+    Form(f): Form<ForgotForm>,
+) -> Result<Html<String>, AuthError> {
+    let token = link_token(&app.settings.site_key, "reset", &f.email);
+    let sent = auth
+        .client()
+        .user_sendemail_forgotpass(&UserSendemailForgotpass {
+            email_address: f.email.clone(),
+            session_token: auth.session_token().unwrap_or_default(),
+            server_name: app.settings.site_name.clone(),
+            server_baseurl: app.settings.base_url.clone(),
+            password_forgot_url: format!("/reset?token={token}"),
+            verification_token: token.as_str().into(),
+            verification_expiry: LINK_SECONDS,
+            ..Default::default()
+        })
+        .await;
+    // Refusals (no such user, a mail sent in the last 24 hours) get the
+    // same answer as success: the page must not tell who has an account.
+    if let Err(e) = sent
+        && e.failure().is_none()
+    {
+        return Err(AuthError::from(e));
+    }
+    Ok(page(
+        &auth,
+        "Check your mail",
+        &["If the address has an account, we sent it a password reset link.".to_owned()],
+        "",
+    ))
+}
+
+fn reset_form(auth: &Auth, token: &str) -> String {
+    format!(
+        "<form method=\"post\" action=\"/reset\">{}\
+         <input type=\"hidden\" name=\"token\" value=\"{}\">\
+         <label>New password <input name=\"new_password\" id=\"new_password\" type=\"password\"></label><br>\
+         <button type=\"submit\" id=\"submit\">Set the new password</button></form>",
+        hidden_csrf(auth),
+        esc(token)
+    )
+}
+
+async fn reset_page(auth: Auth, Query(q): Query<TokenQuery>) -> Html<String> {
+    page(
+        &auth,
+        "Reset your password",
+        &[],
+        &reset_form(&auth, q.token.as_deref().unwrap_or("")),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct ResetForm {
+    token: String,
+    new_password: String,
+}
+
+async fn reset(
+    State(app): State<Shared>,
+    auth: Auth,
+    Form(f): Form<ResetForm>,
+) -> Result<Response, AuthError> {
+    let Some(email) = open_link_token(&app.settings.site_key, "reset", &f.token) else {
+        return Ok((
+            StatusCode::BAD_REQUEST,
+            page(
+                &auth,
+                "Reset your password",
+                &["This link is invalid or has expired.".into()],
+                "",
+            ),
+        )
+            .into_response());
+    };
+    let done = auth
+        .client()
+        .user_resetpass(&UserResetpass {
+            email_address: email,
+            new_password: f.new_password.as_str().into(),
+            session_token: auth.session_token().unwrap_or_default(),
+        })
+        .await;
+    match done {
+        Ok(_) => Ok(Redirect::to("/login?m=reset").into_response()),
+        Err(e) => {
+            let messages = client_refused(e)?;
+            Ok((
+                StatusCode::BAD_REQUEST,
+                page(
+                    &auth,
+                    "Reset your password",
+                    &messages,
+                    &reset_form(&auth, &f.token),
+                ),
+            )
+                .into_response())
+        }
+    }
+}
+
+fn keys_page(
+    app: &AppState,
+    auth: &Auth,
+    user_id: i64,
+    messages: &[String],
+    new_key: Option<&str>,
+) -> Html<String> {
+    let rows: String = {
+        let keys = app.keys.lock().unwrap_or_else(|p| p.into_inner());
+        keys.1
+            .get(&user_id)
+            .map(|rows| {
+                rows.iter()
+                    .filter(|r| !r.revoked)
+                    .map(|r| {
+                        format!(
+                            "<tr><td>{}</td><td>{}</td><td><form method=\"post\" action=\"/apikeys/revoke\">{}\
+                             <input type=\"hidden\" name=\"id\" value=\"{}\">\
+                             <button type=\"submit\" class=\"revoke\">Revoke</button></form></td></tr>",
+                            r.id,
+                            esc(&r.expires),
+                            hidden_csrf(auth),
+                            r.id
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let shown = new_key.map_or(String::new(), |k| {
+        format!(
+            "<p>Your new API key (shown only once; send it as \
+             <code>Authorization: Bearer &lt;key&gt;</code>):</p>\
+             <pre id=\"new-key\">{}</pre>",
+            esc(k)
+        )
+    });
+    let body = format!(
+        "{shown}<table id=\"keys\"><tr><th>Key</th><th>Expires</th><th></th></tr>{rows}</table>\
+         <form method=\"post\" action=\"/apikeys\">{}\
+         <button type=\"submit\" id=\"create-key\">Create an API key</button></form>",
+        hidden_csrf(auth)
+    );
+    page(auth, "API keys", messages, &body)
+}
+
+async fn apikeys(
+    State(app): State<Shared>,
+    auth: Auth,
+    LoggedIn(user): LoggedIn,
+    Query(n): Query<Notice>,
+) -> Html<String> {
+    keys_page(&app, &auth, user.user_id, &notice(n.m.as_deref()), None)
+}
+
+async fn create_apikey(
+    State(app): State<Shared>,
+    auth: Auth,
+    LoggedIn(user): LoggedIn,
+) -> Result<Html<String>, AuthError> {
+    let issued = match auth.new_api_key_nosession(APIKEY_SECONDS).await {
+        Ok(k) => k,
+        Err(e) => {
+            let messages = refused(e)?;
+            return Ok(keys_page(&app, &auth, user.user_id, &messages, None));
+        }
+    };
+    {
+        let mut keys = app.keys.lock().unwrap_or_else(|p| p.into_inner());
+        keys.0 += 1;
+        let id = keys.0;
+        keys.1.entry(user.user_id).or_default().push(KeyRow {
+            id,
+            claims: issued.claims,
+            expires: issued.expires,
+            revoked: false,
+        });
+    }
+    Ok(keys_page(
+        &app,
+        &auth,
+        user.user_id,
+        &[],
+        Some(issued.bearer.expose()),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct RevokeForm {
+    id: u64,
+}
+
+async fn revoke_apikey(
+    State(app): State<Shared>,
+    auth: Auth,
+    LoggedIn(user): LoggedIn,
+    Form(f): Form<RevokeForm>,
+) -> Result<Response, AuthError> {
+    let claims = {
+        let keys = app.keys.lock().unwrap_or_else(|p| p.into_inner());
+        keys.1
+            .get(&user.user_id)
+            .and_then(|rows| rows.iter().find(|r| r.id == f.id && !r.revoked))
+            .map(|r| r.claims.clone())
+    };
+    let Some(claims) = claims else {
+        return Ok(StatusCode::NOT_FOUND.into_response());
+    };
+    auth.revoke_api_key(&claims).await?;
+    {
+        let mut keys = app.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(row) = keys
+            .1
+            .get_mut(&user.user_id)
+            .and_then(|rows| rows.iter_mut().find(|r| r.id == f.id))
+        {
+            row.revoked = true;
+        }
+    }
+    Ok(Redirect::to("/apikeys?m=revoked").into_response())
+}
+
+/// `GET /api/whoami`: `{"user_id", "user_role", "email"}` of the cookie
+/// session (`email` null when anonymous) or of the API key's owner.
+async fn whoami(
+    auth: Auth,
+    CurrentUser(user): CurrentUser,
+) -> Result<Json<serde_json::Value>, AuthError> {
+    let email = match &user.via {
+        Via::Session => user.email.clone().filter(|_| !user.is_anonymous()),
+        Via::ApiKey { .. } => auth
+            .client()
+            .user_list(&UserList {
+                user_id: Some(user.user_id),
+            })
+            .await?
+            .user_info
+            .into_iter()
+            .next()
+            .and_then(|u| u.email),
+    };
+    Ok(Json(serde_json::json!({
+        "user_id": user.user_id,
+        "user_role": user.role,
+        "email": email,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_tokens_are_signed_per_purpose_and_expire() {
+        let key = SiteKey::from_bytes([5; 32]);
+        let t = link_token(&key, "verify", "a@b.org");
+        assert!(
+            t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        );
+        assert_eq!(
+            open_link_token(&key, "verify", &t).as_deref(),
+            Some("a@b.org")
+        );
+        assert_eq!(open_link_token(&key, "reset", &t), None);
+        assert_eq!(
+            open_link_token(&SiteKey::from_bytes([6; 32]), "verify", &t),
+            None
+        );
+        let (payload, sig) = t.split_once('.').unwrap();
+        let forged = URL_SAFE_NO_PAD.encode("verify|99999999999|x@b.org");
+        assert_eq!(
+            open_link_token(&key, "verify", &format!("{forged}.{sig}")),
+            None
+        );
+        assert_eq!(open_link_token(&key, "verify", payload), None);
+        // Expired: signed correctly, but its time is past.
+        let old = URL_SAFE_NO_PAD.encode("verify|1000|a@b.org");
+        let sig = key.sign("verify", old.as_bytes());
+        assert_eq!(
+            open_link_token(&key, "verify", &format!("{old}.{sig}")),
+            None
+        );
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            esc("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+}

@@ -1,0 +1,168 @@
+//! The example site against a real authnzrv, without a browser: the JSON
+//! of `GET /api/whoami` for each kind of caller, the 401 of a bad key and
+//! the 403 of a form without its CSRF token. (The whole flow in Chromium
+//! is tests/e2e/test_frontend_browser.py.)
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../../authnz-axum/tests/it/common.rs"]
+#[allow(dead_code)]
+mod common;
+
+use authnz_axum::SiteKey;
+use authnz_example_frontend::{Settings, app};
+use common::{Browser, Server, USER_EMAIL, USER_PASSWORD};
+
+async fn serve(server: &Server) -> std::net::SocketAddr {
+    let app = app(Settings {
+        client: server.client(),
+        site_key: SiteKey::from_bytes([9; 32]),
+        base_url: "http://127.0.0.1".into(),
+        site_name: "test".into(),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
+    addr
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// The value of the first hidden `name` field in a page.
+fn field(page: &str, name: &str) -> String {
+    page.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no {name} in {page}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn whoami_for_cookie_sessions_and_api_keys_and_csrf_refusals() {
+    let server = Server::start().await;
+    let uid = server.add_user().await;
+    let addr = serve(&server).await;
+    let mut b = Browser::new(addr);
+
+    let anon = json(&b.get("/api/whoami").await.body);
+    assert_eq!(anon["user_role"], "anonymous");
+    assert!(
+        anon["email"].is_null() && anon["user_id"].is_i64(),
+        "{anon}"
+    );
+
+    // Signing up with a taken address looks like a sign-up (no account
+    // enumeration), and sends no mail to the active account.
+    let csrf = field(&b.get("/signup").await.body, "_csrf");
+    let r = b
+        .post_form(
+            "/signup",
+            &[
+                ("_csrf", &csrf),
+                ("full_name", "Someone Else"),
+                ("email", USER_EMAIL),
+                ("password", "amber-Thistle-canyon-41"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("We sent a verification link"), "{}", r.body);
+    let outbox = server.dir.path().join("mail-outbox");
+    let mails = std::fs::read_dir(&outbox).map_or(0, |d| d.count());
+    assert_eq!(mails, 0, "a mail went to an existing account");
+
+    // Log in through the form.
+    let csrf = field(&b.get("/login").await.body, "_csrf");
+    let r = b
+        .post_form(
+            "/login",
+            &[
+                ("_csrf", &csrf),
+                ("email", USER_EMAIL),
+                ("password", USER_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.header("location").as_deref()),
+        (303, Some("/account"))
+    );
+    let me = json(&b.get("/api/whoami").await.body);
+    assert_eq!(
+        me,
+        serde_json::json!({"user_id": uid, "user_role": "authenticated", "email": USER_EMAIL})
+    );
+
+    // An API key from the keys page, then /api/whoami with it alone.
+    let csrf = field(&b.get("/apikeys").await.body, "_csrf");
+    let page = b.post_form("/apikeys", &[("_csrf", &csrf)]).await.body;
+    let key = page
+        .split("<pre id=\"new-key\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .replace("&#39;", "'")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    let mut api = Browser::new(addr);
+    let bearer = format!("Bearer {key}");
+    let r = api
+        .send("GET", "/api/whoami", &[("authorization", &bearer)], "")
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(json(&r.body), me);
+    assert!(r.set_cookies().is_empty());
+    for bad in ["Bearer nonsense", "Bearer "] {
+        let r = api
+            .send("GET", "/api/whoami", &[("authorization", bad)], "")
+            .await;
+        assert_eq!(r.status, 401, "{bad}");
+    }
+
+    // POST /logout without the token: 403, still signed in; with it: out.
+    let r = b.post_form("/logout", &[]).await;
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("CSRF"), "{}", r.body);
+    assert_eq!(json(&b.get("/api/whoami").await.body)["user_id"], uid);
+    let csrf = field(&b.get("/account").await.body, "_csrf");
+    let r = b.post_form("/logout", &[("_csrf", &csrf)]).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        json(&b.get("/api/whoami").await.body)["user_role"],
+        "anonymous"
+    );
+    // The no-session key outlives the session; revoked, it is refused.
+    let r = api
+        .send("GET", "/api/whoami", &[("authorization", &bearer)], "")
+        .await;
+    assert_eq!(r.status, 200);
+    let csrf = field(&b.get("/login").await.body, "_csrf");
+    b.post_form(
+        "/login",
+        &[
+            ("_csrf", &csrf),
+            ("email", USER_EMAIL),
+            ("password", USER_PASSWORD),
+        ],
+    )
+    .await;
+    let page = b.get("/apikeys").await.body;
+    let (csrf, id) = (field(&page, "_csrf"), field(&page, "id"));
+    let r = b
+        .post_form("/apikeys/revoke", &[("_csrf", &csrf), ("id", &id)])
+        .await;
+    assert_eq!(r.status, 303, "{r:?}");
+    let r = api
+        .send("GET", "/api/whoami", &[("authorization", &bearer)], "")
+        .await;
+    assert_eq!(r.status, 401);
+    server.stop().await;
+}
