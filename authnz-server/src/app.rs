@@ -141,6 +141,63 @@ pub struct ServerOptions {
     pub metrics: MetricsOptions,
 }
 
+impl ServerOptions {
+    /// A small, fast configuration for tests and examples that start a
+    /// server in their own process: the database at `database_url`, Argon2
+    /// at 512 KiB and one pass, rate limits off, the throttle, limiter and
+    /// replay guard in process, sessions in SQL with the in-process cache
+    /// on, waits recorded instead of slept, the default policy, and the file
+    /// mailer writing to `basedir/mail-outbox`. Change fields as a test
+    /// needs; a production server is configured through `launch`.
+    pub fn for_tests(
+        database_url: String,
+        basedir: &std::path::Path,
+        secret: [u8; 32],
+        admin: AdminSeed,
+    ) -> Result<Self, authnz_core::policy::PolicyError> {
+        Ok(Self {
+            database_url,
+            db: SqlOptions {
+                max_connections: 4,
+                acquire_timeout: std::time::Duration::from_secs(3),
+                ..SqlOptions::default()
+            },
+            secret,
+            pii_salt: "test-pii-salt".into(),
+            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into()],
+            rate_limits: None,
+            rate_limiter: Arc::new(authnz_api::MemoryRateLimiter::default()),
+            workers: 2,
+            hash_params: HashParams {
+                m_cost_kib: 512,
+                t_cost: 1,
+                p_cost: 1,
+                output_len: 32,
+            },
+            policy: Policy::load(None)?,
+            session_expiry_days: 30,
+            admin,
+            basedir: basedir.to_path_buf(),
+            password_policy: "min_pass_length:12; max_unsafe_similarity:50; max_char_frequency:0.3; min_pwned_matches:25".into(),
+            clock: Arc::new(authnz_api::SystemClock),
+            sleeper: Arc::new(authnz_core::sleeper::ManualSleeper::new()),
+            throttle: Arc::new(authnz_api::MemoryLoginThrottle::default()),
+            sessions: SessionPlacement::Sql,
+            session_cache: true,
+            cache_bus: None,
+            cache_bus_on_database: false,
+            cache_coherence: CoherenceSettings::default(),
+            request_ttl: None,
+            replay_guard: Arc::new(authnz_api::MemoryReplayGuard::default()),
+            lockout: LockoutSettings::default(),
+            breach_check_url: None,
+            mail: MailOptions::file(basedir.join("mail-outbox"), basedir.join("email-templates")),
+            jwt: authnz_core::jwt::JwtSettings::default(),
+            metrics: MetricsOptions::default(),
+        })
+    }
+}
+
 /// Who gets `GET /metrics`, and where. The default is the configuration's:
 /// on, no token, on the protocol's listener.
 #[derive(Debug, Clone)]

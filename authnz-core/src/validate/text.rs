@@ -96,18 +96,7 @@ pub fn cut_password(password: &str) -> &str {
 /// Python `str.isdigit()` for one character: Unicode Numeric_Type Decimal
 /// or Digit (so `²` and `①`-style digits count, `½` and `Ⅻ` do not).
 pub fn is_py_digit(c: char) -> bool {
-    let cp = u32::from(c);
-    PY_DIGIT_RANGES
-        .binary_search_by(|&(lo, hi)| {
-            if hi < cp {
-                std::cmp::Ordering::Less
-            } else if lo > cp {
-                std::cmp::Ordering::Greater
-            } else {
-                std::cmp::Ordering::Equal
-            }
-        })
-        .is_ok()
+    authnz_proto::python::printable::in_ranges(PY_DIGIT_RANGES, c)
 }
 
 /// Python `str.isdigit()` for a string: non-empty and every code point is a

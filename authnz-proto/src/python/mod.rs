@@ -10,7 +10,8 @@
 //! - [`convert`]: Python's `int()` and `float()` of request values.
 //! - [`truth`]: Python truthiness of JSON values.
 //! - [`repr`]: Python `repr()` of strings, lists and sets, and of bools.
-//! - [`printable`]: `str.isprintable()`, for `repr`.
+//! - [`printable`]: `str.isprintable()`, for `repr`, and the lookup in the
+//!   generated Unicode range tables.
 //! - [`logtext`]: client text made safe for a log line (its `repr`, cut).
 
 pub mod convert;

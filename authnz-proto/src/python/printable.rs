@@ -8,8 +8,15 @@ pub const PY_UNICODE_VERSION: &str = "14.0.0";
 /// True when Python's `str.isprintable()` is true for `c`: `repr()`
 /// writes such a character as it is and escapes every other one.
 pub fn is_printable(c: char) -> bool {
+    !in_ranges(NON_PRINTABLE, c)
+}
+
+/// True when `c` lies in one of `ranges`: inclusive code-point ranges,
+/// sorted and disjoint, as the generated Unicode tables are (this one and
+/// the `str.isdigit()` table of the validators).
+pub fn in_ranges(ranges: &[(u32, u32)], c: char) -> bool {
     let cp = u32::from(c);
-    NON_PRINTABLE
+    ranges
         .binary_search_by(|&(lo, hi)| {
             if hi < cp {
                 std::cmp::Ordering::Less
@@ -19,7 +26,7 @@ pub fn is_printable(c: char) -> bool {
                 std::cmp::Ordering::Equal
             }
         })
-        .is_err()
+        .is_ok()
 }
 
 /// Inclusive code-point ranges where Python `str.isprintable()` is

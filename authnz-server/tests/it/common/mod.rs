@@ -7,16 +7,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authnz_api::{Clock, MemoryLoginThrottle, MemoryRateLimiter, MemoryReplayGuard, SystemClock};
-use authnz_core::context::LockoutSettings;
+use authnz_api::{Clock, SystemClock};
 use authnz_core::passwords::HashParams;
-use authnz_core::policy::Policy;
-use authnz_core::sleeper::ManualSleeper;
 use authnz_proto::codec::Codec;
-use authnz_server::app::{AdminSeed, Built, ServerOptions, SessionPlacement, build, serve};
-use authnz_server::mail::MailOptions;
+use authnz_server::app::{AdminSeed, Built, ServerOptions, build, serve};
 use authnz_server::ratelimit::{AGGRESSIVE_LIMITS, RateLimitsConfig};
-use authnz_store_sql::SqlOptions;
 #[cfg(feature = "mysql")]
 use authnz_store_sql::testing::MySqlDatabase;
 use authnz_store_sql::testing::PgDatabase;
@@ -141,52 +136,25 @@ pub fn options(db: &TestDb, basedir: &std::path::Path, clock: Arc<dyn Clock>) ->
     for (i, b) in key.iter_mut().enumerate() {
         *b = i as u8 * 7 + 3;
     }
-    ServerOptions {
-        database_url: db.url.clone(),
-        db: SqlOptions {
-            max_connections: 4,
-            acquire_timeout: Duration::from_secs(3),
-            ..SqlOptions::default()
-        },
-        secret: key,
-        pii_salt: "test-pii-salt".into(),
-        allowed_hosts: vec!["localhost".into(), "127.0.0.1".into()],
-        // On (client_ipaddr required), but too high to get in the way of
-        // tests that are not about rate limits.
-        rate_limits: Some(generous_limits()),
-        rate_limiter: Arc::new(MemoryRateLimiter::default()),
-        workers: 2,
-        hash_params: fast_hash(),
-        policy: Policy::load(None).expect("policy"),
-        session_expiry_days: 30,
-        admin: AdminSeed {
+    let mut opts = ServerOptions::for_tests(
+        db.url.clone(),
+        basedir,
+        key,
+        AdminSeed {
             email: ADMIN_EMAIL.into(),
             password: Some(ADMIN_PASSWORD.into()),
         },
-        basedir: basedir.to_path_buf(),
-        password_policy: "min_pass_length:12; max_unsafe_similarity:50; max_char_frequency:0.3; min_pwned_matches:25".into(),
-        clock,
-        // No real waiting in tests: back-off delays are recorded, not slept.
-        sleeper: Arc::new(ManualSleeper::new()),
-        throttle: Arc::new(MemoryLoginThrottle::default()),
-        sessions: SessionPlacement::Sql,
-        // SQLite test servers run with the session cache, as the binary does
-        // on its own SQLite file, so every session test exercises it.
-        session_cache: db.url.starts_with("sqlite"),
-        cache_bus: None,
-        cache_bus_on_database: false,
-        cache_coherence: authnz_server::cache_bus::CoherenceSettings::default(),
-        request_ttl: None,
-        replay_guard: Arc::new(MemoryReplayGuard::default()),
-        lockout: LockoutSettings::default(),
-        breach_check_url: None,
-        mail: MailOptions::file(
-            basedir.join("mail-outbox"),
-            basedir.join("email-templates"),
-        ),
-        metrics: authnz_server::app::MetricsOptions::default(),
-        jwt: authnz_core::jwt::JwtSettings::default(),
-    }
+    )
+    .expect("test options");
+    // On (client_ipaddr required), but too high to get in the way of tests
+    // that are not about rate limits.
+    opts.rate_limits = Some(generous_limits());
+    opts.hash_params = fast_hash();
+    opts.clock = clock;
+    // SQLite test servers run with the session cache, as the binary does on
+    // its own SQLite file, so every session test exercises it.
+    opts.session_cache = db.url.starts_with("sqlite");
+    opts
 }
 
 impl TestServer {
