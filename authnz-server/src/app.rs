@@ -21,19 +21,19 @@ use crate::config::{
     AutosetupError, GENERATED_PASSWORD_BYTES, RandomError, USER_GENERATED_PASSWORD_MARKER,
     random_urlsafe_token, write_admin_credentials,
 };
-use crate::context::{Context, LockoutSettings};
 use crate::http::AppState;
 use crate::limiter::RequestLimiter;
 use crate::mail::{MailOptions, MailSetupError};
-use crate::passwords::{HashError, HashParams, PasswordHasher};
-use crate::policy::Policy;
 use crate::ratelimit::RateLimitsConfig;
 use crate::replay::ReplayCheck;
 use crate::serving::HttpLimits;
 use crate::session_cache::CachedStore;
-use crate::sleeper::Sleeper;
-use crate::validate::{PasswordPolicy, Validators};
 use authnz_core::breach::BreachLookup;
+use authnz_core::context::{Context, LockoutSettings};
+use authnz_core::passwords::{HashError, HashParams, PasswordHasher};
+use authnz_core::policy::Policy;
+use authnz_core::sleeper::Sleeper;
+use authnz_core::validate::{PasswordPolicy, Validators};
 use authnz_proto::codec::Codec;
 
 /// Why the server could not be built (start-up stops). Each variant says
@@ -59,7 +59,7 @@ pub enum StartupError {
     #[error("cannot write the admin credentials file")]
     Credentials(#[source] AutosetupError),
     #[error("cannot set up the JWT signing keys")]
-    SigningKeys(#[source] crate::jwt::JwtError),
+    SigningKeys(#[source] authnz_core::jwt::JwtError),
 }
 
 /// Who the first-run superuser is (PROTOCOL.md 7.5 step 6).
@@ -135,8 +135,8 @@ pub struct ServerOptions {
     pub breach_check_url: Option<String>,
     /// The mail backend and its settings.
     pub mail: MailOptions,
-    /// The signed tokens of `session-jwt-issue` ([`crate::jwt`]).
-    pub jwt: crate::jwt::JwtSettings,
+    /// The signed tokens of `session-jwt-issue` ([`authnz_core::jwt`]).
+    pub jwt: authnz_core::jwt::JwtSettings,
     /// `GET /metrics` (`metrics`, `metricstoken`, `metricslisten`).
     pub metrics: MetricsOptions,
 }
@@ -154,7 +154,7 @@ impl ServerOptions {
         basedir: &std::path::Path,
         secret: [u8; 32],
         admin: AdminSeed,
-    ) -> Result<Self, crate::policy::PolicyError> {
+    ) -> Result<Self, authnz_core::policy::PolicyError> {
         Ok(Self {
             database_url,
             db: SqlOptions {
@@ -180,7 +180,7 @@ impl ServerOptions {
             basedir: basedir.to_path_buf(),
             password_policy: "min_pass_length:12; max_unsafe_similarity:50; max_char_frequency:0.3; min_pwned_matches:25".into(),
             clock: Arc::new(authnz_api::SystemClock),
-            sleeper: Arc::new(crate::sleeper::ManualSleeper::new()),
+            sleeper: Arc::new(authnz_core::sleeper::ManualSleeper::new()),
             throttle: Arc::new(authnz_api::MemoryLoginThrottle::default()),
             sessions: SessionPlacement::Sql,
             session_cache: true,
@@ -192,7 +192,7 @@ impl ServerOptions {
             lockout: LockoutSettings::default(),
             breach_check_url: None,
             mail: MailOptions::file(basedir.join("mail-outbox"), basedir.join("email-templates")),
-            jwt: crate::jwt::JwtSettings::default(),
+            jwt: authnz_core::jwt::JwtSettings::default(),
             metrics: MetricsOptions::default(),
         })
     }
@@ -281,7 +281,7 @@ pub async fn build(opts: &ServerOptions) -> Result<Built, StartupError> {
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e, "cannot make a JWT signing key"),
     }
-    match crate::lockout::resume(&ctx).await {
+    match authnz_core::lockout::resume(&ctx).await {
         Ok((lifted, armed)) if lifted + armed > 0 => {
             tracing::info!(
                 lifted,
@@ -360,8 +360,8 @@ pub async fn context_parts(
         .await
         .map_err(StartupError::Mailer)?;
     let validators = Validators::load(
-        &crate::validate::fqdn::detect_fqdn(),
-        crate::validate::PublicSuffixList::default_cache_path().as_deref(),
+        &authnz_core::validate::fqdn::detect_fqdn(),
+        authnz_core::validate::PublicSuffixList::default_cache_path().as_deref(),
         std::time::SystemTime::now(),
     );
     let mut users: Arc<dyn UserStore> = store.clone();
@@ -429,7 +429,7 @@ pub async fn context_parts(
         pii_salt: Arc::from(opts.pii_salt.as_str()),
         mail: Arc::new(mail),
         jwt: Arc::new(
-            crate::jwt::JwtKeys::new(store.clone(), &opts.secret, opts.jwt.clone())
+            authnz_core::jwt::JwtKeys::new(store.clone(), &opts.secret, opts.jwt.clone())
                 .map_err(StartupError::SigningKeys)?,
         ),
     };

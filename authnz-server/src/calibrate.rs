@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, Version};
 
-use crate::passwords::{HashParams, MAX_M_COST_KIB, MAX_P_COST, MAX_T_COST};
+use authnz_core::passwords::{HashParams, MAX_M_COST_KIB, MAX_P_COST, MAX_T_COST};
 
 /// Hashes timed per measurement (the median counts).
 const RUNS: usize = 3;

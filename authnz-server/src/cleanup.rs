@@ -14,7 +14,7 @@ use authnz_api::{Clock, SessionStore};
 use chrono::TimeDelta;
 use rand::Rng as _;
 
-use crate::sleeper::Sleeper;
+use authnz_core::sleeper::Sleeper;
 
 /// The nominal period between runs (24 hours).
 pub const PERIOD: Duration = Duration::from_secs(86_400);
@@ -125,7 +125,7 @@ mod tests {
 
     /// A sleeper that lets one period end per [`Steps::step`]: it records
     /// each requested wait and counts the waits begun. (The shared
-    /// [`crate::sleeper::ManualSleeper`] releases every wait at once, and a
+    /// [`authnz_core::sleeper::ManualSleeper`] releases every wait at once, and a
     /// released cleanup loop would spin.)
     #[derive(Debug)]
     struct Steps {

@@ -4,7 +4,7 @@
 //! Routing is done by hand in one fallback handler so the order of checks is
 //! exactly upstream's: host (404) → path (404) → method (405) → body. The
 //! login back-off (step 7e) runs here, after the action, through
-//! [`crate::lockout`]. `GET /metrics` ([`crate::telemetry`]) is served here
+//! [`authnz_core::lockout`]. `GET /metrics` ([`crate::telemetry`]) is served here
 //! too, behind the same host check.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -19,12 +19,12 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use crate::actions::{Context, RequestType};
 use crate::limiter::{RequestLimiter, Verdict};
-use crate::lockout;
 use crate::replay::ReplayCheck;
 use crate::session_cache::CachedStore;
 use crate::telemetry::{Outcome, Telemetry, names};
+use authnz_core::actions::{Context, RequestType};
+use authnz_core::lockout;
 use authnz_proto::codec::Codec;
 use authnz_proto::envelope::{envelope, schema_failure};
 use authnz_proto::errors::{APPLICATION_JSON, ProtocolError, TEXT_PLAIN};
@@ -285,7 +285,7 @@ pub async fn process(st: &AppState, value: Value) -> Result<Value, ProtocolError
     };
     let problems = schema::check(kind.params(), &body);
     let (response, success) = if problems.is_empty() {
-        match crate::actions::run(kind, &st.ctx, &body).await {
+        match authnz_core::actions::run(kind, &st.ctx, &body).await {
             Ok(reply) => {
                 let success = reply.0.get("success") == Some(&Value::Bool(true));
                 (envelope(reply.into_map(), reqid.clone()), success)

@@ -11,6 +11,10 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use authnz_api::{Clock, SystemClock};
+use authnz_core::context::LockoutSettings;
+use authnz_core::passwords::{HashParams, PasswordHasher};
+use authnz_core::policy::Policy;
+use authnz_core::sleeper::TokioSleeper;
 use authnz_server::app::{self, AdminSeed, ServerOptions, SessionPlacement};
 use authnz_server::cache_bus::CoherenceSettings;
 use authnz_server::config::items;
@@ -18,14 +22,10 @@ use authnz_server::config::{
     ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, AutosetupSeed, Cli, Config, Environment,
     FALLBACK_ADMIN_EMAIL, LogFormat, StdioPrompter, prepare_basedir_with,
 };
-use authnz_server::context::LockoutSettings;
 use authnz_server::mail::templates::TEMPLATE_DIR;
 use authnz_server::mail::{MailOptions, SmtpOptions};
-use authnz_server::passwords::{HashParams, PasswordHasher};
-use authnz_server::policy::Policy;
 use authnz_server::ratelimit::parse_ratelimits;
 use authnz_server::shared::SharedState;
-use authnz_server::sleeper::TokioSleeper;
 use authnz_store_sql::SqlOptions;
 use tracing_subscriber::EnvFilter;
 
@@ -96,10 +96,10 @@ pub async fn autosetup(cli: &Cli, env: &Environment) -> anyhow::Result<()> {
             .with_context(|| format!("read {}", plan.secret_key_path.display()))?,
     )
     .map_err(|e| anyhow::anyhow!("{}: {e}", plan.secret_key_path.display()))?;
-    let jwt = authnz_server::jwt::JwtKeys::new(
+    let jwt = authnz_core::jwt::JwtKeys::new(
         Arc::new(store.clone()),
         secret.as_bytes(),
-        authnz_server::jwt::JwtSettings::default(),
+        authnz_core::jwt::JwtSettings::default(),
     )?;
     if let Some(kid) = jwt.ensure_key(SystemClock.now()).await? {
         println!("JWT signing key made: {kid}");
@@ -216,10 +216,10 @@ fn metrics_listen(config: &Config) -> anyhow::Result<Option<(String, u16)>> {
 }
 
 /// `jwtissuer`, `jwtmaxexpiry`, `jwtkeyreload`.
-fn jwt_settings(config: &Config) -> authnz_server::jwt::JwtSettings {
+fn jwt_settings(config: &Config) -> authnz_core::jwt::JwtSettings {
     use authnz_server::config::items::{JWTISSUER, JWTKEYRELOAD, JWTMAXEXPIRY};
-    let defaults = authnz_server::jwt::JwtSettings::default();
-    authnz_server::jwt::JwtSettings {
+    let defaults = authnz_core::jwt::JwtSettings::default();
+    authnz_core::jwt::JwtSettings {
         issuer: config
             .values
             .text(&JWTISSUER)

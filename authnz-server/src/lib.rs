@@ -34,10 +34,3 @@ pub mod session_cache;
 pub mod shared;
 pub mod telemetry;
 pub mod tls;
-
-// Shims: these modules moved to `authnz-core`; re-exported under their old
-// paths so `crate::actions::…` in this crate and `authnz_server::policy::…`
-// in its tests, the bench and the fuzz targets keep compiling unchanged.
-pub use authnz_core::{
-    actions, context, jwt, lockout, passwords, policy, sleeper, validate, warn_gate,
-};

@@ -26,8 +26,8 @@ use authnz_api::{Clock, RateDecision, RateLimit, RateLimiter};
 use serde_json::Value;
 
 use crate::ratelimit::RateLimitsConfig;
-use crate::validate::pii::{PII_SALT_NONE, pii_hash};
-use crate::warn_gate::WarnGate;
+use authnz_core::validate::pii::{PII_SALT_NONE, pii_hash};
+use authnz_core::warn_gate::WarnGate;
 use authnz_proto::request::{RequestType, email_of, names_an_email};
 
 /// Upstream's fixed `Retry-After` (PROTOCOL.md 4.1), sent when the refusal is not a

@@ -14,8 +14,8 @@ mod launch;
 
 use std::process::ExitCode;
 
+use authnz_core::policy::Policy;
 use authnz_server::config::{Cli, Command, Environment, PolicyCommand};
-use authnz_server::policy::Policy;
 use clap::Parser as _;
 
 fn main() -> ExitCode {

@@ -27,7 +27,7 @@ use authnz_api::{Clock, ReplayGuard};
 use chrono::{DateTime, NaiveDateTime, TimeDelta};
 
 use crate::limiter::WARN_EVERY;
-use crate::warn_gate::WarnGate;
+use authnz_core::warn_gate::WarnGate;
 use authnz_proto::codec::TokenStamp;
 
 /// How far in the future a token's timestamp may be (sender clock ahead).

@@ -4,7 +4,7 @@
 
 #![no_main]
 
-use authnz_server::policy::{AccessQuery, Policy, Relation};
+use authnz_core::policy::{AccessQuery, Policy, Relation};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 

@@ -15,8 +15,8 @@ mod common;
 use std::sync::LazyLock;
 use std::time::{Duration, SystemTime};
 
-use authnz_server::validate::difflib::ratio;
-use authnz_server::validate::{
+use authnz_core::validate::difflib::ratio;
+use authnz_core::validate::{
     EmailValidator, PasswordChecker, PasswordPolicy, PublicSuffixList, normalize_email,
     sign_up_full_name,
 };

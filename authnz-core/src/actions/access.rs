@@ -8,10 +8,9 @@
 //! and be active, and so must the owner and every shared-with user.
 
 use authnz_api::UserId;
-use serde_json::{Map, Value};
 
-use super::args::{int_arg, str_arg};
 use super::reply::{Reply, py_bool};
+use super::request_args::{UserCheckAccessArgs, UserCheckLimitArgs};
 use super::{ActionError, Context};
 use crate::policy::AccessQuery;
 use crate::policy::pyconv::parse_shared_with;
@@ -124,16 +123,16 @@ pub async fn check_access(ctx: &Context, req: &AccessRequest<'_>) -> AccessOutco
 
 pub async fn user_check_access(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: UserCheckAccessArgs<'_>,
 ) -> Result<Reply, ActionError> {
     let req = AccessRequest {
-        user_id: int_arg(body, "user_id").unwrap_or_default(),
-        user_role: str_arg(body, "user_role"),
-        action: str_arg(body, "action"),
-        target_name: str_arg(body, "target_name"),
-        target_owner: int_arg(body, "target_owner").unwrap_or_default(),
-        target_visibility: str_arg(body, "target_visibility"),
-        target_sharedwith: str_arg(body, "target_sharedwith"),
+        user_id: args.user_id,
+        user_role: args.user_role,
+        action: args.action,
+        target_name: args.target_name,
+        target_owner: args.target_owner,
+        target_visibility: args.target_visibility,
+        target_sharedwith: args.target_sharedwith,
     };
     let outcome = check_access(ctx, &req).await;
     Ok(match outcome.failure_reason() {
@@ -151,12 +150,12 @@ pub async fn user_check_access(
 
 pub async fn user_check_limit(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: UserCheckLimitArgs<'_>,
 ) -> Result<Reply, ActionError> {
-    let user_id = int_arg(body, "user_id").unwrap_or_default();
-    let role = str_arg(body, "user_role");
-    let limit_name = str_arg(body, "limit_name");
-    let value = body.get("value_to_check").unwrap_or(&Value::Null);
+    let user_id = args.user_id;
+    let role = args.user_role;
+    let limit_name = args.limit_name;
+    let value = args.value_to_check;
     let error = || {
         Reply::failure(
             "exception when checking the DB",

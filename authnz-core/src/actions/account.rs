@@ -5,31 +5,31 @@
 
 use authnz_api::time::parse_stored_text;
 use authnz_api::{ColumnKind, ColumnValue, StoreError, User, UserColumn, UserId};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::args::{int_arg, str_arg};
 use super::internal::{LockAction, delete_user_and_sessions, patch_from_update, toggle_lock};
 use super::permissions::{
     EditScope, edit_scope, is_assignable_role, is_system_account, may_delete_own_account,
     may_toggle_locks,
 };
 use super::reply::{Reply, user_info};
+use super::request_args::{UserDeleteArgs, UserEditArgs, UserLockArgs, UserLookupMatchArgs};
 use super::{ActionError, Context};
 use crate::validate::text::cut_password;
 use authnz_proto::python::repr::py_list;
 
-pub async fn user_delete(ctx: &Context, body: &Map<String, Value>) -> Result<Reply, ActionError> {
+pub async fn user_delete(ctx: &Context, args: UserDeleteArgs<'_>) -> Result<Reply, ActionError> {
     const NOT_VERIFIED: &str = "We could not verify your email address or password.";
-    let email = str_arg(body, "email");
-    let given_id = body.get("user_id").cloned().unwrap_or(Value::Null);
-    let password = cut_password(str_arg(body, "password"));
+    let email = args.email;
+    let given_id = args.user_id.given.clone();
+    let password = cut_password(args.password);
     let reply = |r: Reply| r.with("user_id", given_id.clone()).with("email", email);
 
-    let user = match int_arg(body, "user_id") {
-        Some(id) => ctx.users.user_by_id(id).await?,
-        None => None,
-    }
-    .filter(|u| u.email == email);
+    let user = ctx
+        .users
+        .user_by_id(args.user_id.value)
+        .await?
+        .filter(|u| u.email == email);
     let Some(user) = user else {
         ctx.hasher.verify_dummy().await?;
         return Ok(reply(Reply::failure("invalid email", &[NOT_VERIFIED])));
@@ -72,19 +72,15 @@ async fn session_matches(
         }))
 }
 
-pub async fn user_edit(ctx: &Context, body: &Map<String, Value>) -> Result<Reply, ActionError> {
+pub async fn user_edit(ctx: &Context, args: UserEditArgs<'_>) -> Result<Reply, ActionError> {
     const EXTRA: &str = "extra elements in update_dict not allowed";
     let fail =
         |reason: &str, msg: &str| Reply::failure(reason, &[msg]).with("user_info", Value::Null);
-    let user_id = int_arg(body, "user_id").unwrap_or_default();
-    let user_role = str_arg(body, "user_role");
-    let token = str_arg(body, "session_token");
-    let target = int_arg(body, "target_userid").unwrap_or_default();
-    let empty = Map::new();
-    let update = body
-        .get("update_dict")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
+    let user_id = args.user_id;
+    let user_role = args.user_role;
+    let token = args.session_token;
+    let target = args.target_userid;
+    let update = args.update_dict;
 
     if is_system_account(target) {
         return Ok(fail(
@@ -176,12 +172,12 @@ pub async fn user_edit(ctx: &Context, body: &Map<String, Value>) -> Result<Reply
     Ok(Reply::success(&["User update successful."]).with("user_info", user_info(&after)))
 }
 
-pub async fn user_lock(ctx: &Context, body: &Map<String, Value>) -> Result<Reply, ActionError> {
+pub async fn user_lock(ctx: &Context, args: UserLockArgs<'_>) -> Result<Reply, ActionError> {
     let fail =
         |reason: &str, msg: &str| Reply::failure(reason, &[msg]).with("user_info", Value::Null);
-    let user_id = int_arg(body, "user_id").unwrap_or_default();
-    let user_role = str_arg(body, "user_role");
-    let target = int_arg(body, "target_userid").unwrap_or_default();
+    let user_id = args.user_id;
+    let user_role = args.user_role;
+    let target = args.target_userid;
     if !may_toggle_locks(user_role) {
         return Ok(fail(
             "user role is not 'superuser', required to toggle locks",
@@ -194,7 +190,7 @@ pub async fn user_lock(ctx: &Context, body: &Map<String, Value>) -> Result<Reply
             "You can't lock/unlock your own user account.",
         ));
     }
-    let Some(action) = LockAction::parse(str_arg(body, "action")) else {
+    let Some(action) = LockAction::parse(args.action) else {
         return Ok(fail(
             "action must be one of 'lock', 'unlock'",
             "Unknown action requested for toggle_user_lock.",
@@ -206,17 +202,16 @@ pub async fn user_lock(ctx: &Context, body: &Map<String, Value>) -> Result<Reply
             "Editing anonymous/locked user accounts not allowed.",
         ));
     }
-    let session_ok =
-        match session_matches(ctx, str_arg(body, "session_token"), user_id, user_role).await {
-            Ok(ok) => ok,
-            Err(e) => {
-                tracing::warn!(error = %e, "user-lock: session check failed");
-                return Ok(fail(
-                    "exception when trying to toggle lock state",
-                    "User lock toggle failed.",
-                ));
-            }
-        };
+    let session_ok = match session_matches(ctx, args.session_token, user_id, user_role).await {
+        Ok(ok) => ok,
+        Err(e) => {
+            tracing::warn!(error = %e, "user-lock: session check failed");
+            return Ok(fail(
+                "exception when trying to toggle lock state",
+                "User lock toggle failed.",
+            ));
+        }
+    };
     if !session_ok {
         return Ok(fail(
             "invalid session for user attempting lock toggle",
@@ -253,12 +248,12 @@ fn column_value(kind: ColumnKind, v: &Value) -> Option<ColumnValue> {
 
 pub async fn user_lookup_match(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: UserLookupMatchArgs<'_>,
 ) -> Result<Reply, ActionError> {
     let fail =
         |reason: &str, msg: &str| Reply::failure(reason, &[msg]).with("user_info", Value::Null);
-    let by = str_arg(body, "by");
-    let wanted = body.get("match").unwrap_or(&Value::Null);
+    let by = args.by;
+    let wanted = args.r#match;
     if wanted.is_object() != (by == "extra_info") {
         return Ok(fail(
             "invalid request: 'by' is 'extra_info' but 'match' is not a dict or 'match' is a \

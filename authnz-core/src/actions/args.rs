@@ -1,16 +1,21 @@
-//! Reading request arguments after the schema check has passed.
+//! Typed request arguments: the machinery behind the argument structs of
+//! `super::request_args` (one per request type), and the 64-bit range check.
 //!
-//! The schema guarantees the type of required arguments, so these helpers only
-//! convert; they still never panic on an unexpected shape.
+//! After the schema check (and [`check_int_ranges`]) passed, the dispatcher
+//! decodes the body into the handler's argument struct ([`Decode`]); each
+//! field's Rust type ([`FromArg`]) says what the schema guaranteed: a
+//! required `str` is a `&str`, a required `int` an `i64` (a boolean is 0 or
+//! 1, Python's `bool` being an `int`), a required `bool` a `bool`, a
+//! required `dict` a `&Map`, a required argument of a looser spec the
+//! `&Value` as given, an optional one the `Option<&Value>` as given (absent
+//! or any falsy value is unchecked by the schema). A body that does not fit
+//! is refused with an error, never read with a default.
 
+use authnz_proto::request::RequestType;
+use authnz_proto::schema::{BOOL, DICT, INT, Param, STR};
 use serde_json::{Map, Value};
 
 use super::ActionError;
-
-/// A string argument, or "" if absent or not a string.
-pub fn str_arg<'a>(body: &'a Map<String, Value>, key: &str) -> &'a str {
-    body.get(key).and_then(Value::as_str).unwrap_or("")
-}
 
 /// An argument that passed an `int` spec: integers, and booleans as 0/1
 /// (Python `bool` is an `int`).
@@ -22,15 +27,194 @@ pub fn py_int(v: &Value) -> Option<i64> {
     }
 }
 
-/// An `int` argument by key.
-pub fn int_arg(body: &Map<String, Value>, key: &str) -> Option<i64> {
-    body.get(key).and_then(py_int)
+/// A field of an argument struct: its wire name, and whether its Rust type
+/// can hold a parameter ([`FromArg::fits`]).
+pub type Field = (&'static str, fn(&Param) -> bool);
+
+/// The typed arguments of one request type, decoded from its body after the
+/// schema check (and the 64-bit range check) passed. Implemented by
+/// [`request_args!`] for each struct of `super::request_args`.
+pub trait Decode<'a>: Sized {
+    /// The request type whose arguments these are.
+    const KIND: RequestType;
+    /// Each field: its wire name, and whether the field's Rust type can hold
+    /// a parameter (its spec, required or not). A test ties these to the
+    /// request table.
+    const FIELDS: &'static [Field];
+    /// Decode a schema-checked body. A body that did not pass the schema is
+    /// refused with an error, never read with defaults.
+    fn decode(body: &'a Map<String, Value>) -> Result<Self, ActionError>;
 }
 
-/// A `bool` argument by key (false if absent).
-pub fn bool_arg(body: &Map<String, Value>, key: &str) -> bool {
-    body.get(key).and_then(Value::as_bool).unwrap_or(false)
+/// A field type of an argument struct: what it holds and how it is read.
+pub trait FromArg<'a>: Sized {
+    /// Whether this type holds the parameter `p` without loss: its spec
+    /// guarantees the type, and it is required unless the type is optional.
+    fn fits(p: &Param) -> bool;
+    /// Read the argument `name` (`None`: absent from the body).
+    fn from_arg(name: &'static str, v: Option<&'a Value>) -> Result<Self, ActionError>;
 }
+
+/// The fields of the argument struct `T` (for the tie test).
+#[cfg(test)]
+pub(crate) fn fields_of<'a, T: Decode<'a>>() -> &'static [Field] {
+    T::FIELDS
+}
+
+/// The error for a body the schema check should have refused.
+fn unchecked(name: &'static str) -> ActionError {
+    ActionError::internal(
+        "argument decoding",
+        format!("'{name}' is not what the schema checked"),
+    )
+}
+
+/// A required `str`.
+impl<'a> FromArg<'a> for &'a str {
+    fn fits(p: &Param) -> bool {
+        p.required && p.spec == STR
+    }
+    fn from_arg(name: &'static str, v: Option<&'a Value>) -> Result<Self, ActionError> {
+        v.and_then(Value::as_str).ok_or_else(|| unchecked(name))
+    }
+}
+
+/// A required `int` (a boolean is 0 or 1, as in Python).
+impl<'a> FromArg<'a> for i64 {
+    fn fits(p: &Param) -> bool {
+        p.required && p.spec == INT
+    }
+    fn from_arg(name: &'static str, v: Option<&'a Value>) -> Result<Self, ActionError> {
+        v.and_then(py_int).ok_or_else(|| unchecked(name))
+    }
+}
+
+/// A required `bool`.
+impl<'a> FromArg<'a> for bool {
+    fn fits(p: &Param) -> bool {
+        p.required && p.spec == BOOL
+    }
+    fn from_arg(name: &'static str, v: Option<&'a Value>) -> Result<Self, ActionError> {
+        v.and_then(Value::as_bool).ok_or_else(|| unchecked(name))
+    }
+}
+
+/// A required `dict`.
+impl<'a> FromArg<'a> for &'a Map<String, Value> {
+    fn fits(p: &Param) -> bool {
+        p.required && p.spec == DICT
+    }
+    fn from_arg(name: &'static str, v: Option<&'a Value>) -> Result<Self, ActionError> {
+        v.and_then(Value::as_object).ok_or_else(|| unchecked(name))
+    }
+}
+
+/// A required argument of any spec, as given: for specs that accept more
+/// than one type (`Any`, `["int", "None"]`, `["str", "list"]`, ...), which
+/// the handler interprets itself.
+impl<'a> FromArg<'a> for &'a Value {
+    fn fits(p: &Param) -> bool {
+        p.required
+    }
+    fn from_arg(name: &'static str, v: Option<&'a Value>) -> Result<Self, ActionError> {
+        v.ok_or_else(|| unchecked(name))
+    }
+}
+
+/// An optional argument, as given (`None`: absent). The schema checks an
+/// optional argument only when it is truthy, so a falsy one may be of any
+/// type: the handler decides what it means.
+impl<'a> FromArg<'a> for Option<&'a Value> {
+    fn fits(p: &Param) -> bool {
+        !p.required
+    }
+    fn from_arg(_name: &'static str, v: Option<&'a Value>) -> Result<Self, ActionError> {
+        Ok(v)
+    }
+}
+
+/// A required `int` together with the value given, for replies that echo
+/// the argument as sent (`true` stays `true`).
+#[derive(Debug, Clone, Copy)]
+pub struct IntArg<'a> {
+    /// The integer (a boolean as 0 or 1).
+    pub value: i64,
+    /// The JSON value as sent.
+    pub given: &'a Value,
+}
+
+impl<'a> FromArg<'a> for IntArg<'a> {
+    fn fits(p: &Param) -> bool {
+        i64::fits(p)
+    }
+    fn from_arg(name: &'static str, v: Option<&'a Value>) -> Result<Self, ActionError> {
+        let given = v.ok_or_else(|| unchecked(name))?;
+        Ok(IntArg {
+            value: i64::from_arg(name, v)?,
+            given,
+        })
+    }
+}
+
+/// Declares the argument struct of request types: `Kind => Name { field:
+/// Type, ... }`, fields in schema order, named as on the wire (a field
+/// whose wire name is a Rust keyword gives it as `field = "wire": Type`).
+/// Generates the struct and its [`Decode`], and appends the declaration to
+/// the list the tie test checks against the request table.
+macro_rules! request_args {
+    (@wire $field:ident) => { stringify!($field) };
+    (@wire $field:ident $wire:literal) => { $wire };
+    (@impl $kind:ident $name:ident [$($lt:lifetime)?] { $($field:ident $(= $wire:literal)? : $ty:ty),* }) => {
+        request_args!(@impl2 $kind $name [$($lt)?] ($($lt)? 'de) { $($field $(= $wire)? : $ty),* });
+    };
+    (@impl2 $kind:ident $name:ident [$($lt:lifetime)?] ($l:lifetime $($rest:lifetime)?) { $($field:ident $(= $wire:literal)? : $ty:ty),* }) => {
+        impl<$l> $crate::actions::args::Decode<$l> for $name $(<$lt>)? {
+            const KIND: RequestType = RequestType::$kind;
+            const FIELDS: &'static [$crate::actions::args::Field] = &[
+                $((
+                    request_args!(@wire $field $($wire)?),
+                    <$ty as $crate::actions::args::FromArg<$l>>::fits,
+                ),)*
+            ];
+            fn decode(body: &$l Map<String, Value>) -> Result<Self, ActionError> {
+                Ok($name {
+                    $($field: $crate::actions::args::FromArg::from_arg(
+                        request_args!(@wire $field $($wire)?),
+                        body.get(request_args!(@wire $field $($wire)?)),
+                    )?,)*
+                })
+            }
+        }
+    };
+    ($(
+        $(#[$meta:meta])*
+        $kind:ident => $name:ident $(<$lt:lifetime>)? {
+            $($(#[$fmeta:meta])* $field:ident $(= $wire:literal)? : $ty:ty),* $(,)?
+        }
+    )*) => {
+        $(
+            $(#[$meta])*
+            #[doc = ""]
+            #[doc = concat!("The arguments of `", stringify!($kind), "`.")]
+            #[derive(Debug, Clone, Copy)]
+            pub struct $name $(<$lt>)? {
+                $($(#[$fmeta])* pub $field: $ty,)*
+            }
+
+            request_args!(@impl $kind $name [$($lt)?] { $($field $(= $wire)? : $ty),* });
+        )*
+
+        /// Every declared argument struct: its request type and fields.
+        #[cfg(test)]
+        pub(crate) fn declared() -> Vec<(RequestType, &'static [$crate::actions::args::Field])> {
+            vec![$((
+                RequestType::$kind,
+                $crate::actions::args::fields_of::<$name>(),
+            ),)*]
+        }
+    };
+}
+pub(crate) use request_args;
 
 /// Whether `n` is an integer (no fraction or exponent as written) that does
 /// not fit an `i64`. Python's ints are unbounded; this server's are 64-bit.

@@ -13,10 +13,13 @@
 
 use authnz_api::{MailError, StoreError, UserId, UserPatch};
 use chrono::{NaiveDateTime, TimeDelta};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::args::{int_arg, py_int, str_arg};
+use super::args::py_int;
 use super::reply::{Reply, dt};
+use super::request_args::{
+    UserSendemailForgotpassArgs, UserSendemailSignupArgs, UserSetEmailsentArgs,
+};
 use super::{ActionError, Context};
 use crate::mail::templates::{Fields, MailKind, wrap_code};
 use authnz_proto::envelope::schema_failure;
@@ -97,8 +100,7 @@ fn forgot_failure(reason: &str, message: &str) -> Reply {
 
 /// `now + verification_expiry seconds` as isoformat + ` (UTC time)`.
 /// An expiry too large for a date is upstream's unhandled error (400).
-fn expiry_text(now: NaiveDateTime, body: &Map<String, Value>) -> Result<String, ActionError> {
-    let seconds = int_arg(body, "verification_expiry").unwrap_or_default();
+fn expiry_text(now: NaiveDateTime, seconds: i64) -> Result<String, ActionError> {
     let at = TimeDelta::try_seconds(seconds)
         .and_then(|d| now.checked_add_signed(d))
         .ok_or_else(|| ActionError::Unhandled("verification_expiry out of range".into()))?;
@@ -109,10 +111,8 @@ fn expiry_text(now: NaiveDateTime, body: &Map<String, Value>) -> Result<String, 
 }
 
 /// A URL path argument if it is a non-empty string.
-fn url_arg<'a>(body: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    body.get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+fn url_arg(v: Option<&Value>) -> Option<&str> {
+    v.and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
 /// What happened to a send and its record.
@@ -154,11 +154,11 @@ where
 /// envelope wraps this reply exactly as the schema failure was wrapped).
 /// A truthy non-string one is already refused by the schema, as an
 /// optional argument.
-fn missing_verify_url(body: &Map<String, Value>) -> Option<Reply> {
-    if url_arg(body, "account_verify_url").is_some() {
+fn missing_verify_url(args: &UserSendemailSignupArgs<'_>) -> Option<Reply> {
+    if url_arg(args.account_verify_url).is_some() {
         return None;
     }
-    let problem = match body.get("server_verify_url") {
+    let problem = match args.server_verify_url {
         None => "missing",
         Some(v) if !v.is_string() => "incorrect type",
         Some(_) => return None,
@@ -184,22 +184,22 @@ fn missing_verify_url(body: &Map<String, Value>) -> Option<Reply> {
 
 pub async fn user_sendemail_signup(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: UserSendemailSignupArgs<'_>,
 ) -> Result<Reply, ActionError> {
     // Before anything else, as the schema check it stands for.
-    if let Some(failure) = missing_verify_url(body) {
+    if let Some(failure) = missing_verify_url(&args) {
         return Ok(failure);
     }
-    let Ok(route) = ctx.mail.route(body) else {
+    let Ok(route) = ctx.mail.route(&args.mail_settings()) else {
         return Ok(signup_failure(SIGNUP_BAD_SETTINGS, MSG_BAD_SETTINGS));
     };
-    let created = body.get("created_info").and_then(Value::as_object);
-    let created_field = |key: &str| created.and_then(|c| c.get(key));
+    let created = args.created_info;
+    let created_field = |key: &str| created.get(key);
     if !created_field("send_verification").is_some_and(truthy) {
         return Ok(signup_failure(SIGNUP_NOT_ALLOWED.0, SIGNUP_NOT_ALLOWED.1));
     }
     let target: Option<UserId> = created_field("user_id").and_then(py_int);
-    let email = str_arg(body, "email_address");
+    let email = args.email_address;
     let user = match ctx.users.user_by_email(email).await? {
         Some(u) if Some(u.user_id) == target => u,
         _ => return Ok(signup_failure(SIGNUP_NO_USER.0, SIGNUP_NO_USER.1)),
@@ -208,21 +208,21 @@ pub async fn user_sendemail_signup(
         return Ok(signup_failure(SIGNUP_ACTIVE.0, SIGNUP_ACTIVE.1));
     }
     let now = ctx.clock.now();
-    let token = str_arg(body, "session_token");
+    let token = args.session_token;
     let Some((session, _)) = ctx.sessions.active_session(token, now).await? else {
         return Ok(signup_failure(SIGNUP_NO_SESSION.0, SIGNUP_NO_SESSION.1));
     };
 
-    let expiry = expiry_text(now, body)?;
-    let baseurl = str_arg(body, "server_baseurl");
-    let path = url_arg(body, "account_verify_url")
-        .or_else(|| url_arg(body, "server_verify_url"))
+    let expiry = expiry_text(now, args.verification_expiry)?;
+    let baseurl = args.server_baseurl;
+    let path = url_arg(args.account_verify_url)
+        .or_else(|| url_arg(args.server_verify_url))
         .unwrap_or_default();
     let url = format!("{baseurl}{path}");
     let browser = session.user_agent.replace('_', ".");
-    let code = wrap_code(str_arg(body, "verification_token"));
+    let code = wrap_code(args.verification_token);
     let fields = Fields {
-        server_name: str_arg(body, "server_name"),
+        server_name: args.server_name,
         server_baseurl: baseurl,
         user_email: &user.email,
         browser: &browser,
@@ -274,12 +274,12 @@ pub async fn user_sendemail_signup(
 
 pub async fn user_sendemail_forgotpass(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: UserSendemailForgotpassArgs<'_>,
 ) -> Result<Reply, ActionError> {
-    let Ok(route) = ctx.mail.route(body) else {
+    let Ok(route) = ctx.mail.route(&args.mail_settings()) else {
         return Ok(forgot_failure(FORGOT_BAD_SETTINGS, MSG_BAD_SETTINGS));
     };
-    let email = str_arg(body, "email_address");
+    let email = args.email_address;
     let user = match ctx.users.user_by_email(email).await? {
         Some(u) if u.is_active && u.user_role != "locked" && u.user_role != "anonymous" => u,
         _ => return Ok(forgot_failure(FORGOT_NO_USER.0, FORGOT_NO_USER.1)),
@@ -291,18 +291,18 @@ pub async fn user_sendemail_forgotpass(
     {
         return Ok(forgot_failure(FORGOT_TOO_SOON.0, FORGOT_TOO_SOON.1));
     }
-    let token = str_arg(body, "session_token");
+    let token = args.session_token;
     let Some((session, _)) = ctx.sessions.active_session(token, now).await? else {
         return Ok(forgot_failure(FORGOT_NO_SESSION.0, FORGOT_NO_SESSION.1));
     };
 
-    let expiry = expiry_text(now, body)?;
-    let baseurl = str_arg(body, "server_baseurl");
-    let url = format!("{baseurl}{}", str_arg(body, "password_forgot_url"));
+    let expiry = expiry_text(now, args.verification_expiry)?;
+    let baseurl = args.server_baseurl;
+    let url = format!("{baseurl}{}", args.password_forgot_url);
     let browser = session.user_agent.replace('_', ".");
-    let code = wrap_code(str_arg(body, "verification_token"));
+    let code = wrap_code(args.verification_token);
     let fields = Fields {
-        server_name: str_arg(body, "server_name"),
+        server_name: args.server_name,
         server_baseurl: baseurl,
         user_email: &user.email,
         browser: &browser,
@@ -371,10 +371,10 @@ fn emailsent_failure(reason: &str, message: &str) -> Reply {
 /// `user-set-emailsent`, with Q-9 fixed.
 pub async fn user_set_emailsent(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: UserSetEmailsentArgs<'_>,
 ) -> Result<Reply, ActionError> {
     let now = ctx.clock.now();
-    let patch = match str_arg(body, "email_type") {
+    let patch = match args.email_type {
         "signup" => UserPatch {
             emailverify_sent_datetime: Some(Some(now)),
             ..UserPatch::default()
@@ -390,7 +390,7 @@ pub async fn user_set_emailsent(
             ));
         }
     };
-    let Some(user) = ctx.users.user_by_email(str_arg(body, "email")).await? else {
+    let Some(user) = ctx.users.user_by_email(args.email).await? else {
         return Ok(emailsent_failure(EMAILSENT_FAILED.0, EMAILSENT_FAILED.1));
     };
     ctx.users
@@ -418,17 +418,14 @@ pub async fn user_set_emailsent(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn expiry_is_isoformat_in_utc() {
         let now = authnz_api::time::parse_stored_text("2030-01-01 00:00:00.5").unwrap();
-        let body = json!({"verification_expiry": 900});
         assert_eq!(
-            expiry_text(now, body.as_object().unwrap()).unwrap(),
+            expiry_text(now, 900).unwrap(),
             "2030-01-01T00:15:00.500000 (UTC time)"
         );
-        let body = json!({"verification_expiry": i64::MAX});
-        assert!(expiry_text(now, body.as_object().unwrap()).is_err());
+        assert!(expiry_text(now, i64::MAX).is_err());
     }
 }

@@ -7,9 +7,11 @@ use authnz_api::{StoreError, User, UserId, UserPatch};
 use chrono::NaiveDateTime;
 use serde_json::{Map, Value, json};
 
-use super::args::{int_arg, str_arg};
 use super::permissions::{LOCKED, is_system_account};
 use super::reply::{Reply, dt, user_info};
+use super::request_args::{
+    InternalSessionEditArgs, InternalUserDeleteArgs, InternalUserEditArgs, InternalUserLockArgs,
+};
 use super::{ActionError, Context};
 use authnz_proto::python::repr::py_set;
 
@@ -179,10 +181,10 @@ pub async fn toggle_lock(
 
 pub async fn internal_user_lock(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: InternalUserLockArgs<'_>,
 ) -> Result<Reply, ActionError> {
-    let target = int_arg(body, "target_userid").unwrap_or_default();
-    let Some(action) = LockAction::parse(str_arg(body, "action")) else {
+    let target = args.target_userid;
+    let Some(action) = LockAction::parse(args.action) else {
         return Ok(Reply::failure(
             "action must be either 'lock' or 'unlock'",
             &["Unknown action requested for toggle_user_lock."],
@@ -209,9 +211,9 @@ pub async fn delete_user_and_sessions(ctx: &Context, user_id: UserId) -> Result<
 
 pub async fn internal_user_delete(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: InternalUserDeleteArgs,
 ) -> Result<Reply, ActionError> {
-    let target = int_arg(body, "target_userid").unwrap_or_default();
+    let target = args.target_userid;
     // Upstream succeeds for unknown users too, and protects nobody.
     if !delete_user_and_sessions(ctx, target).await? {
         return Ok(Reply::failure(
@@ -277,14 +279,14 @@ pub fn patch_from_update(update: &Map<String, Value>) -> Result<UserPatch, BadUp
 
 pub async fn internal_user_edit(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: InternalUserEditArgs<'_>,
 ) -> Result<Reply, ActionError> {
     const FAILED: &str = "User info update failed.";
     let fail =
         |reason: &str, msg: &str| Reply::failure(reason, &[msg]).with("user_info", Value::Null);
-    let target = int_arg(body, "target_userid").unwrap_or_default();
-    let update = match body.get("update_dict") {
-        Some(Value::Object(m)) if !m.is_empty() => m,
+    let target = args.target_userid;
+    let update = match args.update_dict {
+        m if !m.is_empty() => m,
         _ => {
             return Ok(fail(
                 "invalid request: missing 'update_dict' in request",
@@ -342,14 +344,14 @@ pub async fn internal_user_edit(
 
 pub async fn internal_session_edit(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: InternalSessionEditArgs<'_>,
 ) -> Result<Reply, ActionError> {
     const FAILED: &str = "Session extra_info update failed.";
     let fail =
         |reason: &str, msg: &str| Reply::failure(reason, &[msg]).with("session_info", Value::Null);
-    let token = str_arg(body, "target_session_token");
-    let update = match body.get("update_dict") {
-        Some(Value::Object(m)) if !m.is_empty() => m,
+    let token = args.target_session_token;
+    let update = match args.update_dict {
+        m if !m.is_empty() => m,
         _ => {
             return Ok(fail(
                 "invalid request: missing 'update_dict' in request",

@@ -8,10 +8,10 @@
 //! session through an opaque id (`sid`), never the session token itself.
 
 use authnz_api::ANONYMOUS_USER_ID;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::args::{int_arg, str_arg};
 use super::reply::Reply;
+use super::request_args::SessionJwtIssueArgs;
 use super::{ActionError, Context};
 use crate::jwt::TokenRequest;
 
@@ -43,18 +43,18 @@ fn valid_audience(audience: &str) -> bool {
 
 pub async fn session_jwt_issue(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: SessionJwtIssueArgs<'_>,
 ) -> Result<Reply, ActionError> {
-    let audience = str_arg(body, "audience");
+    let audience = args.audience;
     if !valid_audience(audience) {
         return Ok(refused(BAD_AUDIENCE));
     }
-    let requested = match int_arg(body, "expires_seconds") {
-        Some(n) if n >= 1 => n.unsigned_abs(),
+    let requested = match args.expires_seconds {
+        n if n >= 1 => n.unsigned_abs(),
         _ => return Ok(refused(BAD_LIFETIME)),
     };
     let lifetime_secs = requested.min(ctx.jwt.settings().max_expiry.as_secs());
-    let token = str_arg(body, "session_token");
+    let token = args.session_token;
     let now = ctx.clock.now();
     let (session, user) = match ctx.sessions.active_session(token, now).await {
         Ok(Some(found)) => found,

@@ -7,10 +7,12 @@
 //! exist. (Upstream spends two on most paths and one on some.)
 
 use authnz_api::{User, UserPatch};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::args::{int_arg, str_arg};
 use super::reply::Reply;
+use super::request_args::{
+    UserLoginArgs, UserLogoutArgs, UserPasscheckArgs, UserPasscheckNosessionArgs,
+};
 use super::{ActionError, Context};
 use crate::validate::text::cut_password;
 
@@ -35,10 +37,10 @@ async fn verify_user_or_dummy(
     }
 }
 
-pub async fn user_login(ctx: &Context, body: &Map<String, Value>) -> Result<Reply, ActionError> {
-    let token = str_arg(body, "session_token");
-    let email = str_arg(body, "email");
-    let password = str_arg(body, "password");
+pub async fn user_login(ctx: &Context, args: UserLoginArgs<'_>) -> Result<Reply, ActionError> {
+    let token = args.session_token;
+    let email = args.email;
+    let password = args.password;
     let now = ctx.clock.now();
 
     let session = ctx.sessions.active_session(token, now).await?;
@@ -105,11 +107,11 @@ pub async fn user_login(ctx: &Context, body: &Map<String, Value>) -> Result<Repl
         .with("user_role", user.user_role))
 }
 
-pub async fn user_logout(ctx: &Context, body: &Map<String, Value>) -> Result<Reply, ActionError> {
+pub async fn user_logout(ctx: &Context, args: UserLogoutArgs<'_>) -> Result<Reply, ActionError> {
     const MSG: &str = "Logout failed. Invalid session_token for user_id.";
-    let token = str_arg(body, "session_token");
-    let given = body.get("user_id").cloned().unwrap_or(Value::Null);
-    let user_id = int_arg(body, "user_id");
+    let token = args.session_token;
+    let given = args.user_id.given.clone();
+    let user_id = Some(args.user_id.value);
 
     let Some((session, _user)) = ctx.sessions.active_session(token, ctx.clock.now()).await? else {
         return Ok(Reply::failure("session does not exist", &[MSG]).with("user_id", given));
@@ -143,10 +145,10 @@ async fn passcheck_user(
 
 pub async fn user_passcheck(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: UserPasscheckArgs<'_>,
 ) -> Result<Reply, ActionError> {
-    let token = str_arg(body, "session_token");
-    let password = str_arg(body, "password");
+    let token = args.session_token;
+    let password = args.password;
     match ctx.sessions.active_session(token, ctx.clock.now()).await? {
         None => {
             ctx.hasher.verify_dummy().await?;
@@ -161,10 +163,10 @@ pub async fn user_passcheck(
 
 pub async fn user_passcheck_nosession(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: UserPasscheckNosessionArgs<'_>,
 ) -> Result<Reply, ActionError> {
-    let email = str_arg(body, "email");
-    let password = str_arg(body, "password");
+    let email = args.email;
+    let password = args.password;
     let user = ctx.users.user_by_email(email).await?;
     let user = crate::lockout::lift_if_expired(ctx, user).await?;
     passcheck_user(ctx, user, password).await

@@ -2,7 +2,8 @@
 //! types themselves, with their schemas, are the request table of
 //! `authnz_proto::request`.
 //!
-//! An action takes the [`Context`] and the schema-checked `body` and returns a
+//! An action takes the [`Context`] and its argument struct (of
+//! [`request_args`], decoded from the schema-checked body) and returns a
 //! [`reply::Reply`] (the result object `R` of PROTOCOL.md 1.8). Actions never touch
 //! HTTP, Fernet or SQL: they speak domain types and the storage traits.
 //! An [`ActionError`] is an "unhandled" failure that the wire reports as 400
@@ -20,6 +21,7 @@ pub mod offload;
 pub mod passwords;
 pub mod permissions;
 pub mod reply;
+pub mod request_args;
 pub mod sessions;
 pub mod users;
 
@@ -66,6 +68,21 @@ impl ActionError {
     }
 }
 
+/// The arguments of a request of type `kind` as the struct `T` its handler
+/// takes; refused if `T` belongs to another request type.
+fn decode<'a, T: args::Decode<'a>>(
+    kind: RequestType,
+    body: &'a Map<String, Value>,
+) -> Result<T, ActionError> {
+    if T::KIND != kind {
+        return Err(ActionError::internal(
+            "argument decoding",
+            format!("{kind:?} dispatched to the arguments of {:?}", T::KIND),
+        ));
+    }
+    T::decode(body)
+}
+
 /// Run the handler of a request of type `kind` whose `body` passed the
 /// schema check. This `match` is where a request type meets its handler: a
 /// new entry in the request table does not compile until it has one.
@@ -82,44 +99,50 @@ pub async fn run(
             .map(|p| (p.name, p.spec.is_integer_only())),
     )?;
     match kind {
-        SessionNew => sessions::session_new(ctx, body).await,
-        SessionExists => sessions::session_exists(ctx, body).await,
-        SessionDelete => sessions::session_delete(ctx, body).await,
-        SessionDeleteUserid => sessions::session_delete_userid(ctx, body).await,
-        SessionJwtIssue => jwt::session_jwt_issue(ctx, body).await,
-        UserLogin => login::user_login(ctx, body).await,
-        UserLogout => login::user_logout(ctx, body).await,
-        UserPasscheck => login::user_passcheck(ctx, body).await,
-        UserPasscheckNosession => login::user_passcheck_nosession(ctx, body).await,
-        UserNew => users::user_new(ctx, body).await,
-        UserList => users::user_list(ctx, body).await,
-        UserLookupEmail => users::user_lookup_email(ctx, body).await,
-        UserSetEmailverified => users::user_set_emailverified(ctx, body).await,
-        UserChangepass => passwords::user_changepass(ctx, body).await,
-        UserChangepassNosession => passwords::user_changepass_nosession(ctx, body).await,
-        UserResetpass => passwords::user_resetpass(ctx, body).await,
-        UserResetpassNosession => passwords::user_resetpass_nosession(ctx, body).await,
-        UserValidatepass => passwords::user_validatepass(ctx, body).await,
-        UserDelete => account::user_delete(ctx, body).await,
-        UserEdit => account::user_edit(ctx, body).await,
-        UserLock => account::user_lock(ctx, body).await,
-        UserLookupMatch => account::user_lookup_match(ctx, body).await,
-        InternalUserLock => internal::internal_user_lock(ctx, body).await,
-        InternalUserDelete => internal::internal_user_delete(ctx, body).await,
-        InternalUserEdit => internal::internal_user_edit(ctx, body).await,
-        InternalSessionEdit => internal::internal_session_edit(ctx, body).await,
-        UserCheckAccess => access::user_check_access(ctx, body).await,
-        UserCheckLimit => access::user_check_limit(ctx, body).await,
-        ApikeyNew => apikeys::apikey_new(ctx, body).await,
-        ApikeyVerify => apikeys::apikey_verify(ctx, body).await,
-        ApikeyRevoke => apikeys::apikey_revoke(ctx, body).await,
-        ApikeyNewNosession => apikeys::apikey_new_nosession(ctx, body).await,
-        ApikeyVerifyNosession => apikeys::apikey_verify_nosession(ctx, body).await,
-        ApikeyRevokeNosession => apikeys::apikey_revoke_nosession(ctx, body).await,
-        ApikeyRevokeallNosession => apikeys::apikey_revokeall_nosession(ctx, body).await,
-        ApikeyRefreshNosession => apikeys::apikey_refresh_nosession(ctx, body).await,
-        UserSendemailSignup => email::user_sendemail_signup(ctx, body).await,
-        UserSendemailForgotpass => email::user_sendemail_forgotpass(ctx, body).await,
-        UserSetEmailsent => email::user_set_emailsent(ctx, body).await,
+        SessionNew => sessions::session_new(ctx, decode(kind, body)?).await,
+        SessionExists => sessions::session_exists(ctx, decode(kind, body)?).await,
+        SessionDelete => sessions::session_delete(ctx, decode(kind, body)?).await,
+        SessionDeleteUserid => sessions::session_delete_userid(ctx, decode(kind, body)?).await,
+        SessionJwtIssue => jwt::session_jwt_issue(ctx, decode(kind, body)?).await,
+        UserLogin => login::user_login(ctx, decode(kind, body)?).await,
+        UserLogout => login::user_logout(ctx, decode(kind, body)?).await,
+        UserPasscheck => login::user_passcheck(ctx, decode(kind, body)?).await,
+        UserPasscheckNosession => login::user_passcheck_nosession(ctx, decode(kind, body)?).await,
+        UserNew => users::user_new(ctx, decode(kind, body)?).await,
+        UserList => users::user_list(ctx, decode(kind, body)?).await,
+        UserLookupEmail => users::user_lookup_email(ctx, decode(kind, body)?).await,
+        UserSetEmailverified => users::user_set_emailverified(ctx, decode(kind, body)?).await,
+        UserChangepass => passwords::user_changepass(ctx, decode(kind, body)?).await,
+        UserChangepassNosession => {
+            passwords::user_changepass_nosession(ctx, decode(kind, body)?).await
+        }
+        UserResetpass => passwords::user_resetpass(ctx, decode(kind, body)?).await,
+        UserResetpassNosession => {
+            passwords::user_resetpass_nosession(ctx, decode(kind, body)?).await
+        }
+        UserValidatepass => passwords::user_validatepass(ctx, decode(kind, body)?).await,
+        UserDelete => account::user_delete(ctx, decode(kind, body)?).await,
+        UserEdit => account::user_edit(ctx, decode(kind, body)?).await,
+        UserLock => account::user_lock(ctx, decode(kind, body)?).await,
+        UserLookupMatch => account::user_lookup_match(ctx, decode(kind, body)?).await,
+        InternalUserLock => internal::internal_user_lock(ctx, decode(kind, body)?).await,
+        InternalUserDelete => internal::internal_user_delete(ctx, decode(kind, body)?).await,
+        InternalUserEdit => internal::internal_user_edit(ctx, decode(kind, body)?).await,
+        InternalSessionEdit => internal::internal_session_edit(ctx, decode(kind, body)?).await,
+        UserCheckAccess => access::user_check_access(ctx, decode(kind, body)?).await,
+        UserCheckLimit => access::user_check_limit(ctx, decode(kind, body)?).await,
+        ApikeyNew => apikeys::apikey_new(ctx, decode(kind, body)?).await,
+        ApikeyVerify => apikeys::apikey_verify(ctx, decode(kind, body)?).await,
+        ApikeyRevoke => apikeys::apikey_revoke(ctx, decode(kind, body)?).await,
+        ApikeyNewNosession => apikeys::apikey_new_nosession(ctx, decode(kind, body)?).await,
+        ApikeyVerifyNosession => apikeys::apikey_verify_nosession(ctx, decode(kind, body)?).await,
+        ApikeyRevokeNosession => apikeys::apikey_revoke_nosession(ctx, decode(kind, body)?).await,
+        ApikeyRevokeallNosession => {
+            apikeys::apikey_revokeall_nosession(ctx, decode(kind, body)?).await
+        }
+        ApikeyRefreshNosession => apikeys::apikey_refresh_nosession(ctx, decode(kind, body)?).await,
+        UserSendemailSignup => email::user_sendemail_signup(ctx, decode(kind, body)?).await,
+        UserSendemailForgotpass => email::user_sendemail_forgotpass(ctx, decode(kind, body)?).await,
+        UserSetEmailsent => email::user_set_emailsent(ctx, decode(kind, body)?).await,
     }
 }

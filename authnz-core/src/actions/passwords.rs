@@ -6,10 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authnz_api::{User, UserPatch};
-use serde_json::{Map, Value};
 
-use super::args::{bool_arg, int_arg, str_arg};
+use super::args::IntArg;
 use super::reply::Reply;
+use super::request_args::{
+    UserChangepassArgs, UserChangepassNosessionArgs, UserResetpassArgs, UserResetpassNosessionArgs,
+    UserValidatepassArgs,
+};
 use super::{ActionError, Context};
 use crate::validate::PolicyOutcome;
 use crate::validate::text::cut_password;
@@ -89,27 +92,37 @@ async fn store_hash(
         .is_some_and(|u| u.password == hash))
 }
 
+/// The arguments both `user-changepass` variants share.
+#[derive(Clone, Copy)]
+struct PasswordChange<'a> {
+    user_id: IntArg<'a>,
+    full_name: &'a str,
+    email: &'a str,
+    current_password: &'a str,
+    new_password: &'a str,
+}
+
 /// Steps 1-5 of `user-changepass` (PROTOCOL.md 3.4), shared by both variants.
 /// `Ok(Ok((user, policy messages)))` when the new hash is stored.
 async fn change_password(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: PasswordChange<'_>,
 ) -> Result<Result<(User, Vec<String>), Reply>, ActionError> {
     const MISMATCH: &str = "Your current password did not match the stored password.";
-    let given_id = body.get("user_id").cloned().unwrap_or(Value::Null);
-    let email = str_arg(body, "email");
+    let given_id = args.user_id.given.clone();
+    let email = args.email;
     let fail = |reason: &str, messages: &[String]| {
         Reply::failure(reason, messages)
             .with("user_id", given_id.clone())
             .with("email", email)
     };
-    let current = cut_password(str_arg(body, "current_password"));
-    let new = cut_password(str_arg(body, "new_password"));
-    let user = match int_arg(body, "user_id") {
-        Some(id) => ctx.users.user_by_id(id).await?,
-        None => None,
-    }
-    .filter(|u| u.email == email && u.is_active);
+    let current = cut_password(args.current_password);
+    let new = cut_password(args.new_password);
+    let user = ctx
+        .users
+        .user_by_id(args.user_id.value)
+        .await?
+        .filter(|u| u.email == email && u.is_active);
     let Some(user) = user else {
         // Same cost as a wrong password.
         ctx.hasher.verify_dummy().await?;
@@ -128,7 +141,7 @@ async fn change_password(
         )));
     }
     let hash = ctx.hasher.hash(new).await?;
-    let policy = check_password(ctx, new, email, str_arg(body, "full_name")).await?;
+    let policy = check_password(ctx, new, email, args.full_name).await?;
     if !policy.ok {
         return Ok(Err(fail(
             "new password is insecure",
@@ -153,15 +166,22 @@ async fn change_password(
 
 pub async fn user_changepass(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: UserChangepassArgs<'_>,
 ) -> Result<Reply, ActionError> {
-    let (user, messages) = match change_password(ctx, body).await? {
+    let change = PasswordChange {
+        user_id: args.user_id,
+        full_name: args.full_name,
+        email: args.email,
+        current_password: args.current_password,
+        new_password: args.new_password,
+    };
+    let (user, messages) = match change_password(ctx, change).await? {
         Ok(done) => done,
         Err(reply) => return Ok(reply),
     };
     // Log out every other session; the presented one (not validated, Q-15)
     // survives.
-    let token = str_arg(body, "session_token");
+    let token = args.session_token;
     ctx.sessions
         .delete_user_sessions(user.user_id, Some(token))
         .await?;
@@ -172,27 +192,28 @@ pub async fn user_changepass(
             "For security purposes, you have been logged out of all other sessions.",
         ],
     ))
-    .with(
-        "user_id",
-        body.get("user_id").cloned().unwrap_or(Value::Null),
-    )
-    .with("email", str_arg(body, "email")))
+    .with("user_id", args.user_id.given.clone())
+    .with("email", args.email))
 }
 
 pub async fn user_changepass_nosession(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: UserChangepassNosessionArgs<'_>,
 ) -> Result<Reply, ActionError> {
-    let (_user, messages) = match change_password(ctx, body).await? {
+    let change = PasswordChange {
+        user_id: args.user_id,
+        full_name: args.full_name,
+        email: args.email,
+        current_password: args.current_password,
+        new_password: args.new_password,
+    };
+    let (_user, messages) = match change_password(ctx, change).await? {
         Ok(done) => done,
         Err(reply) => return Ok(reply),
     };
     Ok(Reply::success(&with_messages(&messages, &[CHANGED]))
-        .with(
-            "user_id",
-            body.get("user_id").cloned().unwrap_or(Value::Null),
-        )
-        .with("email", str_arg(body, "email")))
+        .with("user_id", args.user_id.given.clone())
+        .with("email", args.email))
 }
 
 /// The shared tail of both resets: hash, check, store, and log the user out
@@ -229,10 +250,10 @@ async fn reset_password(
 
 pub async fn user_resetpass(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: UserResetpassArgs<'_>,
 ) -> Result<Reply, ActionError> {
-    let email = str_arg(body, "email_address");
-    let token = str_arg(body, "session_token");
+    let email = args.email_address;
+    let token = args.session_token;
     if ctx
         .sessions
         .active_session(token, ctx.clock.now())
@@ -259,7 +280,7 @@ pub async fn user_resetpass(
         ctx,
         &user,
         email,
-        str_arg(body, "new_password"),
+        args.new_password,
         None,
         (
             "invalid password",
@@ -271,10 +292,10 @@ pub async fn user_resetpass(
 
 pub async fn user_resetpass_nosession(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: UserResetpassNosessionArgs<'_>,
 ) -> Result<Reply, ActionError> {
-    let email = str_arg(body, "email_address");
-    let required_active = bool_arg(body, "required_active");
+    let email = args.email_address;
+    let required_active = args.required_active;
     let user = ctx
         .users
         .user_by_email(email)
@@ -290,7 +311,7 @@ pub async fn user_resetpass_nosession(
         ctx,
         &user,
         email,
-        str_arg(body, "new_password"),
+        args.new_password,
         Some(required_active),
         (
             "invalid new password",
@@ -307,15 +328,10 @@ pub async fn user_resetpass_nosession(
 /// breach lookup then hashes a password no other request would store).
 pub async fn user_validatepass(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: UserValidatepassArgs<'_>,
 ) -> Result<Reply, ActionError> {
-    let outcome = check_password(
-        ctx,
-        cut_password(str_arg(body, "password")),
-        str_arg(body, "email"),
-        str_arg(body, "full_name"),
-    )
-    .await?;
+    let outcome =
+        check_password(ctx, cut_password(args.password), args.email, args.full_name).await?;
     Ok(if outcome.ok {
         Reply::success(&outcome.messages)
     } else {

@@ -7,10 +7,13 @@ use authnz_api::{ANONYMOUS_USER_ID, Session};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::NaiveDateTime;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::args::{bool_arg, int_arg, py_int, str_arg};
+use super::args::py_int;
 use super::reply::{Reply, dt, py_bool, session_info};
+use super::request_args::{
+    SessionDeleteArgs, SessionDeleteUseridArgs, SessionExistsArgs, SessionNewArgs,
+};
 use super::{ActionError, Context};
 use authnz_proto::python::truth::truthy;
 
@@ -74,36 +77,32 @@ const NEW_FAILED: (&str, &str) = (
     "Could not create a new session.",
 );
 
-pub async fn session_new(ctx: &Context, body: &Map<String, Value>) -> Result<Reply, ActionError> {
+pub async fn session_new(ctx: &Context, args: SessionNewArgs<'_>) -> Result<Reply, ActionError> {
     let failure = || {
         Reply::failure(NEW_FAILED.0, &[NEW_FAILED.1])
             .with("session_token", Value::Null)
             .with("expires", Value::Null)
     };
-    let Some(ip_address) = canonical_ip(str_arg(body, "ip_address")) else {
+    let Some(ip_address) = canonical_ip(args.ip_address) else {
         return Ok(failure());
     };
-    let Some(expires) = parse_expires(str_arg(body, "expires")) else {
+    let Some(expires) = parse_expires(args.expires) else {
         return Ok(failure());
     };
     // `user_id` is typed ["int","None"], which accepts anything. Falsy
     // means the anonymous user; any other non-integer cannot reference a user.
-    let user_id = match body.get("user_id") {
-        Some(v) if !truthy(v) => ANONYMOUS_USER_ID,
-        Some(v) => match py_int(v) {
+    let user_id = match args.user_id {
+        v if !truthy(v) => ANONYMOUS_USER_ID,
+        v => match py_int(v) {
             Some(id) => id,
             None => return Ok(failure()),
         },
-        None => ANONYMOUS_USER_ID,
     };
-    let extra_info_json = body
-        .get("extra_info_json")
-        .filter(|v| !v.is_null())
-        .cloned();
+    let extra_info_json = Some(args.extra_info_json).filter(|v| !v.is_null()).cloned();
     let session = Session {
         session_token: new_session_token()?,
         ip_address,
-        user_agent: str_arg(body, "user_agent").to_owned(),
+        user_agent: args.user_agent.to_owned(),
         user_id,
         created: ctx.clock.now(),
         expires: authnz_api::time::truncate_micros(expires),
@@ -127,9 +126,9 @@ pub async fn session_new(ctx: &Context, body: &Map<String, Value>) -> Result<Rep
 
 pub async fn session_exists(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: SessionExistsArgs<'_>,
 ) -> Result<Reply, ActionError> {
-    let token = str_arg(body, "session_token");
+    let token = args.session_token;
     match ctx.sessions.active_session(token, ctx.clock.now()).await {
         Ok(Some((session, user))) => Ok(Reply::success(&["Session look up successful."])
             .with("session_info", session_info(&session, &user))),
@@ -151,9 +150,9 @@ pub async fn session_exists(
 
 pub async fn session_delete(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: SessionDeleteArgs<'_>,
 ) -> Result<Reply, ActionError> {
-    let token = str_arg(body, "session_token");
+    let token = args.session_token;
     match ctx.sessions.delete_session(token).await {
         Ok(n) => {
             let ok = n == 1;
@@ -178,11 +177,11 @@ pub async fn session_delete(
 /// deletes every session of the user, the presented one included.
 pub async fn session_delete_userid(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: SessionDeleteUseridArgs<'_>,
 ) -> Result<Reply, ActionError> {
-    let token = str_arg(body, "session_token");
-    let user_id = int_arg(body, "user_id").unwrap_or_default();
-    let keep = (bool_arg(body, "keep_current_session") && !token.is_empty()).then_some(token);
+    let token = args.session_token;
+    let user_id = args.user_id;
+    let keep = (args.keep_current_session && !token.is_empty()).then_some(token);
     match ctx.sessions.delete_user_sessions(user_id, keep).await {
         Ok(n) => {
             let ok = n > 0;

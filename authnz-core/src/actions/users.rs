@@ -5,10 +5,13 @@ use std::sync::Arc;
 
 use authnz_api::{NewUser, StoreError, User, UserPatch};
 use chrono::TimeDelta;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::args::{py_int, str_arg};
+use super::args::py_int;
 use super::reply::{Reply, user_info};
+use super::request_args::{
+    UserListArgs, UserLookupEmailArgs, UserNewArgs, UserSetEmailverifiedArgs,
+};
 use super::{ActionError, Context};
 use crate::validate::email::{FAILURE_INVALID_EMAIL, MSG_INVALID_EMAIL, normalize_email};
 use crate::validate::name::{FullNameError, sign_up_full_name};
@@ -66,10 +69,10 @@ fn verify_retry_wait(v: Option<&Value>) -> Result<i64, ActionError> {
     Ok(n.max(1))
 }
 
-pub async fn user_new(ctx: &Context, body: &Map<String, Value>) -> Result<Reply, ActionError> {
-    let raw_email = str_arg(body, "email");
-    let raw_name = str_arg(body, "full_name");
-    let password = cut_password(str_arg(body, "password"));
+pub async fn user_new(ctx: &Context, args: UserNewArgs<'_>) -> Result<Reply, ActionError> {
+    let raw_email = args.email;
+    let raw_name = args.full_name;
+    let password = cut_password(args.password);
     let now = ctx.clock.now();
 
     // The e-mail and name rules read the whole (client-sized) values: off
@@ -119,8 +122,8 @@ pub async fn user_new(ctx: &Context, body: &Map<String, Value>) -> Result<Reply,
         ));
     }
 
-    let wait_hours = verify_retry_wait(body.get("verify_retry_wait"))?;
-    let system_id = match body.get("system_id") {
+    let wait_hours = verify_retry_wait(args.verify_retry_wait)?;
+    let system_id = match args.system_id {
         Some(Value::String(s)) => s.clone(),
         _ => uuid::Uuid::new_v4().to_string(),
     };
@@ -133,7 +136,7 @@ pub async fn user_new(ctx: &Context, body: &Map<String, Value>) -> Result<Reply,
     // provenance: upstream fails inside its guarded insert, so the user is
     // simply "not added": `DB issue with user creation`, or `user exists` for
     // a taken e-mail (a resend then keeps the stored `extra_info`).
-    let extra_info = match body.get("extra_info") {
+    let extra_info = match args.extra_info {
         Some(v) if truthy(v) => match (v, provenance) {
             (Value::Object(given), Value::Object(p)) => {
                 let mut given = given.clone();
@@ -219,12 +222,12 @@ pub async fn user_new(ctx: &Context, body: &Map<String, Value>) -> Result<Reply,
         .with("send_verification", resend))
 }
 
-pub async fn user_list(ctx: &Context, body: &Map<String, Value>) -> Result<Reply, ActionError> {
-    let users: Result<Vec<User>, StoreError> = match body.get("user_id") {
-        None | Some(Value::Null) => ctx.users.list_users().await,
+pub async fn user_list(ctx: &Context, args: UserListArgs<'_>) -> Result<Reply, ActionError> {
+    let users: Result<Vec<User>, StoreError> = match args.user_id {
+        Value::Null => ctx.users.list_users().await,
         // The spec is ["int","None"], which accepts anything: a value that is
         // not an integer matches no user.
-        Some(v) => match py_int(v) {
+        v => match py_int(v) {
             Some(id) => ctx
                 .users
                 .user_by_id(id)
@@ -248,9 +251,9 @@ pub async fn user_list(ctx: &Context, body: &Map<String, Value>) -> Result<Reply
 
 pub async fn user_lookup_email(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: UserLookupEmailArgs<'_>,
 ) -> Result<Reply, ActionError> {
-    let found = match ctx.users.user_by_email(str_arg(body, "email")).await {
+    let found = match ctx.users.user_by_email(args.email).await {
         Ok(user) => crate::lockout::lift_if_expired(ctx, user).await,
         Err(e) => Err(e),
     };
@@ -299,9 +302,9 @@ fn role_after_verification(user: &User) -> Option<String> {
 
 pub async fn user_set_emailverified(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: UserSetEmailverifiedArgs<'_>,
 ) -> Result<Reply, ActionError> {
-    let email = str_arg(body, "email");
+    let email = args.email;
     let now = ctx.clock.now();
     let Some(user) = ctx.users.user_by_email(email).await? else {
         return Ok(Reply::failure(

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authnz_api::{MailError, MailMessage, Mailer};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 pub use authnz_mail::MailerKind;
 
@@ -202,10 +202,21 @@ pub struct Route {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IncompleteSettings;
 
+/// The optional mail settings of the two send requests, as given (`None`:
+/// absent). They are the request's arguments of those names.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MailSettings<'a> {
+    pub emailuser: Option<&'a Value>,
+    pub emailpass: Option<&'a Value>,
+    pub emailserver: Option<&'a Value>,
+    pub emailport: Option<&'a Value>,
+    pub emailsender: Option<&'a Value>,
+}
+
 /// A body value that overrides a setting: `None` when the key is absent,
 /// `Some(None)` when it is present but null, not a string, or empty.
-fn body_str(body: &Map<String, Value>, key: &str) -> Option<Option<String>> {
-    body.get(key).map(|v| match v {
+fn body_str(v: Option<&Value>) -> Option<Option<String>> {
+    v.map(|v| match v {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         _ => None,
     })
@@ -234,7 +245,7 @@ impl MailService {
     /// `emailuser`, `emailpass` in the body sends this mail by SMTP with the
     /// body's values over the configured SMTP ones. A present but null (or
     /// empty) `emailsender`, `emailserver` or `emailport` is incomplete.
-    pub fn route(&self, body: &Map<String, Value>) -> Result<Route, IncompleteSettings> {
+    pub fn route(&self, settings: &MailSettings<'_>) -> Result<Route, IncompleteSettings> {
         let configured = Route {
             mailer: self.mailer.clone(),
             sender: self.options.sender.clone(),
@@ -242,25 +253,30 @@ impl MailService {
         if !self.options.allow_body_overrides {
             return Ok(configured);
         }
-        let sender = match body_str(body, "emailsender") {
+        let sender = match body_str(settings.emailsender) {
             None => configured.sender,
             Some(Some(s)) => s,
             Some(None) => return Err(IncompleteSettings),
         };
-        let smtp_keys = ["emailserver", "emailport", "emailuser", "emailpass"];
-        if !smtp_keys.iter().any(|k| body.contains_key(*k)) {
+        let smtp_keys = [
+            settings.emailserver,
+            settings.emailport,
+            settings.emailuser,
+            settings.emailpass,
+        ];
+        if !smtp_keys.iter().any(Option::is_some) {
             return Ok(Route {
                 mailer: configured.mailer,
                 sender,
             });
         }
         let mut smtp = self.options.smtp.clone();
-        match body_str(body, "emailserver") {
+        match body_str(settings.emailserver) {
             None => {}
             Some(Some(host)) => smtp.host = host,
             Some(None) => return Err(IncompleteSettings),
         }
-        match body.get("emailport") {
+        match settings.emailport {
             None => {}
             Some(v) => {
                 smtp.port = v
@@ -270,10 +286,10 @@ impl MailService {
                     .ok_or(IncompleteSettings)?;
             }
         }
-        if let Some(user) = body_str(body, "emailuser") {
+        if let Some(user) = body_str(settings.emailuser) {
             smtp.user = user.unwrap_or_default();
         }
-        if let Some(password) = body_str(body, "emailpass") {
+        if let Some(password) = body_str(settings.emailpass) {
             smtp.password = password.unwrap_or_default();
         }
         match smtp_mailer(&smtp, self.options.timeout) {
@@ -348,7 +364,7 @@ pub fn bare_address(sender: &str) -> &str {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Map, json};
 
     async fn service(overrides: bool) -> MailService {
         let dir = tempfile::tempdir().unwrap();
@@ -362,6 +378,16 @@ mod tests {
         v.as_object().unwrap().clone()
     }
 
+    fn settings(m: &Map<String, Value>) -> MailSettings<'_> {
+        MailSettings {
+            emailuser: m.get("emailuser"),
+            emailpass: m.get("emailpass"),
+            emailserver: m.get("emailserver"),
+            emailport: m.get("emailport"),
+            emailsender: m.get("emailsender"),
+        }
+    }
+
     #[test]
     fn bare_addresses() {
         assert_eq!(bare_address("Authnzerver <a@localhost>"), "a@localhost");
@@ -373,9 +399,9 @@ mod tests {
     async fn overrides_are_ignored_unless_allowed() {
         let s = service(false).await;
         let r = s
-            .route(&body(
+            .route(&settings(&body(
                 json!({"emailsender": "x@evil.example", "emailserver": null}),
-            ))
+            )))
             .unwrap();
         assert_eq!(r.sender, "Authnzerver <authnzerver@localhost>");
         assert_eq!(r.mailer.kind(), "file");
@@ -385,28 +411,31 @@ mod tests {
     async fn allowed_overrides() {
         let s = service(true).await;
         let r = s
-            .route(&body(json!({"emailsender": "x@other.example"})))
+            .route(&settings(&body(json!({"emailsender": "x@other.example"}))))
             .unwrap();
         assert_eq!(r.sender, "x@other.example");
         assert_eq!(r.mailer.kind(), "file");
         assert_eq!(
-            s.route(&body(json!({"emailsender": null}))).unwrap_err(),
+            s.route(&settings(&body(json!({"emailsender": null}))))
+                .unwrap_err(),
             IncompleteSettings
         );
         assert_eq!(
-            s.route(&body(json!({"emailserver": null}))).unwrap_err(),
+            s.route(&settings(&body(json!({"emailserver": null}))))
+                .unwrap_err(),
             IncompleteSettings
         );
         assert_eq!(
-            s.route(&body(json!({"emailport": "25"}))).unwrap_err(),
+            s.route(&settings(&body(json!({"emailport": "25"}))))
+                .unwrap_err(),
             IncompleteSettings
         );
         #[cfg(feature = "smtp")]
         {
             let r = s
-                .route(&body(
+                .route(&settings(&body(
                     json!({"emailserver": "127.0.0.1", "emailport": 2525}),
-                ))
+                )))
                 .unwrap();
             assert_eq!(r.mailer.kind(), "smtp");
         }

@@ -1,9 +1,9 @@
 //! `authnzrv jwks rotate|list`: the JWT signing keys shared by every
-//! instance (see `authnz_server::jwt`). Runs beside running servers: they
+//! instance (see `authnz_core::jwt`). Runs beside running servers: they
 //! read the keys again within `jwtkeyreload` seconds.
 
+use authnz_core::jwt::PUBLISHED_KEYS;
 use authnz_server::config::JwksCommand;
-use authnz_server::jwt::PUBLISHED_KEYS;
 use serde_json::json;
 
 use super::{Admin, print_json};

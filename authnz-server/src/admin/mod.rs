@@ -35,9 +35,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use authnz_api::{User, UserId};
+use authnz_core::context::Context;
 use authnz_server::app;
 use authnz_server::config::{ApikeyCommand, Cli, Command, Config, Environment, UserCommand};
-use authnz_server::context::Context;
 use authnz_store_sql::SqlStore;
 use serde_json::Value;
 
@@ -130,7 +130,7 @@ impl Admin {
             match self.ctx.users.user_by_email(given).await? {
                 Some(user) => Some(user),
                 None => {
-                    let normalized = authnz_server::validate::email::normalize_email(given);
+                    let normalized = authnz_core::validate::email::normalize_email(given);
                     self.ctx.users.user_by_email(&normalized).await?
                 }
             }

@@ -8,13 +8,13 @@
 //! the server; passwords pass the same policy as on sign-up.
 
 use authnz_api::{NewUser, StoreError, User, UserPatch};
-use authnz_server::actions::internal::{LockAction, delete_user_and_sessions, toggle_lock};
-use authnz_server::actions::passwords::check_password;
-use authnz_server::actions::permissions::{LOCKED, is_system_account};
-use authnz_server::actions::reply::{dt, user_info};
+use authnz_core::actions::internal::{LockAction, delete_user_and_sessions, toggle_lock};
+use authnz_core::actions::passwords::check_password;
+use authnz_core::actions::permissions::{LOCKED, is_system_account};
+use authnz_core::actions::reply::{dt, user_info};
+use authnz_core::validate::normalize_email;
+use authnz_core::validate::text::cut_password;
 use authnz_server::config::{AdminFlags, UserCommand};
-use authnz_server::validate::normalize_email;
-use authnz_server::validate::text::cut_password;
 use serde_json::{Value, json};
 
 use super::password::{confirm, read_new_password};

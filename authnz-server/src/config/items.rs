@@ -280,12 +280,12 @@ pub const DEFAULT_EMAILSENDER: &str = authnz_core::mail::DEFAULT_EMAILSENDER;
 pub const DEFAULT_EMAILFILEDIR: &str = "mail-outbox";
 
 /// Largest `argon2memory` (KiB): the bound put on stored hashes
-/// ([`crate::passwords`]), so every hash made here can be verified.
-const MAX_ARGON2_MEMORY_KIB: i64 = crate::passwords::MAX_M_COST_KIB as i64;
+/// ([`authnz_core::passwords`]), so every hash made here can be verified.
+const MAX_ARGON2_MEMORY_KIB: i64 = authnz_core::passwords::MAX_M_COST_KIB as i64;
 /// Largest `argon2time`: the bound put on stored hashes.
-const MAX_ARGON2_TIME: i64 = crate::passwords::MAX_T_COST as i64;
+const MAX_ARGON2_TIME: i64 = authnz_core::passwords::MAX_T_COST as i64;
 /// Largest `argon2parallelism`: the bound put on stored hashes.
-const MAX_ARGON2_PARALLELISM: i64 = crate::passwords::MAX_P_COST as i64;
+const MAX_ARGON2_PARALLELISM: i64 = authnz_core::passwords::MAX_P_COST as i64;
 
 /// Seconds in 100 years: the longest `userlocktime`.
 const HUNDRED_YEARS_SECS: i64 = 3_153_600_000;

@@ -35,8 +35,8 @@ use super::items::{self, ITEMS, Item, ItemDefault, Kind};
 use super::secret::{FernetKey, resolve_file_readable};
 use super::settings::{Config, LogFormat, MailerKind, SessionStoreKind, SmtpSecurity};
 use super::values::{self, ItemValue, ItemValues};
-use crate::passwords::HashParams;
 use crate::serving::HttpLimits;
+use authnz_core::passwords::HashParams;
 
 /// Name of the envfile looked for in `basedir` when `--envfile` is not given.
 pub const BASEDIR_ENVFILE: &str = ".env";

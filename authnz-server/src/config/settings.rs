@@ -106,7 +106,7 @@ pub struct Config {
     pub http_limits: crate::serving::HttpLimits,
     /// Argon2id parameters of new hashes (`argon2memory`, `argon2time`,
     /// `argon2parallelism`).
-    pub hash_params: crate::passwords::HashParams,
+    pub hash_params: authnz_core::passwords::HashParams,
     /// Log format (`logformat`).
     pub logformat: LogFormat,
     /// The TOML config file that was read, if any.

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use crate::common::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, Client, TestDb};
 use authnz_api::{ApiKeyStore as _, NoSessionApiKey, Session, SessionStore as _, UserStore as _};
+use authnz_core::passwords::{HashParams, PasswordHasher};
+use authnz_core::policy::Policy;
 use authnz_server::app::{self, AdminSeed};
 use authnz_server::config::DatabaseTarget;
-use authnz_server::passwords::{HashParams, PasswordHasher};
-use authnz_server::policy::Policy;
 use authnz_store_sql::{SqlOptions, SqlStore};
 use base64::Engine as _;
 use chrono::{TimeDelta, Utc};

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use crate::common::{Backend, TestDb, TestServer, login};
 use authnz_api::{Clock as _, ManualClock, MemoryLoginThrottle, UserStore as _};
-use authnz_server::context::LockoutSettings;
-use authnz_server::lockout::LOCKED_MESSAGE;
-use authnz_server::sleeper::ManualSleeper;
+use authnz_core::context::LockoutSettings;
+use authnz_core::lockout::LOCKED_MESSAGE;
+use authnz_core::sleeper::ManualSleeper;
 use chrono::TimeDelta;
 use serde_json::{Value, json};
 

@@ -29,8 +29,8 @@ async fn deletes_only_long_expired_sessions(backend: Backend, test: &str) {
     ];
     // Sessions need a user: seed the built-in users.
     let hasher =
-        authnz_server::passwords::PasswordHasher::new(1, crate::common::fast_hash()).expect("pool");
-    let policy = authnz_server::policy::Policy::load(None).expect("policy");
+        authnz_core::passwords::PasswordHasher::new(1, crate::common::fast_hash()).expect("pool");
+    let policy = authnz_core::policy::Policy::load(None).expect("policy");
     let dir = tempfile::tempdir().expect("dir");
     let admin = authnz_server::app::AdminSeed {
         email: "admin@example.org".into(),

@@ -361,7 +361,7 @@ async fn equal_argon2_work(backend: Backend, test: &str) {
 /// login, and keeps working.
 async fn rehash_on_login(backend: Backend, test: &str) {
     use authnz_api::{UserPatch, UserStore as _};
-    use authnz_server::passwords::{HashParams, PasswordHasher};
+    use authnz_core::passwords::{HashParams, PasswordHasher};
     with_server(backend, test, |s| async move {
         let uid = s.verified_user("old@example.org", PASSWORD).await;
         let older = PasswordHasher::new(

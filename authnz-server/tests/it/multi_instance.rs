@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, Client, TestDb};
-use authnz_server::lockout::LOCKED_MESSAGE;
+use authnz_core::lockout::LOCKED_MESSAGE;
 use authnz_store_redis::testing::{PrefixCleanup, free_port};
 use base64::Engine as _;
 use serde_json::{Value, json};

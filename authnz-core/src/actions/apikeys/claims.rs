@@ -106,11 +106,10 @@ pub fn required_claim<'a>(
 /// A number of seconds (`int` or `float`) as Python `timedelta(seconds=x)`,
 /// rounded to microseconds. Out of range is HTTP 400, as upstream's
 /// `OverflowError`.
-pub fn seconds(v: Option<&Value>, name: &str) -> Result<TimeDelta, ActionError> {
-    let bad = || ActionError::Unhandled(format!("'{name}' is not a usable number of seconds"));
-    let v = v.ok_or_else(bad)?;
+pub fn seconds(v: &Value, name: &str) -> Result<TimeDelta, ActionError> {
+    let bad = || not_seconds(name);
     if let Some(i) = py_int(v) {
-        return TimeDelta::try_seconds(i).ok_or_else(bad);
+        return whole_seconds(i, name);
     }
     let f = v.as_f64().ok_or_else(bad)?;
     let micros = (f * 1e6).round();
@@ -118,6 +117,15 @@ pub fn seconds(v: Option<&Value>, name: &str) -> Result<TimeDelta, ActionError> 
         return Err(bad());
     }
     Ok(TimeDelta::microseconds(micros as i64))
+}
+
+/// A whole number of seconds as a duration (HTTP 400 when out of range).
+pub fn whole_seconds(i: i64, name: &str) -> Result<TimeDelta, ActionError> {
+    TimeDelta::try_seconds(i).ok_or_else(|| not_seconds(name))
+}
+
+fn not_seconds(name: &str) -> ActionError {
+    ActionError::Unhandled(format!("'{name}' is not a usable number of seconds"))
 }
 
 /// `t + d`, or HTTP 400 when out of range.
@@ -164,16 +172,13 @@ mod tests {
 
     #[test]
     fn seconds_accept_ints_and_floats() {
+        assert_eq!(seconds(&json!(2), "x").ok(), Some(TimeDelta::seconds(2)));
         assert_eq!(
-            seconds(Some(&json!(2)), "x").ok(),
-            Some(TimeDelta::seconds(2))
-        );
-        assert_eq!(
-            seconds(Some(&json!(0.25)), "x").ok(),
+            seconds(&json!(0.25), "x").ok(),
             Some(TimeDelta::milliseconds(250))
         );
-        assert!(seconds(Some(&json!(1e300)), "x").is_err());
-        assert!(seconds(Some(&json!("3")), "x").is_err());
-        assert!(seconds(None, "x").is_err());
+        assert!(seconds(&json!(1e300), "x").is_err());
+        assert!(seconds(&json!("3"), "x").is_err());
+        assert!(whole_seconds(i64::MAX, "x").is_err());
     }
 }

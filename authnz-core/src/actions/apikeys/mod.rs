@@ -18,11 +18,15 @@ use chrono::TimeDelta;
 use serde_json::{Map, Value};
 
 use super::access::{AccessOutcome, AccessRequest, check_access};
-use super::args::{int_arg, str_arg};
 use super::reply::{Reply, dt};
+use super::request_args::{
+    ApikeyNewArgs, ApikeyNewNosessionArgs, ApikeyRefreshNosessionArgs, ApikeyRevokeArgs,
+    ApikeyRevokeNosessionArgs, ApikeyRevokeallNosessionArgs, ApikeyVerifyArgs,
+    ApikeyVerifyNosessionArgs,
+};
 use super::sessions::new_session_token;
 use super::{ActionError, Context};
-use claims::{NewClaims, PresentedKey, add, required_claim, seconds};
+use claims::{NewClaims, PresentedKey, add, required_claim, seconds, whole_seconds};
 
 const NOT_ALLOWED_TO_OPERATE: &str = "originating user is not allowed to operate on this API key";
 const VERIFY_DENIED: &str =
@@ -68,10 +72,10 @@ async fn allowed(
 
 /// `subject` may be a string or a list of strings (the documented form; the
 /// upstream schema only takes a string).
-fn subject(body: &Map<String, Value>) -> Result<&Value, ActionError> {
-    match body.get("subject") {
-        Some(v @ Value::String(_)) => Ok(v),
-        Some(v @ Value::Array(items)) if items.iter().all(Value::is_string) => Ok(v),
+fn subject(v: &Value) -> Result<&Value, ActionError> {
+    match v {
+        Value::String(_) => Ok(v),
+        Value::Array(items) if items.iter().all(Value::is_string) => Ok(v),
         _ => Err(ActionError::Unhandled(
             "subject must be a string or a list of strings".to_owned(),
         )),
@@ -79,30 +83,38 @@ fn subject(body: &Map<String, Value>) -> Result<&Value, ActionError> {
 }
 
 /// The caller of verify/revoke requests and the key they present.
-fn caller_and_key(
-    body: &Map<String, Value>,
-) -> Result<(UserId, &str, PresentedKey<'_>), ActionError> {
-    let dict = body
-        .get("apikey_dict")
-        .and_then(Value::as_object)
-        .ok_or_else(|| ActionError::Unhandled("apikey_dict must be an object".to_owned()))?;
-    let key = PresentedKey::from_dict(dict)?;
-    Ok((
-        int_arg(body, "user_id").unwrap_or_default(),
-        str_arg(body, "user_role"),
-        key,
-    ))
+fn caller_and_key(caller: Caller<'_>) -> Result<(UserId, &str, PresentedKey<'_>), ActionError> {
+    let key = PresentedKey::from_dict(caller.apikey_dict)?;
+    Ok((caller.user_id, caller.user_role, key))
 }
 
-pub async fn apikey_new(ctx: &Context, body: &Map<String, Value>) -> Result<Reply, ActionError> {
-    let user_id = int_arg(body, "user_id").unwrap_or_default();
-    let user_role = str_arg(body, "user_role");
-    let ip_address = str_arg(body, "ip_address");
-    let user_agent = str_arg(body, "user_agent");
-    let sub = subject(body)?;
-    let nbf_after = seconds(body.get("not_valid_before"), "not_valid_before")?;
-    let expires_days = int_arg(body, "expires_days")
-        .and_then(TimeDelta::try_days)
+/// The arguments the verify and revoke requests share.
+#[derive(Clone, Copy)]
+struct Caller<'a> {
+    apikey_dict: &'a Map<String, Value>,
+    user_id: UserId,
+    user_role: &'a str,
+}
+
+/// The [`Caller`] of a verify or revoke request's arguments.
+macro_rules! caller {
+    ($args:expr) => {
+        Caller {
+            apikey_dict: $args.apikey_dict,
+            user_id: $args.user_id,
+            user_role: $args.user_role,
+        }
+    };
+}
+
+pub async fn apikey_new(ctx: &Context, args: ApikeyNewArgs<'_>) -> Result<Reply, ActionError> {
+    let user_id = args.user_id;
+    let user_role = args.user_role;
+    let ip_address = args.ip_address;
+    let user_agent = args.user_agent;
+    let sub = subject(args.subject)?;
+    let nbf_after = seconds(args.not_valid_before, "not_valid_before")?;
+    let expires_days = TimeDelta::try_days(args.expires_days)
         .ok_or_else(|| ActionError::Unhandled("expires_days out of range".to_owned()))?;
 
     if !allowed(ctx, user_id, user_role, "create", user_id).await {
@@ -120,7 +132,7 @@ pub async fn apikey_new(ctx: &Context, body: &Map<String, Value>) -> Result<Repl
         .with("expires", Value::Null)
     };
     let now = ctx.clock.now();
-    let token = str_arg(body, "session_token");
+    let token = args.session_token;
     let Some((session, user)) = ctx.sessions.active_session(token, now).await? else {
         return Ok(invalid_session(
             "Invalid session token for API key issuance request.",
@@ -147,12 +159,12 @@ pub async fn apikey_new(ctx: &Context, body: &Map<String, Value>) -> Result<Repl
     };
     ctx.apikeys.create_session_apikey(&key).await?;
     let text = NewClaims {
-        iss: body.get("issuer").unwrap_or(&Value::Null),
-        ver: body.get("apiversion").unwrap_or(&Value::Null),
+        iss: args.issuer,
+        ver: args.apiversion,
         uid: user_id,
         rol: user_role,
         usa: Some(user_agent),
-        aud: body.get("audience").unwrap_or(&Value::Null),
+        aud: args.audience,
         sub,
         ipa: ip_address,
         tkn: &key.apikey,
@@ -189,14 +201,19 @@ struct NoSessionIssue<'a> {
 }
 
 impl<'a> NoSessionIssue<'a> {
-    /// The timing arguments of a request (`expires_seconds`,
-    /// `not_valid_before`, `refresh_expires`, `refresh_nbf`).
-    fn durations(body: &Map<String, Value>) -> Result<[TimeDelta; 4], ActionError> {
+    /// The timing arguments of a request: `expires_seconds`,
+    /// `not_valid_before`, `refresh_expires`, `refresh_nbf`.
+    fn durations(
+        expires_seconds: i64,
+        not_valid_before: &Value,
+        refresh_expires: i64,
+        refresh_nbf: &Value,
+    ) -> Result<[TimeDelta; 4], ActionError> {
         Ok([
-            seconds(body.get("expires_seconds"), "expires_seconds")?,
-            seconds(body.get("not_valid_before"), "not_valid_before")?,
-            seconds(body.get("refresh_expires"), "refresh_expires")?,
-            seconds(body.get("refresh_nbf"), "refresh_nbf")?,
+            whole_seconds(expires_seconds, "expires_seconds")?,
+            seconds(not_valid_before, "not_valid_before")?,
+            whole_seconds(refresh_expires, "refresh_expires")?,
+            seconds(refresh_nbf, "refresh_nbf")?,
         ])
     }
 }
@@ -257,18 +274,22 @@ async fn issue_nosession(
 
 pub async fn apikey_new_nosession(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: ApikeyNewNosessionArgs<'_>,
 ) -> Result<Reply, ActionError> {
-    let [expires, not_valid_before, refresh_expires, refresh_nbf] =
-        NoSessionIssue::durations(body)?;
+    let [expires, not_valid_before, refresh_expires, refresh_nbf] = NoSessionIssue::durations(
+        args.expires_seconds,
+        args.not_valid_before,
+        args.refresh_expires,
+        args.refresh_nbf,
+    )?;
     let issue = NoSessionIssue {
-        issuer: body.get("issuer").unwrap_or(&Value::Null),
-        audience: body.get("audience").unwrap_or(&Value::Null),
-        subject: subject(body)?,
-        apiversion: body.get("apiversion").unwrap_or(&Value::Null),
-        user_id: int_arg(body, "user_id").unwrap_or_default(),
-        user_role: str_arg(body, "user_role"),
-        ip_address: str_arg(body, "ip_address"),
+        issuer: args.issuer,
+        audience: args.audience,
+        subject: subject(args.subject)?,
+        apiversion: args.apiversion,
+        user_id: args.user_id,
+        user_role: args.user_role,
+        ip_address: args.ip_address,
         expires,
         not_valid_before,
         refresh_expires,
@@ -287,10 +308,10 @@ pub async fn apikey_new_nosession(
 /// reply, `Ok(Ok(reply))` success.
 async fn verify(
     ctx: &Context,
-    body: &Map<String, Value>,
+    caller: Caller<'_>,
     nosession: bool,
 ) -> Result<Result<Reply, Reply>, ActionError> {
-    let (user_id, user_role, key) = caller_and_key(body)?;
+    let (user_id, user_role, key) = caller_and_key(caller)?;
     if !allowed(ctx, user_id, user_role, "view", key.uid).await {
         return Ok(Err(Reply::failure(
             NOT_ALLOWED_TO_OPERATE,
@@ -324,15 +345,22 @@ async fn verify(
     )])))
 }
 
-pub async fn apikey_verify(ctx: &Context, body: &Map<String, Value>) -> Result<Reply, ActionError> {
-    Ok(verify(ctx, body, false).await?.unwrap_or_else(|r| r))
+pub async fn apikey_verify(
+    ctx: &Context,
+    args: ApikeyVerifyArgs<'_>,
+) -> Result<Reply, ActionError> {
+    Ok(verify(ctx, caller!(args), false)
+        .await?
+        .unwrap_or_else(|r| r))
 }
 
 pub async fn apikey_verify_nosession(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: ApikeyVerifyNosessionArgs<'_>,
 ) -> Result<Reply, ActionError> {
-    Ok(verify(ctx, body, true).await?.unwrap_or_else(|r| r))
+    Ok(verify(ctx, caller!(args), true)
+        .await?
+        .unwrap_or_else(|r| r))
 }
 
 /// Revoke a presented key of either kind; the number of rows deleted, or
@@ -357,10 +385,10 @@ async fn revoke(
 
 async fn revoke_action(
     ctx: &Context,
-    body: &Map<String, Value>,
+    caller: Caller<'_>,
     nosession: bool,
 ) -> Result<Reply, ActionError> {
-    let (user_id, user_role, key) = caller_and_key(body)?;
+    let (user_id, user_role, key) = caller_and_key(caller)?;
     Ok(
         match revoke(ctx, user_id, user_role, key, nosession).await? {
             None => Reply::failure(NOT_ALLOWED_TO_OPERATE, &[REVOKE_DENIED]),
@@ -370,29 +398,32 @@ async fn revoke_action(
     )
 }
 
-pub async fn apikey_revoke(ctx: &Context, body: &Map<String, Value>) -> Result<Reply, ActionError> {
-    revoke_action(ctx, body, false).await
+pub async fn apikey_revoke(
+    ctx: &Context,
+    args: ApikeyRevokeArgs<'_>,
+) -> Result<Reply, ActionError> {
+    revoke_action(ctx, caller!(args), false).await
 }
 
 pub async fn apikey_revoke_nosession(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: ApikeyRevokeNosessionArgs<'_>,
 ) -> Result<Reply, ActionError> {
-    revoke_action(ctx, body, true).await
+    revoke_action(ctx, caller!(args), true).await
 }
 
 pub async fn apikey_revokeall_nosession(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: ApikeyRevokeallNosessionArgs<'_>,
 ) -> Result<Reply, ActionError> {
-    let (user_id, user_role, key) = caller_and_key(body)?;
+    let (user_id, user_role, key) = caller_and_key(caller!(args))?;
     if !allowed(ctx, user_id, user_role, "delete", key.uid).await {
         return Ok(Reply::failure(
             "originating user is not allowed to delete API keys",
             &["All API keys revocation failed. You are not allowed to delete API keys."],
         ));
     }
-    if verify(ctx, body, true).await?.is_err() {
+    if verify(ctx, caller!(args), true).await?.is_err() {
         return Ok(Reply::failure(
             "provided API key is invalid, revoke-all operation requires a valid key to start \
              with",
@@ -411,21 +442,22 @@ pub async fn apikey_revokeall_nosession(
 
 pub async fn apikey_refresh_nosession(
     ctx: &Context,
-    body: &Map<String, Value>,
+    args: ApikeyRefreshNosessionArgs<'_>,
 ) -> Result<Reply, ActionError> {
-    let (user_id, user_role, key) = caller_and_key(body)?;
-    let dict = body
-        .get("apikey_dict")
-        .and_then(Value::as_object)
-        .ok_or_else(|| ActionError::Unhandled("apikey_dict must be an object".to_owned()))?;
+    let (user_id, user_role, key) = caller_and_key(caller!(args))?;
+    let dict = args.apikey_dict;
     let [iss, ver, aud, sub] = [
         required_claim(dict, "iss")?,
         required_claim(dict, "ver")?,
         required_claim(dict, "aud")?,
         required_claim(dict, "sub")?,
     ];
-    let [expires, not_valid_before, refresh_expires, refresh_nbf] =
-        NoSessionIssue::durations(body)?;
+    let [expires, not_valid_before, refresh_expires, refresh_nbf] = NoSessionIssue::durations(
+        args.expires_seconds,
+        args.not_valid_before,
+        args.refresh_expires,
+        args.refresh_nbf,
+    )?;
 
     let now = ctx.clock.now();
     let Some(stored) = ctx
@@ -438,7 +470,7 @@ pub async fn apikey_refresh_nosession(
             &[REFRESH_FAILED],
         ));
     };
-    let presented = str_arg(body, "refresh_token");
+    let presented = args.refresh_token;
     if !ctx.hasher.verify(presented, &stored.refresh_token).await? {
         tracing::info!(user = %ctx.pii(&key.uid.to_string()), "API key refresh: wrong refresh token");
         return Ok(Reply::failure(
@@ -459,7 +491,7 @@ pub async fn apikey_refresh_nosession(
         apiversion: ver,
         user_id,
         user_role,
-        ip_address: str_arg(body, "ip_address"),
+        ip_address: args.ip_address,
         expires,
         not_valid_before,
         refresh_expires,

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authnz_api::{Clock, SystemClock};
+use authnz_core::passwords::HashParams;
 use authnz_proto::codec::Codec;
 use authnz_server::app::{AdminSeed, Built, ServerOptions, build, serve};
-use authnz_server::passwords::HashParams;
 use authnz_server::ratelimit::{AGGRESSIVE_LIMITS, RateLimitsConfig};
 #[cfg(feature = "mysql")]
 use authnz_store_sql::testing::MySqlDatabase;
