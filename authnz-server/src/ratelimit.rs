@@ -180,6 +180,24 @@ pub fn parse_ratelimits(value: &str) -> Result<Option<RateLimitsConfig>, RateLim
 }
 
 impl RateLimitsConfig {
+    /// Rate limiting on with every limit, the per-type ones of the
+    /// aggressive request types included, set to `per_minute` (also the
+    /// burst). Tests use a high value to keep `client_ipaddr` required
+    /// while no limit gets in the way.
+    pub fn uniform(per_minute: u32) -> Self {
+        Self {
+            ipaddr: per_minute,
+            user: per_minute,
+            session: per_minute,
+            apikey: per_minute,
+            burst: per_minute,
+            overrides: authnz_proto::request::AGGRESSIVE_LIMITS
+                .iter()
+                .map(|(name, _)| ((*name).to_owned(), per_minute))
+                .collect(),
+        }
+    }
+
     /// A per-type limit: `per_minute` with the burst capped at it.
     fn per_type(&self, per_minute: u32, source: LimitSource) -> EffectiveLimit {
         EffectiveLimit {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use authnz_client::{Client, Key};
 use authnz_server::app::{AdminSeed, Built, ServerOptions, build, serve};
-use authnz_server::ratelimit::{RateLimitsConfig, parse_ratelimits};
+use authnz_server::ratelimit::RateLimitsConfig;
 use tokio::net::TcpListener;
 
 pub const ADMIN_EMAIL: &str = "admin@example.org";
@@ -22,15 +22,7 @@ pub struct Server {
 
 /// Rate limiting on (so `client_ipaddr` matters) and far out of the way.
 fn generous() -> RateLimitsConfig {
-    let mut limits = parse_ratelimits(
-        "ipaddr:1000000;user:1000000;session:1000000;apikey:1000000;burst:1000000",
-    )
-    .expect("valid ratelimits")
-    .expect("on");
-    for (name, _) in authnz_proto::request::AGGRESSIVE_LIMITS {
-        limits.overrides.insert((*name).to_owned(), 1_000_000);
-    }
-    limits
+    RateLimitsConfig::uniform(1_000_000)
 }
 
 impl Server {

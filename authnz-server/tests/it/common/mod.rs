@@ -11,7 +11,7 @@ use authnz_api::{Clock, SystemClock};
 use authnz_core::passwords::HashParams;
 use authnz_proto::codec::Codec;
 use authnz_server::app::{AdminSeed, Built, ServerOptions, build, serve};
-use authnz_server::ratelimit::{AGGRESSIVE_LIMITS, RateLimitsConfig};
+use authnz_server::ratelimit::RateLimitsConfig;
 #[cfg(feature = "mysql")]
 use authnz_store_sql::testing::MySqlDatabase;
 use authnz_store_sql::testing::PgDatabase;
@@ -116,19 +116,7 @@ pub fn fast_hash() -> HashParams {
 /// Rate limiting on, with every limit (the aggressive ones too) far above
 /// what a test sends.
 pub fn generous_limits() -> RateLimitsConfig {
-    const HIGH: u32 = 1_000_000;
-    let mut c = RateLimitsConfig {
-        ipaddr: HIGH,
-        user: HIGH,
-        session: HIGH,
-        apikey: HIGH,
-        burst: HIGH,
-        overrides: Default::default(),
-    };
-    for (t, _) in AGGRESSIVE_LIMITS {
-        c.overrides.insert((*t).to_owned(), HIGH);
-    }
-    c
+    RateLimitsConfig::uniform(1_000_000)
 }
 
 pub fn options(db: &TestDb, basedir: &std::path::Path, clock: Arc<dyn Clock>) -> ServerOptions {
