@@ -60,6 +60,7 @@ mod mysql;
 mod postgres;
 mod roles;
 mod rows;
+mod second_factors;
 mod sessions;
 mod signing_keys;
 #[cfg(feature = "sqlite")]

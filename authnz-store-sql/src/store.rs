@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 use authnz_api::{
     ApiKeyRef, ApiKeyStore, ColumnValue, InitialData, NewUser, NoSessionApiKey, Role, RoleStore,
-    Session, SessionApiKey, SessionStore, SigningKeyRecord, SigningKeyStore, StoreError, User,
+    LoginTicket, SecondFactorStore, Session, SessionApiKey, SessionStore, SigningKeyRecord, TotpRecord, SigningKeyStore, StoreError, User,
     UserColumn, UserId, UserPatch, UserStore,
 };
 use std::time::Duration;
@@ -439,6 +439,106 @@ impl SigningKeyStore for SqlStore {
             return Ok(0);
         }
         dispatch!(self, signing_keys::delete_signing_key(kid))
+    }
+}
+
+#[async_trait]
+impl SecondFactorStore for SqlStore {
+    async fn totp(&self, user_id: UserId) -> Result<Option<TotpRecord>, StoreError> {
+        dispatch!(self, second_factors::totp(user_id))
+    }
+
+    async fn put_pending_totp(
+        &self,
+        user_id: UserId,
+        sealed_secret: &str,
+        created: NaiveDateTime,
+    ) -> Result<bool, StoreError> {
+        if has_nul(sealed_secret) {
+            return Err(nul_refused());
+        }
+        dispatch!(
+            self,
+            second_factors::put_pending_totp(user_id, sealed_secret, created)
+        )
+    }
+
+    async fn enable_totp(
+        &self,
+        user_id: UserId,
+        sealed_secret: &str,
+        step: i64,
+        recovery_hashes: &[String],
+    ) -> Result<bool, StoreError> {
+        if has_nul(sealed_secret) {
+            return Ok(false);
+        }
+        if recovery_hashes.iter().any(|h| has_nul(h)) {
+            return Err(nul_refused());
+        }
+        dispatch!(
+            self,
+            second_factors::enable_totp(user_id, sealed_secret, step, recovery_hashes)
+        )
+    }
+
+    async fn accept_totp_step(&self, user_id: UserId, step: i64) -> Result<bool, StoreError> {
+        dispatch!(self, second_factors::accept_totp_step(user_id, step))
+    }
+
+    async fn delete_totp(&self, user_id: UserId) -> Result<u64, StoreError> {
+        dispatch!(self, second_factors::delete_totp(user_id))
+    }
+
+    async fn recovery_codes_left(&self, user_id: UserId) -> Result<u64, StoreError> {
+        dispatch!(self, second_factors::recovery_codes_left(user_id))
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user_id: UserId,
+        code_hash: &str,
+    ) -> Result<bool, StoreError> {
+        if has_nul(code_hash) {
+            return Ok(false);
+        }
+        dispatch!(self, second_factors::use_recovery_code(user_id, code_hash))
+    }
+
+    async fn create_login_ticket(&self, ticket: &LoginTicket) -> Result<(), StoreError> {
+        if has_nul(&ticket.ticket_hash) || has_nul(&ticket.session_hash) {
+            return Err(nul_refused());
+        }
+        dispatch!(self, second_factors::create_login_ticket(ticket))
+    }
+
+    async fn login_ticket(
+        &self,
+        ticket_hash: &str,
+        now: NaiveDateTime,
+    ) -> Result<Option<LoginTicket>, StoreError> {
+        if has_nul(ticket_hash) {
+            return Ok(None);
+        }
+        dispatch!(self, second_factors::login_ticket(ticket_hash, now))
+    }
+
+    async fn consume_login_ticket(
+        &self,
+        ticket_hash: &str,
+        now: NaiveDateTime,
+    ) -> Result<bool, StoreError> {
+        if has_nul(ticket_hash) {
+            return Ok(false);
+        }
+        dispatch!(self, second_factors::consume_login_ticket(ticket_hash, now))
+    }
+
+    async fn delete_login_tickets_expired(
+        &self,
+        before: NaiveDateTime,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self, second_factors::delete_login_tickets_expired(before))
     }
 }
 

@@ -39,6 +39,7 @@ pub mod fixtures;
 pub mod ratelimit;
 pub mod replay;
 pub mod roles;
+pub mod second_factors;
 pub mod sessions;
 pub mod signing_keys;
 pub mod throttle;
@@ -51,6 +52,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::second_factor::SecondFactorStore;
 use crate::signing_keys::SigningKeyStore;
 use crate::store::{ApiKeyStore, RoleStore, SessionStore, UserStore};
 
@@ -94,6 +96,12 @@ pub trait Harness: Send + Sync + 'static {
         None
     }
 
+    /// The second-factor store under test, for a backend that has one (the
+    /// SQL store); `None` (the default) for the others.
+    fn second_factors(&self) -> Option<Arc<dyn SecondFactorStore>> {
+        None
+    }
+
     /// Release everything the harness made (close pools, drop the database,
     /// remove files). Runs after the test body, also when it panicked.
     async fn teardown(self: Box<Self>);
@@ -134,6 +142,21 @@ where
         panic!("this harness offers no SigningKeyStore (Harness::signing_keys)");
     };
     run(harness, move |_| test(keys)).await;
+}
+
+/// [`run`] for a [`SecondFactorStore`] contract test: the harness must
+/// offer one ([`Harness::second_factors`]); the test also gets the other
+/// stores of the backend.
+pub async fn run_second_factors<F, Fut>(harness: Box<dyn Harness>, test: F)
+where
+    F: FnOnce(Stores, Arc<dyn SecondFactorStore>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(store) = harness.second_factors() else {
+        harness.teardown().await;
+        panic!("this harness offers no SecondFactorStore (Harness::second_factors)");
+    };
+    run(harness, move |stores| test(stores, store)).await;
 }
 
 /// The environment variable that turns a skipped service test into a
@@ -354,6 +377,53 @@ macro_rules! signing_key_store_tests {
                 ]
             );
         }
+    };
+}
+
+/// The [`SecondFactorStore`] contract as a module `second_factor_store` of
+/// `#[tokio::test]`s, for a factory whose harness offers
+/// [`Harness::second_factors`] (a harness that offers none fails the
+/// tests).
+#[macro_export]
+macro_rules! second_factor_store_tests {
+    ($make:path) => {
+        mod second_factor_store {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $crate::__second_factor_tests!(
+                $make,
+                [
+                    pending_totp_round_trips_and_is_replaced,
+                    enable_needs_the_pending_secret,
+                    steps_accepted_once_in_order,
+                    concurrent_step_accepted_once,
+                    recovery_codes_single_use,
+                    login_tickets_expire_and_are_used_once,
+                    login_tickets_cleanup_and_cascade,
+                ]
+            );
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __second_factor_tests {
+    ($make:path, [$($test:ident),* $(,)?]) => {
+        $(
+            #[::tokio::test]
+            async fn $test() {
+                let name = concat!(module_path!(), "::", stringify!($test));
+                if let Some(harness) = $make(name).await {
+                    $crate::testkit::run_second_factors(
+                        harness,
+                        $crate::testkit::second_factors::$test,
+                    )
+                    .await;
+                }
+            }
+        )*
     };
 }
 
