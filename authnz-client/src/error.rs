@@ -131,6 +131,38 @@ impl Failure {
     pub fn problems(&self) -> Option<&Vec<Value>> {
         self.response.get("response")?.get("problems")?.as_array()
     }
+
+    /// What a `user-login` with the right password of an account with a
+    /// second factor answers: the kinds enabled and the ticket for
+    /// `user-login-second-factor`. `None` for any other failure.
+    pub fn second_factor(&self) -> Option<SecondFactorRequired> {
+        if self.request != RequestType::UserLogin {
+            return None;
+        }
+        let r = &self.response;
+        let ticket = r.get("login_ticket")?.as_str()?;
+        Some(SecondFactorRequired {
+            user_id: r.get("user_id")?.as_i64()?,
+            second_factor: r
+                .get("second_factor")?
+                .as_array()?
+                .iter()
+                .filter_map(|k| k.as_str().map(str::to_owned))
+                .collect(),
+            login_ticket: crate::Secret::new(ticket),
+        })
+    }
+}
+
+/// A login that waits for its second step ([`Failure::second_factor`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecondFactorRequired {
+    pub user_id: i64,
+    /// The kinds enabled: `totp`, `recovery`.
+    pub second_factor: Vec<String>,
+    /// Single use, bound to the session the login was made with, valid for
+    /// five minutes.
+    pub login_ticket: crate::Secret,
 }
 
 impl std::fmt::Debug for Failure {

@@ -54,5 +54,5 @@ pub mod types;
 
 pub use authnz_proto::RequestType;
 pub use client::{Client, ClientBuilder, Envelope, Health, Key};
-pub use error::{Error, Failure};
+pub use error::{Error, Failure, SecondFactorRequired};
 pub use secret::Secret;

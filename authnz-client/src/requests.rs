@@ -77,6 +77,50 @@ pub struct UserLogin {
     pub password: Secret,
 }
 
+/// `user-login-second-factor`: the second step of a login whose
+/// `user-login` answered that a second factor is required (see
+/// [`Failure::second_factor`](crate::Failure::second_factor)). Give exactly
+/// one of `totp_code` and `recovery_code`; the success reply is
+/// `user-login`'s.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UserLoginSecondFactor {
+    pub session_token: Secret,
+    pub login_ticket: Secret,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub totp_code: Option<Secret>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_code: Option<Secret>,
+}
+
+/// `user-totp-enroll`: start enrolling a TOTP authenticator (pending until
+/// confirmed).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UserTotpEnroll {
+    pub user_id: i64,
+    pub password: Secret,
+}
+
+/// `user-totp-confirm`: enable the pending authenticator with a first
+/// code. The user's sessions end, except `session_token` when given.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UserTotpConfirm {
+    pub user_id: i64,
+    pub totp_code: Secret,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<Secret>,
+}
+
+/// `user-totp-disable`: remove the authenticator and the recovery codes.
+/// The user's sessions end, except `session_token` when given.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UserTotpDisable {
+    pub user_id: i64,
+    pub password: Secret,
+    pub totp_code: Secret,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<Secret>,
+}
+
 /// `user-logout`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct UserLogout {
@@ -465,6 +509,28 @@ pub struct UserIdRole {
     pub messages: Vec<String>,
 }
 
+/// `user-totp-enroll`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TotpEnrollReply {
+    pub user_id: i64,
+    /// The shared secret, base32 (for typing into an app).
+    pub secret_base32: Secret,
+    /// The `otpauth://totp/...` URI (for a QR code); holds the secret.
+    pub otpauth_uri: Secret,
+    #[serde(default)]
+    pub messages: Vec<String>,
+}
+
+/// `user-totp-confirm`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TotpConfirmReply {
+    pub user_id: i64,
+    /// The recovery codes, shown once: each logs in once instead of a code.
+    pub recovery_codes: Vec<Secret>,
+    #[serde(default)]
+    pub messages: Vec<String>,
+}
+
 /// `user-logout`, `internal-user-delete`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct UserIdReply {
@@ -634,6 +700,10 @@ typed_requests! {
     SessionDeleteUserid => session_delete_userid(SessionDeleteUserid) -> Done;
     SessionJwtIssue => session_jwt_issue(SessionJwtIssue) -> SessionJwtReply;
     UserLogin => user_login(UserLogin) -> UserIdRole;
+    UserLoginSecondFactor => user_login_second_factor(UserLoginSecondFactor) -> UserIdRole;
+    UserTotpEnroll => user_totp_enroll(UserTotpEnroll) -> TotpEnrollReply;
+    UserTotpConfirm => user_totp_confirm(UserTotpConfirm) -> TotpConfirmReply;
+    UserTotpDisable => user_totp_disable(UserTotpDisable) -> UserIdReply;
     UserLogout => user_logout(UserLogout) -> UserIdReply;
     UserPasscheck => user_passcheck(UserPasscheck) -> UserIdRole;
     UserPasscheckNosession => user_passcheck_nosession(UserPasscheckNosession) -> UserIdRole;

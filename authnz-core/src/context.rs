@@ -60,6 +60,9 @@ pub struct Context {
     pub mail: Arc<MailService>,
     /// The JWT signing keys (`session-jwt-issue`, the JWKS endpoint).
     pub jwt: Arc<crate::jwt::JwtKeys>,
+    /// Second factors of a login: TOTP authenticators, recovery codes and
+    /// login tickets, with the key that seals TOTP secrets.
+    pub second_factors: Arc<crate::second_factor::SecondFactors>,
 }
 
 impl Context {

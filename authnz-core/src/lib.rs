@@ -24,6 +24,8 @@ pub mod lockout;
 pub mod mail;
 pub mod passwords;
 pub mod policy;
+pub mod sealing;
+pub mod second_factor;
 pub mod sleeper;
 pub mod validate;
 pub mod warn_gate;

@@ -77,6 +77,15 @@ pub fn lock_response() -> Reply {
     Reply::failure_without_reason(&[LOCKED_MESSAGE]).with("user_id", Value::Null)
 }
 
+/// Whether `reply` is the password step of a login that now waits for its
+/// second factor: neither a failure (the password was right) nor a success
+/// (that would clear the count the second step's failures add to), so step
+/// 7e leaves the counter alone.
+pub fn awaits_second_factor(reply: &Reply) -> bool {
+    reply.0.get("failure_reason").and_then(Value::as_str)
+        == Some(crate::actions::second_factor::SECOND_FACTOR_REQUIRED)
+}
+
 /// Step 7e for one login-like request: `email` is `body.email` as text,
 /// `success` the action's (false for a schema failure). Returns the reply
 /// that replaces the action's, if any. Never fails: a throttle that cannot

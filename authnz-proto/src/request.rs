@@ -145,6 +145,52 @@ request_table! {
         aggressive_limit: Some(10),
         login_like: true,
     }
+    /// Not upstream: the second step of a login whose password step
+    /// answered that a second factor is required. Exactly one of
+    /// `totp_code` and `recovery_code`. Not login-like in this table: the
+    /// body names no e-mail, so the handler applies the back-off and lock
+    /// to the ticket's user itself.
+    UserLoginSecondFactor = "user-login-second-factor" {
+        params: &[
+            req("session_token", STR),
+            req("login_ticket", STR),
+            opt("totp_code", STR),
+            opt("recovery_code", STR),
+        ],
+        aggressive_limit: Some(10),
+        login_like: false,
+    }
+    /// Not upstream: start enrolling a TOTP authenticator (pending until
+    /// `user-totp-confirm`).
+    UserTotpEnroll = "user-totp-enroll" {
+        params: &[req("user_id", INT), req("password", STR)],
+        aggressive_limit: Some(5),
+        login_like: false,
+    }
+    /// Not upstream: enable the pending authenticator with its first code;
+    /// answers the recovery codes. With `session_token`, that session is
+    /// kept and the user's others end; without, all of them end.
+    UserTotpConfirm = "user-totp-confirm" {
+        params: &[
+            req("user_id", INT),
+            req("totp_code", STR),
+            opt("session_token", STR),
+        ],
+        aggressive_limit: Some(5),
+        login_like: false,
+    }
+    /// Not upstream: remove the authenticator and the recovery codes.
+    /// `session_token` as for `user-totp-confirm`.
+    UserTotpDisable = "user-totp-disable" {
+        params: &[
+            req("user_id", INT),
+            req("password", STR),
+            req("totp_code", STR),
+            opt("session_token", STR),
+        ],
+        aggressive_limit: Some(5),
+        login_like: false,
+    }
     UserLogout = "user-logout" {
         params: &[req("session_token", STR), req("user_id", INT)],
         aggressive_limit: Some(10),
@@ -565,9 +611,9 @@ mod tests {
 
     #[test]
     fn the_table_is_whole_and_consistent() {
-        assert_eq!(RequestType::ALL.len(), 39);
+        assert_eq!(RequestType::ALL.len(), 43);
         let names: HashSet<&str> = RequestType::ALL.iter().map(|k| k.name()).collect();
-        assert_eq!(names.len(), 39, "wire names are unique");
+        assert_eq!(names.len(), 43, "wire names are unique");
         for &kind in RequestType::ALL {
             assert_eq!(RequestType::from_name(kind.name()), Some(kind));
             let params = kind.params();
@@ -603,12 +649,16 @@ mod tests {
                 ("user-changepass", 5),
                 ("user-edit", 10),
                 ("user-login", 10),
+                ("user-login-second-factor", 10),
                 ("user-logout", 10),
                 ("user-new", 5),
                 ("user-resetpass", 5),
                 ("user-sendemail-forgotpass", 2),
                 ("user-sendemail-signup", 2),
                 ("user-set-emailsent", 2),
+                ("user-totp-confirm", 5),
+                ("user-totp-disable", 5),
+                ("user-totp-enroll", 5),
             ]
         );
         assert_eq!(aggressive_limit("user-new"), Some(5));

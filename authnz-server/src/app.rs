@@ -60,6 +60,8 @@ pub enum StartupError {
     Credentials(#[source] AutosetupError),
     #[error("cannot set up the JWT signing keys")]
     SigningKeys(#[source] authnz_core::jwt::JwtError),
+    #[error("cannot derive the key that seals TOTP secrets")]
+    SecondFactors(#[source] authnz_core::sealing::SealError),
 }
 
 /// Who the first-run superuser is (PROTOCOL.md 7.5 step 6).
@@ -431,6 +433,14 @@ pub async fn context_parts(
         jwt: Arc::new(
             authnz_core::jwt::JwtKeys::new(store.clone(), &opts.secret, opts.jwt.clone())
                 .map_err(StartupError::SigningKeys)?,
+        ),
+        second_factors: Arc::new(
+            authnz_core::second_factor::SecondFactors::new(
+                store.clone(),
+                &opts.secret,
+                &opts.jwt.issuer,
+            )
+            .map_err(StartupError::SecondFactors)?,
         ),
     };
     Ok(ContextParts {

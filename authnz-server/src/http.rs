@@ -284,11 +284,12 @@ pub async fn process(st: &AppState, value: Value) -> Result<Value, ProtocolError
         return Err(ProtocolError::BadRequest);
     };
     let problems = schema::check(kind.params(), &body);
-    let (response, success) = if problems.is_empty() {
+    let (response, success, awaits_second_factor) = if problems.is_empty() {
         match authnz_core::actions::run(kind, &st.ctx, &body).await {
             Ok(reply) => {
                 let success = reply.0.get("success") == Some(&Value::Bool(true));
-                (envelope(reply.into_map(), reqid.clone()), success)
+                let pending = lockout::awaits_second_factor(&reply);
+                (envelope(reply.into_map(), reqid.clone()), success, pending)
             }
             Err(e) => {
                 tracing::warn!(request = %LogText(name), error = %e, "request failed with an unhandled error");
@@ -296,9 +297,11 @@ pub async fn process(st: &AppState, value: Value) -> Result<Value, ProtocolError
             }
         }
     } else {
-        (schema_failure(name, &problems, reqid.clone()), false)
+        (schema_failure(name, &problems, reqid.clone()), false, false)
     };
-    if kind.is_login_like() {
+    // A right password that waits for its second factor is neither a
+    // failure nor a success of the back-off (see `awaits_second_factor`).
+    if kind.is_login_like() && !awaits_second_factor {
         // Step 7e (PROTOCOL.md 4.2), schema failures included. Upstream looks
         // `body.email` up here and fails with 400 when it is absent.
         let Some(email) = body.get("email") else {

@@ -57,6 +57,111 @@ async fn session(c: &Client, seen: &mut BTreeSet<RequestType>, user_id: Option<i
     reply.session_token
 }
 
+/// RFC 6238 (HMAC-SHA-1, 6 digits, 30 s) of a base32 secret at `unix`.
+fn totp(base32: &str, unix: i64) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut bits, mut acc, mut key) = (0u32, 0u64, Vec::new());
+    for c in base32.bytes() {
+        let v = ALPHABET.iter().position(|&a| a == c).expect("base32");
+        acc = (acc << 5) | v as u64;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            key.push((acc >> bits) as u8);
+        }
+    }
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &key);
+    let tag = ring::hmac::sign(&key, &((unix / 30) as u64).to_be_bytes());
+    let h = tag.as_ref();
+    let o = usize::from(h[19] & 0x0f);
+    let v = u32::from_be_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]) & 0x7fff_ffff;
+    format!("{:06}", v % 1_000_000)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+/// TOTP enrolment, the two-step login (with a recovery code) and
+/// disabling, keeping the session `tok`. The server runs on the real
+/// clock: the confirmation takes the current code and the disabling the
+/// next step's (accepted within the one-step window, and later than the
+/// first), so no step is used twice whatever the timing.
+async fn second_factor(c: &Client, s: &mut BTreeSet<RequestType>, uid: i64, tok: &Secret) {
+    let enrolled = c
+        .user_totp_enroll(note(
+            s,
+            &UserTotpEnroll {
+                user_id: uid,
+                password: PASSWORDS[0].into(),
+            },
+        ))
+        .await
+        .expect("user-totp-enroll");
+    let secret = enrolled.secret_base32.expose().to_owned();
+    assert!(enrolled.otpauth_uri.expose().contains(&secret));
+    let confirmed = c
+        .user_totp_confirm(note(
+            s,
+            &UserTotpConfirm {
+                user_id: uid,
+                totp_code: totp(&secret, unix_now()).into(),
+                session_token: Some(tok.clone()),
+            },
+        ))
+        .await
+        .expect("user-totp-confirm");
+    assert_eq!(confirmed.recovery_codes.len(), 10);
+
+    let anon = session(c, s, None).await;
+    let err = c
+        .user_login(&UserLogin {
+            session_token: anon.clone(),
+            email: EMAIL.into(),
+            password: PASSWORDS[0].into(),
+        })
+        .await
+        .expect_err("a second factor is required");
+    let needed = err
+        .failure()
+        .and_then(|f| f.second_factor())
+        .expect("second factor");
+    assert_eq!(needed.user_id, uid);
+    assert_eq!(needed.second_factor, ["totp", "recovery"]);
+    let login = c
+        .user_login_second_factor(note(
+            s,
+            &UserLoginSecondFactor {
+                session_token: anon,
+                login_ticket: needed.login_ticket,
+                totp_code: None,
+                recovery_code: Some(confirmed.recovery_codes[0].clone()),
+            },
+        ))
+        .await
+        .expect("user-login-second-factor");
+    assert_eq!(
+        (login.user_id, login.user_role.as_deref()),
+        (uid, Some("authenticated"))
+    );
+    let off = c
+        .user_totp_disable(note(
+            s,
+            &UserTotpDisable {
+                user_id: uid,
+                password: PASSWORDS[0].into(),
+                totp_code: totp(&secret, unix_now() + 30).into(),
+                session_token: Some(tok.clone()),
+            },
+        ))
+        .await
+        .expect("user-totp-disable");
+    assert_eq!(off.user_id, uid);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_request_type_through_its_typed_method() {
     let server = Server::start().await;
@@ -186,6 +291,7 @@ async fn every_request_type_through_its_typed_method() {
         Some("session does not exist or expired")
     );
     let tok = session(&c, s, Some(uid)).await;
+    second_factor(&c, s, uid, &tok).await;
 
     let signed = c
         .session_jwt_issue(note(

@@ -56,6 +56,21 @@ pub async fn user_login(ctx: &Context, args: UserLoginArgs<'_>) -> Result<Reply,
     };
     let matched = verify_user_or_dummy(ctx, user.as_ref(), password).await?;
 
+    // Not upstream: the right password of an unlocked account with a second
+    // factor enabled starts a login ticket instead of logging in. The
+    // presented session stays, bound to the ticket; the second step
+    // (`user-login-second-factor`) consumes it. Accounts without a second
+    // factor go on exactly as before.
+    if let (Some(u), true) = (user.as_ref(), matched) {
+        if u.user_role != "locked" {
+            let kinds = ctx.second_factors.enabled_kinds(u.user_id).await?;
+            if !kinds.is_empty() {
+                rehash_if_needed(ctx, u, password).await;
+                return super::second_factor::ask_for_second_factor(ctx, u, token, kinds).await;
+            }
+        }
+    }
+
     // The presented session is always consumed, success or not. If it cannot
     // be deleted the login fails (a storage error, HTTP 400 like every other
     // database error here): logging in while the pre-login session lives on
@@ -81,20 +96,7 @@ pub async fn user_login(ctx: &Context, args: UserLoginArgs<'_>) -> Result<Reply,
         return Ok(Reply::failure(NO_MATCH, &[BAD_COMBO]).with("user_id", Value::Null));
     };
 
-    if ctx.hasher.needs_rehash(&user.password) {
-        match ctx.hasher.hash(cut_password(password)).await {
-            Ok(new_hash) => {
-                let patch = UserPatch {
-                    password: Some(new_hash),
-                    ..UserPatch::default()
-                };
-                if let Err(e) = ctx.users.update_user(user.user_id, &patch, None, now).await {
-                    tracing::warn!(error = %e, "rehash on login: could not store the new hash");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "rehash on login failed"),
-        }
-    }
+    rehash_if_needed(ctx, &user, password).await;
 
     if user.user_role == "locked" {
         metrics::counter!("authnz_logins_total", "result" => "locked").increment(1);
@@ -105,6 +107,27 @@ pub async fn user_login(ctx: &Context, args: UserLoginArgs<'_>) -> Result<Reply,
     Ok(Reply::success(&["Login successful."])
         .with("user_id", user.user_id)
         .with("user_role", user.user_role))
+}
+
+/// Store a new hash of `password` when the user's hash has older
+/// parameters (failures are logged: the login goes on).
+async fn rehash_if_needed(ctx: &Context, user: &User, password: &str) {
+    if !ctx.hasher.needs_rehash(&user.password) {
+        return;
+    }
+    match ctx.hasher.hash(cut_password(password)).await {
+        Ok(new_hash) => {
+            let patch = UserPatch {
+                password: Some(new_hash),
+                ..UserPatch::default()
+            };
+            let now = ctx.clock.now();
+            if let Err(e) = ctx.users.update_user(user.user_id, &patch, None, now).await {
+                tracing::warn!(error = %e, "rehash on login: could not store the new hash");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "rehash on login failed"),
+    }
 }
 
 pub async fn user_logout(ctx: &Context, args: UserLogoutArgs<'_>) -> Result<Reply, ActionError> {

@@ -22,6 +22,7 @@ pub mod passwords;
 pub mod permissions;
 pub mod reply;
 pub mod request_args;
+pub mod second_factor;
 pub mod sessions;
 pub mod users;
 
@@ -105,6 +106,12 @@ pub async fn run(
         SessionDeleteUserid => sessions::session_delete_userid(ctx, decode(kind, body)?).await,
         SessionJwtIssue => jwt::session_jwt_issue(ctx, decode(kind, body)?).await,
         UserLogin => login::user_login(ctx, decode(kind, body)?).await,
+        UserLoginSecondFactor => {
+            second_factor::user_login_second_factor(ctx, decode(kind, body)?).await
+        }
+        UserTotpEnroll => second_factor::user_totp_enroll(ctx, decode(kind, body)?).await,
+        UserTotpConfirm => second_factor::user_totp_confirm(ctx, decode(kind, body)?).await,
+        UserTotpDisable => second_factor::user_totp_disable(ctx, decode(kind, body)?).await,
         UserLogout => login::user_logout(ctx, decode(kind, body)?).await,
         UserPasscheck => login::user_passcheck(ctx, decode(kind, body)?).await,
         UserPasscheckNosession => login::user_passcheck_nosession(ctx, decode(kind, body)?).await,

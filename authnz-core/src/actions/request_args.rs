@@ -42,6 +42,27 @@ request_args! {
         email: &'a str,
         password: &'a str,
     }
+    UserLoginSecondFactor => UserLoginSecondFactorArgs<'a> {
+        session_token: &'a str,
+        login_ticket: &'a str,
+        totp_code: Option<&'a Value>,
+        recovery_code: Option<&'a Value>,
+    }
+    UserTotpEnroll => UserTotpEnrollArgs<'a> {
+        user_id: i64,
+        password: &'a str,
+    }
+    UserTotpConfirm => UserTotpConfirmArgs<'a> {
+        user_id: i64,
+        totp_code: &'a str,
+        session_token: Option<&'a Value>,
+    }
+    UserTotpDisable => UserTotpDisableArgs<'a> {
+        user_id: i64,
+        password: &'a str,
+        totp_code: &'a str,
+        session_token: Option<&'a Value>,
+    }
     UserLogout => UserLogoutArgs<'a> {
         session_token: &'a str,
         user_id: IntArg<'a>,

@@ -1,22 +1,20 @@
 //! The cryptography of the JWT signing keys, on `ring` (already built for
 //! TLS, so it costs no extra compile time): Ed25519 key pairs, their JWK
 //! form and RFC 7638 thumbprint (the `kid`), the sealing of private keys
-//! with a key derived from the server secret, the opaque session id and the
-//! compact JWS encoding.
+//! with a key derived from the server secret (the shared
+//! [`crate::sealing`]), the opaque session id and the compact JWS encoding.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
-use ring::{digest, hkdf, hmac};
+use ring::{digest, hmac};
 use serde_json::{Value, json};
+
+use crate::sealing::{SealError, Sealer};
 
 /// The JOSE name of the one algorithm used.
 pub const ALGORITHM: &str = "EdDSA";
-
-/// Prefix of a sealed private key: the sealing scheme's version.
-const SEALED_PREFIX: &str = "v1.";
 
 /// HKDF salt for every key derived here from the server secret.
 const DERIVE_SALT: &[u8] = b"authnz jwt v1";
@@ -59,7 +57,7 @@ impl std::fmt::Debug for NewKey {
 
 /// The keys derived from the server secret.
 pub struct Derived {
-    sealing: LessSafeKey,
+    sealing: Sealer,
     sid: hmac::Key,
 }
 
@@ -73,11 +71,8 @@ impl Derived {
     /// Derives the sealing key and the session-id key from the 32-byte
     /// server secret (HKDF-SHA256, distinct `info` for each).
     pub fn from_secret(secret: &[u8; 32]) -> Result<Self, KeyError> {
-        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, DERIVE_SALT).extract(secret);
-        let sealing_okm = prk
-            .expand(&[SEALING_INFO], &AES_256_GCM)
-            .map_err(|_| KeyError::Derive)?;
-        let sealing = LessSafeKey::new(UnboundKey::from(sealing_okm));
+        let prk = crate::sealing::extract(secret, DERIVE_SALT);
+        let sealing = Sealer::expand(&prk, SEALING_INFO).map_err(|_| KeyError::Derive)?;
         let sid_okm = prk
             .expand(&[SID_INFO], hmac::HMAC_SHA256)
             .map_err(|_| KeyError::Derive)?;
@@ -102,47 +97,27 @@ impl Derived {
         })
     }
 
-    /// AES-256-GCM with a random nonce, the `kid` as associated data (a
-    /// sealed key copied to another row does not open).
+    /// Sealed with the `kid` as associated data (a sealed key copied to
+    /// another row does not open).
     fn seal(&self, kid: &str, plain: &[u8]) -> Result<String, KeyError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        SystemRandom::new()
-            .fill(&mut nonce)
-            .map_err(|_| KeyError::Random)?;
-        let mut in_out = plain.to_vec();
         self.sealing
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(kid.as_bytes()),
-                &mut in_out,
-            )
-            .map_err(|_| KeyError::Random)?;
-        let mut sealed = nonce.to_vec();
-        sealed.extend_from_slice(&in_out);
-        Ok(format!("{SEALED_PREFIX}{}", URL_SAFE_NO_PAD.encode(sealed)))
+            .seal(kid.as_bytes(), plain)
+            .map_err(|_| KeyError::Random)
     }
 
     /// Opens the sealed private key of `kid` into a signing pair.
     pub fn open(&self, kid: &str, sealed: &str) -> Result<Ed25519KeyPair, KeyError> {
-        let unseal = || KeyError::Unseal {
-            kid: kid.to_owned(),
-        };
-        let body = sealed.strip_prefix(SEALED_PREFIX).ok_or_else(unseal)?;
-        let mut bytes = URL_SAFE_NO_PAD.decode(body).map_err(|_| unseal())?;
-        if bytes.len() < NONCE_LEN {
-            return Err(unseal());
-        }
-        let mut in_out = bytes.split_off(NONCE_LEN);
-        let nonce: [u8; NONCE_LEN] = bytes.as_slice().try_into().map_err(|_| unseal())?;
         let plain = self
             .sealing
-            .open_in_place(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(kid.as_bytes()),
-                &mut in_out,
-            )
-            .map_err(|_| unseal())?;
-        Ed25519KeyPair::from_pkcs8(plain).map_err(|_| KeyError::BadKey {
+            .open(kid.as_bytes(), sealed)
+            .map_err(|e| match e {
+                SealError::Open => KeyError::Unseal {
+                    kid: kid.to_owned(),
+                },
+                SealError::Random => KeyError::Random,
+                SealError::Derive => KeyError::Derive,
+            })?;
+        Ed25519KeyPair::from_pkcs8(&plain).map_err(|_| KeyError::BadKey {
             kid: kid.to_owned(),
         })
     }

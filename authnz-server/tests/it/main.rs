@@ -33,4 +33,5 @@ mod session_cache_contract;
 mod store_edges;
 mod throttle_contract;
 mod tls;
+mod totp;
 mod validator_cost;
