@@ -141,6 +141,5 @@ pub trait SecondFactorStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Delete every ticket whose `expires` is not later than `before`.
     /// Returns the rows deleted.
-    async fn delete_login_tickets_expired(&self, before: NaiveDateTime)
-    -> Result<u64, StoreError>;
+    async fn delete_login_tickets_expired(&self, before: NaiveDateTime) -> Result<u64, StoreError>;
 }

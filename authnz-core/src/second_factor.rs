@@ -279,7 +279,10 @@ mod tests {
             .otpauth_uri(b"12345678901234567890", "a@example.org")
             .unwrap();
         assert!(uri.starts_with("otpauth://totp/"), "{uri}");
-        assert!(uri.contains("secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"), "{uri}");
+        assert!(
+            uri.contains("secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"),
+            "{uri}"
+        );
         assert!(uri.contains("issuer=Example%20Site"), "{uri}");
         assert!(uri.contains("a%40example.org"), "{uri}");
         let odd = f.otpauth_uri(b"12345678901234567890", "a:b").unwrap();
@@ -361,10 +364,7 @@ mod tests {
         ) -> Result<bool, StoreError> {
             unreachable!()
         }
-        async fn delete_login_tickets_expired(
-            &self,
-            _: NaiveDateTime,
-        ) -> Result<u64, StoreError> {
+        async fn delete_login_tickets_expired(&self, _: NaiveDateTime) -> Result<u64, StoreError> {
             unreachable!()
         }
     }

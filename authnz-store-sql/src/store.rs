@@ -8,9 +8,9 @@
 
 use async_trait::async_trait;
 use authnz_api::{
-    ApiKeyRef, ApiKeyStore, ColumnValue, InitialData, NewUser, NoSessionApiKey, Role, RoleStore,
-    LoginTicket, SecondFactorStore, Session, SessionApiKey, SessionStore, SigningKeyRecord, TotpRecord, SigningKeyStore, StoreError, User,
-    UserColumn, UserId, UserPatch, UserStore,
+    ApiKeyRef, ApiKeyStore, ColumnValue, InitialData, LoginTicket, NewUser, NoSessionApiKey, Role,
+    RoleStore, SecondFactorStore, Session, SessionApiKey, SessionStore, SigningKeyRecord,
+    SigningKeyStore, StoreError, TotpRecord, User, UserColumn, UserId, UserPatch, UserStore,
 };
 use std::time::Duration;
 
@@ -534,10 +534,7 @@ impl SecondFactorStore for SqlStore {
         dispatch!(self, second_factors::consume_login_ticket(ticket_hash, now))
     }
 
-    async fn delete_login_tickets_expired(
-        &self,
-        before: NaiveDateTime,
-    ) -> Result<u64, StoreError> {
+    async fn delete_login_tickets_expired(&self, before: NaiveDateTime) -> Result<u64, StoreError> {
         dispatch!(self, second_factors::delete_login_tickets_expired(before))
     }
 }

@@ -98,7 +98,10 @@ pub async fn enable_needs_the_pending_secret(stores: Stores, s: Arc<dyn SecondFa
             .expect("put over enabled")
     );
     let got = s.totp(u).await.expect("totp").expect("enabled");
-    assert_eq!((got.sealed_secret.as_str(), got.enabled), ("v1.second", true));
+    assert_eq!(
+        (got.sealed_secret.as_str(), got.enabled),
+        ("v1.second", true)
+    );
 }
 
 /// Steps are accepted only when later than the last, and only on an
@@ -159,20 +162,21 @@ pub async fn recovery_codes_single_use(stores: Stores, s: Arc<dyn SecondFactorSt
     assert!(!s.use_recovery_code(u, &codes[1]).await.expect("gone"));
     // A new enrolment brings a new set, replacing any left.
     s.put_pending_totp(u, "v1.d", at(2)).await.expect("put");
-    s.enable_totp(u, "v1.d", 1, &codes[..1]).await.expect("enable");
+    s.enable_totp(u, "v1.d", 1, &codes[..1])
+        .await
+        .expect("enable");
     assert_eq!(s.recovery_codes_left(u).await.expect("left"), 1);
     s.put_pending_totp(v, "v1.e", at(2)).await.expect("put");
-    s.enable_totp(v, "v1.e", 1, &codes).await.expect("same hashes, other user");
+    s.enable_totp(v, "v1.e", 1, &codes)
+        .await
+        .expect("same hashes, other user");
     assert_eq!(s.recovery_codes_left(v).await.expect("left"), 3);
     assert_eq!(s.recovery_codes_left(u).await.expect("left"), 1);
 }
 
 /// Tickets round-trip, expire at `expires` (exclusive), are used once, and
 /// refuse duplicates and unknown users.
-pub async fn login_tickets_expire_and_are_used_once(
-    stores: Stores,
-    s: Arc<dyn SecondFactorStore>,
-) {
+pub async fn login_tickets_expire_and_are_used_once(stores: Stores, s: Arc<dyn SecondFactorStore>) {
     seed(&stores).await;
     let u = create(&stores, "ticket", at(0)).await;
     let t = ticket("a", u, 300);
@@ -222,7 +226,9 @@ pub async fn login_tickets_cleanup_and_cascade(stores: Stores, s: Arc<dyn Second
             .expect("create");
     }
     assert_eq!(
-        s.delete_login_tickets_expired(at(20)).await.expect("cleanup"),
+        s.delete_login_tickets_expired(at(20))
+            .await
+            .expect("cleanup"),
         2
     );
     let valid = ticket("v1", u, 30);
@@ -233,10 +239,14 @@ pub async fn login_tickets_cleanup_and_cascade(stores: Stores, s: Arc<dyn Second
             .is_some()
     );
     s.put_pending_totp(u, "v1.x", at(1)).await.expect("put");
-    s.enable_totp(u, "v1.x", 1, &hashes("z", 2)).await.expect("enable");
+    s.enable_totp(u, "v1.x", 1, &hashes("z", 2))
+        .await
+        .expect("enable");
     assert_eq!(stores.users.delete_user(u).await.expect("delete user"), 1);
     assert_eq!(
-        s.login_ticket(&valid.ticket_hash, at(21)).await.expect("read"),
+        s.login_ticket(&valid.ticket_hash, at(21))
+            .await
+            .expect("read"),
         None
     );
     assert_eq!(s.totp(u).await.expect("totp"), None);

@@ -61,13 +61,13 @@ pub async fn user_login(ctx: &Context, args: UserLoginArgs<'_>) -> Result<Reply,
     // presented session stays, bound to the ticket; the second step
     // (`user-login-second-factor`) consumes it. Accounts without a second
     // factor go on exactly as before.
-    if let (Some(u), true) = (user.as_ref(), matched) {
-        if u.user_role != "locked" {
-            let kinds = ctx.second_factors.enabled_kinds(u.user_id).await?;
-            if !kinds.is_empty() {
-                rehash_if_needed(ctx, u, password).await;
-                return super::second_factor::ask_for_second_factor(ctx, u, token, kinds).await;
-            }
+    if let (Some(u), true) = (user.as_ref(), matched)
+        && u.user_role != "locked"
+    {
+        let kinds = ctx.second_factors.enabled_kinds(u.user_id).await?;
+        if !kinds.is_empty() {
+            rehash_if_needed(ctx, u, password).await;
+            return super::second_factor::ask_for_second_factor(ctx, u, token, kinds).await;
         }
     }
 

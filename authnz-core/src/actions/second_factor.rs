@@ -68,10 +68,12 @@ pub async fn ask_for_second_factor(
     store.create_login_ticket(&record).await?;
     metrics::counter!("authnz_logins_total", "result" => "second_factor").increment(1);
     tracing::info!(user = %ctx.pii(&user.user_id.to_string()), "login needs a second factor");
-    Ok(Reply::failure(SECOND_FACTOR_REQUIRED, &[SECOND_FACTOR_MESSAGE])
-        .with("user_id", user.user_id)
-        .with("second_factor", kinds)
-        .with("login_ticket", ticket))
+    Ok(
+        Reply::failure(SECOND_FACTOR_REQUIRED, &[SECOND_FACTOR_MESSAGE])
+            .with("user_id", user.user_id)
+            .with("second_factor", kinds)
+            .with("login_ticket", ticket),
+    )
 }
 
 /// End the sessions of `user_id` but `keep` (all of them without one),
@@ -143,7 +145,8 @@ pub async fn user_login_second_factor(
 ) -> Result<Reply, ActionError> {
     let now = ctx.clock.now();
     let store = &ctx.second_factors.store;
-    let fail = |reason: &str, msg: &str| Reply::failure(reason, &[msg]).with("user_id", Value::Null);
+    let fail =
+        |reason: &str, msg: &str| Reply::failure(reason, &[msg]).with("user_id", Value::Null);
     let totp_code = given_text(args.totp_code);
     let recovery_code = given_text(args.recovery_code);
     if totp_code.is_some() == recovery_code.is_some() {
@@ -202,7 +205,8 @@ pub async fn user_totp_enroll(
     ctx: &Context,
     args: UserTotpEnrollArgs<'_>,
 ) -> Result<Reply, ActionError> {
-    let fail = |reason: &str, msg: &str| Reply::failure(reason, &[msg]).with("user_id", args.user_id);
+    let fail =
+        |reason: &str, msg: &str| Reply::failure(reason, &[msg]).with("user_id", args.user_id);
     let password = cut_password(args.password);
     let Some(user) = usable_user(ctx, args.user_id).await? else {
         ctx.hasher.verify_dummy().await?;
@@ -287,7 +291,8 @@ pub async fn user_totp_disable(
     ctx: &Context,
     args: UserTotpDisableArgs<'_>,
 ) -> Result<Reply, ActionError> {
-    let fail = |reason: &str, msg: &str| Reply::failure(reason, &[msg]).with("user_id", args.user_id);
+    let fail =
+        |reason: &str, msg: &str| Reply::failure(reason, &[msg]).with("user_id", args.user_id);
     let password = cut_password(args.password);
     let Some(user) = usable_user(ctx, args.user_id).await? else {
         ctx.hasher.verify_dummy().await?;

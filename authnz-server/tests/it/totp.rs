@@ -48,8 +48,8 @@ fn totp_at(secret: &[u8], unix: i64) -> String {
     let tag = hmac::sign(&key, &counter.to_be_bytes());
     let h = tag.as_ref();
     let offset = usize::from(h[19] & 0x0f);
-    let value = u32::from_be_bytes([h[offset], h[offset + 1], h[offset + 2], h[offset + 3]])
-        & 0x7fff_ffff;
+    let value =
+        u32::from_be_bytes([h[offset], h[offset + 1], h[offset + 2], h[offset + 3]]) & 0x7fff_ffff;
     format!("{:06}", value % 1_000_000)
 }
 
@@ -72,7 +72,10 @@ struct Rig {
 }
 
 impl Rig {
-    async fn start(db: &TestDb, tweak: impl FnOnce(&mut authnz_server::app::ServerOptions)) -> Self {
+    async fn start(
+        db: &TestDb,
+        tweak: impl FnOnce(&mut authnz_server::app::ServerOptions),
+    ) -> Self {
         let clock = Arc::new(ManualClock::starting_now());
         let sleeper = Arc::new(ManualSleeper::new());
         let sl = sleeper.clone();
@@ -197,7 +200,10 @@ async fn enable_totp(r: &Rig, uid: i64, keep: &str) -> (Vec<u8>, Vec<String>) {
     assert!(uri.contains("tess%40example.org"), "{uri}");
     let secret = base32_decode(b32);
     assert_eq!(secret.len(), 20);
-    assert_ne!(secret, first_secret, "a new enrolment replaces the pending one");
+    assert_ne!(
+        secret, first_secret,
+        "a new enrolment replaces the pending one"
+    );
 
     // Not enabled yet: the password alone logs in.
     let (_, env) = r.login(PASSWORD).await;
@@ -266,7 +272,9 @@ async fn totp_life(backend: Backend, test: &str) {
     let stranger = s.new_session(Value::Null).await;
     r.next_step();
     let code = r.code(&secret);
-    let env = r.second_step(&stranger, &ticket, ("totp_code", &code)).await;
+    let env = r
+        .second_step(&stranger, &ticket, ("totp_code", &code))
+        .await;
     refused(&env, "invalid login ticket");
     let env = r
         .second_step(&token, "not-a-ticket", ("totp_code", &code))
@@ -298,7 +306,9 @@ async fn totp_life(backend: Backend, test: &str) {
 
     // A recovery code works once, typed any way.
     let typed = codes[0].to_uppercase().replace('-', " ");
-    let env = r.second_step(&token, &ticket, ("recovery_code", &typed)).await;
+    let env = r
+        .second_step(&token, &ticket, ("recovery_code", &typed))
+        .await;
     ok(&env);
     let (token, ticket) = r.first_step(json!(["totp", "recovery"])).await;
     let env = r
@@ -330,7 +340,15 @@ async fn totp_life(backend: Backend, test: &str) {
         .second_step(&token, &ticket, ("totp_code", "000001"))
         .await;
     assert_eq!(env["messages"], json!([LOCKED_MESSAGE]), "{env}");
-    let user = s.built.state.ctx.users.user_by_id(uid).await.unwrap().unwrap();
+    let user = s
+        .built
+        .state
+        .ctx
+        .users
+        .user_by_id(uid)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(user.user_role, "locked");
     // Locked: the right code does not log in, nor does the password.
     r.next_step();
