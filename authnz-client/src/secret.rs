@@ -75,6 +75,12 @@ const SENSITIVE_KEYS: &[&str] = &[
     "email",
     "email_address",
     "user_email",
+    "login_ticket",
+    "totp_code",
+    "recovery_code",
+    "recovery_codes",
+    "secret_base32",
+    "otpauth_uri",
 ];
 
 /// A `Debug` view of a JSON value with the values of [`SENSITIVE_KEYS`]
@@ -124,6 +130,9 @@ mod tests {
             "user_id": 4,
             "session_info": {"session_token": "tok-SECRET", "user_agent": "UA"},
             "list": [{"apikey": "key-SECRET", "expires": "x"}],
+            "login_ticket": "ticket-SECRET",
+            "recovery_codes": ["code-SECRET"],
+            "otpauth_uri": "otpauth://totp/x?secret=SECRET",
             "email": null,
         });
         let text = format!("{:?}", RedactedJson(&v));

@@ -151,16 +151,20 @@ impl Drop for TempDir {
     }
 }
 
-/// The tables of PROTOCOL.md 8.1, sorted (with authnz's `jwt_signing_keys`).
-pub const TABLES: [&str; 9] = [
+/// The tables of PROTOCOL.md 8.1, sorted (with authnz's `jwt_signing_keys`
+/// and the second-factor tables).
+pub const TABLES: [&str; 12] = [
     "apikeys",
     "apikeys_nosession",
     "groups",
     "jwt_signing_keys",
+    "login_tickets",
     "preferences",
     "roles",
     "sessions",
     "user_groups",
+    "user_recovery_codes",
+    "user_totp",
     "users",
 ];
 
