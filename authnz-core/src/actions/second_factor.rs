@@ -9,7 +9,7 @@
 //! ([`crate::lockout::after_attempt`]), as wrong passwords of `user-login`
 //! do. Codes, secrets, tickets and session tokens are never logged.
 
-use authnz_api::{LoginTicket, StoreError, User, UserId};
+use authnz_api::{LoginTicket, User, UserId};
 use chrono::TimeDelta;
 use serde_json::Value;
 
@@ -17,6 +17,7 @@ use super::reply::Reply;
 use super::request_args::{
     UserLoginSecondFactorArgs, UserTotpConfirmArgs, UserTotpDisableArgs, UserTotpEnrollArgs,
 };
+use super::user_sessions::end_other_sessions;
 use super::{ActionError, Context};
 use crate::second_factor::{
     self as factor, KIND_RECOVERY, KIND_TOTP, TICKET_LIFETIME, check_code, recovery_code_hash,
@@ -74,18 +75,6 @@ pub async fn ask_for_second_factor(
             .with("second_factor", kinds)
             .with("login_ticket", ticket),
     )
-}
-
-/// End the sessions of `user_id` but `keep` (all of them without one),
-/// after a factor was enabled or disabled.
-async fn end_other_sessions(
-    ctx: &Context,
-    user_id: UserId,
-    keep: Option<&str>,
-) -> Result<u64, StoreError> {
-    let ended = ctx.sessions.delete_user_sessions(user_id, keep).await?;
-    tracing::info!(user = %ctx.pii(&user_id.to_string()), ended, "ended the user's other sessions");
-    Ok(ended)
 }
 
 /// A text argument given and not empty, else `None`.
