@@ -1,4 +1,4 @@
-//! `authnzrv user add|list|show|lock|unlock|set-role|set-password|delete`.
+//! `authnzrv user add|list|show|lock|unlock|set-role|set-password|delete|totp-disable`.
 //!
 //! Users 2 and 3 (the anonymous and the locked system accounts) are never
 //! changed, and user 1, the superuser the health check reads, is never
@@ -12,6 +12,7 @@ use authnz_core::actions::internal::{LockAction, delete_user_and_sessions, toggl
 use authnz_core::actions::passwords::check_password;
 use authnz_core::actions::permissions::{LOCKED, is_system_account};
 use authnz_core::actions::reply::{dt, user_info};
+use authnz_core::actions::user_sessions::end_other_sessions;
 use authnz_core::validate::normalize_email;
 use authnz_core::validate::text::cut_password;
 use authnz_server::config::{AdminFlags, UserCommand};
@@ -57,6 +58,7 @@ pub async fn run(admin: &Admin, command: &UserCommand) -> anyhow::Result<()> {
             flags,
         } => set_password(admin, user, password.password_stdin, *flags).await,
         UserCommand::Delete { user, flags } => delete(admin, user, *flags).await,
+        UserCommand::TotpDisable { user, flags } => totp_disable(admin, user, *flags).await,
     }
 }
 
@@ -380,6 +382,43 @@ async fn delete(admin: &Admin, given: &str, flags: AdminFlags) -> anyhow::Result
         return print_json(&json!({"user_id": user.user_id, "deleted": true}));
     }
     println!("User {} deleted.", user.user_id);
+    Ok(())
+}
+
+/// Remove the user's TOTP authenticator and recovery codes, as
+/// `user-totp-disable` does but without a password or code, and end every
+/// session of theirs.
+async fn totp_disable(admin: &Admin, given: &str, flags: AdminFlags) -> anyhow::Result<()> {
+    let user = admin.user(given).await?;
+    let removed = admin
+        .ctx
+        .second_factors
+        .store
+        .delete_totp(user.user_id)
+        .await?;
+    let ended = if removed > 0 {
+        end_other_sessions(&admin.ctx, user.user_id, None).await?
+    } else {
+        0
+    };
+    if removed > 0 {
+        tracing::info!(user = %admin.ctx.pii(&user.user_id.to_string()), "TOTP disabled from the command line");
+    }
+    if flags.json {
+        return print_json(&json!({
+            "user_id": user.user_id,
+            "disabled": removed > 0,
+            "sessions_ended": ended,
+        }));
+    }
+    if removed > 0 {
+        println!(
+            "TOTP of user {} disabled; {ended} session(s) ended. Their password alone logs in again.",
+            user.user_id
+        );
+    } else {
+        println!("User {} has no TOTP authenticator.", user.user_id);
+    }
     Ok(())
 }
 

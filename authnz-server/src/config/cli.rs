@@ -222,6 +222,14 @@ pub enum UserCommand {
         #[command(flatten)]
         flags: AdminFlags,
     },
+    /// Remove a user's TOTP authenticator and recovery codes (when they lost
+    /// it, or the server secret changed) and end their sessions
+    TotpDisable {
+        /// User id or e-mail address
+        user: String,
+        #[command(flatten)]
+        flags: AdminFlags,
+    },
 }
 
 /// `authnzrv session ...`

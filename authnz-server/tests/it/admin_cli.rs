@@ -469,7 +469,78 @@ async fn sessions_and_apikeys(backend: Backend, test: &'static str) {
     s.db.drop_db().await;
 }
 
-per_backend!(users_lock_roles_passwords_and_delete, sessions_and_apikeys);
+/// `user totp-disable`: removes the authenticator and the recovery codes and
+/// ends the user's sessions; a user without one is told so.
+async fn totp_disable(backend: Backend, test: &'static str) {
+    use authnz_api::SecondFactorStore as _;
+    let Some(s) = Setup::new(backend, test).await else {
+        return;
+    };
+    let stdin = format!("{GOOD_PASSWORD}\n");
+    let id = s.json(
+        &[
+            "user",
+            "add",
+            "tom@example.org",
+            "--password-stdin",
+            "--json",
+        ],
+        Some(&stdin),
+    )["user_id"]
+        .as_i64()
+        .unwrap();
+    let store = open(&s.authdb).await;
+    assert!(
+        store
+            .put_pending_totp(id, "v1.sealed", now())
+            .await
+            .unwrap()
+    );
+    let codes = vec!["a".repeat(64), "b".repeat(64)];
+    assert!(store.enable_totp(id, "v1.sealed", 1, &codes).await.unwrap());
+    store
+        .create_session(&Session {
+            session_token: "tok-tom".into(),
+            ip_address: "203.0.113.1".into(),
+            user_agent: "UA".into(),
+            user_id: id,
+            created: now(),
+            expires: now() + TimeDelta::hours(1),
+            extra_info_json: None,
+        })
+        .await
+        .unwrap();
+
+    let done = s.json(&["user", "totp-disable", "tom@example.org", "--json"], None);
+    assert_eq!(
+        done,
+        json!({"user_id": id, "disabled": true, "sessions_ended": 1})
+    );
+    assert_eq!(store.totp(id).await.unwrap(), None);
+    assert_eq!(store.recovery_codes_left(id).await.unwrap(), 0);
+    assert!(
+        store
+            .active_session("tok-tom", now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let again = s.json(&["user", "totp-disable", &id.to_string(), "--json"], None);
+    assert_eq!(again["disabled"], false);
+    s.fails(
+        &["user", "totp-disable", "404"],
+        None,
+        "no user with id 404",
+    );
+    store.close().await;
+    s.db.drop_db().await;
+}
+
+per_backend!(
+    users_lock_roles_passwords_and_delete,
+    sessions_and_apikeys,
+    totp_disable
+);
 
 #[tokio::test]
 async fn an_uninitialised_or_missing_database_is_refused() {
