@@ -16,6 +16,7 @@ mod cache_coherence;
 mod cleanup;
 mod email;
 mod fernet_vectors;
+mod groups;
 mod flow;
 mod http_limits;
 mod jwt;
