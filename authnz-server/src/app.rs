@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use authnz_api::{
-    ApiKeyStore, Clock, GroupStore, InitialData, InvalidationBus, LoginThrottle, NewUser, RateLimiter,
-    ReplayGuard, Role, RoleStore, SessionStore, StoreError, UserStore,
+    ApiKeyStore, Clock, GroupStore, InitialData, InvalidationBus, LoginThrottle, NewUser,
+    RateLimiter, ReplayGuard, Role, RoleStore, SessionStore, StoreError, UserStore,
 };
 use authnz_store_sql::{SqlOptions, SqlStore};
 use serde_json::json;

@@ -9,9 +9,9 @@
 use async_trait::async_trait;
 use authnz_api::{
     ApiKeyRef, ApiKeyStore, ColumnValue, Group, GroupId, GroupMember, GroupStore, InitialData,
-    Membership, NewGroup, NewUser, NoSessionApiKey, Role, RoleStore,
-    Session, SessionApiKey, SessionStore, SigningKeyRecord, SigningKeyStore, StoreError, User,
-    UserColumn, UserId, UserPatch, UserStore,
+    Membership, NewGroup, NewUser, NoSessionApiKey, Role, RoleStore, Session, SessionApiKey,
+    SessionStore, SigningKeyRecord, SigningKeyStore, StoreError, User, UserColumn, UserId,
+    UserPatch, UserStore,
 };
 use std::time::Duration;
 

@@ -95,19 +95,35 @@ pub async fn members_added_listed_and_removed(s: Stores, g: Arc<dyn GroupStore>)
         .expect("create");
     let id = group.group_id;
     assert!(g.group_members(id).await.expect("members").is_empty());
-    assert!(g.add_group_member(id, b, false, at(1)).await.expect("add b"));
+    assert!(
+        g.add_group_member(id, b, false, at(1))
+            .await
+            .expect("add b")
+    );
     assert!(g.add_group_member(id, a, true, at(2)).await.expect("add a"));
     assert_eq!(
         g.group_members(id).await.expect("members"),
         vec![member(a, true), member(b, false)]
     );
     assert_eq!(
-        g.group_by_id(id).await.expect("by id").expect("group").last_updated,
+        g.group_by_id(id)
+            .await
+            .expect("by id")
+            .expect("group")
+            .last_updated,
         at(2)
     );
     // Again: not new, and the flag is what was asked.
-    assert!(!g.add_group_member(id, b, true, at(3)).await.expect("re-add b"));
-    assert!(!g.add_group_member(id, a, false, at(3)).await.expect("re-add a"));
+    assert!(
+        !g.add_group_member(id, b, true, at(3))
+            .await
+            .expect("re-add b")
+    );
+    assert!(
+        !g.add_group_member(id, a, false, at(3))
+            .await
+            .expect("re-add a")
+    );
     assert_eq!(
         g.group_members(id).await.expect("members"),
         vec![member(a, false), member(b, true)]
@@ -116,10 +132,17 @@ pub async fn members_added_listed_and_removed(s: Stores, g: Arc<dyn GroupStore>)
     assert_eq!(of_b.len(), 1);
     assert_eq!(of_b[0].group, g.group_by_id(id).await.unwrap().unwrap());
     assert!(of_b[0].is_owner);
-    assert_eq!(g.remove_group_member(id, b, at(4)).await.expect("remove"), 1);
+    assert_eq!(
+        g.remove_group_member(id, b, at(4)).await.expect("remove"),
+        1
+    );
     assert_eq!(g.remove_group_member(id, b, at(5)).await.expect("again"), 0);
     assert_eq!(
-        g.group_by_id(id).await.expect("by id").expect("group").last_updated,
+        g.group_by_id(id)
+            .await
+            .expect("by id")
+            .expect("group")
+            .last_updated,
         at(4)
     );
     assert_eq!(

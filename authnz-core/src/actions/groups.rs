@@ -268,13 +268,11 @@ pub async fn group_add_member(
         Err(StoreError::NotFound) => {
             // The group was there a moment ago: the user is missing (or the
             // group went in between).
-            return Ok(
-                if ctx.groups.group_by_id(args.group_id).await?.is_none() {
-                    no_such_group()
-                } else {
-                    Reply::failure(NO_SUCH_USER, &["The user was not found."])
-                },
-            );
+            return Ok(if ctx.groups.group_by_id(args.group_id).await?.is_none() {
+                no_such_group()
+            } else {
+                Reply::failure(NO_SUCH_USER, &["The user was not found."])
+            });
         }
         Err(e) => return Err(e.into()),
     };

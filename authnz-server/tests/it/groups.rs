@@ -129,7 +129,10 @@ async fn who_may_do_what(backend: Backend, test: &'static str) {
         assert_eq!(second["group_name"], json!("Second"));
         assert_eq!(second["created_by"], json!(1));
         let by_staff = new_group(&s, staff, "Staff's").await;
-        refused(&add(&s, plain, g, plain.0, false).await, "action not permitted");
+        refused(
+            &add(&s, plain, g, plain.0, false).await,
+            "action not permitted",
+        );
         refused(
             &act(&s, plain, "group-delete", json!({"group_id": g})).await,
             "action not permitted",
@@ -144,7 +147,13 @@ async fn who_may_do_what(backend: Backend, test: &'static str) {
         );
         // Nor claim a role they do not have.
         refused(
-            &act(&s, (plain.0, "superuser"), "group-new", json!({"group_name": "x"})).await,
+            &act(
+                &s,
+                (plain.0, "superuser"),
+                "group-new",
+                json!({"group_name": "x"}),
+            )
+            .await,
             "user initiating request is not valid",
         );
         refused(
@@ -163,20 +172,14 @@ async fn who_may_do_what(backend: Backend, test: &'static str) {
             json!([{"user_id": plain.0, "is_owner": false}])
         );
         assert_eq!(listed(&s, plain, json!({})).await, [g]);
-        assert_eq!(
-            listed(&s, plain, json!({"member_id": plain.0})).await,
-            [g]
-        );
+        assert_eq!(listed(&s, plain, json!({"member_id": plain.0})).await, [g]);
         // Managers list every group, or one member's.
         let mut all = listed(&s, SU, json!({})).await;
         all.sort_unstable();
         let mut expected = vec![g, second["group_id"].as_i64().unwrap(), by_staff];
         expected.sort_unstable();
         assert_eq!(all, expected);
-        assert_eq!(
-            listed(&s, staff, json!({"member_id": plain.0})).await,
-            [g]
-        );
+        assert_eq!(listed(&s, staff, json!({"member_id": plain.0})).await, [g]);
         refused(
             &act(&s, staff, "group-delete", json!({"group_id": 123_456})).await,
             "no such group",
@@ -227,10 +230,16 @@ async fn owners_manage_their_members(backend: Backend, test: &'static str) {
         // A manager demotes an owner, who then manages nobody.
         let env = add(&s, SU, g, other_owner.0, false).await;
         assert_eq!(ok(&env)["added"], json!(false));
-        refused(&add(&s, other_owner, g, b.0, false).await, "action not permitted");
+        refused(
+            &add(&s, other_owner, g, b.0, false).await,
+            "action not permitted",
+        );
         // Anyone may leave.
         ok(&remove(&s, a, g, a.0).await);
-        refused(&remove(&s, owner, g, a.0).await, "user is not a member of the group");
+        refused(
+            &remove(&s, owner, g, a.0).await,
+            "user is not a member of the group",
+        );
         ok(&remove(&s, owner, g, owner.0).await);
         assert_eq!(members(&s, g).await, [(other_owner.0, false)]);
         // Owners never delete the group.
@@ -300,7 +309,10 @@ async fn shared_items_reach_group_members(backend: Backend, test: &'static str) 
             access(&s, reader, owner.0, "shared", &elsewhere).await,
             denied
         );
-        assert_eq!(access(&s, reader, owner.0, "private", &shared).await, denied);
+        assert_eq!(
+            access(&s, reader, owner.0, "private", &shared).await,
+            denied
+        );
         // A group that does not exist grants nothing, and is no error.
         assert_eq!(
             access(&s, reader, owner.0, "shared", "group:987654").await,
@@ -311,7 +323,9 @@ async fn shared_items_reach_group_members(backend: Backend, test: &'static str) 
         assert_eq!(access(&s, reader, owner.0, "shared", &shared).await, denied);
         // A malformed group element is the usual malformed-list error.
         assert_eq!(
-            access(&s, reader, owner.0, "shared", "group:x").await.as_deref(),
+            access(&s, reader, owner.0, "shared", "group:x")
+                .await
+                .as_deref(),
             Some("exception when checking the DB")
         );
         s
@@ -375,7 +389,10 @@ async fn bad_input_is_refused_clearly(backend: Backend, test: &'static str) {
                 "system accounts can't be group members",
             );
         }
-        refused(&remove(&s, SU, g, 1).await, "user is not a member of the group");
+        refused(
+            &remove(&s, SU, g, 1).await,
+            "user is not a member of the group",
+        );
         // Wrong argument types: the schema-failure reply, no panic.
         let env = act(&s, SU, "group-members", json!({"group_id": "1"})).await;
         assert_eq!(env["success"], json!(false), "{env}");
