@@ -42,7 +42,6 @@ const NO_SUCH_USER: &str = "no such user";
 const NOT_A_MEMBER: &str = "user is not a member of the group";
 const INVALID_NAME: &str = "invalid group name";
 const SYSTEM_ACCOUNT: &str = "system accounts can't be group members";
-const INVALID_MEMBER_ID: &str = "invalid member_id";
 
 const MSG_INVALID_CALLER: &str = "The user making this request could not be verified.";
 const MSG_NOT_PERMITTED: &str = "You don't have permission to do this.";
@@ -158,9 +157,9 @@ pub async fn group_list(ctx: &Context, args: GroupListArgs<'_>) -> Result<Reply,
         Some(v) if truthy(v) => match py_int(v) {
             Some(id) => Some(id),
             None => {
-                return Ok(Reply::failure(
-                    INVALID_MEMBER_ID,
-                    &["member_id must be a user ID."],
+                return Err(ActionError::internal(
+                    "argument decoding",
+                    "'member_id' is not what the schema checked",
                 ));
             }
         },
