@@ -6,7 +6,12 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{Backend, TestServer, with_server};
+use std::sync::Arc;
+
+use authnz_api::SystemClock;
+use authnz_core::policy::{DEFAULT_POLICY_JSON, Policy};
+
+use crate::common::{Backend, TestDb, TestServer, with_server};
 
 per_backend!(
     who_may_do_what,
@@ -14,6 +19,7 @@ per_backend!(
     shared_items_reach_group_members,
     deleting_a_user_or_group_ends_memberships,
     bad_input_is_refused_clearly,
+    the_policy_decides_who_manages,
 );
 
 const PASSWORD: &str = "violet-Lantern-orbit-73";
@@ -411,4 +417,44 @@ async fn bad_input_is_refused_clearly(backend: Backend, test: &'static str) {
         s
     })
     .await;
+}
+
+/// A policy whose `group_policy` makes only superusers managers and takes
+/// member management away from owners.
+async fn the_policy_decides_who_manages(backend: Backend, test: &'static str) {
+    let Some(db) = TestDb::new(backend, test).await else {
+        return;
+    };
+    let mut raw: Value = serde_json::from_str(DEFAULT_POLICY_JSON).expect("default policy");
+    raw["group_policy"] = json!({"manager_roles": ["superuser"], "owners_manage_members": false});
+    let policy = Policy::parse(&raw.to_string(), "groups-policy.json").expect("valid policy");
+    let s = TestServer::start_with(&db, Arc::new(SystemClock), |o| o.policy = policy).await;
+
+    let staff = make_staff(&s, "narrow-staff").await;
+    let owner = user(&s, "narrow-owner").await;
+    let member = user(&s, "narrow-member").await;
+    refused(
+        &act(&s, staff, "group-new", json!({"group_name": "Staff's"})).await,
+        "action not permitted",
+    );
+    let g = new_group(&s, SU, "Superusers only").await;
+    refused(
+        &add(&s, staff, g, member.0, false).await,
+        "action not permitted",
+    );
+    ok(&add(&s, SU, g, owner.0, true).await);
+    ok(&add(&s, SU, g, member.0, false).await);
+    // Owners manage nobody now, but may still leave.
+    refused(
+        &add(&s, owner, g, staff.0, false).await,
+        "action not permitted",
+    );
+    refused(
+        &remove(&s, owner, g, member.0).await,
+        "action not permitted",
+    );
+    ok(&remove(&s, owner, g, owner.0).await);
+    assert_eq!(members(&s, g).await, [(member.0, false)]);
+    s.stop().await;
+    db.drop_db().await;
 }
