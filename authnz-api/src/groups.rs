@@ -92,7 +92,9 @@ pub trait GroupStore: Send + Sync + std::fmt::Debug + 'static {
     /// group's `last_updated` (`now`).
     ///
     /// Errors: [`StoreError::NotFound`] if the group or the user does not
-    /// exist (nothing is written).
+    /// exist (nothing is written); [`StoreError::Conflict`] if the same
+    /// membership was added concurrently (then it exists: asking again
+    /// sets the flag).
     async fn add_group_member(
         &self,
         group_id: GroupId,

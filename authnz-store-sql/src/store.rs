@@ -453,11 +453,16 @@ impl GroupStore for SqlStore {
         is_owner: bool,
         now: NaiveDateTime,
     ) -> Result<bool, StoreError> {
-        dispatch!(
+        // A group or user deleted between the check and the insert is a
+        // foreign-key violation: the same "does not exist".
+        match dispatch!(
             self,
             groups::add_group_member(group_id, user_id, is_owner, now)
-        )?
-        .ok_or(StoreError::NotFound)
+        ) {
+            Ok(Some(added)) => Ok(added),
+            Ok(None) | Err(StoreError::InvalidReference(_)) => Err(StoreError::NotFound),
+            Err(e) => Err(e),
+        }
     }
 
     async fn remove_group_member(

@@ -284,3 +284,36 @@ pub async fn delete_user_removes_memberships(s: Stores, g: Arc<dyn GroupStore>) 
     assert_eq!(s.users.delete_user(SUPERUSER_ID).await.expect("last"), 1);
     assert!(g.list_groups().await.expect("list").is_empty());
 }
+
+/// The same membership added concurrently: exactly one call reports a new
+/// membership, the others succeed as updates or report a conflict, and one
+/// membership is left.
+pub async fn concurrent_adds_make_one_membership(s: Stores, g: Arc<dyn GroupStore>) {
+    seed(&s).await;
+    let a = create(&s, "race-a", t0()).await;
+    let group = g
+        .create_group(&new_group("race", SUPERUSER_ID), t0())
+        .await
+        .expect("create");
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let g = g.clone();
+            tokio::spawn(async move {
+                g.add_group_member(group.group_id, a, i % 2 == 0, at(i))
+                    .await
+            })
+        })
+        .collect();
+    let mut added = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(true) => added += 1,
+            Ok(false) | Err(StoreError::Conflict(_)) => {}
+            Err(e) => panic!("concurrent add: {e:?}"),
+        }
+    }
+    assert_eq!(added, 1, "adds that reported a new membership");
+    let members = g.group_members(group.group_id).await.expect("members");
+    assert_eq!(members.len(), 1, "{members:?}");
+    assert_eq!(members[0].user_id, a);
+}

@@ -419,6 +419,7 @@ macro_rules! group_store_tests {
                     add_member_checks_references,
                     delete_group_removes_memberships,
                     delete_user_removes_memberships,
+                    concurrent_adds_make_one_membership,
                 ]
             );
         }

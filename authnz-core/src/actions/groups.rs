@@ -253,16 +253,21 @@ pub async fn group_add_member(
             return Ok(not_permitted());
         }
     }
-    let added = match ctx
-        .groups
-        .add_group_member(
+    let add = || {
+        ctx.groups.add_group_member(
             args.group_id,
             args.member_id,
             args.is_owner,
             ctx.clock.now(),
         )
-        .await
-    {
+    };
+    // The same membership added concurrently: it exists now, so asking
+    // again sets the flag.
+    let result = match add().await {
+        Err(StoreError::Conflict(_)) => add().await,
+        other => other,
+    };
+    let added = match result {
         Ok(added) => added,
         Err(StoreError::NotFound) => {
             // The group was there a moment ago: the user is missing (or the
