@@ -232,7 +232,7 @@ pub async fn group_add_member(
     let owner_may = standing == Standing::Owner && ctx.policy.owners_manage_members();
     // Owners add plain members only; naming (or unnaming) owners is the
     // managers' job.
-    if !(standing == Standing::Manager || owner_may && !args.is_owner) {
+    if !(standing == Standing::Manager || (owner_may && !args.is_owner)) {
         return Ok(not_permitted());
     }
     if !exists {
