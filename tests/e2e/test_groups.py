@@ -1,4 +1,4 @@
-"""Groups (PROTOCOL.md 3.9, not in the original), end to end through the
+"""Groups (PROTOCOL.md 3.10, not in the original), end to end through the
 encrypted protocol: a superuser makes a group, names an owner, the owner
 adds a member, an item shared with the group (`group:<id>` in
 `target_sharedwith`) reaches the member through `user-check-access` until

@@ -1,4 +1,4 @@
-//! Groups (PROTOCOL.md 3.9, not upstream): `group-new`, `group-list`,
+//! Groups (PROTOCOL.md 3.10, not upstream): `group-new`, `group-list`,
 //! `group-members`, `group-add-member`, `group-remove-member`,
 //! `group-delete`.
 //!
