@@ -154,6 +154,38 @@ pub(crate) async fn group_members<D: SqlDialect>(
         .collect()
 }
 
+/// Lock the group's row for the rest of the transaction (a write that
+/// changes nothing); false if there is no such group. Every write to a
+/// group's memberships takes this lock first, so concurrent writes to one
+/// group queue on it instead of deadlocking on the membership rows (MySQL's
+/// gap locks) or failing on the primary key.
+async fn lock_group<D: SqlDialect>(
+    conn: &mut D::Connection,
+    group_id: GroupId,
+) -> Result<bool, SqlStoreError> {
+    // On MySQL the affected rows are the rows matched (sqlx sets
+    // CLIENT_FOUND_ROWS), so this counts the row although nothing changes.
+    let lock = sql!(
+        D,
+        r#"UPDATE "groups" SET last_updated = last_updated WHERE group_id = ?"#
+    );
+    Ok(D::execute(conn, lock, args![group_id]).await?.rows_affected > 0)
+}
+
+/// Set the group's `last_updated`.
+async fn touch_group<D: SqlDialect>(
+    conn: &mut D::Connection,
+    group_id: GroupId,
+    now: NaiveDateTime,
+) -> Result<(), SqlStoreError> {
+    let touch = sql!(
+        D,
+        r#"UPDATE "groups" SET last_updated = ? WHERE group_id = ?"#
+    );
+    D::execute(conn, touch, args![now, group_id]).await?;
+    Ok(())
+}
+
 /// `Ok(None)`: the group or the user does not exist.
 pub(crate) async fn add_group_member<D: SqlDialect>(
     pool: &Pool<D>,
@@ -163,19 +195,16 @@ pub(crate) async fn add_group_member<D: SqlDialect>(
     now: NaiveDateTime,
 ) -> Result<Option<bool>, SqlStoreError> {
     let mut tx = db::begin_write(pool).await?;
-    let group = sql!(D, r#"SELECT group_id FROM "groups" WHERE group_id = ?"#);
+    if !lock_group::<D>(&mut tx, group_id).await? {
+        return Ok(None);
+    }
     let user = sql!(D, "SELECT user_id FROM users WHERE user_id = ?");
-    if D::fetch_optional(&mut tx, group, args![group_id])
+    if D::fetch_optional(&mut tx, user, args![user_id])
         .await?
         .is_none()
-        || D::fetch_optional(&mut tx, user, args![user_id])
-            .await?
-            .is_none()
     {
         return Ok(None);
     }
-    // On MySQL the affected rows are the rows matched (sqlx sets
-    // CLIENT_FOUND_ROWS), so an update that changes nothing still counts.
     let update = sql!(
         D,
         "UPDATE user_groups SET is_owner = ? WHERE group_id = ? AND user_id = ?"
@@ -189,11 +218,7 @@ pub(crate) async fn add_group_member<D: SqlDialect>(
         );
         D::execute(&mut tx, insert, args![user_id, group_id, is_owner]).await?;
     }
-    let touch = sql!(
-        D,
-        r#"UPDATE "groups" SET last_updated = ? WHERE group_id = ?"#
-    );
-    D::execute(&mut tx, touch, args![now, group_id]).await?;
+    touch_group::<D>(&mut tx, group_id, now).await?;
     tx.commit().await?;
     Ok(Some(added))
 }
@@ -205,6 +230,9 @@ pub(crate) async fn remove_group_member<D: SqlDialect>(
     now: NaiveDateTime,
 ) -> Result<u64, SqlStoreError> {
     let mut tx = db::begin_write(pool).await?;
+    if !lock_group::<D>(&mut tx, group_id).await? {
+        return Ok(0);
+    }
     let delete = sql!(
         D,
         "DELETE FROM user_groups WHERE group_id = ? AND user_id = ?"
@@ -213,11 +241,7 @@ pub(crate) async fn remove_group_member<D: SqlDialect>(
         .await?
         .rows_affected;
     if removed > 0 {
-        let touch = sql!(
-            D,
-            r#"UPDATE "groups" SET last_updated = ? WHERE group_id = ?"#
-        );
-        D::execute(&mut tx, touch, args![now, group_id]).await?;
+        touch_group::<D>(&mut tx, group_id, now).await?;
     }
     tx.commit().await?;
     Ok(removed)
@@ -228,6 +252,9 @@ pub(crate) async fn delete_group<D: SqlDialect>(
     group_id: GroupId,
 ) -> Result<u64, SqlStoreError> {
     let mut tx = db::begin_write(pool).await?;
+    if !lock_group::<D>(&mut tx, group_id).await? {
+        return Ok(0);
+    }
     // The foreign key cascades this; deleting explicitly keeps the result
     // right even on a database whose cascades are missing.
     let members = sql!(D, "DELETE FROM user_groups WHERE group_id = ?");
