@@ -50,8 +50,11 @@ pub trait UserStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<u64, StoreError>;
 
     /// Delete the user; their sessions (and everything else that references
-    /// the user) go with them in the same transaction. Returns rows deleted
-    /// from `users` (0 if there was no such user).
+    /// the user: API keys, preferences, group memberships) go with them in
+    /// the same transaction. Groups the user created stay, their
+    /// `created_by` passed to the lowest remaining user id (normally the
+    /// superuser, user 1); when no other user is left they are deleted.
+    /// Returns rows deleted from `users` (0 if there was no such user).
     async fn delete_user(&self, user_id: UserId) -> Result<u64, StoreError>;
 
     /// Every user whose `column` equals `value`, ordered by `user_id`.

@@ -324,7 +324,7 @@ pub struct UserCheckAccess {
     pub target_name: String,
     pub target_owner: i64,
     pub target_visibility: String,
-    /// Comma-separated user IDs; `""` for nobody.
+    /// Comma-separated user IDs and `group:<id>`s; `""` for nobody.
     pub target_sharedwith: String,
 }
 
@@ -335,6 +335,64 @@ pub struct UserCheckLimit {
     pub user_role: String,
     pub limit_name: String,
     pub value_to_check: Value,
+}
+
+/// `group-new` (not in the original): a group manager (by default a
+/// superuser or staff member) makes a group. `user_id` and `user_role` name
+/// the acting user, as in [`UserCheckAccess`].
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GroupNew {
+    pub user_id: i64,
+    pub user_role: String,
+    pub group_name: String,
+}
+
+/// `group-list` (not in the original): the groups of `member_id` with
+/// their owner flags, or without it every group (managers) or the acting
+/// user's own groups (others).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GroupList {
+    pub user_id: i64,
+    pub user_role: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<i64>,
+}
+
+/// `group-members` (not in the original): a group's members.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GroupMembers {
+    pub user_id: i64,
+    pub user_role: String,
+    pub group_id: i64,
+}
+
+/// `group-add-member` (not in the original): add a member, or set an
+/// existing member's owner flag.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GroupAddMember {
+    pub user_id: i64,
+    pub user_role: String,
+    pub group_id: i64,
+    pub member_id: i64,
+    pub is_owner: bool,
+}
+
+/// `group-remove-member` (not in the original): end a membership.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GroupRemoveMember {
+    pub user_id: i64,
+    pub user_role: String,
+    pub group_id: i64,
+    pub member_id: i64,
+}
+
+/// `group-delete` (not in the original): delete a group and its
+/// memberships.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GroupDelete {
+    pub user_id: i64,
+    pub user_role: String,
+    pub group_id: i64,
 }
 
 /// `apikey-new`: a key tied to a session.
@@ -695,6 +753,75 @@ pub struct RevokeAllReply {
     pub messages: Vec<String>,
 }
 
+/// A group as the `group-*` replies show it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct GroupInfo {
+    pub group_id: i64,
+    pub group_name: String,
+    pub created_by: i64,
+    /// Python `isoformat()`, naive UTC.
+    pub created_on: String,
+    pub last_updated: String,
+    /// Whether the listed member owns the group: only in a `group-list`
+    /// reply for one member.
+    #[serde(default)]
+    pub is_owner: Option<bool>,
+}
+
+/// `group-new`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct GroupNewReply {
+    pub group: GroupInfo,
+    #[serde(default)]
+    pub messages: Vec<String>,
+}
+
+/// `group-list`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct GroupListReply {
+    /// The member whose groups these are; `None` for every group.
+    pub member_id: Option<i64>,
+    pub groups: Vec<GroupInfo>,
+    #[serde(default)]
+    pub messages: Vec<String>,
+}
+
+/// One member in a `group-members` reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct GroupMember {
+    pub user_id: i64,
+    pub is_owner: bool,
+}
+
+/// `group-members`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct GroupMembersReply {
+    pub group_id: i64,
+    pub members: Vec<GroupMember>,
+    #[serde(default)]
+    pub messages: Vec<String>,
+}
+
+/// `group-add-member`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct GroupAddMemberReply {
+    pub group_id: i64,
+    pub member_id: i64,
+    pub is_owner: bool,
+    /// False when the user already was a member (their owner flag was set).
+    pub added: bool,
+    #[serde(default)]
+    pub messages: Vec<String>,
+}
+
+/// `group-remove-member`, `group-delete`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct GroupIdReply {
+    pub group_id: i64,
+    #[serde(default)]
+    pub messages: Vec<String>,
+}
+
 // ------------------------------------------------- the table of methods
 
 /// Binds each request struct to its request type and reply, gives
@@ -774,6 +901,12 @@ typed_requests! {
     InternalSessionEdit => internal_session_edit(InternalSessionEdit) -> SessionEditReply;
     UserCheckAccess => user_check_access(UserCheckAccess) -> Done;
     UserCheckLimit => user_check_limit(UserCheckLimit) -> Done;
+    GroupNew => group_new(GroupNew) -> GroupNewReply;
+    GroupList => group_list(GroupList) -> GroupListReply;
+    GroupMembers => group_members(GroupMembers) -> GroupMembersReply;
+    GroupAddMember => group_add_member(GroupAddMember) -> GroupAddMemberReply;
+    GroupRemoveMember => group_remove_member(GroupRemoveMember) -> GroupIdReply;
+    GroupDelete => group_delete(GroupDelete) -> GroupIdReply;
     ApikeyNew => apikey_new(ApikeyNew) -> ApikeyNewReply;
     ApikeyVerify => apikey_verify(ApikeyVerify) -> Done;
     ApikeyRevoke => apikey_revoke(ApikeyRevoke) -> Done;

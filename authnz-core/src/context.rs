@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use authnz_api::{ApiKeyStore, Clock, LoginThrottle, RoleStore, SessionStore, UserStore};
+use authnz_api::{
+    ApiKeyStore, Clock, GroupStore, LoginThrottle, RoleStore, SessionStore, UserStore,
+};
 
 use crate::breach::BreachLookup;
 use crate::mail::MailService;
@@ -40,6 +42,9 @@ pub struct Context {
     pub sessions: Arc<dyn SessionStore>,
     pub roles: Arc<dyn RoleStore>,
     pub apikeys: Arc<dyn ApiKeyStore>,
+    /// Groups and memberships (the `group-*` requests, group sharing in
+    /// `user-check-access`).
+    pub groups: Arc<dyn GroupStore>,
     /// The compiled permission policy (PROTOCOL.md 6), loaded once at start-up.
     pub policy: Policy,
     pub clock: Arc<dyn Clock>,

@@ -378,6 +378,70 @@ request_table! {
         aggressive_limit: None,
         login_like: false,
     }
+    /// Not upstream: a superuser or staff member (the policy's group
+    /// managers) makes a group.
+    GroupNew = "group-new" {
+        params: &[
+            req("user_id", INT),
+            req("user_role", STR),
+            req("group_name", STR),
+        ],
+        aggressive_limit: Some(30),
+        login_like: false,
+    }
+    /// Not upstream: every group (managers), or the groups of one member.
+    GroupList = "group-list" {
+        params: &[
+            req("user_id", INT),
+            req("user_role", STR),
+            opt("member_id", INT),
+        ],
+        aggressive_limit: None,
+        login_like: false,
+    }
+    /// Not upstream: the members of a group and their owner flags.
+    GroupMembers = "group-members" {
+        params: &[
+            req("user_id", INT),
+            req("user_role", STR),
+            req("group_id", INT),
+        ],
+        aggressive_limit: None,
+        login_like: false,
+    }
+    /// Not upstream: add a member (or change an owner flag).
+    GroupAddMember = "group-add-member" {
+        params: &[
+            req("user_id", INT),
+            req("user_role", STR),
+            req("group_id", INT),
+            req("member_id", INT),
+            req("is_owner", BOOL),
+        ],
+        aggressive_limit: None,
+        login_like: false,
+    }
+    /// Not upstream: end a membership.
+    GroupRemoveMember = "group-remove-member" {
+        params: &[
+            req("user_id", INT),
+            req("user_role", STR),
+            req("group_id", INT),
+            req("member_id", INT),
+        ],
+        aggressive_limit: None,
+        login_like: false,
+    }
+    /// Not upstream: delete a group and its memberships.
+    GroupDelete = "group-delete" {
+        params: &[
+            req("user_id", INT),
+            req("user_role", STR),
+            req("group_id", INT),
+        ],
+        aggressive_limit: Some(30),
+        login_like: false,
+    }
     ApikeyNew = "apikey-new" {
         params: &[
             req("issuer", STR),
@@ -627,9 +691,9 @@ mod tests {
 
     #[test]
     fn the_table_is_whole_and_consistent() {
-        assert_eq!(RequestType::ALL.len(), 45);
+        assert_eq!(RequestType::ALL.len(), 51);
         let names: HashSet<&str> = RequestType::ALL.iter().map(|k| k.name()).collect();
-        assert_eq!(names.len(), 45, "wire names are unique");
+        assert_eq!(names.len(), 51, "wire names are unique");
         for &kind in RequestType::ALL {
             assert_eq!(RequestType::from_name(kind.name()), Some(kind));
             let params = kind.params();
@@ -662,6 +726,8 @@ mod tests {
                 ("apikey-new", 30),
                 ("apikey-new-nosession", 30),
                 ("apikey-refresh-nosession", 30),
+                ("group-delete", 30),
+                ("group-new", 30),
                 ("user-changepass", 5),
                 ("user-edit", 10),
                 ("user-login", 10),

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use authnz_api::{
-    ApiKeyStore, Clock, InitialData, InvalidationBus, LoginThrottle, NewUser, RateLimiter,
-    ReplayGuard, Role, RoleStore, SessionStore, StoreError, UserStore,
+    ApiKeyStore, Clock, GroupStore, InitialData, InvalidationBus, LoginThrottle, NewUser,
+    RateLimiter, ReplayGuard, Role, RoleStore, SessionStore, StoreError, UserStore,
 };
 use authnz_store_sql::{SqlOptions, SqlStore};
 use serde_json::json;
@@ -411,6 +411,7 @@ pub async fn context_parts(
         sessions,
         roles: store.clone() as Arc<dyn RoleStore>,
         apikeys,
+        groups: store.clone() as Arc<dyn GroupStore>,
         policy: opts.policy.clone(),
         clock: opts.clock.clone(),
         hasher,

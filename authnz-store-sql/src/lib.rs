@@ -53,6 +53,7 @@ mod apikeys;
 mod bus;
 mod db;
 pub mod error;
+mod groups;
 mod json;
 #[cfg(feature = "mysql")]
 mod mysql;

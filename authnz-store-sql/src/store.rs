@@ -8,9 +8,10 @@
 
 use async_trait::async_trait;
 use authnz_api::{
-    ApiKeyRef, ApiKeyStore, ColumnValue, InitialData, LoginTicket, NewUser, NoSessionApiKey, Role,
-    RoleStore, SecondFactorStore, Session, SessionApiKey, SessionStore, SigningKeyRecord,
-    SigningKeyStore, StoreError, TotpRecord, User, UserColumn, UserId, UserPatch, UserStore,
+    ApiKeyRef, ApiKeyStore, ColumnValue, Group, GroupId, GroupMember, GroupStore, InitialData,
+    LoginTicket, Membership, NewGroup, NewUser, NoSessionApiKey, Role, RoleStore,
+    SecondFactorStore, Session, SessionApiKey, SessionStore, SigningKeyRecord, SigningKeyStore,
+    StoreError, TotpRecord, User, UserColumn, UserId, UserPatch, UserStore,
 };
 use std::time::Duration;
 
@@ -417,6 +418,71 @@ impl RoleStore for SqlStore {
 
     async fn initialize(&self, data: &InitialData, now: NaiveDateTime) -> Result<bool, StoreError> {
         dispatch!(self, roles::initialize(data, now))
+    }
+}
+
+#[async_trait]
+impl GroupStore for SqlStore {
+    async fn create_group(
+        &self,
+        group: &NewGroup,
+        now: NaiveDateTime,
+    ) -> Result<Group, StoreError> {
+        if [&group.system_id, &group.group_name, &group.group_role]
+            .iter()
+            .any(|t| has_nul(t))
+        {
+            return Err(nul_refused());
+        }
+        dispatch!(self, groups::create_group(group, now))
+    }
+
+    async fn group_by_id(&self, group_id: GroupId) -> Result<Option<Group>, StoreError> {
+        dispatch!(self, groups::group_by_id(group_id))
+    }
+
+    async fn list_groups(&self) -> Result<Vec<Group>, StoreError> {
+        dispatch!(self, groups::list_groups())
+    }
+
+    async fn user_memberships(&self, user_id: UserId) -> Result<Vec<Membership>, StoreError> {
+        dispatch!(self, groups::user_memberships(user_id))
+    }
+
+    async fn group_members(&self, group_id: GroupId) -> Result<Vec<GroupMember>, StoreError> {
+        dispatch!(self, groups::group_members(group_id))
+    }
+
+    async fn add_group_member(
+        &self,
+        group_id: GroupId,
+        user_id: UserId,
+        is_owner: bool,
+        now: NaiveDateTime,
+    ) -> Result<bool, StoreError> {
+        // A group or user deleted between the check and the insert is a
+        // foreign-key violation: the same "does not exist".
+        match dispatch!(
+            self,
+            groups::add_group_member(group_id, user_id, is_owner, now)
+        ) {
+            Ok(Some(added)) => Ok(added),
+            Ok(None) | Err(StoreError::InvalidReference(_)) => Err(StoreError::NotFound),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn remove_group_member(
+        &self,
+        group_id: GroupId,
+        user_id: UserId,
+        now: NaiveDateTime,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self, groups::remove_group_member(group_id, user_id, now))
+    }
+
+    async fn delete_group(&self, group_id: GroupId) -> Result<u64, StoreError> {
+        dispatch!(self, groups::delete_group(group_id))
     }
 }
 

@@ -184,6 +184,7 @@ pub(crate) async fn delete_user<D: SqlDialect>(
     ] {
         D::execute(&mut tx, sql, args![user_id]).await?;
     }
+    crate::groups::pass_on_created_groups::<D>(&mut tx, user_id).await?;
     let sql = sql!(D, "DELETE FROM users WHERE user_id = ?");
     let deleted = D::execute(&mut tx, sql, args![user_id]).await?;
     tx.commit().await?;

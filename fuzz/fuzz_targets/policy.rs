@@ -64,6 +64,7 @@ fuzz_target!(|data: &[u8]| {
                         owner: 9,
                         visibility,
                         shared_with: &shared,
+                        via_group: false,
                     });
                 }
             }

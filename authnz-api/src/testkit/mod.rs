@@ -36,6 +36,7 @@
 pub mod apikeys;
 pub mod bus;
 pub mod fixtures;
+pub mod groups;
 pub mod ratelimit;
 pub mod replay;
 pub mod roles;
@@ -53,6 +54,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::second_factor::SecondFactorStore;
+use crate::groups::GroupStore;
 use crate::signing_keys::SigningKeyStore;
 use crate::store::{ApiKeyStore, RoleStore, SessionStore, UserStore};
 
@@ -99,6 +101,12 @@ pub trait Harness: Send + Sync + 'static {
     /// The second-factor store under test, for a backend that has one (the
     /// SQL store); `None` (the default) for the others.
     fn second_factors(&self) -> Option<Arc<dyn SecondFactorStore>> {
+        None
+    }
+
+    /// The group store under test, for a backend that has one (the SQL
+    /// store); `None` (the default) for the others.
+    fn groups(&self) -> Option<Arc<dyn GroupStore>> {
         None
     }
 
@@ -157,6 +165,20 @@ where
         panic!("this harness offers no SecondFactorStore (Harness::second_factors)");
     };
     run(harness, move |stores| test(stores, store)).await;
+}
+
+/// [`run`] for a [`GroupStore`] contract test: the harness must offer one
+/// ([`Harness::groups`]); the test gets the other stores too (users to add).
+pub async fn run_groups<F, Fut>(harness: Box<dyn Harness>, test: F)
+where
+    F: FnOnce(Stores, Arc<dyn GroupStore>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(groups) = harness.groups() else {
+        harness.teardown().await;
+        panic!("this harness offers no GroupStore (Harness::groups)");
+    };
+    run(harness, move |stores| test(stores, groups)).await;
 }
 
 /// The environment variable that turns a skipped service test into a
@@ -443,6 +465,49 @@ macro_rules! __signing_key_tests {
                         $crate::testkit::signing_keys::$test,
                     )
                     .await;
+                }
+            }
+        )*
+    };
+}
+
+/// The [`GroupStore`] contract as a module `group_store` of
+/// `#[tokio::test]`s, for a factory whose harness offers
+/// [`Harness::groups`] (a harness that offers none fails the tests).
+#[macro_export]
+macro_rules! group_store_tests {
+    ($make:path) => {
+        mod group_store {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $crate::__group_tests!(
+                $make,
+                [
+                    create_and_read_group,
+                    create_group_checks_references,
+                    members_added_listed_and_removed,
+                    memberships_of_a_user,
+                    add_member_checks_references,
+                    delete_group_removes_memberships,
+                    delete_user_removes_memberships,
+                    concurrent_adds_make_one_membership,
+                ]
+            );
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __group_tests {
+    ($make:path, [$($test:ident),* $(,)?]) => {
+        $(
+            #[::tokio::test]
+            async fn $test() {
+                let name = concat!(module_path!(), "::", stringify!($test));
+                if let Some(harness) = $make(name).await {
+                    $crate::testkit::run_groups(harness, $crate::testkit::groups::$test).await;
                 }
             }
         )*

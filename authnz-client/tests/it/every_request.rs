@@ -459,6 +459,101 @@ async fn every_request_type_through_its_typed_method() {
     .await
     .expect("user-check-limit");
 
+    // Groups: the superuser (user 1) makes one, the user joins it, an item
+    // shared with the group becomes theirs to view, then it all goes.
+    let (su_id, su_role) = (1_i64, "superuser".to_owned());
+    let group = c
+        .group_new(note(
+            s,
+            &GroupNew {
+                user_id: su_id,
+                user_role: su_role.clone(),
+                group_name: "Client testers".into(),
+            },
+        ))
+        .await
+        .expect("group-new")
+        .group;
+    assert_eq!(group.group_name, "Client testers");
+    let added = c
+        .group_add_member(note(
+            s,
+            &GroupAddMember {
+                user_id: su_id,
+                user_role: su_role.clone(),
+                group_id: group.group_id,
+                member_id: uid,
+                is_owner: false,
+            },
+        ))
+        .await
+        .expect("group-add-member");
+    assert!(added.added && !added.is_owner);
+    let mine = c
+        .group_list(note(
+            s,
+            &GroupList {
+                user_id: uid,
+                user_role: "authenticated".into(),
+                member_id: None,
+            },
+        ))
+        .await
+        .expect("group-list");
+    assert_eq!(mine.member_id, Some(uid));
+    assert_eq!(mine.groups.len(), 1);
+    assert_eq!(mine.groups[0].is_owner, Some(false));
+    let members = c
+        .group_members(note(
+            s,
+            &GroupMembers {
+                user_id: uid,
+                user_role: "authenticated".into(),
+                group_id: group.group_id,
+            },
+        ))
+        .await
+        .expect("group-members");
+    assert_eq!(
+        members.members,
+        [GroupMember {
+            user_id: uid,
+            is_owner: false
+        }]
+    );
+    c.user_check_access(&UserCheckAccess {
+        user_id: uid,
+        user_role: "authenticated".into(),
+        action: "view".into(),
+        target_name: "dataset".into(),
+        target_owner: su_id,
+        target_visibility: "shared".into(),
+        target_sharedwith: format!("group:{}", group.group_id),
+    })
+    .await
+    .expect("view an item shared with the group");
+    c.group_remove_member(note(
+        s,
+        &GroupRemoveMember {
+            user_id: uid,
+            user_role: "authenticated".into(),
+            group_id: group.group_id,
+            member_id: uid,
+        },
+    ))
+    .await
+    .expect("group-remove-member (leaving)");
+    c.group_delete(note(
+        s,
+        &GroupDelete {
+            user_id: su_id,
+            user_role: su_role,
+            group_id: group.group_id,
+        },
+    ))
+    .await
+    .expect("group-delete");
+
     // A session-tied API key.
     let key = c
         .apikey_new(note(

@@ -13,7 +13,7 @@ use super::reply::{Reply, py_bool};
 use super::request_args::{UserCheckAccessArgs, UserCheckLimitArgs};
 use super::{ActionError, Context};
 use crate::policy::AccessQuery;
-use crate::policy::pyconv::parse_shared_with;
+use crate::policy::pyconv::parse_sharing;
 
 /// An access question, as `user-check-access` receives it.
 #[derive(Debug, Clone, Copy)]
@@ -24,7 +24,8 @@ pub struct AccessRequest<'a> {
     pub target_name: &'a str,
     pub target_owner: UserId,
     pub target_visibility: &'a str,
-    /// Comma-separated user ids; `""` or `none` (any case) for nobody.
+    /// Comma-separated user ids and `group:<id>`s; `""` or `none` (any
+    /// case) for nobody.
     pub target_sharedwith: &'a str,
 }
 
@@ -65,9 +66,26 @@ impl AccessOutcome {
 /// The access decision of PROTOCOL.md 6.3, with its database checks. Database errors
 /// are an outcome ([`AccessOutcome::Error`]), not an [`ActionError`].
 pub async fn check_access(ctx: &Context, req: &AccessRequest<'_>) -> AccessOutcome {
-    let Some(shared_with) = parse_shared_with(req.target_sharedwith) else {
+    let Some(sharing) = parse_sharing(req.target_sharedwith) else {
         return AccessOutcome::Error;
     };
+    // Shared with a group the caller belongs to (not upstream): the caller
+    // counts as one of the users the item is shared with. A group that does
+    // not exist has no members.
+    let via_group = if sharing.groups.is_empty() {
+        false
+    } else {
+        match ctx.groups.user_memberships(req.user_id).await {
+            Ok(memberships) => memberships
+                .iter()
+                .any(|m| sharing.groups.contains(&m.group.group_id)),
+            Err(e) => {
+                tracing::warn!(error = %e, "access check: group lookup failed");
+                return AccessOutcome::Error;
+            }
+        }
+    };
+    let shared_with = sharing.users;
     let granted = match ctx.policy.decide(&AccessQuery {
         user_id: req.user_id,
         role: req.user_role,
@@ -76,6 +94,7 @@ pub async fn check_access(ctx: &Context, req: &AccessRequest<'_>) -> AccessOutco
         owner: req.target_owner,
         visibility: req.target_visibility,
         shared_with: &shared_with,
+        via_group,
     }) {
         Ok(granted) => granted,
         Err(_) => return AccessOutcome::Error,

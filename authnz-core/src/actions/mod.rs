@@ -14,6 +14,7 @@ pub mod account;
 pub mod apikeys;
 pub mod args;
 pub mod email;
+pub mod groups;
 pub mod internal;
 pub mod jwt;
 pub mod login;
@@ -141,6 +142,12 @@ pub async fn run(
         InternalSessionEdit => internal::internal_session_edit(ctx, decode(kind, body)?).await,
         UserCheckAccess => access::user_check_access(ctx, decode(kind, body)?).await,
         UserCheckLimit => access::user_check_limit(ctx, decode(kind, body)?).await,
+        GroupNew => groups::group_new(ctx, decode(kind, body)?).await,
+        GroupList => groups::group_list(ctx, decode(kind, body)?).await,
+        GroupMembers => groups::group_members(ctx, decode(kind, body)?).await,
+        GroupAddMember => groups::group_add_member(ctx, decode(kind, body)?).await,
+        GroupRemoveMember => groups::group_remove_member(ctx, decode(kind, body)?).await,
+        GroupDelete => groups::group_delete(ctx, decode(kind, body)?).await,
         ApikeyNew => apikeys::apikey_new(ctx, decode(kind, body)?).await,
         ApikeyVerify => apikeys::apikey_verify(ctx, decode(kind, body)?).await,
         ApikeyRevoke => apikeys::apikey_revoke(ctx, decode(kind, body)?).await,

@@ -193,6 +193,40 @@ request_args! {
         /// `Any`: anything but null.
         value_to_check: &'a Value,
     }
+    GroupNew => GroupNewArgs<'a> {
+        user_id: i64,
+        user_role: &'a str,
+        group_name: &'a str,
+    }
+    GroupList => GroupListArgs<'a> {
+        user_id: i64,
+        user_role: &'a str,
+        /// An `int` when truthy; absent or falsy: no member filter.
+        member_id: Option<&'a Value>,
+    }
+    GroupMembers => GroupMembersArgs<'a> {
+        user_id: i64,
+        user_role: &'a str,
+        group_id: i64,
+    }
+    GroupAddMember => GroupAddMemberArgs<'a> {
+        user_id: i64,
+        user_role: &'a str,
+        group_id: i64,
+        member_id: i64,
+        is_owner: bool,
+    }
+    GroupRemoveMember => GroupRemoveMemberArgs<'a> {
+        user_id: i64,
+        user_role: &'a str,
+        group_id: i64,
+        member_id: i64,
+    }
+    GroupDelete => GroupDeleteArgs<'a> {
+        user_id: i64,
+        user_role: &'a str,
+        group_id: i64,
+    }
     ApikeyNew => ApikeyNewArgs<'a> {
         issuer: &'a Value,
         audience: &'a Value,

@@ -115,6 +115,73 @@ pub(super) struct Compiled {
     /// `[OWNED, OTHER]` action sets, indexed by `(role * items + item) *
     /// visibilities + visibility`.
     perms: Vec<[ActionSet; 2]>,
+    /// Who manages groups (`group_policy`, optional).
+    pub(super) groups: GroupRules,
+}
+
+/// The compiled `group_policy` (PROTOCOL.md 6.1): absent from a file, it
+/// is the default of [`GroupRules::default_for`].
+#[derive(Debug, Clone)]
+pub(super) struct GroupRules {
+    /// By role index: may create and delete any group and manage any
+    /// group's members and owners.
+    pub(super) managers: Vec<bool>,
+    /// Whether a group's owners may add and remove its other members.
+    pub(super) owners_manage_members: bool,
+}
+
+/// The roles that manage groups when a policy has no `group_policy`.
+const DEFAULT_GROUP_MANAGERS: [&str; 2] = ["superuser", "staff"];
+
+/// Roles that can never manage groups (PROTOCOL.md 6.2).
+const NO_GROUP_MANAGERS: [&str; 2] = ["anonymous", "locked"];
+
+impl GroupRules {
+    /// The default: the declared ones of `superuser` and `staff` manage,
+    /// owners manage members.
+    fn default_for(roles: &Names) -> GroupRules {
+        let present: Vec<&str> = DEFAULT_GROUP_MANAGERS
+            .into_iter()
+            .filter(|r| roles.get(r).is_some())
+            .collect();
+        GroupRules {
+            managers: flags(&present, roles),
+            owners_manage_members: true,
+        }
+    }
+
+    /// The optional top-level `group_policy` object.
+    fn from_doc(doc: &Map<String, Value>, roles: &Names) -> Res<GroupRules> {
+        let Some(v) = doc.get("group_policy") else {
+            return Ok(GroupRules::default_for(roles));
+        };
+        const PATH: &str = "group_policy";
+        let gp = object(v, PATH)?;
+        const GROUP_KEYS: [&str; 2] = ["manager_roles", "owners_manage_members"];
+        keys(gp, &[], &GROUP_KEYS, PATH)?;
+        let mut rules = GroupRules::default_for(roles);
+        if let Some(list) = gp.get("manager_roles") {
+            let known_role = known(roles, "role");
+            let managers = string_list(list, "group_policy.manager_roles", |s, at| {
+                known_role(s, at)?;
+                if NO_GROUP_MANAGERS.contains(&s) {
+                    Err(format!("{at}: the role \"{s}\" cannot manage groups"))
+                } else {
+                    Ok(())
+                }
+            })?;
+            rules.managers = flags(&managers, roles);
+        }
+        if let Some(flag) = gp.get("owners_manage_members") {
+            rules.owners_manage_members = flag.as_bool().ok_or_else(|| {
+                format!(
+                    "group_policy.owners_manage_members: expected true or false, found {}",
+                    kind(flag)
+                )
+            })?;
+        }
+        Ok(rules)
+    }
 }
 
 type Res<T> = Result<T, String>;
@@ -288,8 +355,19 @@ impl Compiled {
             "item_policy",
             "role_policy",
         ];
+        // Optional keys (not upstream): the group rules.
+        const ALLOWED: [&str; 8] = [
+            "roles",
+            "items",
+            "actions",
+            "visibilities",
+            "limits",
+            "item_policy",
+            "role_policy",
+            "group_policy",
+        ];
         let doc = object(v, "the policy")?;
-        keys(doc, &TOP, &TOP, "")?;
+        keys(doc, &TOP, &ALLOWED, "")?;
         let roles = declare(doc, "roles")?;
         let items = declare(doc, "items")?;
         let actions = declare(doc, "actions")?;
@@ -305,6 +383,7 @@ impl Compiled {
             ));
         }
         let limit_types = limit_types(doc)?;
+        let groups = GroupRules::from_doc(doc, &roles)?;
 
         // item_policy
         let mut item_rules = vec![None::<ItemRules>; items.len()];
@@ -474,7 +553,16 @@ impl Compiled {
             vis_kinds,
             rules,
             perms,
+            groups,
         })
+    }
+
+    /// Whether `role` manages groups (`group_policy.manager_roles`); an
+    /// unknown role does not.
+    pub(super) fn manages_groups(&self, role: &str) -> bool {
+        self.roles
+            .get(role)
+            .is_some_and(|r| self.groups.managers[r])
     }
 
     pub(super) fn role_names(&self) -> &[String] {
@@ -508,6 +596,7 @@ impl Compiled {
                     is_owner
                         || q.shared_with.contains(&q.user_id)
                         || q.shared_with.contains(&ANONYMOUS_USER_ID)
+                        || q.via_group
                 }
                 Some(VisKind::Open) => true,
                 Some(VisKind::Closed) | None => false,

@@ -84,6 +84,10 @@ pub struct AccessQuery<'a> {
     /// The users the item is shared with, already parsed
     /// ([`pyconv::parse_shared_with`]); empty for nobody.
     pub shared_with: &'a [UserId],
+    /// The item is shared with a group the caller belongs to (not
+    /// upstream): for a `shared` item, the caller is treated as one of the
+    /// users it is shared with.
+    pub via_group: bool,
 }
 
 /// How the caller relates to an item, for [`Policy::can`].
@@ -169,7 +173,21 @@ impl Policy {
             owner,
             visibility,
             shared_with,
+            via_group: false,
         })
+    }
+
+    /// Whether `role` manages groups (PROTOCOL.md 6.1 `group_policy`: by
+    /// default `superuser` and `staff`): it may create and delete any group
+    /// and manage any group's members and owners.
+    pub fn manages_groups(&self, role: &str) -> bool {
+        self.compiled.manages_groups(role)
+    }
+
+    /// Whether a group's owners may add and remove its other members
+    /// (`group_policy.owners_manage_members`, by default true).
+    pub fn owners_manage_members(&self) -> bool {
+        self.compiled.groups.owners_manage_members
     }
 
     /// The limit decision (PROTOCOL.md 6.4): true when `value` passes `role`'s limit

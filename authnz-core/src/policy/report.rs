@@ -29,6 +29,28 @@ pub(super) fn render(c: &Compiled) -> String {
     let _ = writeln!(out, "items: {}", c.items.list().join(", "));
     let _ = writeln!(out, "actions: {}", c.actions.list().join(", "));
     let _ = writeln!(out, "visibilities: {}", c.visibilities.list().join(", "));
+    let managers: Vec<&str> = c
+        .roles
+        .list()
+        .iter()
+        .enumerate()
+        .filter(|(r, _)| c.groups.managers[*r])
+        .map(|(_, name)| name.as_str())
+        .collect();
+    let _ = writeln!(
+        out,
+        "groups: managed by {}; owners {} their members",
+        if managers.is_empty() {
+            "nobody".to_owned()
+        } else {
+            managers.join(", ")
+        },
+        if c.groups.owners_manage_members {
+            "manage"
+        } else {
+            "do not manage"
+        }
+    );
     let item_w = c
         .items
         .list()

@@ -104,6 +104,7 @@ fn engine_granted(
         owner,
         visibility,
         shared_with: &ids,
+        via_group: false,
     })
 }
 
@@ -507,4 +508,99 @@ fn report_lists_roles_items_and_limits() {
         locked.iter().filter(|l| l.ends_with("nothing")).count() == 7,
         "{locked:?}"
     );
+}
+
+#[test]
+fn group_policy_is_optional_and_defaults_to_superuser_and_staff() {
+    // The bundled default (no `group_policy`) loads as before.
+    let p = Policy::load(None).expect("default policy");
+    assert!(p.manages_groups("superuser") && p.manages_groups("staff"));
+    assert!(!p.manages_groups("authenticated") && !p.manages_groups("anonymous"));
+    assert!(!p.manages_groups("no-such-role"));
+    assert!(p.owners_manage_members());
+    let report = p.report();
+    assert!(
+        report.contains("groups: managed by superuser, staff; owners manage their members"),
+        "{report}"
+    );
+    // A file that names the rules.
+    let mut raw = default_json();
+    raw["group_policy"] = json!({"manager_roles": ["superuser"], "owners_manage_members": false});
+    let p = Policy::parse(&raw.to_string(), "p.json").expect("valid group_policy");
+    assert!(p.manages_groups("superuser") && !p.manages_groups("staff"));
+    assert!(!p.owners_manage_members());
+    // Either key may be left out.
+    raw["group_policy"] = json!({"manager_roles": ["staff", "authenticated"]});
+    let p = Policy::parse(&raw.to_string(), "p.json").expect("valid group_policy");
+    assert!(p.manages_groups("authenticated") && !p.manages_groups("superuser"));
+    assert!(p.owners_manage_members());
+    raw["group_policy"] = json!({});
+    let p = Policy::parse(&raw.to_string(), "p.json").expect("empty group_policy");
+    assert!(p.manages_groups("staff"));
+}
+
+#[test]
+fn group_policy_mistakes_are_refused() {
+    type Mutation = Box<dyn FnOnce(&mut Value)>;
+    let cases: Vec<(Mutation, &str)> = vec![
+        (
+            Box::new(|p| p["group_policy"] = json!({"manager_roles": ["stuff"]})),
+            "group_policy.manager_roles[0]: unknown role \"stuff\"",
+        ),
+        (
+            Box::new(|p| p["group_policy"] = json!({"manager_roles": ["staff", "locked"]})),
+            "group_policy.manager_roles[1]: the role \"locked\" cannot manage groups",
+        ),
+        (
+            Box::new(|p| p["group_policy"] = json!({"manager_roles": ["staff", "staff"]})),
+            "group_policy.manager_roles[1]: \"staff\" is listed twice",
+        ),
+        (
+            Box::new(|p| p["group_policy"] = json!({"owners_manage_members": "yes"})),
+            "group_policy.owners_manage_members: expected true or false, found a string",
+        ),
+        (
+            Box::new(|p| p["group_policy"] = json!({"managers": ["staff"]})),
+            "group_policy.managers: unknown key \"managers\"",
+        ),
+        (
+            Box::new(|p| p["group_policy"] = json!(["staff"])),
+            "group_policy: expected an object, found a list",
+        ),
+        (
+            Box::new(|p| p["group_polcy"] = json!({})),
+            "group_polcy: unknown key \"group_polcy\"",
+        ),
+    ];
+    for (mutate, expected) in cases {
+        let message = refused(mutate);
+        assert!(
+            message.contains("/etc/authnz/policy.json") && message.contains(expected),
+            "expected {expected:?} in {message:?}"
+        );
+    }
+}
+
+#[test]
+fn sharing_through_a_group_counts_as_shared_with_the_caller() {
+    let p = Policy::load(None).unwrap();
+    let q = |role, visibility, via_group| {
+        p.decide(&AccessQuery {
+            user_id: 5,
+            role,
+            action: "view",
+            item: "dataset",
+            owner: 9,
+            visibility,
+            shared_with: &[],
+            via_group,
+        })
+        .unwrap()
+    };
+    assert!(!q("authenticated", "shared", false));
+    assert!(q("authenticated", "shared", true));
+    // Only for `shared` items: a group does not open a private one.
+    assert!(!q("authenticated", "private", true));
+    // And only what the tables grant on shared items: anonymous, nothing.
+    assert!(!q("anonymous", "shared", true));
 }

@@ -17,6 +17,7 @@ mod cleanup;
 mod email;
 mod fernet_vectors;
 mod flow;
+mod groups;
 mod http_limits;
 mod jwt;
 mod log_injection;

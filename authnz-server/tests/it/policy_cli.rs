@@ -75,6 +75,52 @@ fn check_refuses_a_typo_naming_file_and_entry() {
 }
 
 #[test]
+fn check_knows_the_group_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, group_policy: serde_json::Value| {
+        let mut v: serde_json::Value = serde_json::from_str(DEFAULT_POLICY).unwrap();
+        v["group_policy"] = group_policy;
+        let path = dir.path().join(name);
+        std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+        path
+    };
+    // The default file has none: the built-in group rules are printed.
+    let default = dir.path().join("default.json");
+    std::fs::write(&default, DEFAULT_POLICY).unwrap();
+    let out = run(&["policy", "check", default.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("groups: managed by superuser, staff; owners manage their members"),
+        "{out:?}"
+    );
+    let good = write(
+        "groups.json",
+        serde_json::json!({"manager_roles": ["superuser"], "owners_manage_members": false}),
+    );
+    let out = run(&["policy", "check", good.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("groups: managed by superuser; owners do not manage their members"),
+        "{out:?}"
+    );
+    let bad = write(
+        "bad-groups.json",
+        serde_json::json!({"manager_roles": ["superuser", "anonymous"]}),
+    );
+    let out = run(&["policy", "check", bad.to_str().unwrap()]);
+    assert!(!out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(bad.to_str().unwrap()), "{stderr}");
+    assert!(
+        stderr
+            .contains("group_policy.manager_roles[1]: the role \"anonymous\" cannot manage groups"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn server_start_up_refuses_a_typo() {
     let dir = tempfile::tempdir().unwrap();
     let basedir = dir.path().join("base");

@@ -58,6 +58,10 @@ impl Harness for SqlHarness {
         Some(self.store.clone())
     }
 
+    fn groups(&self) -> Option<Arc<dyn authnz_api::GroupStore>> {
+        Some(self.store.clone())
+    }
+
     async fn teardown(self: Box<Self>) {
         self.store.close().await;
         match self.cleanup {
