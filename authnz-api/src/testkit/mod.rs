@@ -53,8 +53,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::second_factor::SecondFactorStore;
 use crate::groups::GroupStore;
+use crate::second_factor::SecondFactorStore;
 use crate::signing_keys::SigningKeyStore;
 use crate::store::{ApiKeyStore, RoleStore, SessionStore, UserStore};
 
