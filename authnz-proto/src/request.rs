@@ -293,6 +293,18 @@ request_table! {
         aggressive_limit: None,
         login_like: false,
     }
+    InternalAuditList = "internal-audit-list" {
+        params: &[
+            opt("user_id", INT),
+            opt("event", STR),
+            opt("since", STR),
+            opt("until", STR),
+            req("limit", INT),
+            opt("cursor", STR),
+        ],
+        aggressive_limit: None,
+        login_like: false,
+    }
     UserCheckAccess = "user-check-access" {
         params: &[
             req("user_id", INT),

@@ -34,6 +34,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod apikeys;
+pub mod audit;
 pub mod bus;
 pub mod fixtures;
 pub mod ratelimit;
@@ -51,6 +52,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::audit::AuditStore;
 use crate::signing_keys::SigningKeyStore;
 use crate::store::{ApiKeyStore, RoleStore, SessionStore, UserStore};
 
@@ -94,6 +96,12 @@ pub trait Harness: Send + Sync + 'static {
         None
     }
 
+    /// The audit store under test, for a backend that has one (the SQL
+    /// store); `None` (the default) for the others.
+    fn audit(&self) -> Option<Arc<dyn AuditStore>> {
+        None
+    }
+
     /// Release everything the harness made (close pools, drop the database,
     /// remove files). Runs after the test body, also when it panicked.
     async fn teardown(self: Box<Self>);
@@ -134,6 +142,20 @@ where
         panic!("this harness offers no SigningKeyStore (Harness::signing_keys)");
     };
     run(harness, move |_| test(keys)).await;
+}
+
+/// [`run`] for an [`AuditStore`] contract test: the harness must offer
+/// one ([`Harness::audit`]).
+pub async fn run_audit<F, Fut>(harness: Box<dyn Harness>, test: F)
+where
+    F: FnOnce(Arc<dyn AuditStore>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(audit) = harness.audit() else {
+        harness.teardown().await;
+        panic!("this harness offers no AuditStore (Harness::audit)");
+    };
+    run(harness, move |_| test(audit)).await;
 }
 
 /// The environment variable that turns a skipped service test into a
@@ -371,6 +393,47 @@ macro_rules! __signing_key_tests {
                         $crate::testkit::signing_keys::$test,
                     )
                     .await;
+                }
+            }
+        )*
+    };
+}
+
+/// The [`AuditStore`] contract as a module `audit_store` of
+/// `#[tokio::test]`s, for a factory whose harness offers
+/// [`Harness::audit`] (a harness that offers none fails the tests).
+#[macro_export]
+macro_rules! audit_store_tests {
+    ($make:path) => {
+        mod audit_store {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $crate::__audit_tests!(
+                $make,
+                [
+                    fresh_log_is_empty,
+                    event_round_trips,
+                    listed_newest_first_with_limit,
+                    filters_match,
+                    keyset_pages_are_stable,
+                    retention_deletes_older_events,
+                ]
+            );
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __audit_tests {
+    ($make:path, [$($test:ident),* $(,)?]) => {
+        $(
+            #[::tokio::test]
+            async fn $test() {
+                let name = concat!(module_path!(), "::", stringify!($test));
+                if let Some(harness) = $make(name).await {
+                    $crate::testkit::run_audit(harness, $crate::testkit::audit::$test).await;
                 }
             }
         )*

@@ -54,6 +54,10 @@ impl Harness for SqlHarness {
         Some(self.store.clone())
     }
 
+    fn audit(&self) -> Option<Arc<dyn authnz_api::AuditStore>> {
+        Some(self.store.clone())
+    }
+
     async fn teardown(self: Box<Self>) {
         self.store.close().await;
         match self.cleanup {
