@@ -251,6 +251,7 @@ pub struct InternalSessionEdit {
 /// reply's `next_cursor` as `cursor` for the next page.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct InternalAuditList {
+    pub limit: i64,
     /// Only events about this user (the subject).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<i64>,
@@ -263,7 +264,6 @@ pub struct InternalAuditList {
     /// Only events before this time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub until: Option<String>,
-    pub limit: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
 }

@@ -148,11 +148,11 @@ request_args! {
         update_dict: &'a Map<String, Value>,
     }
     InternalAuditList => InternalAuditListArgs<'a> {
+        limit: i64,
         user_id: Option<&'a Value>,
         event: Option<&'a Value>,
         since: Option<&'a Value>,
         until: Option<&'a Value>,
-        limit: i64,
         cursor: Option<&'a Value>,
     }
     UserCheckAccess => UserCheckAccessArgs<'a> {

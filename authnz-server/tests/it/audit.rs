@@ -159,22 +159,38 @@ async fn pages_follow_the_cursor(backend: Backend, test: &'static str) {
     assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
 
     // The time window: everything before now, nothing from the far future.
-    let all = list(&s, json!({"user_id": uid, "until": "2100-01-01T00:00:00", "limit": 1000})).await;
+    let all = list(
+        &s,
+        json!({"user_id": uid, "until": "2100-01-01T00:00:00", "limit": 1000}),
+    )
+    .await;
     assert_eq!(events_of(&all).len(), 2 + 5 + 3);
-    let none = list(&s, json!({"user_id": uid, "since": "2100-01-01T00:00:00", "limit": 10})).await;
+    let none = list(
+        &s,
+        json!({"user_id": uid, "since": "2100-01-01T00:00:00", "limit": 10}),
+    )
+    .await;
     assert_eq!(events_of(&none), Vec::<Value>::new());
 
     // Refusals: a clear failure reply each.
     for (body, reason) in [
         (json!({"limit": 0}), "limit must be between 1 and 1000"),
         (json!({"limit": 1001}), "limit must be between 1 and 1000"),
-        (json!({"limit": 5, "event": "login.maybe"}), "unknown event type"),
-        (json!({"limit": 5, "cursor": "not-a-cursor"}), "invalid cursor"),
+        (
+            json!({"limit": 5, "event": "login.maybe"}),
+            "unknown event type",
+        ),
+        (
+            json!({"limit": 5, "cursor": "not-a-cursor"}),
+            "invalid cursor",
+        ),
         (json!({"limit": 5, "since": "yesterday"}), "since and until"),
     ] {
         let env = s.call("internal-audit-list", body.clone()).await;
         assert_eq!(env["success"], json!(false), "{body}: {env}");
-        let got = env["response"]["failure_reason"].as_str().unwrap_or_default();
+        let got = env["response"]["failure_reason"]
+            .as_str()
+            .unwrap_or_default();
         assert!(got.contains(reason), "{body}: {env}");
     }
     // The schema: `limit` is required.
@@ -197,7 +213,10 @@ async fn retention_cleanup_deletes_old_events(backend: Backend, test: &'static s
     clock.advance(TimeDelta::days(40));
     login_from(&s, "127.0.0.1", WRONG).await;
     // Flushed by the listing, then the cleanup the server runs daily.
-    assert_eq!(events_of(&list(&s, json!({"user_id": uid, "limit": 100})).await).len(), 4);
+    assert_eq!(
+        events_of(&list(&s, json!({"user_id": uid, "limit": 100})).await).len(),
+        4
+    );
     let ctx = &s.built.state.ctx;
     let deleted =
         authnz_server::cleanup::run_audit_once(ctx.audit_store.as_ref(), ctx.clock.as_ref(), 30)
