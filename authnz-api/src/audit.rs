@@ -61,9 +61,7 @@ event_types! {
     /// A login failed (unknown user, wrong password, unverified or
     /// inactive account, no pre-login session).
     LoginFailed = "login.failed",
-    /// A login with the right password was refused because the account is
-    /// locked, or the attempt was answered with the lock reply of the
-    /// login back-off.
+    /// A login to a locked account was refused (whatever the password).
     LoginLocked = "login.locked",
     /// A user logged out.
     Logout = "logout",
