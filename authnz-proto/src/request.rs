@@ -273,6 +273,22 @@ request_table! {
         aggressive_limit: None,
         login_like: false,
     }
+    /// Not upstream: the active sessions of the caller's own user.
+    UserSessionsList = "user-sessions-list" {
+        params: &[req("user_id", INT), req("session_token", STR)],
+        aggressive_limit: Some(30),
+        login_like: false,
+    }
+    /// Not upstream: end one of the caller's own sessions, or all others.
+    UserSessionsRevoke = "user-sessions-revoke" {
+        params: &[
+            req("user_id", INT),
+            req("session_token", STR),
+            req("session_id", STR),
+        ],
+        aggressive_limit: Some(10),
+        login_like: false,
+    }
     InternalUserLock = "internal-user-lock" {
         params: &[req("target_userid", INT), req("action", STR)],
         aggressive_limit: None,
@@ -577,9 +593,9 @@ mod tests {
 
     #[test]
     fn the_table_is_whole_and_consistent() {
-        assert_eq!(RequestType::ALL.len(), 40);
+        assert_eq!(RequestType::ALL.len(), 42);
         let names: HashSet<&str> = RequestType::ALL.iter().map(|k| k.name()).collect();
-        assert_eq!(names.len(), 40, "wire names are unique");
+        assert_eq!(names.len(), 42, "wire names are unique");
         for &kind in RequestType::ALL {
             assert_eq!(RequestType::from_name(kind.name()), Some(kind));
             let params = kind.params();
@@ -620,6 +636,8 @@ mod tests {
                 ("user-resetpass", 5),
                 ("user-sendemail-forgotpass", 2),
                 ("user-sendemail-signup", 2),
+                ("user-sessions-list", 30),
+                ("user-sessions-revoke", 10),
                 ("user-set-emailsent", 2),
             ]
         );

@@ -23,6 +23,7 @@ mod jwt;
 mod log_injection;
 mod metrics;
 mod multi_instance;
+mod my_sessions;
 mod policy_cli;
 mod protocol;
 mod ratelimit;
