@@ -30,6 +30,14 @@
 //! commands before they exit. [`AuditLog::flush`] waits until everything
 //! queued before it is written (the listing calls it, so a client reads its
 //! own events on the instance that served them).
+//!
+//! **Feeding a webhook outbox later.** Every event passes through
+//! [`AuditWriter`] in batches, each appended in one transaction; a durable
+//! outbox (one row per event and subscribed endpoint, claimed by one
+//! instance for delivery) can be filled in that same transaction, so an
+//! event is delivered exactly when it is logged. The event type's wire name
+//! ([`AuditEventType::name`]) is the delivery's `type`, and the subject
+//! and actor ids are its `data`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
