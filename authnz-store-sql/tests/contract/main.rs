@@ -23,6 +23,7 @@ mod sqlite_memory {
     authnz_api::contract_tests!(crate::harness::sqlite_memory);
     authnz_api::signing_key_store_tests!(crate::harness::sqlite_memory);
     authnz_api::group_store_tests!(crate::harness::sqlite_memory);
+    authnz_api::audit_store_tests!(crate::harness::sqlite_memory);
 }
 
 #[cfg(feature = "sqlite")]
@@ -30,6 +31,7 @@ mod sqlite_file {
     authnz_api::contract_tests!(crate::harness::sqlite_file);
     authnz_api::signing_key_store_tests!(crate::harness::sqlite_file);
     authnz_api::group_store_tests!(crate::harness::sqlite_file);
+    authnz_api::audit_store_tests!(crate::harness::sqlite_file);
 }
 
 #[cfg(feature = "postgres")]
@@ -37,6 +39,7 @@ mod postgres {
     authnz_api::contract_tests!(crate::harness::postgres);
     authnz_api::signing_key_store_tests!(crate::harness::postgres);
     authnz_api::group_store_tests!(crate::harness::postgres);
+    authnz_api::audit_store_tests!(crate::harness::postgres);
 }
 
 /// The invalidation bus on `LISTEN`/`NOTIFY`.
@@ -50,4 +53,5 @@ mod mysql {
     authnz_api::contract_tests!(crate::harness::mysql);
     authnz_api::signing_key_store_tests!(crate::harness::mysql);
     authnz_api::group_store_tests!(crate::harness::mysql);
+    authnz_api::audit_store_tests!(crate::harness::mysql);
 }
