@@ -12,6 +12,7 @@
 //! With the `testkit` feature, [`testkit`] holds the contract suite that every
 //! backend must pass.
 
+pub mod audit;
 pub mod bus;
 pub mod clock;
 pub mod error;
@@ -38,6 +39,9 @@ pub use authnz_proto::python::number as pynum;
 pub use authnz_proto::python::printable as pyprintable;
 pub use authnz_proto::python::repr as pyrepr;
 
+pub use audit::{
+    AUDIT_TEXT_MAX, AuditEvent, AuditEventType, AuditOutcome, AuditQuery, AuditRecord, AuditStore,
+};
 pub use bus::{BusEvent, InvalidationBus};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;

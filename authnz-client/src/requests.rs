@@ -315,6 +315,28 @@ pub struct InternalSessionEdit {
     pub update_dict: Map<String, Value>,
 }
 
+/// `internal-audit-list`: the audit log, newest first, one page of at most
+/// `limit` events (1-1000). Every filter is optional; pass the previous
+/// reply's `next_cursor` as `cursor` for the next page.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct InternalAuditList {
+    pub limit: i64,
+    /// Only events about this user (the subject).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<i64>,
+    /// Only events of this type (`login.failed`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// Only events at or after this time (`YYYY-MM-DDTHH:MM:SS[.ffffff]`, UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Only events before this time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
 /// `user-check-access`: may this user do `action` on the item?
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct UserCheckAccess {
@@ -562,6 +584,35 @@ pub struct SessionJwtReply {
     pub jwt: Secret,
     /// The lifetime given, after the server's cap.
     pub expires_seconds: i64,
+    #[serde(default)]
+    pub messages: Vec<String>,
+}
+
+/// One event of `internal-audit-list`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct AuditEvent {
+    pub id: i64,
+    /// When it happened (`isoformat`, UTC).
+    pub time: String,
+    /// The event type's stable name (`login.failed`, ...).
+    pub event: String,
+    /// `ok` or `failed`.
+    pub outcome: String,
+    pub actor_user_id: Option<i64>,
+    pub subject_user_id: Option<i64>,
+    /// In the server's configured form (full, truncated or hashed).
+    pub client_address: Option<String>,
+    pub request_id: Option<String>,
+    /// A short class (`wrong-password`, `automatic`, ...).
+    pub reason: Option<String>,
+}
+
+/// `internal-audit-list`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AuditListReply {
+    pub events: Vec<AuditEvent>,
+    /// The cursor of the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
     #[serde(default)]
     pub messages: Vec<String>,
 }
@@ -899,6 +950,7 @@ typed_requests! {
     InternalUserDelete => internal_user_delete(InternalUserDelete) -> UserIdReply;
     InternalUserEdit => internal_user_edit(InternalUserEdit) -> UserInfoReply;
     InternalSessionEdit => internal_session_edit(InternalSessionEdit) -> SessionEditReply;
+    InternalAuditList => internal_audit_list(InternalAuditList) -> AuditListReply;
     UserCheckAccess => user_check_access(UserCheckAccess) -> Done;
     UserCheckLimit => user_check_limit(UserCheckLimit) -> Done;
     GroupNew => group_new(GroupNew) -> GroupNewReply;

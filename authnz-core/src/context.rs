@@ -68,9 +68,26 @@ pub struct Context {
     /// Second factors of a login: TOTP authenticators, recovery codes and
     /// login tickets, with the key that seals TOTP secrets.
     pub second_factors: Arc<crate::second_factor::SecondFactors>,
+    /// The audit log's recording side ([`crate::audit`]); record with
+    /// [`Context::audit`].
+    pub audit_log: Arc<crate::audit::AuditLog>,
+    /// The audit log's stored events (`internal-audit-list`).
+    pub audit_store: Arc<dyn authnz_api::AuditStore>,
 }
 
 impl Context {
+    /// Record a security-relevant event: one call,
+    /// `ctx.audit(AuditEventType::X, AuditOutcome::Ok).subject(id).emit()`
+    /// (also `.actor(id)`, `.user(id)` for both, `.reason("class")`). Never
+    /// waits and never fails the request ([`crate::audit`]).
+    pub fn audit(
+        &self,
+        event: authnz_api::AuditEventType,
+        outcome: authnz_api::AuditOutcome,
+    ) -> crate::audit::Pending<'_> {
+        self.audit_log.event(event, outcome)
+    }
+
     /// A log-safe stand-in for a user id, e-mail, token or address.
     pub fn pii(&self, value: &str) -> String {
         crate::validate::pii::pii_hash(value, &self.pii_salt)

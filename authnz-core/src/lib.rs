@@ -17,6 +17,7 @@
 //! `mail::MailOptions`, `passwords::HashParams`, ...).
 
 pub mod actions;
+pub mod audit;
 pub mod breach;
 pub mod context;
 pub mod jwt;

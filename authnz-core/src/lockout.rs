@@ -144,7 +144,7 @@ async fn lock_after_failures(ctx: &Context, user: User) {
         .now()
         .checked_add_signed(lock_time)
         .unwrap_or(NaiveDateTime::MAX);
-    match toggle_lock(ctx, user.user_id, LockAction::Lock, Some(until)).await {
+    match toggle_lock(ctx, user.user_id, LockAction::Lock, Some(until), None).await {
         Ok(change) if change.newly_locked => {
             metrics::counter!("authnz_account_locks_total").increment(1);
             tracing::warn!(user = %ctx.pii(&user.user_id.to_string()), "account locked after repeated login failures");
@@ -187,6 +187,13 @@ async fn lift_user_if_due(ctx: &Context, user: &User) -> Result<bool, StoreError
         .await?;
     if lifted {
         tracing::info!(user = %ctx.pii(&user.user_id.to_string()), "automatic lock lifted");
+        ctx.audit(
+            authnz_api::AuditEventType::UserUnlocked,
+            authnz_api::AuditOutcome::Ok,
+        )
+        .subject(user.user_id)
+        .reason("automatic")
+        .emit();
     }
     Ok(lifted)
 }

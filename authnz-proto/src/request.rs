@@ -355,6 +355,18 @@ request_table! {
         aggressive_limit: None,
         login_like: false,
     }
+    InternalAuditList = "internal-audit-list" {
+        params: &[
+            req("limit", INT),
+            opt("user_id", INT),
+            opt("event", STR),
+            opt("since", STR),
+            opt("until", STR),
+            opt("cursor", STR),
+        ],
+        aggressive_limit: None,
+        login_like: false,
+    }
     UserCheckAccess = "user-check-access" {
         params: &[
             req("user_id", INT),
@@ -691,9 +703,9 @@ mod tests {
 
     #[test]
     fn the_table_is_whole_and_consistent() {
-        assert_eq!(RequestType::ALL.len(), 51);
+        assert_eq!(RequestType::ALL.len(), 52);
         let names: HashSet<&str> = RequestType::ALL.iter().map(|k| k.name()).collect();
-        assert_eq!(names.len(), 51, "wire names are unique");
+        assert_eq!(names.len(), 52, "wire names are unique");
         for &kind in RequestType::ALL {
             assert_eq!(RequestType::from_name(kind.name()), Some(kind));
             let params = kind.params();

@@ -141,6 +141,8 @@ pub struct ServerOptions {
     pub jwt: authnz_core::jwt::JwtSettings,
     /// `GET /metrics` (`metrics`, `metricstoken`, `metricslisten`).
     pub metrics: MetricsOptions,
+    /// The audit log (`auditaddress`, `auditqueue`; [`authnz_core::audit`]).
+    pub audit: authnz_core::audit::AuditSettings,
 }
 
 impl ServerOptions {
@@ -196,6 +198,7 @@ impl ServerOptions {
             mail: MailOptions::file(basedir.join("mail-outbox"), basedir.join("email-templates")),
             jwt: authnz_core::jwt::JwtSettings::default(),
             metrics: MetricsOptions::default(),
+            audit: authnz_core::audit::AuditSettings::default(),
         })
     }
 }
@@ -406,6 +409,17 @@ pub async fn context_parts(
         users = cached.clone();
         sessions = cached.clone();
     }
+    // The audit writer runs wherever the context does (the server, an admin
+    // command); both close the log before they stop, which writes what is
+    // queued.
+    let (audit_log, audit_writer) = authnz_core::audit::AuditLog::new(
+        opts.audit,
+        Arc::from(opts.pii_salt.as_str()),
+        opts.clock.clone(),
+        store.clone(),
+        opts.sleeper.clone(),
+    );
+    audit_writer.spawn();
     let ctx = Context {
         users,
         sessions,
@@ -443,6 +457,8 @@ pub async fn context_parts(
             )
             .map_err(StartupError::SecondFactors)?,
         ),
+        audit_log,
+        audit_store: store.clone(),
     };
     Ok(ContextParts {
         ctx,

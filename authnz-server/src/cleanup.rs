@@ -1,4 +1,5 @@
-//! The session cleanup task (PROTOCOL.md 7.7): at start-up and then about every 24
+//! The session cleanup task (PROTOCOL.md 7.7), and the audit log's retention
+//! cleanup on the same schedule. Sessions: at start-up and then about every 24
 //! hours (±10 % jitter), delete sessions that expired more than
 //! `sessionexpiry` days ago. Sessions stop working at their own `expires`
 //! anyway; this only bounds how long dead rows are kept.
@@ -10,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use authnz_api::{Clock, SessionStore};
+use authnz_api::{AuditStore, Clock, SessionStore};
 use chrono::TimeDelta;
 use rand::Rng as _;
 
@@ -32,6 +33,38 @@ pub async fn run_once(sessions: &dyn SessionStore, clock: &dyn Clock, keep_days:
             0
         }
     }
+}
+
+/// Delete audit events older than `keep_days` days (the retention cleanup
+/// of `auditretention`; the store deletes in batches).
+pub async fn run_audit_once(audit: &dyn AuditStore, clock: &dyn Clock, keep_days: i64) -> u64 {
+    let cutoff = clock.now() - TimeDelta::days(keep_days);
+    match audit.delete_audit_events_before(cutoff).await {
+        Ok(n) => {
+            tracing::info!(deleted = n, "audit log retention cleanup");
+            n
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "audit log retention cleanup failed; will retry next period");
+            0
+        }
+    }
+}
+
+/// Spawn the periodic retention cleanup of the audit log, on the same
+/// schedule as the session cleanup.
+pub fn spawn_audit(
+    audit: Arc<dyn AuditStore>,
+    clock: Arc<dyn Clock>,
+    sleeper: Arc<dyn Sleeper>,
+    keep_days: i64,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            run_audit_once(audit.as_ref(), clock.as_ref(), keep_days).await;
+            sleeper.sleep(next_wait()).await;
+        }
+    })
 }
 
 /// The wait before the next run: [`PERIOD`] ±10 %.

@@ -24,6 +24,7 @@ use crate::replay::ReplayCheck;
 use crate::session_cache::CachedStore;
 use crate::telemetry::{Outcome, Telemetry, names};
 use authnz_core::actions::{Context, RequestType};
+use authnz_core::audit::{RequestDetails, with_request};
 use authnz_core::lockout;
 use authnz_proto::codec::Codec;
 use authnz_proto::envelope::{envelope, schema_failure};
@@ -283,6 +284,20 @@ pub async fn process(st: &AppState, value: Value) -> Result<Value, ProtocolError
         tracing::info!(request = %LogText(name), "unknown request type");
         return Err(ProtocolError::BadRequest);
     };
+    // Events the action records carry this request's id and client address.
+    let details = RequestDetails::from_envelope(Some(&reqid), request.get("client_ipaddr"));
+    with_request(details, run_checked(st, kind, name, body, reqid)).await
+}
+
+/// Steps 7b-7e (PROTOCOL.md 1.7): the schema check, the action and the
+/// login back-off, for a request of type `kind` with envelope `reqid`.
+async fn run_checked(
+    st: &AppState,
+    kind: RequestType,
+    name: &str,
+    body: Map<String, Value>,
+    reqid: Value,
+) -> Result<Value, ProtocolError> {
     let problems = schema::check(kind.params(), &body);
     let (response, success, awaits_second_factor) = if problems.is_empty() {
         match authnz_core::actions::run(kind, &st.ctx, &body).await {

@@ -181,6 +181,7 @@ pub fn server_options(
         breach_check_url: config.breachcheck.then(|| config.breachcheckurl.clone()),
         mail: mail_options(config),
         jwt: jwt_settings(config),
+        audit: audit_settings(config),
         metrics: authnz_server::app::MetricsOptions {
             enabled: config.values.flag(&items::METRICS).unwrap_or(true),
             token: config
@@ -216,6 +217,33 @@ fn metrics_listen(config: &Config) -> anyhow::Result<Option<(String, u16)>> {
 }
 
 /// `jwtissuer`, `jwtmaxexpiry`, `jwtkeyreload`.
+/// The longest the server waits at shutdown for queued audit events to be
+/// written.
+const AUDIT_CLOSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `auditaddress` and `auditqueue`.
+fn audit_settings(config: &Config) -> authnz_core::audit::AuditSettings {
+    use authnz_core::audit::{AddressForm, AuditSettings};
+    let defaults = AuditSettings::default();
+    AuditSettings {
+        address: config
+            .values
+            .text(&items::AUDITADDRESS)
+            .and_then(AddressForm::from_word)
+            .unwrap_or(defaults.address),
+        queue: config
+            .values
+            .int(&items::AUDITQUEUE)
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(defaults.queue),
+    }
+}
+
+/// `auditretention`: days, 0 for no cleanup.
+fn audit_retention_days(config: &Config) -> i64 {
+    config.values.int(&items::AUDITRETENTION).unwrap_or(365)
+}
+
 fn jwt_settings(config: &Config) -> authnz_core::jwt::JwtSettings {
     use authnz_server::config::items::{JWTISSUER, JWTKEYRELOAD, JWTMAXEXPIRY};
     let defaults = authnz_core::jwt::JwtSettings::default();
@@ -310,6 +338,15 @@ pub async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
         built.state.ctx.sleeper.clone(),
         config.sessionexpiry,
     );
+    let audit_retention = audit_retention_days(&config);
+    let audit_cleanup = (audit_retention > 0).then(|| {
+        authnz_server::cleanup::spawn_audit(
+            built.state.ctx.audit_store.clone(),
+            built.state.ctx.clock.clone(),
+            built.state.ctx.sleeper.clone(),
+            audit_retention,
+        )
+    });
     let listener = tokio::net::TcpListener::bind((config.listen.as_str(), config.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", config.listen, config.port))?;
@@ -355,6 +392,13 @@ pub async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
     })
     .await?;
     cleanup.abort();
+    if let Some(task) = audit_cleanup {
+        task.abort();
+    }
+    // Every request has been answered: write the audit events still queued.
+    if !built.state.ctx.audit_log.close(AUDIT_CLOSE_LIMIT).await {
+        tracing::warn!("audit log: not every queued event could be written before stopping");
+    }
     if let Some(task) = metrics_task {
         task.abort();
     }

@@ -410,7 +410,13 @@ mod tests {
 
     #[test]
     fn aggressive_table() {
-        assert_eq!(AGGRESSIVE_LIMITS.len(), 12);
+        // One entry per request type with a limit of its own.
+        let own = authnz_proto::RequestType::ALL
+            .iter()
+            .filter(|k| k.aggressive_limit().is_some())
+            .count();
+        assert!(own >= 14, "{own}");
+        assert_eq!(AGGRESSIVE_LIMITS.len(), own);
         assert_eq!(aggressive_limit("user-new"), Some(5));
         assert_eq!(aggressive_limit("user-sendemail-forgotpass"), Some(2));
         assert_eq!(aggressive_limit("apikey-refresh-nosession"), Some(30));
@@ -522,8 +528,9 @@ mod tests {
     fn effective_limits_for_logging() {
         let c = parse("user-new:50;user-list:10;burst:100");
         let all = c.effective_limits();
-        // 12 aggressive (one overridden) + 1 other override + 5 patterns.
-        assert_eq!(all.len(), 18);
+        // The aggressive limits (one overridden) + 1 other override + 5
+        // patterns.
+        assert_eq!(all.len(), AGGRESSIVE_LIMITS.len() + 6);
         let find = |n: &str| all.iter().find(|(k, _)| k == n).map(|(_, l)| *l).unwrap();
         assert_eq!(find("user-new").source, LimitSource::Override);
         assert_eq!(find("user-new").limit, rl(50, 50));

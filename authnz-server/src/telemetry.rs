@@ -66,6 +66,8 @@ pub mod names {
     pub const STORE_ERRORS: &str = "authnz_store_errors_total";
     pub const BACKEND_UP: &str = "authnz_backend_up";
     pub const LIMITER_FAILED_OPEN: &str = "authnz_rate_limiter_failed_open_total";
+    pub const AUDIT_DROPPED: &str = authnz_core::audit::DROPPED_METRIC;
+    pub const AUDIT_WRITTEN: &str = authnz_core::audit::WRITTEN_METRIC;
     pub const BUILD_INFO: &str = "authnz_build_info";
 }
 
@@ -425,6 +427,12 @@ fn describe_all() {
         LIMITER_FAILED_OPEN,
         "Rate-limit decisions let through because the limiter's backend failed"
     );
+    describe_counter!(
+        AUDIT_DROPPED,
+        "Audit events dropped (queue full, or the store kept refusing a batch); the requests they record were not held up"
+    );
+    describe_counter!(AUDIT_WRITTEN, "Audit events written to the audit log");
+    metrics::counter!(AUDIT_DROPPED).absolute(0);
     describe_gauge!(BUILD_INFO, "Always 1; the version in a label");
     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     for result in LOGIN_RESULTS {

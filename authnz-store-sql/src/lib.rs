@@ -49,6 +49,7 @@ compile_error!(
 );
 
 mod apikeys;
+mod audit;
 #[cfg(feature = "postgres")]
 mod bus;
 mod db;

@@ -8,10 +8,11 @@
 
 use async_trait::async_trait;
 use authnz_api::{
-    ApiKeyRef, ApiKeyStore, ColumnValue, Group, GroupId, GroupMember, GroupStore, InitialData,
-    LoginTicket, Membership, NewGroup, NewUser, NoSessionApiKey, Role, RoleStore,
-    SecondFactorStore, Session, SessionApiKey, SessionStore, SigningKeyRecord, SigningKeyStore,
-    StoreError, TotpRecord, User, UserColumn, UserId, UserPatch, UserStore,
+    ApiKeyRef, ApiKeyStore, AuditEvent, AuditQuery, AuditRecord, AuditStore, ColumnValue, Group,
+    GroupId, GroupMember, GroupStore, InitialData, LoginTicket, Membership, NewGroup, NewUser,
+    NoSessionApiKey, Role, RoleStore, SecondFactorStore, Session, SessionApiKey, SessionStore,
+    SigningKeyRecord, SigningKeyStore, StoreError, TotpRecord, User, UserColumn, UserId, UserPatch,
+    UserStore,
 };
 use std::time::Duration;
 
@@ -609,6 +610,32 @@ impl SecondFactorStore for SqlStore {
 
     async fn delete_login_tickets_expired(&self, before: NaiveDateTime) -> Result<u64, StoreError> {
         dispatch!(self, second_factors::delete_login_tickets_expired(before))
+    }
+}
+
+#[async_trait]
+impl AuditStore for SqlStore {
+    async fn append_audit_events(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        let texts = events.iter().flat_map(|e| {
+            [&e.client_address, &e.request_id, &e.reason]
+                .into_iter()
+                .flatten()
+        });
+        if texts.into_iter().any(|t| has_nul(t)) {
+            return Err(nul_refused());
+        }
+        dispatch!(self, audit::append_audit_events(events))
+    }
+
+    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        if query.event.as_deref().is_some_and(has_nul) {
+            return Ok(Vec::new());
+        }
+        dispatch!(self, audit::audit_events(query))
+    }
+
+    async fn delete_audit_events_before(&self, before: NaiveDateTime) -> Result<u64, StoreError> {
+        dispatch!(self, audit::delete_audit_events_before(before))
     }
 }
 

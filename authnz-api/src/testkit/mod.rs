@@ -34,6 +34,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod apikeys;
+pub mod audit;
 pub mod bus;
 pub mod fixtures;
 pub mod groups;
@@ -53,6 +54,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::audit::AuditStore;
 use crate::groups::GroupStore;
 use crate::second_factor::SecondFactorStore;
 use crate::signing_keys::SigningKeyStore;
@@ -107,6 +109,12 @@ pub trait Harness: Send + Sync + 'static {
     /// The group store under test, for a backend that has one (the SQL
     /// store); `None` (the default) for the others.
     fn groups(&self) -> Option<Arc<dyn GroupStore>> {
+        None
+    }
+
+    /// The audit store under test, for a backend that has one (the SQL
+    /// store); `None` (the default) for the others.
+    fn audit(&self) -> Option<Arc<dyn AuditStore>> {
         None
     }
 
@@ -179,6 +187,20 @@ where
         panic!("this harness offers no GroupStore (Harness::groups)");
     };
     run(harness, move |stores| test(stores, groups)).await;
+}
+
+/// [`run`] for an [`AuditStore`] contract test: the harness must offer
+/// one ([`Harness::audit`]).
+pub async fn run_audit<F, Fut>(harness: Box<dyn Harness>, test: F)
+where
+    F: FnOnce(Arc<dyn AuditStore>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(audit) = harness.audit() else {
+        harness.teardown().await;
+        panic!("this harness offers no AuditStore (Harness::audit)");
+    };
+    run(harness, move |_| test(audit)).await;
 }
 
 /// The environment variable that turns a skipped service test into a
@@ -508,6 +530,47 @@ macro_rules! __group_tests {
                 let name = concat!(module_path!(), "::", stringify!($test));
                 if let Some(harness) = $make(name).await {
                     $crate::testkit::run_groups(harness, $crate::testkit::groups::$test).await;
+                }
+            }
+        )*
+    };
+}
+
+/// The [`AuditStore`] contract as a module `audit_store` of
+/// `#[tokio::test]`s, for a factory whose harness offers
+/// [`Harness::audit`] (a harness that offers none fails the tests).
+#[macro_export]
+macro_rules! audit_store_tests {
+    ($make:path) => {
+        mod audit_store {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $crate::__audit_tests!(
+                $make,
+                [
+                    fresh_log_is_empty,
+                    event_round_trips,
+                    listed_newest_first_with_limit,
+                    filters_match,
+                    keyset_pages_are_stable,
+                    retention_deletes_older_events,
+                ]
+            );
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __audit_tests {
+    ($make:path, [$($test:ident),* $(,)?]) => {
+        $(
+            #[::tokio::test]
+            async fn $test() {
+                let name = concat!(module_path!(), "::", stringify!($test));
+                if let Some(harness) = $make(name).await {
+                    $crate::testkit::run_audit(harness, $crate::testkit::audit::$test).await;
                 }
             }
         )*

@@ -432,6 +432,32 @@ async fn every_request_type_through_its_typed_method() {
         Some(json!({"theme": "dark"}))
     );
 
+    // The audit log: this user's events, one per page.
+    let first = c
+        .internal_audit_list(note(
+            s,
+            &InternalAuditList {
+                limit: 1,
+                user_id: Some(uid),
+                ..InternalAuditList::default()
+            },
+        ))
+        .await
+        .expect("internal-audit-list");
+    assert_eq!(first.events.len(), 1);
+    assert_eq!(first.events[0].subject_user_id, Some(uid));
+    let cursor = first.next_cursor.expect("more than one event of this user");
+    let second = c
+        .internal_audit_list(&InternalAuditList {
+            limit: 1,
+            user_id: Some(uid),
+            cursor: Some(cursor),
+            ..InternalAuditList::default()
+        })
+        .await
+        .expect("internal-audit-list, next page");
+    assert!(second.events[0].id < first.events[0].id);
+
     // Authorization checks.
     c.user_check_access(note(
         s,

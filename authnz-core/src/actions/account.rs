@@ -16,6 +16,7 @@ use super::reply::{Reply, user_info};
 use super::request_args::{UserDeleteArgs, UserEditArgs, UserLockArgs, UserLookupMatchArgs};
 use super::{ActionError, Context};
 use crate::validate::text::cut_password;
+use authnz_api::{AuditEventType, AuditOutcome};
 use authnz_proto::python::repr::py_list;
 
 pub async fn user_delete(ctx: &Context, args: UserDeleteArgs<'_>) -> Result<Reply, ActionError> {
@@ -50,6 +51,9 @@ pub async fn user_delete(ctx: &Context, args: UserDeleteArgs<'_>) -> Result<Repl
         )));
     }
     tracing::info!(user = %ctx.pii(&user.user_id.to_string()), "user deleted their account");
+    ctx.audit(AuditEventType::UserDeleted, AuditOutcome::Ok)
+        .user(user.user_id)
+        .emit();
     Ok(reply(Reply::success(&[
         "User successfully deleted from DB.",
     ])))
@@ -169,6 +173,12 @@ pub async fn user_edit(ctx: &Context, args: UserEditArgs<'_>) -> Result<Reply, A
         return Ok(update_failed());
     };
     tracing::info!(user = %ctx.pii(&target.to_string()), "user edited");
+    if patch.user_role.is_some() {
+        ctx.audit(AuditEventType::RoleChanged, AuditOutcome::Ok)
+            .actor(user_id)
+            .subject(target)
+            .emit();
+    }
     Ok(Reply::success(&["User update successful."]).with("user_info", user_info(&after)))
 }
 
@@ -218,7 +228,9 @@ pub async fn user_lock(ctx: &Context, args: UserLockArgs<'_>) -> Result<Reply, A
             "Superuser session info not available for this user edit attempt.",
         ));
     }
-    Ok(toggle_lock(ctx, target, action, None).await?.reply)
+    Ok(toggle_lock(ctx, target, action, None, Some(user_id))
+        .await?
+        .reply)
 }
 
 /// The JSON `match` of `user-lookup-match` as a value of the column's kind,

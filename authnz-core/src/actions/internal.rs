@@ -3,7 +3,7 @@
 //! they share with `user-lock` and the automatic lock of PROTOCOL.md 4.2, and the
 //! `"__delete__"` merge rule shared by the two `extra_info` edits.
 
-use authnz_api::{StoreError, User, UserId, UserPatch};
+use authnz_api::{AuditEventType, AuditOutcome, StoreError, User, UserId, UserPatch};
 use chrono::NaiveDateTime;
 use serde_json::{Map, Value, json};
 
@@ -95,11 +95,14 @@ fn toggle_failure() -> LockChange {
 /// not a system account. `until` is the end of an automatic lock (PROTOCOL.md 4.2,
 /// stored so it survives a restart); `None` is a lock by hand, which lasts
 /// until unlocked by hand (and makes an automatic lock in place permanent).
+/// `actor` is who asked (for the audit log; `None` for the frontend's
+/// internal requests, the automatic lock and the admin commands).
 pub async fn toggle_lock(
     ctx: &Context,
     target: UserId,
     action: LockAction,
     until: Option<NaiveDateTime>,
+    actor: Option<UserId>,
 ) -> Result<LockChange, ActionError> {
     let now = ctx.clock.now();
     let user = match ctx.users.user_by_id(target).await {
@@ -114,6 +117,11 @@ pub async fn toggle_lock(
         return Ok(toggle_failure());
     };
     let is_locked = user.user_role == LOCKED;
+    // A change of the lock state (not just of an automatic lock's end).
+    let changes_state = match action {
+        LockAction::Lock => !is_locked,
+        LockAction::Unlock => is_locked,
+    };
     let (patch, delete_sessions) = match action {
         LockAction::Lock if !is_locked => {
             previous.push(json!(user.user_role));
@@ -172,6 +180,19 @@ pub async fn toggle_lock(
         _ => return Ok(toggle_failure()),
     };
     tracing::info!(user = %ctx.pii(&target.to_string()), ?action, "lock toggled");
+    if changes_state {
+        let event = match action {
+            LockAction::Lock => AuditEventType::UserLocked,
+            LockAction::Unlock => AuditEventType::UserUnlocked,
+        };
+        let pending = ctx.audit(event, AuditOutcome::Ok).subject(target);
+        let pending = match (actor, until) {
+            (Some(actor), _) => pending.actor(actor),
+            (None, Some(_)) => pending.reason("automatic"),
+            (None, None) => pending,
+        };
+        pending.emit();
+    }
     Ok(LockChange {
         reply: Reply::success(&["User lock toggle successful."])
             .with("user_info", user_info(&after)),
@@ -198,7 +219,7 @@ pub async fn internal_user_lock(
         )
         .with("user_info", Value::Null));
     }
-    Ok(toggle_lock(ctx, target, action, None).await?.reply)
+    Ok(toggle_lock(ctx, target, action, None, None).await?.reply)
 }
 
 /// Delete a user and their sessions; the shared tail of `user-delete` and
@@ -223,6 +244,9 @@ pub async fn internal_user_delete(
         .with("user_id", target));
     }
     tracing::info!(user = %ctx.pii(&target.to_string()), "user deleted (internal)");
+    ctx.audit(AuditEventType::UserDeleted, AuditOutcome::Ok)
+        .subject(target)
+        .emit();
     Ok(Reply::success(&["User successfully deleted from DB."]).with("user_id", target))
 }
 
@@ -339,6 +363,11 @@ pub async fn internal_user_edit(
     let Some(after) = ctx.users.user_by_id(target).await? else {
         return Ok(db_error());
     };
+    if patch.user_role.is_some() {
+        ctx.audit(AuditEventType::RoleChanged, AuditOutcome::Ok)
+            .subject(target)
+            .emit();
+    }
     Ok(Reply::success(&["User-info update successful."]).with("user_info", user_info(&after)))
 }
 

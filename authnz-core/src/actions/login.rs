@@ -6,7 +6,7 @@
 //! otherwise — so response times do not reveal which sessions or e-mails
 //! exist. (Upstream spends two on most paths and one on some.)
 
-use authnz_api::{User, UserPatch};
+use authnz_api::{AuditEventType, AuditOutcome, User, UserPatch};
 use serde_json::Value;
 
 use super::reply::Reply;
@@ -45,12 +45,16 @@ pub async fn user_login(ctx: &Context, args: UserLoginArgs<'_>) -> Result<Reply,
 
     let session = ctx.sessions.active_session(token, now).await?;
     let mut locked = false;
+    // The account the e-mail names, whether or not it may log in (for the
+    // audit log).
+    let mut found = None;
     let user = match session {
         None => None,
         Some(_) => {
             let user = ctx.users.user_by_email(email).await?;
             let user = crate::lockout::lift_if_expired(ctx, user).await?;
             locked = user.as_ref().is_some_and(|u| u.user_role == "locked");
+            found = user.as_ref().map(|u| u.user_id);
             user.filter(|u| u.is_active && u.email_verified)
         }
     };
@@ -78,7 +82,19 @@ pub async fn user_login(ctx: &Context, args: UserLoginArgs<'_>) -> Result<Reply,
     // fixation).
     ctx.sessions.delete_session(token).await?;
 
+    let failed = |reason| {
+        let event = match reason {
+            "locked" => AuditEventType::LoginLocked,
+            _ => AuditEventType::LoginFailed,
+        };
+        let pending = ctx.audit(event, AuditOutcome::Failed).reason(reason);
+        match found {
+            Some(id) => pending.subject(id).emit(),
+            None => pending.emit(),
+        }
+    };
     if session.is_none() {
+        failed("no-session");
         return Ok(
             Reply::failure("session does not exist", &["No session token provided."])
                 .with("user_id", Value::Null),
@@ -92,6 +108,12 @@ pub async fn user_login(ctx: &Context, args: UserLoginArgs<'_>) -> Result<Reply,
             (false, true) => "wrong_password",
         };
         metrics::counter!("authnz_logins_total", "result" => result).increment(1);
+        failed(match result {
+            "unknown" if found.is_some() => "inactive",
+            "unknown" => "unknown-user",
+            "wrong_password" => "wrong-password",
+            other => other,
+        });
         tracing::info!(email = %ctx.pii(email), "login failed");
         return Ok(Reply::failure(NO_MATCH, &[BAD_COMBO]).with("user_id", Value::Null));
     };
@@ -100,9 +122,13 @@ pub async fn user_login(ctx: &Context, args: UserLoginArgs<'_>) -> Result<Reply,
 
     if user.user_role == "locked" {
         metrics::counter!("authnz_logins_total", "result" => "locked").increment(1);
+        failed("locked");
         return Ok(Reply::failure(INACTIVE, &[BAD_COMBO]).with("user_id", user.user_id));
     }
     metrics::counter!("authnz_logins_total", "result" => "ok").increment(1);
+    ctx.audit(AuditEventType::LoginSucceeded, AuditOutcome::Ok)
+        .user(user.user_id)
+        .emit();
     tracing::info!(user = %ctx.pii(&user.user_id.to_string()), "login successful");
     Ok(Reply::success(&["Login successful."])
         .with("user_id", user.user_id)
@@ -145,6 +171,9 @@ pub async fn user_logout(ctx: &Context, args: UserLogoutArgs<'_>) -> Result<Repl
     if ctx.sessions.delete_session(token).await? != 1 {
         return Ok(Reply::failure("delete session failed", &[MSG]).with("user_id", given));
     }
+    ctx.audit(AuditEventType::Logout, AuditOutcome::Ok)
+        .user(session.user_id)
+        .emit();
     Ok(Reply::success(&["Logout successful."]).with("user_id", session.user_id))
 }
 

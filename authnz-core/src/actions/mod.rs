@@ -13,6 +13,7 @@ pub mod access;
 pub mod account;
 pub mod apikeys;
 pub mod args;
+pub mod audit;
 pub mod email;
 pub mod groups;
 pub mod internal;
@@ -140,6 +141,7 @@ pub async fn run(
         InternalUserDelete => internal::internal_user_delete(ctx, decode(kind, body)?).await,
         InternalUserEdit => internal::internal_user_edit(ctx, decode(kind, body)?).await,
         InternalSessionEdit => internal::internal_session_edit(ctx, decode(kind, body)?).await,
+        InternalAuditList => audit::internal_audit_list(ctx, decode(kind, body)?).await,
         UserCheckAccess => access::user_check_access(ctx, decode(kind, body)?).await,
         UserCheckLimit => access::user_check_limit(ctx, decode(kind, body)?).await,
         GroupNew => groups::group_new(ctx, decode(kind, body)?).await,

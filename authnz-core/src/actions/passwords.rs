@@ -2,6 +2,7 @@
 //! [`check_password`], the one password policy (PROTOCOL.md 5.1, checks 1-6) that
 //! these and `user-new` share.
 
+use authnz_api::{AuditEventType, AuditOutcome};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -130,6 +131,10 @@ async fn change_password(
         return Ok(Err(fail("user does not exist", &[MISMATCH.to_owned()])));
     };
     if !ctx.hasher.verify(current, &user.password).await? {
+        ctx.audit(AuditEventType::PasswordChanged, AuditOutcome::Failed)
+            .user(user.user_id)
+            .reason("wrong-password")
+            .emit();
         return Ok(Err(fail(
             "user password does not match",
             &[MISMATCH.to_owned()],
@@ -162,6 +167,9 @@ async fn change_password(
         )));
     }
     tracing::info!(user = %ctx.pii(&user.user_id.to_string()), "password changed");
+    ctx.audit(AuditEventType::PasswordChanged, AuditOutcome::Ok)
+        .user(user.user_id)
+        .emit();
     Ok(Ok((user, policy.messages)))
 }
 
@@ -243,6 +251,9 @@ async fn reset_password(
     // user's signed-in session (D-7).
     end_other_sessions(ctx, user.user_id, None).await?;
     tracing::info!(user = %ctx.pii(&user.user_id.to_string()), "password reset; all sessions ended");
+    ctx.audit(AuditEventType::PasswordReset, AuditOutcome::Ok)
+        .subject(user.user_id)
+        .emit();
     Ok(Reply::success(&with_messages(&policy.messages, &[CHANGED])))
 }
 

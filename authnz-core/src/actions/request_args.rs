@@ -177,6 +177,14 @@ request_args! {
         target_session_token: &'a str,
         update_dict: &'a Map<String, Value>,
     }
+    InternalAuditList => InternalAuditListArgs<'a> {
+        limit: i64,
+        user_id: Option<&'a Value>,
+        event: Option<&'a Value>,
+        since: Option<&'a Value>,
+        until: Option<&'a Value>,
+        cursor: Option<&'a Value>,
+    }
     UserCheckAccess => UserCheckAccessArgs<'a> {
         user_id: i64,
         user_role: &'a str,

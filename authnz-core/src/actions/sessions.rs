@@ -1,6 +1,7 @@
 //! Session requests (PROTOCOL.md 3.1): `session-new`, `session-exists`,
 //! `session-delete`, `session-delete-userid`.
 
+use authnz_api::{AuditEventType, AuditOutcome};
 use std::net::IpAddr;
 
 use authnz_api::{ANONYMOUS_USER_ID, Session};
@@ -156,6 +157,11 @@ pub async fn session_delete(
     match ctx.sessions.delete_session(token).await {
         Ok(n) => {
             let ok = n == 1;
+            if ok {
+                ctx.audit(AuditEventType::SessionRevoked, AuditOutcome::Ok)
+                    .reason("by-token")
+                    .emit();
+            }
             let msg = format!("Session delete processed, success: {}.", py_bool(ok));
             Ok(if ok {
                 Reply::success(&[msg])
@@ -185,6 +191,16 @@ pub async fn session_delete_userid(
     match ctx.sessions.delete_user_sessions(user_id, keep).await {
         Ok(n) => {
             let ok = n > 0;
+            if ok {
+                ctx.audit(AuditEventType::SessionRevoked, AuditOutcome::Ok)
+                    .subject(user_id)
+                    .reason(if keep.is_some() {
+                        "other-sessions"
+                    } else {
+                        "all-sessions"
+                    })
+                    .emit();
+            }
             let msg = format!("Sessions delete processed. Success: {}.", py_bool(ok));
             Ok(if ok {
                 Reply::success(&[msg])

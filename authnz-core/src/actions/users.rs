@@ -1,6 +1,7 @@
 //! User requests of the foundation (PROTOCOL.md 3.3): `user-new`, `user-list`,
 //! `user-lookup-email`, `user-set-emailverified`.
 
+use authnz_api::{AuditEventType, AuditOutcome};
 use std::sync::Arc;
 
 use authnz_api::{NewUser, StoreError, User, UserPatch};
@@ -185,6 +186,9 @@ pub async fn user_new(ctx: &Context, args: UserNewArgs<'_>) -> Result<Reply, Act
     };
     if added {
         tracing::info!(user = %ctx.pii(&user.user_id.to_string()), "user created");
+        ctx.audit(AuditEventType::UserSignup, AuditOutcome::Ok)
+            .subject(user.user_id)
+            .emit();
         return Ok(Reply::success(&messages)
             .with("user_email", user.email)
             .with("user_id", user.user_id)
@@ -334,6 +338,9 @@ pub async fn user_set_emailverified(
             "user vanished during verification".into(),
         ));
     };
+    ctx.audit(AuditEventType::UserVerified, AuditOutcome::Ok)
+        .subject(after.user_id)
+        .emit();
     Ok(
         Reply::success(&["Email verification toggle request succeeded."])
             .with("user_id", after.user_id)

@@ -25,6 +25,7 @@
 //! stderr with a non-zero exit status.
 
 pub mod argon2;
+mod audit;
 mod guard;
 mod jwks;
 mod password;
@@ -42,6 +43,9 @@ use authnz_store_sql::SqlStore;
 use serde_json::Value;
 
 use crate::launch;
+
+/// The longest a command waits for its audit events to be written.
+const AUDIT_CLOSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// An opened database and the action context over it.
 struct Admin {
@@ -63,10 +67,16 @@ pub async fn run(cli: &Cli, env: &Environment, command: &Command) -> anyhow::Res
             sessions::revoke_all_apikeys(&admin, user, *flags).await
         }
         Command::Jwks(jwks) => jwks::run(&admin, jwks).await,
+        Command::Audit(args) => audit::run(&admin, args).await,
         Command::Policy(_) | Command::Argon2(_) => {
             Err(anyhow::anyhow!("this command does not use the database"))
         }
     };
+    // Events the command recorded (locks, deletions, ...) are written
+    // before it exits.
+    if !admin.ctx.audit_log.close(AUDIT_CLOSE_LIMIT).await {
+        eprintln!("warning: not every audit event of this command could be written");
+    }
     admin.store.close().await;
     result
 }
@@ -84,6 +94,7 @@ fn changes_cached_rows(command: &Command) -> bool {
         Command::Session(SessionCommand::PurgeExpired { .. })
         | Command::Apikey(_)
         | Command::Jwks(_)
+        | Command::Audit(_)
         | Command::Policy(_)
         | Command::Argon2(_) => false,
     }

@@ -46,6 +46,15 @@ async fn delete_user(admin: &Admin, given: &str, flags: AdminFlags) -> anyhow::R
         .delete_user_sessions(user.user_id, None)
         .await?;
     tracing::info!(user = %admin.ctx.pii(&user.user_id.to_string()), deleted, "sessions deleted from the command line");
+    admin
+        .ctx
+        .audit(
+            authnz_api::AuditEventType::SessionRevoked,
+            authnz_api::AuditOutcome::Ok,
+        )
+        .subject(user.user_id)
+        .reason("admin-cli")
+        .emit();
     if flags.json {
         return print_json(&json!({"user_id": user.user_id, "deleted": deleted}));
     }
@@ -71,6 +80,15 @@ pub async fn revoke_all_apikeys(
             .await?;
     }
     tracing::info!(user = %admin.ctx.pii(&user.user_id.to_string()), revoked, "API keys revoked from the command line");
+    admin
+        .ctx
+        .audit(
+            authnz_api::AuditEventType::ApikeyRevoked,
+            authnz_api::AuditOutcome::Ok,
+        )
+        .subject(user.user_id)
+        .reason("admin-cli")
+        .emit();
     if flags.json {
         return print_json(&json!({"user_id": user.user_id, "revoked": revoked}));
     }

@@ -170,6 +170,15 @@ async fn add(
         Err(e) => return Err(e.into()),
     };
     tracing::info!(user = %admin.ctx.pii(&user_id.to_string()), "user added from the command line");
+    admin
+        .ctx
+        .audit(
+            authnz_api::AuditEventType::UserSignup,
+            authnz_api::AuditOutcome::Ok,
+        )
+        .subject(user_id)
+        .reason("admin-cli")
+        .emit();
     if flags.json {
         print_json(&json!({"user_id": user_id, "email": email, "user_role": role}))
     } else {
@@ -244,7 +253,7 @@ async fn lock(
         LockAction::Unlock => is_locked,
     };
     if changed {
-        let change = toggle_lock(&admin.ctx, user.user_id, action, None).await?;
+        let change = toggle_lock(&admin.ctx, user.user_id, action, None, None).await?;
         if change.reply.0.get("success") != Some(&Value::Bool(true)) {
             anyhow::bail!("the lock toggle of user {} failed", user.user_id);
         }
@@ -304,6 +313,15 @@ async fn set_role(admin: &Admin, given: &str, role: &str, flags: AdminFlags) -> 
         anyhow::bail!("user {} was not changed (deleted meanwhile?)", user.user_id);
     }
     tracing::info!(user = %admin.ctx.pii(&user.user_id.to_string()), "role set from the command line");
+    admin
+        .ctx
+        .audit(
+            authnz_api::AuditEventType::RoleChanged,
+            authnz_api::AuditOutcome::Ok,
+        )
+        .subject(user.user_id)
+        .reason("admin-cli")
+        .emit();
     if flags.json {
         return print_json(&json!({
             "user_id": user.user_id,
@@ -349,6 +367,15 @@ async fn set_password(
         anyhow::bail!("user {} was not changed (deleted meanwhile?)", user.user_id);
     }
     tracing::info!(user = %admin.ctx.pii(&user.user_id.to_string()), "password set from the command line");
+    admin
+        .ctx
+        .audit(
+            authnz_api::AuditEventType::PasswordReset,
+            authnz_api::AuditOutcome::Ok,
+        )
+        .subject(user.user_id)
+        .reason("admin-cli")
+        .emit();
     let locked_note = if user.user_role == LOCKED {
         " The user is locked: `authnzrv user unlock` lets them log in."
     } else {
@@ -378,6 +405,15 @@ async fn delete(admin: &Admin, given: &str, flags: AdminFlags) -> anyhow::Result
         anyhow::bail!("user {} is still there after the delete", user.user_id);
     }
     tracing::info!(user = %admin.ctx.pii(&user.user_id.to_string()), "user deleted from the command line");
+    admin
+        .ctx
+        .audit(
+            authnz_api::AuditEventType::UserDeleted,
+            authnz_api::AuditOutcome::Ok,
+        )
+        .subject(user.user_id)
+        .reason("admin-cli")
+        .emit();
     if flags.json {
         return print_json(&json!({"user_id": user.user_id, "deleted": true}));
     }

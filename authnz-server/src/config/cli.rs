@@ -100,6 +100,34 @@ pub enum Command {
     /// Manage the keys that sign the tokens of session-jwt-issue
     #[command(subcommand)]
     Jwks(JwksCommand),
+    /// List the audit log, newest first (the filters of internal-audit-list)
+    Audit(AuditArgs),
+}
+
+/// `authnzrv audit ...`
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AuditArgs {
+    /// Only events about this user: a user id (also of a deleted user) or
+    /// an e-mail address
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Only events of this type (login.failed, user.locked, ...)
+    #[arg(long)]
+    pub event: Option<String>,
+    /// Only events at or after this time (YYYY-MM-DDTHH:MM:SS, UTC)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only events before this time (YYYY-MM-DDTHH:MM:SS, UTC)
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Events to list (1-1000)
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=1000))]
+    pub limit: i64,
+    /// Continue after a previous listing (its next cursor)
+    #[arg(long)]
+    pub cursor: Option<String>,
+    #[command(flatten)]
+    pub flags: AdminFlags,
 }
 
 /// `authnzrv jwks ...`

@@ -550,6 +550,27 @@ items! {
         "jwtkeyreload", "AUTHNZERVER_JWTKEYRELOAD", Kind::Seconds { min: 1, max: 3600 }, Literal("60"),
         "Seconds a running instance keeps the JWT signing keys it read before reading them again: the longest delay before `authnzrv jwks rotate` takes effect on it",
     );
+    /// `auditretention` (not upstream): how long audit events are kept.
+    AUDITRETENTION = Item::new(
+        "auditretention", "AUTHNZERVER_AUDITRETENTION",
+        Kind::Int { min: 0, max: 36_500, unit: "days" }, Literal("365"),
+        "Days an audit event is kept; older ones are deleted by a cleanup at start-up and about once a day (0 keeps every event)",
+    )
+    .value_name("DAYS");
+    /// `auditaddress` (not upstream): how client addresses are stored in
+    /// the audit log.
+    AUDITADDRESS = Item::new(
+        "auditaddress", "AUTHNZERVER_AUDITADDRESS", Kind::Choice(&["full", "truncated", "hashed"]),
+        Literal("hashed"),
+        "How the audit log stores client addresses: full (as the frontend sent them), truncated (IPv4 to /24, IPv6 to /48) or hashed (salted with piisalt, as in the logs)",
+    )
+    .value_name("full|truncated|hashed");
+    /// `auditqueue` (not upstream): events waiting for the audit writer.
+    AUDITQUEUE = Item::new(
+        "auditqueue", "AUTHNZERVER_AUDITQUEUE",
+        Kind::Int { min: 1, max: 1_000_000, unit: "events" }, Literal("10000"),
+        "Audit events waiting to be written before new ones are dropped (and counted) rather than delay requests",
+    );
     /// `headertimeout` (not upstream): time for a complete request head.
     HEADERTIMEOUT = Item::new(
         "headertimeout", "AUTHNZERVER_HEADERTIMEOUT", Kind::Seconds { min: 1, max: 3600 }, Literal("10"),
@@ -691,7 +712,7 @@ mod tests {
 
     #[test]
     fn every_item_has_help_env_and_default() {
-        assert_eq!(ITEMS.len(), 57);
+        assert_eq!(ITEMS.len(), 60);
         for item in ITEMS {
             assert!(!item.help.trim().is_empty(), "{}: no help", item.key);
             assert!(!item.default_display.is_empty(), "{}", item.key);

@@ -51,7 +51,7 @@ pub use autosetup::{
     prepare_basedir_with, write_admin_credentials, write_admin_credentials_at,
 };
 pub use cli::{
-    AdminFlags, ApikeyCommand, Argon2Command, Cli, Command, JwksCommand, PasswordSource,
+    AdminFlags, ApikeyCommand, Argon2Command, AuditArgs, Cli, Command, JwksCommand, PasswordSource,
     PolicyCommand, SessionCommand, UserCommand,
 };
 pub use database::DatabaseTarget;

@@ -536,10 +536,93 @@ async fn totp_disable(backend: Backend, test: &'static str) {
     s.db.drop_db().await;
 }
 
+/// `authnzrv audit`: what the other commands did (they record events and
+/// write them before exiting), with the filters and the cursor of
+/// `internal-audit-list`, in JSON and text, and its refusals.
+async fn audit_lists_what_the_commands_did(backend: Backend, test: &'static str) {
+    let Some(s) = Setup::new(backend, test).await else {
+        return;
+    };
+    let added = s.json(
+        &[
+            "user",
+            "add",
+            "jane@example.org",
+            "--password-stdin",
+            "--json",
+        ],
+        Some(&format!("{GOOD_PASSWORD}\n")),
+    );
+    let id = added["user_id"].as_i64().unwrap();
+    let uid = id.to_string();
+    s.json(&["user", "lock", &uid, "--json"], None);
+    s.json(&["user", "unlock", &uid, "--json"], None);
+    let names = |v: &Value| -> Vec<String> {
+        v["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let all = s.json(&["audit", "--user", "jane@example.org", "--json"], None);
+    assert_eq!(
+        names(&all),
+        ["user.unlocked", "user.locked", "user.signup"],
+        "{all}"
+    );
+    assert_eq!(all["next_cursor"], Value::Null);
+    for e in all["events"].as_array().unwrap() {
+        assert_eq!(e["subject_user_id"], id, "{e}");
+        assert_eq!(e["outcome"], "ok", "{e}");
+    }
+    assert_eq!(all["events"][2]["reason"], "admin-cli");
+
+    // Pages of two, by the cursor.
+    let first = s.json(&["audit", "--user", &uid, "--limit", "2", "--json"], None);
+    assert_eq!(names(&first), ["user.unlocked", "user.locked"]);
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let second = s.json(
+        &[
+            "audit", "--user", &uid, "--limit", "2", "--cursor", &cursor, "--json",
+        ],
+        None,
+    );
+    assert_eq!(names(&second), ["user.signup"]);
+    assert_eq!(second["next_cursor"], Value::Null);
+
+    // The event filter; a deleted user's events are still listed by id.
+    let locks = s.json(&["audit", "--event", "user.locked", "--json"], None);
+    assert_eq!(names(&locks), ["user.locked"]);
+    s.json(&["user", "delete", &uid, "--yes", "--json"], None);
+    let after = s.json(&["audit", "--user", &uid, "--limit", "1", "--json"], None);
+    assert_eq!(names(&after), ["user.deleted"]);
+
+    // Text output: one line per event, the next cursor when there is more.
+    let out = s.run(&["audit", "--user", &uid, "--limit", "1"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.contains("user.deleted"), "{shown}");
+    assert!(shown.contains("More events: add --cursor "), "{shown}");
+
+    s.fails(
+        &["audit", "--event", "login.maybe"],
+        None,
+        "unknown event type",
+    );
+    s.fails(&["audit", "--since", "yesterday"], None, "since and until");
+    s.fails(&["audit", "--cursor", "x"], None, "invalid cursor");
+    s.fails(&["audit", "--limit", "0"], None, "--limit");
+    s.fails(&["audit", "--user", "nobody@example.org"], None, "no user");
+    s.db.drop_db().await;
+}
+
 per_backend!(
     users_lock_roles_passwords_and_delete,
     sessions_and_apikeys,
-    totp_disable
+    totp_disable,
+    audit_lists_what_the_commands_did
 );
 
 #[tokio::test]

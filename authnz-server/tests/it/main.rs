@@ -10,6 +10,7 @@ mod common;
 mod accounts;
 mod admin_cli;
 mod apikeys;
+mod audit;
 mod backoff;
 mod breach;
 mod cache_coherence;

@@ -62,6 +62,10 @@ impl Harness for SqlHarness {
         Some(self.store.clone())
     }
 
+    fn audit(&self) -> Option<Arc<dyn authnz_api::AuditStore>> {
+        Some(self.store.clone())
+    }
+
     async fn teardown(self: Box<Self>) {
         self.store.close().await;
         match self.cleanup {
@@ -155,11 +159,12 @@ impl Drop for TempDir {
     }
 }
 
-/// The tables of PROTOCOL.md 8.1, sorted (with authnz's `jwt_signing_keys`
-/// and the second-factor tables).
-pub const TABLES: [&str; 12] = [
+/// The tables of PROTOCOL.md 8.1, sorted (with authnz's `audit_events`,
+/// `jwt_signing_keys` and the second-factor tables).
+pub const TABLES: [&str; 13] = [
     "apikeys",
     "apikeys_nosession",
+    "audit_events",
     "groups",
     "jwt_signing_keys",
     "login_tickets",
@@ -173,7 +178,7 @@ pub const TABLES: [&str; 12] = [
 ];
 
 /// Index names of PROTOCOL.md 8.1 (`ix_<table>_<column>`).
-pub const SPEC_INDEXES: [&str; 22] = [
+pub const SPEC_INDEXES: [&str; 24] = [
     "ix_users_system_id",
     "ix_users_full_name",
     "ix_users_email_verified",
@@ -196,6 +201,8 @@ pub const SPEC_INDEXES: [&str; 22] = [
     "ix_groups_is_active",
     "ix_groups_created_on",
     "ix_groups_group_role",
+    "ix_audit_events_created",
+    "ix_audit_events_subject",
 ];
 
 /// The invalidation bus on `LISTEN`/`NOTIFY` of a database of its own.

@@ -410,3 +410,33 @@ async fn outage_fails_fast_and_recovers() {
     )
     .await;
 }
+
+/// The audit log is append-only: a trigger refuses every `UPDATE`.
+#[tokio::test]
+async fn audit_events_refuse_updates() {
+    with_database(
+        "postgres_specific::audit_events_refuse_updates",
+        true,
+        |store, _| async move {
+            use authnz_api::{AuditEvent, AuditEventType, AuditOutcome, AuditStore as _};
+            let event = AuditEvent {
+                time: t0(),
+                event: AuditEventType::Logout,
+                outcome: AuditOutcome::Ok,
+                actor_user_id: Some(5),
+                subject_user_id: Some(5),
+                client_address: None,
+                request_id: None,
+                reason: None,
+            };
+            store.append_audit_events(&[event]).await.expect("append");
+            let pool = store.postgres_pool().expect("pool").clone();
+            let err = sqlx::query("UPDATE audit_events SET outcome = 'failed'")
+                .execute(&pool)
+                .await
+                .expect_err("updates are refused");
+            assert!(err.to_string().contains("append-only"), "{err}");
+        },
+    )
+    .await;
+}

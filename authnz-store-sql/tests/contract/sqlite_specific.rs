@@ -585,3 +585,39 @@ async fn adopts_a_database_made_by_upstream() {
     assert_eq!(mode_of(&path), 0o600);
     store.close().await;
 }
+
+/// The audit log is append-only: a trigger refuses every `UPDATE`, while
+/// the retention cleanup's `DELETE` works.
+#[tokio::test]
+async fn audit_events_refuse_updates() {
+    use authnz_api::{AuditEvent, AuditEventType, AuditOutcome, AuditStore as _};
+    let store = SqlStore::connect("sqlite::memory:", &test_options())
+        .await
+        .expect("memory");
+    store.migrate().await.expect("migrate");
+    let event = AuditEvent {
+        time: t0(),
+        event: AuditEventType::LoginFailed,
+        outcome: AuditOutcome::Failed,
+        actor_user_id: None,
+        subject_user_id: Some(5),
+        client_address: None,
+        request_id: None,
+        reason: Some("wrong-password".into()),
+    };
+    store.append_audit_events(&[event]).await.expect("append");
+    let pool = store.sqlite_pool().expect("pool");
+    let err = sqlx::query("UPDATE audit_events SET outcome = 'ok'")
+        .execute(pool)
+        .await
+        .expect_err("updates are refused");
+    assert!(err.to_string().contains("append-only"), "{err}");
+    assert_eq!(
+        store
+            .delete_audit_events_before(at(1))
+            .await
+            .expect("delete"),
+        1
+    );
+    store.close().await;
+}

@@ -13,6 +13,7 @@
 
 pub mod claims;
 
+use authnz_api::{AuditEventType, AuditOutcome};
 use authnz_api::{NoSessionApiKey, SessionApiKey, UserId};
 use chrono::TimeDelta;
 use serde_json::{Map, Value};
@@ -174,6 +175,10 @@ pub async fn apikey_new(ctx: &Context, args: ApikeyNewArgs<'_>) -> Result<Reply,
     }
     .to_json_text();
     tracing::info!(user = %ctx.pii(&user_id.to_string()), "session-tied API key issued");
+    ctx.audit(AuditEventType::ApikeyIssued, AuditOutcome::Ok)
+        .user(user_id)
+        .reason("session")
+        .emit();
     let expires = dt(Some(&key.expires));
     let message = format!(
         "API key generated successfully, expires: {}.",
@@ -258,6 +263,10 @@ async fn issue_nosession(
     }
     .to_json_text();
     tracing::info!(user = %ctx.pii(&p.user_id.to_string()), "no-session API key issued");
+    ctx.audit(AuditEventType::ApikeyIssued, AuditOutcome::Ok)
+        .user(p.user_id)
+        .reason("nosession")
+        .emit();
     let expires = dt(Some(&key.expires));
     let message = format!(
         "API key generated successfully, expires: {}.",
@@ -312,7 +321,15 @@ async fn verify(
     nosession: bool,
 ) -> Result<Result<Reply, Reply>, ActionError> {
     let (user_id, user_role, key) = caller_and_key(caller)?;
+    let failed = |reason| {
+        ctx.audit(AuditEventType::ApikeyVerifyFailed, AuditOutcome::Failed)
+            .actor(user_id)
+            .subject(key.uid)
+            .reason(reason)
+            .emit();
+    };
     if !allowed(ctx, user_id, user_role, "view", key.uid).await {
+        failed("not-allowed");
         return Ok(Err(Reply::failure(
             NOT_ALLOWED_TO_OPERATE,
             &[VERIFY_DENIED],
@@ -331,6 +348,7 @@ async fn verify(
             .map(|k| k.expires)
     };
     let Some(expires) = expires else {
+        failed("invalid");
         return Ok(Err(Reply::failure(VERIFY_FAILED.0, &[VERIFY_FAILED.1])));
     };
     let expires = dt(Some(&expires));
@@ -372,7 +390,13 @@ async fn revoke(
     key: PresentedKey<'_>,
     nosession: bool,
 ) -> Result<Option<u64>, ActionError> {
+    let pending = |outcome| {
+        ctx.audit(AuditEventType::ApikeyRevoked, outcome)
+            .actor(user_id)
+            .subject(key.uid)
+    };
     if !allowed(ctx, user_id, user_role, "delete", key.uid).await {
+        pending(AuditOutcome::Failed).reason("not-allowed").emit();
         return Ok(None);
     }
     let deleted = if nosession {
@@ -380,6 +404,9 @@ async fn revoke(
     } else {
         ctx.apikeys.delete_session_apikey(key.as_ref()).await?
     };
+    if deleted > 0 {
+        pending(AuditOutcome::Ok).emit();
+    }
     Ok(Some(deleted))
 }
 
@@ -435,6 +462,11 @@ pub async fn apikey_revokeall_nosession(
         .delete_user_nosession_apikeys(key.uid, key.rol)
         .await?;
     tracing::info!(user = %ctx.pii(&key.uid.to_string()), deleted, "no-session API keys revoked");
+    ctx.audit(AuditEventType::ApikeyRevoked, AuditOutcome::Ok)
+        .actor(user_id)
+        .subject(key.uid)
+        .reason("all-nosession")
+        .emit();
     Ok(Reply::success(&["All API keys revocation processed."])
         .with("revoked_keys", deleted)
         .with("deleted_keys", deleted))

@@ -184,6 +184,12 @@ impl TestServer {
         if let Some(task) = self.task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
+        self.built
+            .state
+            .ctx
+            .audit_log
+            .close(Duration::from_secs(5))
+            .await;
         self.built.store.close().await;
     }
 }
