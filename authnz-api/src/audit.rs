@@ -89,6 +89,10 @@ event_types! {
     /// Sessions were revoked other than by a logout (every session of a
     /// user, or a session deleted by its token).
     SessionRevoked = "session.revoked",
+    /// A second factor (a TOTP authenticator) was enabled.
+    SecondFactorEnabled = "second_factor.enabled",
+    /// A second factor was disabled (by the user, or by an administrator).
+    SecondFactorDisabled = "second_factor.disabled",
 }
 
 impl std::fmt::Display for AuditEventType {

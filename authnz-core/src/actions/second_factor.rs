@@ -9,7 +9,7 @@
 //! ([`crate::lockout::after_attempt`]), as wrong passwords of `user-login`
 //! do. Codes, secrets, tickets and session tokens are never logged.
 
-use authnz_api::{LoginTicket, User, UserId};
+use authnz_api::{AuditEventType, AuditOutcome, LoginTicket, User, UserId};
 use chrono::TimeDelta;
 use serde_json::Value;
 
@@ -168,6 +168,10 @@ pub async fn user_login_second_factor(
     };
     if !accepted {
         metrics::counter!("authnz_logins_total", "result" => "wrong_second_factor").increment(1);
+        ctx.audit(AuditEventType::LoginFailed, AuditOutcome::Failed)
+            .subject(user.user_id)
+            .reason("wrong-second-factor")
+            .emit();
         tracing::info!(user = %ctx.pii(&user.user_id.to_string()), "second factor refused");
         return Ok(count_failure(ctx, &user, fail("wrong second factor", BAD_CODE)).await);
     }
@@ -180,6 +184,14 @@ pub async fn user_login_second_factor(
     // A success clears the back-off counter (it never answers a lock).
     let _ = crate::lockout::after_attempt(ctx, &user.email, true).await;
     metrics::counter!("authnz_logins_total", "result" => "ok").increment(1);
+    ctx.audit(AuditEventType::LoginSucceeded, AuditOutcome::Ok)
+        .user(user.user_id)
+        .reason(if totp_code.is_some() {
+            "totp"
+        } else {
+            "recovery-code"
+        })
+        .emit();
     tracing::info!(
         user = %ctx.pii(&user.user_id.to_string()),
         factor = if totp_code.is_some() { KIND_TOTP } else { KIND_RECOVERY },
@@ -270,6 +282,10 @@ pub async fn user_totp_confirm(
         return Ok(fail("no pending totp", NOT_PENDING));
     }
     tracing::info!(user = %ctx.pii(&user.user_id.to_string()), "TOTP enabled");
+    ctx.audit(AuditEventType::SecondFactorEnabled, AuditOutcome::Ok)
+        .user(user.user_id)
+        .reason("totp")
+        .emit();
     end_other_sessions(ctx, user.user_id, given_text(args.session_token)).await?;
     Ok(Reply::success(&[CONFIRMED])
         .with("user_id", user.user_id)
@@ -301,6 +317,10 @@ pub async fn user_totp_disable(
     }
     ctx.second_factors.store.delete_totp(user.user_id).await?;
     tracing::info!(user = %ctx.pii(&user.user_id.to_string()), "TOTP disabled");
+    ctx.audit(AuditEventType::SecondFactorDisabled, AuditOutcome::Ok)
+        .user(user.user_id)
+        .reason("totp")
+        .emit();
     end_other_sessions(ctx, user.user_id, given_text(args.session_token)).await?;
     Ok(Reply::success(&[DISABLED]).with("user_id", user.user_id))
 }

@@ -439,6 +439,15 @@ async fn totp_disable(admin: &Admin, given: &str, flags: AdminFlags) -> anyhow::
     };
     if removed > 0 {
         tracing::info!(user = %admin.ctx.pii(&user.user_id.to_string()), "TOTP disabled from the command line");
+        admin
+            .ctx
+            .audit(
+                authnz_api::AuditEventType::SecondFactorDisabled,
+                authnz_api::AuditOutcome::Ok,
+            )
+            .subject(user.user_id)
+            .reason("admin-cli")
+            .emit();
     }
     if flags.json {
         return print_json(&json!({

@@ -409,6 +409,34 @@ async fn totp_life(backend: Backend, test: &str) {
         )
         .await;
     refused(&env, "totp not enabled");
+
+    // The audit log has the factor's life and the second steps.
+    let ctx = &s.built.state.ctx;
+    assert!(ctx.audit_log.flush(Duration::from_secs(10)).await);
+    let events = ctx
+        .audit_store
+        .audit_events(&authnz_api::AuditQuery {
+            subject_user_id: Some(uid),
+            event: None,
+            since: None,
+            until: None,
+            before_id: None,
+            limit: 1000,
+        })
+        .await
+        .unwrap();
+    let seen: Vec<(String, Option<String>)> =
+        events.into_iter().map(|e| (e.event, e.reason)).collect();
+    for want in [
+        ("second_factor.enabled", Some("totp")),
+        ("login.succeeded", Some("totp")),
+        ("login.succeeded", Some("recovery-code")),
+        ("login.failed", Some("wrong-second-factor")),
+        ("second_factor.disabled", Some("totp")),
+    ] {
+        let want = (want.0.to_owned(), want.1.map(str::to_owned));
+        assert!(seen.contains(&want), "{want:?} not in {seen:?}");
+    }
     r.s.stop().await;
     db.drop_db().await;
 }
