@@ -6,10 +6,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use authnz_api::{ApiKeyStore, Clock, LoginThrottle, RoleStore, SessionStore, UserStore};
+use authnz_api::{
+    ApiKeyStore, Clock, LoginThrottle, OAuthStore, RoleStore, SessionStore, UserStore,
+};
 
 use crate::breach::BreachLookup;
 use crate::mail::MailService;
+use crate::oauth::OAuthProviders;
 use crate::passwords::PasswordHasher;
 use crate::policy::Policy;
 use crate::sleeper::Sleeper;
@@ -60,6 +63,10 @@ pub struct Context {
     pub mail: Arc<MailService>,
     /// The JWT signing keys (`session-jwt-issue`, the JWKS endpoint).
     pub jwt: Arc<crate::jwt::JwtKeys>,
+    /// Linked identities and logins in progress (PROTOCOL.md 3.9).
+    pub oauth_store: Arc<dyn OAuthStore>,
+    /// The configured social-login providers, if any.
+    pub oauth: Option<Arc<dyn OAuthProviders>>,
 }
 
 impl Context {

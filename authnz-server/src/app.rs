@@ -139,6 +139,8 @@ pub struct ServerOptions {
     pub jwt: authnz_core::jwt::JwtSettings,
     /// `GET /metrics` (`metrics`, `metricstoken`, `metricslisten`).
     pub metrics: MetricsOptions,
+    /// The social-login providers (`oauthproviders`), if any.
+    pub oauth: Option<Arc<dyn authnz_core::oauth::OAuthProviders>>,
 }
 
 impl ServerOptions {
@@ -194,6 +196,7 @@ impl ServerOptions {
             mail: MailOptions::file(basedir.join("mail-outbox"), basedir.join("email-templates")),
             jwt: authnz_core::jwt::JwtSettings::default(),
             metrics: MetricsOptions::default(),
+            oauth: None,
         })
     }
 }
@@ -432,6 +435,8 @@ pub async fn context_parts(
             authnz_core::jwt::JwtKeys::new(store.clone(), &opts.secret, opts.jwt.clone())
                 .map_err(StartupError::SigningKeys)?,
         ),
+        oauth_store: store.clone() as Arc<dyn authnz_api::OAuthStore>,
+        oauth: opts.oauth.clone(),
     };
     Ok(ContextParts {
         ctx,

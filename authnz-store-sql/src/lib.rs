@@ -56,6 +56,7 @@ pub mod error;
 mod json;
 #[cfg(feature = "mysql")]
 mod mysql;
+mod oauth;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod roles;

@@ -629,6 +629,11 @@ items! {
         "HOST:PORT of a separate listener serving only GET /metrics (then not served on the protocol's port; TLS as on the main port); unset serves it on the main port",
     )
     .value_name("HOST:PORT");
+    /// `oauthproviders` (not upstream): the social-login providers.
+    OAUTHPROVIDERS = Item::new(
+        "oauthproviders", "AUTHNZERVER_OAUTHPROVIDERS", Kind::ExistingFile, Unset,
+        "JSON file listing the social-login providers (OpenID Connect, Google) for user-oauth-start and user-oauth-finish; unset turns social login off (needs the oauth Cargo feature)",
+    );
 }
 
 /// Marker line before the generated item reference in `docs/CONFIG.md`.

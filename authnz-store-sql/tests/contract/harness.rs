@@ -54,6 +54,10 @@ impl Harness for SqlHarness {
         Some(self.store.clone())
     }
 
+    fn oauth(&self) -> Option<Arc<dyn authnz_api::OAuthStore>> {
+        Some(self.store.clone())
+    }
+
     async fn teardown(self: Box<Self>) {
         self.store.close().await;
         match self.cleanup {
@@ -147,12 +151,15 @@ impl Drop for TempDir {
     }
 }
 
-/// The tables of PROTOCOL.md 8.1, sorted (with authnz's `jwt_signing_keys`).
-pub const TABLES: [&str; 9] = [
+/// The tables of PROTOCOL.md 8.1, sorted (with authnz's `jwt_signing_keys`,
+/// `oauth_identities` and `oauth_states`).
+pub const TABLES: [&str; 11] = [
     "apikeys",
     "apikeys_nosession",
     "groups",
     "jwt_signing_keys",
+    "oauth_identities",
+    "oauth_states",
     "preferences",
     "roles",
     "sessions",

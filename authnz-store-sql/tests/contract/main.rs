@@ -22,18 +22,21 @@ mod sqlite_specific;
 mod sqlite_memory {
     authnz_api::contract_tests!(crate::harness::sqlite_memory);
     authnz_api::signing_key_store_tests!(crate::harness::sqlite_memory);
+    authnz_api::oauth_store_tests!(crate::harness::sqlite_memory);
 }
 
 #[cfg(feature = "sqlite")]
 mod sqlite_file {
     authnz_api::contract_tests!(crate::harness::sqlite_file);
     authnz_api::signing_key_store_tests!(crate::harness::sqlite_file);
+    authnz_api::oauth_store_tests!(crate::harness::sqlite_file);
 }
 
 #[cfg(feature = "postgres")]
 mod postgres {
     authnz_api::contract_tests!(crate::harness::postgres);
     authnz_api::signing_key_store_tests!(crate::harness::postgres);
+    authnz_api::oauth_store_tests!(crate::harness::postgres);
 }
 
 /// The invalidation bus on `LISTEN`/`NOTIFY`.
@@ -46,4 +49,5 @@ mod pg_bus {
 mod mysql {
     authnz_api::contract_tests!(crate::harness::mysql);
     authnz_api::signing_key_store_tests!(crate::harness::mysql);
+    authnz_api::oauth_store_tests!(crate::harness::mysql);
 }
