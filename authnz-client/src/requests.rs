@@ -871,8 +871,15 @@ mod tests {
             },
             ..Default::default()
         };
+        let oauth = UserOauthFinish {
+            session_token: "tok-SECRET".into(),
+            state: "state-SECRET".into(),
+            code: "code-SECRET".into(),
+            ..Default::default()
+        };
         for text in [
             format!("{login:?}"),
+            format!("{oauth:?}"),
             format!("{refresh:?}"),
             format!("{reply:?}"),
             format!("{mail:?}"),

@@ -7,6 +7,7 @@
 //! never send (bad signature, wrong audience or nonce, expired) come from a
 //! stand-in issuer (`standin`).
 
+mod standin;
 mod support;
 
 use std::sync::Arc;
