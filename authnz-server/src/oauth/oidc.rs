@@ -29,9 +29,8 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AsyncHttpClient, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
-    HttpRequest, HttpResponse, IssuerUrl, Nonce, OAuth2TokenResponse as _, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, SignatureVerificationError,
-    TokenResponse as _,
+    HttpRequest, HttpResponse, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    RequestTokenError, Scope, SignatureVerificationError, TokenResponse as _,
 };
 use tokio::sync::Mutex;
 use tokio_rustls::rustls;
@@ -333,14 +332,13 @@ impl OAuthProviders for OidcProviders {
                 }
                 RequestTokenError::Other(e) => OAuthError::Unavailable(e),
             })?;
-        let _ = token.access_token();
         let id_token = token
             .id_token()
             .ok_or_else(|| OAuthError::Refused("the provider sent no ID token".to_owned()))?;
         let nonce = Nonce::new(params.nonce.to_owned());
         let verified = {
             let verifier = client.id_token_verifier().set_allowed_algs(ALGORITHMS);
-            id_token.claims(&verifier, &nonce).map(Clone::clone)
+            id_token.claims(&verifier, &nonce).cloned()
         };
         let claims = match verified {
             Ok(claims) => claims,
