@@ -171,6 +171,7 @@ pub(crate) struct Shared {
     pub(crate) csrf_key: [u8; 32],
     pub(crate) apikey_codec: Codec,
     pub(crate) cache: Option<Cache>,
+    pub(crate) limiter: Option<crate::limits::Limiter>,
 }
 
 impl Shared {

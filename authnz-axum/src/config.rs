@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use axum::http::HeaderName;
 
+use crate::limits::RequestLimits;
+
 /// When the session cookie gets the `Secure` attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CookieSecurity {
@@ -34,6 +36,7 @@ pub struct AuthConfig {
     pub(crate) client_ip_header: Option<HeaderName>,
     pub(crate) apikey_issuer: String,
     pub(crate) apikey_audience: String,
+    pub(crate) request_limits: Option<RequestLimits>,
 }
 
 impl Default for AuthConfig {
@@ -53,6 +56,7 @@ impl Default for AuthConfig {
             client_ip_header: None,
             apikey_issuer: "authnz-axum".into(),
             apikey_audience: "authnz-axum".into(),
+            request_limits: None,
         }
     }
 }
@@ -148,6 +152,15 @@ impl AuthConfig {
     ) -> Self {
         self.apikey_issuer = issuer.into();
         self.apikey_audience = audience.into();
+        self
+    }
+
+    /// Count each caller's requests (per session, or per API key) and
+    /// answer 429 with `Retry-After` over its role's limit, before the
+    /// route runs (default: no limits of the layer's own; authnz's limits
+    /// on its requests still apply). See [`RequestLimits`].
+    pub fn request_limits(mut self, limits: RequestLimits) -> Self {
+        self.request_limits = Some(limits);
         self
     }
 }

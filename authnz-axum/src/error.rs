@@ -10,9 +10,11 @@ use axum::response::{IntoResponse, Response};
 /// As a response: see each variant.
 #[derive(Debug)]
 pub enum AuthError {
-    /// authnz answered 429: 429 with the same `Retry-After`.
+    /// authnz answered 429, or the caller is over the layer's own
+    /// [`crate::RequestLimits`]: 429 with the same `Retry-After`.
     RateLimited {
-        /// authnz's `Retry-After`.
+        /// authnz's `Retry-After`, or when the layer's limit allows the
+        /// next request.
         retry_after: Option<Duration>,
     },
     /// authnz could not be reached or failed (transport, timeout, 400,
@@ -48,7 +50,7 @@ impl std::fmt::Display for AuthError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             AuthError::RateLimited { retry_after } => {
-                write!(f, "rate limited by authnz, retry after {retry_after:?}")
+                write!(f, "rate limited, retry after {retry_after:?}")
             }
             AuthError::Unavailable(e) => write!(f, "authnz unavailable: {e}"),
             AuthError::Refused { reason, messages } => {

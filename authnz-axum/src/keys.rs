@@ -84,6 +84,15 @@ pub(crate) fn csrf_token(csrf_key: &[u8; 32], session_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(mac(csrf_key, b"authnz-axum-csrf", session_token.as_bytes()))
 }
 
+/// What the request limits count a caller (session token or bearer key)
+/// under: a hash keyed with the CSRF key, so the table holds no token.
+pub(crate) fn caller_id(csrf_key: &[u8; 32], token: &str) -> [u8; 16] {
+    let full = mac(csrf_key, b"authnz-axum-rate", token.as_bytes());
+    let mut id = [0; 16];
+    id.copy_from_slice(&full[..16]);
+    id
+}
+
 /// Whether `presented` is the session's CSRF token (constant time).
 pub(crate) fn csrf_matches(csrf_key: &[u8; 32], session_token: &str, presented: &str) -> bool {
     let expected = csrf_token(csrf_key, session_token);

@@ -21,6 +21,7 @@ use crate::auth::{Auth, Cache, CookieOp, Shared, State, User, Via};
 use crate::config::{AuthConfig, CookieSecurity};
 use crate::error::AuthError;
 use crate::keys::{self, SiteKey};
+use crate::limits::{Limiter, retry_after_secs};
 
 /// Longest session cookie value or bearer key looked at.
 const MAX_TOKEN_LEN: usize = 4096;
@@ -56,6 +57,7 @@ impl AuthLayer {
                 csrf_key: site_key.csrf_key(),
                 apikey_codec: Codec::new(&site_key.apikey_key()),
                 cache,
+                limiter: config.request_limits.clone().map(Limiter::new),
                 config,
             }),
         }
@@ -153,6 +155,9 @@ async fn prepare(
             Ok(user) => user,
             Err(e) => return (Err(e), None),
         };
+        if let Err(e) = count_request(shared, key, &user.role) {
+            return (Err(e), None);
+        }
         let auth = Auth {
             shared: shared.clone(),
             client,
@@ -183,6 +188,7 @@ async fn prepare(
             Err(e) => return (Err(e), None),
         },
     };
+    let role = user.role.clone();
     let auth = Auth {
         shared: shared.clone(),
         client,
@@ -195,6 +201,9 @@ async fn prepare(
         })),
     };
 
+    if let Err(e) = count_request(shared, token.expose(), &role) {
+        return (Err(e), Some(auth));
+    }
     if !is_safe(req.method()) {
         match check_csrf(shared, req, token.expose()).await {
             Ok(r) => req = r,
@@ -203,6 +212,20 @@ async fn prepare(
     }
     req.extensions_mut().insert(auth.clone());
     (Ok(req), Some(auth))
+}
+
+/// One request of the caller holding `token` (session token or bearer
+/// key) against the layer's own limits, if any.
+fn count_request(shared: &Shared, token: &str, role: &str) -> Result<(), AuthError> {
+    let Some(limiter) = &shared.limiter else {
+        return Ok(());
+    };
+    let caller = keys::caller_id(&shared.csrf_key, token);
+    limiter
+        .check(caller, role, std::time::Instant::now())
+        .map_err(|wait| AuthError::RateLimited {
+            retry_after: Some(retry_after_secs(wait)),
+        })
 }
 
 fn is_safe(method: &Method) -> bool {

@@ -31,7 +31,10 @@
 //! 3. on unsafe methods (anything but GET, HEAD, OPTIONS, TRACE) requires
 //!    the CSRF token bound to the session, in the `X-CSRF-Token` header or
 //!    the `_csrf` field of a URL-encoded form: else 403;
-//! 4. turns a 429 from authnz into a 429 with the same `Retry-After`, and
+//! 4. with [`AuthConfig::request_limits`], counts the caller's requests
+//!    (per session, or per API key) and answers 429 with `Retry-After` over
+//!    its role's limit, as the original's `BaseHandler` does;
+//! 5. turns a 429 from authnz into a 429 with the same `Retry-After`, and
 //!    an unreachable authnz into a 503.
 //!
 //! [`Auth::login`] rotates the session token (authnz deletes the presented
@@ -46,6 +49,7 @@ mod error;
 mod extract;
 mod keys;
 mod layer;
+mod limits;
 
 pub use auth::{Access, Auth, IssuedApiKey, User, Via};
 pub use authnz_client;
@@ -56,3 +60,4 @@ pub use extract::{
 };
 pub use keys::SiteKey;
 pub use layer::{AuthLayer, AuthService};
+pub use limits::RequestLimits;

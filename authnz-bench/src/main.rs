@@ -79,7 +79,8 @@ struct Args {
     #[arg(long)]
     no_original: bool,
     /// Comma-separated backends: sqlite, postgres, postgres+redis (sessions,
-    /// rate limits and login back-off in Redis).
+    /// rate limits and login back-off in Redis); `<backend>:nocache` runs
+    /// that backend with the session cache off (`AUTHNZERVER_SESSIONCACHE=0`).
     #[arg(long, default_value = "sqlite,postgres,postgres+redis")]
     backends: String,
     /// Comma-separated scenario names (default: all).
@@ -331,10 +332,22 @@ async fn bench(
             &blocklist,
         )?)
     };
-    for backend in args.backends.split(',').map(str::trim) {
+    for entry in args.backends.split(',').map(str::trim) {
+        // `<backend>:nocache`: the same with the session cache off, for an
+        // A/B of the cache on one machine in one run.
+        let (backend, nocache) = match entry.strip_suffix(":nocache") {
+            Some(b) => (b, true),
+            None => (entry, false),
+        };
+        let cache_env: Vec<(&str, String)> = if nocache {
+            vec![("AUTHNZERVER_SESSIONCACHE", "0".to_owned())]
+        } else {
+            Vec::new()
+        };
+        let workdir = entry.replace(['+', ':'], "-");
         match backend {
             "sqlite" => {
-                let dir = setup.work.join("sqlite");
+                let dir = setup.work.join(&workdir);
                 let target = grow::Target::Sqlite(
                     dir.join("authnz")
                         .join("basedir")
@@ -344,10 +357,10 @@ async fn bench(
                     server_bin,
                     &dir.join("authnz"),
                     None,
-                    &[],
+                    &cache_env,
                     &setup.pinning,
                 )?];
-                if let Some(bin) = &venv {
+                if let Some(bin) = venv.as_ref().filter(|_| !nocache) {
                     match servers::start_original(bin, &dir.join("original"), &setup.pinning) {
                         Ok(s) => running.push(s),
                         Err(e) => rows.push(Row::note(
@@ -359,18 +372,23 @@ async fn bench(
                     }
                 }
                 let grow = grow.map(|spec| (target, spec));
-                let r = run_backend("sqlite", &running, setup, selected, grow).await;
+                let r = run_backend(entry, &running, setup, selected, grow).await;
                 running.into_iter().for_each(Server::stop);
                 rows.extend(r?);
             }
             "postgres" | "postgres+redis" => {
                 let with_redis = backend == "postgres+redis";
-                let db_run_id = format!("{}{}", setup.run_id, if with_redis { "r" } else { "" });
+                let db_run_id = format!(
+                    "{}{}{}",
+                    setup.run_id,
+                    if with_redis { "r" } else { "" },
+                    if nocache { "n" } else { "" }
+                );
                 let db = match pg::Database::create(&args.postgres_url, &db_run_id).await {
                     Ok(db) => db,
                     Err(e) => {
                         rows.push(Row::note(
-                            backend,
+                            entry,
                             "all",
                             Kind::Authnz,
                             &format!("skipped: {e:#}"),
@@ -384,7 +402,7 @@ async fn bench(
                         Err(e) => {
                             db.drop_database().await;
                             rows.push(Row::note(
-                                backend,
+                                entry,
                                 "all",
                                 Kind::Authnz,
                                 &format!("skipped: {e:#}"),
@@ -395,7 +413,7 @@ async fn bench(
                 } else {
                     None
                 };
-                let env: Vec<(&str, String)> = match &redis {
+                let mut env: Vec<(&str, String)> = match &redis {
                     Some(p) => vec![
                         ("AUTHNZERVER_REDIS_URL", args.redis_url.clone()),
                         ("AUTHNZERVER_REDISPREFIX", p.prefix.clone()),
@@ -403,9 +421,10 @@ async fn bench(
                     ],
                     None => Vec::new(),
                 };
+                env.extend(cache_env);
                 let started = servers::start_authnz(
                     server_bin,
-                    &setup.work.join(backend.replace('+', "-")).join("authnz"),
+                    &setup.work.join(&workdir).join("authnz"),
                     Some(&db.url),
                     &env,
                     &setup.pinning,
@@ -422,7 +441,7 @@ async fn bench(
                     Ok(server) => {
                         let running = vec![server];
                         let grow = grow.map(|spec| (target, spec));
-                        let r = run_backend(backend, &running, setup, selected, grow).await;
+                        let r = run_backend(entry, &running, setup, selected, grow).await;
                         running.into_iter().for_each(Server::stop);
                         r
                     }
@@ -433,16 +452,18 @@ async fn bench(
                     p.delete_keys().await;
                 }
                 rows.extend(r?);
-                if venv.is_some() {
+                if venv.is_some() && !nocache {
                     rows.push(Row::note(
-                        backend,
+                        entry,
                         "all",
                         Kind::Original,
                         "not run: the original's PostgreSQL driver is not installed by the bench",
                     ));
                 }
             }
-            other => bail!("unknown backend {other} (sqlite, postgres, postgres+redis)"),
+            other => bail!(
+                "unknown backend {other} (sqlite, postgres, postgres+redis, each optionally with :nocache)"
+            ),
         }
     }
     Ok((rows, limits))

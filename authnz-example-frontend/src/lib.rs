@@ -11,7 +11,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use authnz_axum::{Auth, AuthConfig, AuthError, AuthLayer, CurrentUser, LoggedIn, SiteKey, Via};
+use authnz_axum::{
+    Auth, AuthConfig, AuthError, AuthLayer, CurrentUser, LoggedIn, RequestLimits, SiteKey, Via,
+};
 use authnz_client::Client;
 use authnz_client::requests::{
     UserList, UserNew, UserResetpass, UserSendemailForgotpass, UserSendemailSignup,
@@ -68,7 +70,9 @@ pub fn app(settings: Settings) -> Router {
         &settings.site_key,
         AuthConfig::default()
             .login_path("/login")
-            .apikey_issuer_audience("authnz-example-frontend", "authnz-example-frontend"),
+            .apikey_issuer_audience("authnz-example-frontend", "authnz-example-frontend")
+            // Per session or API key, as the original's BaseHandler counts.
+            .request_limits(RequestLimits::per_minute(6_000).role("anonymous", 600)),
     );
     let state = Arc::new(AppState {
         settings,

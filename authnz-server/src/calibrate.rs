@@ -6,8 +6,11 @@
 //! the allowed maximum and the number of passes (`t`) is sized to the
 //! target; only when one pass over the whole allowance already takes longer
 //! than the target is the memory scaled down (time grows linearly with
-//! both). Each candidate is measured by hashing (the median of a few runs,
-//! so one descheduled run does not skew it), and the final parameters are
+//! both). Each candidate is measured by hashing (the median of a few runs)
+//! and timed by the CPU time of the hashing thread (on Linux), so a machine
+//! busy with other work yields the same parameters as an idle one: what an
+//! idle core needs per hash is what the operator sizes for. The final
+//! parameters are
 //! measured once more and reported with what they imply: how many password
 //! checks per second the hashing threads can do, and the memory they hold
 //! when all are busy.
@@ -15,7 +18,7 @@
 //! The hashes run on the calling thread; the caller runs this off any async
 //! executor (the admin command has no server to disturb).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, Version};
 
@@ -175,7 +178,7 @@ pub fn measure(params: &HashParams) -> Result<Duration, CalibrationError> {
     let salt = [0x5a_u8; 16];
     let mut times = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
-        let start = Instant::now();
+        let start = ThreadClock::now();
         argon2
             .hash_password_with_salt(b"calibration password", &salt)
             .map_err(|e| CalibrationError::Argon2(e.to_string()))?;
@@ -183,6 +186,33 @@ pub fn measure(params: &HashParams) -> Result<Duration, CalibrationError> {
     }
     times.sort();
     Ok(times[RUNS / 2])
+}
+
+/// The time spent by the calling thread: its CPU time on Linux (Argon2
+/// computes on the calling thread, so this is the hash's own cost, however
+/// busy the machine is), the wall clock elsewhere.
+struct ThreadClock(Duration);
+
+impl ThreadClock {
+    fn now() -> Self {
+        Self(Self::read())
+    }
+
+    fn elapsed(&self) -> Duration {
+        Self::read().saturating_sub(self.0)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn read() -> Duration {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn read() -> Duration {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        START.get_or_init(std::time::Instant::now).elapsed()
+    }
 }
 
 /// Parse a memory size: a number of KiB, or a number with a unit (`K`,

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use authnz_axum::{AuthConfig, CookieSecurity};
+use authnz_axum::{AuthConfig, CookieSecurity, RequestLimits};
 use authnz_client::requests::SessionNew;
 
 use crate::app::{site, site_with_key};
@@ -513,5 +513,84 @@ async fn rate_limits_of_authnz_pass_through_with_retry_after() {
         ours >= 1 && ours.abs_diff(theirs.as_secs()) <= 1,
         "{ours} vs {theirs:?}"
     );
+    server.stop().await;
+}
+
+/// `Retry-After` of a 429, in seconds.
+fn retry_after(r: &crate::common::Reply) -> u64 {
+    assert_eq!(r.status, 429, "{r:?}");
+    r.header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_layers_own_request_limits_count_each_session_and_key_by_role() {
+    let server = Server::start().await;
+    server.add_user().await;
+    // Anonymous callers 3 a minute (one every 20 s after the burst),
+    // everyone else 5.
+    let limits = RequestLimits::per_minute(5).role("anonymous", 3);
+    let addr = site(&server, AuthConfig::default().request_limits(limits)).await;
+
+    // One browser: its first request makes the session and counts for it.
+    let mut anon = Browser::new(addr);
+    for i in 0..3 {
+        assert_eq!(anon.get("/whoami").await.status, 200, "request {i}");
+    }
+    let r = anon.get("/whoami").await;
+    let wait = retry_after(&r);
+    assert!((1..=20).contains(&wait), "Retry-After {wait}");
+    // Refused requests are not counted, and a refused request never
+    // reaches the route: an unsafe one is refused before its CSRF check.
+    assert_eq!(anon.get("/whoami").await.status, 429);
+    assert_eq!(anon.post_form("/echo", &[("x", "y")]).await.status, 429);
+    // Another browser (another session) has its own budget.
+    assert_eq!(Browser::new(addr).get("/whoami").await.status, 200);
+
+    // A signed-in user: /csrf and /login count for the anonymous session
+    // (2 of 3), then the rotated session counts from zero under the
+    // authenticated limit.
+    let mut user = Browser::new(addr);
+    let r = user.login(USER_EMAIL, USER_PASSWORD).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    // /csrf + /apikey: 2 of 5.
+    let r = user
+        .post_form_csrf("/apikey", &[("kind", "nosession")])
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let key = r.body.split_once('\n').unwrap().0.to_owned();
+    for i in 0..3 {
+        assert_eq!(user.get("/whoami").await.status, 200, "request {i}");
+    }
+    retry_after(&user.get("/whoami").await);
+
+    // The API key is a caller of its own, counted under its owner's role.
+    let auth = format!("Bearer {key}");
+    let mut api = Browser::new(addr);
+    for i in 0..5 {
+        let r = api
+            .send("GET", "/api", &[("authorization", &auth)], "")
+            .await;
+        assert_eq!(r.status, 200, "key request {i}: {r:?}");
+    }
+    let r = api
+        .send("GET", "/api", &[("authorization", &auth)], "")
+        .await;
+    let wait = retry_after(&r);
+    assert!((1..=12).contains(&wait), "Retry-After {wait}");
+    assert!(r.set_cookies().is_empty(), "{r:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn without_request_limits_nothing_is_counted() {
+    let server = Server::start().await;
+    let addr = site(&server, AuthConfig::default()).await;
+    let mut b = Browser::new(addr);
+    for i in 0..20 {
+        assert_eq!(b.get("/whoami").await.status, 200, "request {i}");
+    }
     server.stop().await;
 }
