@@ -8,8 +8,9 @@
 
 use async_trait::async_trait;
 
-/// What the provider asserts about the person after a successful exchange,
-/// its ID token verified (signature, `iss`, `aud`, `exp`, `nonce`).
+/// What the provider asserts about the person after a successful exchange:
+/// from its verified ID token (signature, `iss`, `aud`, `exp`, `nonce`), or
+/// for a plain OAuth 2.0 provider (GitHub, Twitter/X) from its user API.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ProviderIdentity {
     /// The provider's stable id of the person (OIDC `sub`).
@@ -81,8 +82,9 @@ pub trait OAuthProviders: Send + Sync + std::fmt::Debug + 'static {
         params: AuthorizeParams<'_>,
     ) -> Result<String, OAuthError>;
 
-    /// Exchange `code` (with the PKCE verifier) at the token endpoint and
-    /// verify the ID token against the provider's keys and `nonce`.
+    /// Exchange `code` (with the PKCE verifier) at the token endpoint, then
+    /// verify the ID token against the provider's keys and `nonce` (OpenID
+    /// Connect) or read the person from the user API (GitHub, Twitter/X).
     async fn finish(
         &self,
         provider: &str,

@@ -632,7 +632,7 @@ items! {
     /// `oauthproviders` (not upstream): the social-login providers.
     OAUTHPROVIDERS = Item::new(
         "oauthproviders", "AUTHNZERVER_OAUTHPROVIDERS", Kind::ExistingFile, Unset,
-        "JSON file listing the social-login providers (OpenID Connect, Google) for user-oauth-start and user-oauth-finish; unset turns social login off (needs the oauth Cargo feature)",
+        "JSON file listing the social-login providers (OpenID Connect, Google, GitHub, Twitter/X) for user-oauth-start and user-oauth-finish; unset turns social login off (needs the oauth Cargo feature)",
     );
 }
 

@@ -11,9 +11,11 @@
 //!   "redirect_uris": ["https://example.org/oauth/google"]}]
 //! ```
 //!
-//! `kind` is `oidc` (any OpenID Connect provider: `issuer` required) or
+//! `kind` is `oidc` (any OpenID Connect provider: `issuer` required),
 //! `google` (OpenID Connect with Google's issuer unless `issuer` says
-//! otherwise); `github` and `twitter` are refused as not supported yet.
+//! otherwise), `github` or `twitter` (plain OAuth 2.0 with PKCE and their
+//! user APIs; `authorize_url`, `token_url` and `api_url` override their
+//! endpoints).
 //! `client_secret` or `client_secret_file` (a file holding the secret, read
 //! once; neither for a public client), `redirect_uris` (the exact URIs the
 //! frontend may use), `scopes` (default `openid email profile`; `openid` is
@@ -29,11 +31,19 @@ use serde::Deserialize;
 
 #[cfg(feature = "oauth")]
 pub mod oidc;
+#[cfg(feature = "oauth")]
+mod plain;
 
 /// Google's OpenID Connect issuer, the default of `kind: google`.
 pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
 /// The scopes asked for when an entry names none.
 pub const DEFAULT_SCOPES: [&str; 3] = ["openid", "email", "profile"];
+/// The scopes of `kind: github` when an entry names none: the profile and
+/// the e-mail addresses with their verification.
+pub const GITHUB_SCOPES: [&str; 2] = ["read:user", "user:email"];
+/// The scopes of `kind: twitter` when an entry names none (`/2/users/me`
+/// needs both).
+pub const TWITTER_SCOPES: [&str; 2] = ["users.read", "tweet.read"];
 /// The longest one call to a provider may take, unless configured.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -64,6 +74,9 @@ struct RawProvider {
     redirect_uris: Vec<String>,
     scopes: Option<Vec<String>>,
     timeout_seconds: Option<u64>,
+    authorize_url: Option<String>,
+    token_url: Option<String>,
+    api_url: Option<String>,
 }
 
 /// One checked provider entry.
@@ -86,7 +99,35 @@ pub struct ProviderConfig {
     pub scopes: Vec<String>,
     /// The longest one call to the provider may take.
     pub timeout: Duration,
+    /// The endpoints of a `github` or `twitter` provider (`None` for
+    /// OpenID Connect, which finds them by discovery).
+    pub endpoints: Option<Endpoints>,
 }
+
+/// Where a plain OAuth 2.0 provider (GitHub, Twitter/X) is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// The authorization endpoint the browser is sent to.
+    pub authorize_url: String,
+    /// The token endpoint.
+    pub token_url: String,
+    /// The base URL of the user API (`/user` and `/user/emails` for GitHub,
+    /// `/2/users/me` for Twitter/X).
+    pub api_url: String,
+}
+
+/// GitHub's endpoints.
+pub const GITHUB: [&str; 3] = [
+    "https://github.com/login/oauth/authorize",
+    "https://github.com/login/oauth/access_token",
+    "https://api.github.com",
+];
+/// Twitter/X's endpoints.
+pub const TWITTER: [&str; 3] = [
+    "https://x.com/i/oauth2/authorize",
+    "https://api.x.com/2/oauth2/token",
+    "https://api.x.com",
+];
 
 impl std::fmt::Debug for ProviderConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -177,25 +218,64 @@ pub fn parse_providers(text: &str) -> Result<Vec<ProviderConfig>, OAuthConfigErr
         if !names.insert(name.clone()) {
             return Err(problem(&label, "a provider of this name is listed twice"));
         }
-        let issuer = match (p.kind, p.issuer) {
-            (ProviderKind::Github | ProviderKind::Twitter, _) => {
-                return Err(problem(
-                    &label,
-                    "kind github and twitter are not supported yet (use oidc or google)",
-                ));
+        let http_url = |u: &str| {
+            u.parse::<hyper::Uri>().is_ok_and(|u| {
+                matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some()
+            })
+        };
+        let overrides = [&p.authorize_url, &p.token_url, &p.api_url];
+        let (issuer, endpoints) = match p.kind {
+            ProviderKind::Oidc | ProviderKind::Google => {
+                if overrides.iter().any(|o| o.is_some()) {
+                    return Err(problem(
+                        &label,
+                        "authorize_url, token_url and api_url are for kind github and twitter \
+                         (OpenID Connect finds its endpoints by discovery)",
+                    ));
+                }
+                let issuer = match (p.kind, p.issuer) {
+                    (_, Some(issuer)) => issuer,
+                    (ProviderKind::Google, None) => GOOGLE_ISSUER.to_owned(),
+                    _ => return Err(problem(&label, "kind oidc needs an issuer")),
+                };
+                if !http_url(&issuer) {
+                    return Err(problem(&label, "issuer must be an http:// or https:// URL"));
+                }
+                (issuer, None)
             }
-            (ProviderKind::Google, None) => GOOGLE_ISSUER.to_owned(),
-            (_, Some(issuer)) => issuer,
-            (ProviderKind::Oidc, None) => {
-                return Err(problem(&label, "kind oidc needs an issuer"));
+            ProviderKind::Github | ProviderKind::Twitter => {
+                if p.issuer.is_some() {
+                    return Err(problem(
+                        &label,
+                        "issuer is for OpenID Connect (kind oidc or google)",
+                    ));
+                }
+                let defaults = if p.kind == ProviderKind::Github {
+                    GITHUB
+                } else {
+                    TWITTER
+                };
+                let [authorize_url, token_url, api_url] = [0, 1, 2].map(|i| {
+                    overrides[i]
+                        .clone()
+                        .unwrap_or_else(|| defaults[i].to_owned())
+                });
+                for u in [&authorize_url, &token_url, &api_url] {
+                    if !http_url(u) {
+                        return Err(problem(
+                            &label,
+                            format!("{u:?} is not an http:// or https:// URL"),
+                        ));
+                    }
+                }
+                let endpoints = Endpoints {
+                    authorize_url,
+                    token_url,
+                    api_url: api_url.trim_end_matches('/').to_owned(),
+                };
+                (String::new(), Some(endpoints))
             }
         };
-        let issuer_ok = issuer
-            .parse::<hyper::Uri>()
-            .is_ok_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some());
-        if !issuer_ok {
-            return Err(problem(&label, "issuer must be an http:// or https:// URL"));
-        }
         if p.client_id.trim().is_empty() {
             return Err(problem(&label, "client_id is empty"));
         }
@@ -232,10 +312,16 @@ pub fn parse_providers(text: &str) -> Result<Vec<ProviderConfig>, OAuthConfigErr
                 ),
             ));
         }
-        let mut scopes = vec!["openid".to_owned()];
+        let (mut scopes, defaults): (Vec<String>, &[&str]) = match p.kind {
+            ProviderKind::Oidc | ProviderKind::Google => {
+                (vec!["openid".to_owned()], &DEFAULT_SCOPES)
+            }
+            ProviderKind::Github => (vec![], &GITHUB_SCOPES),
+            ProviderKind::Twitter => (vec![], &TWITTER_SCOPES),
+        };
         let given = p
             .scopes
-            .unwrap_or_else(|| DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect());
+            .unwrap_or_else(|| defaults.iter().map(|s| (*s).to_owned()).collect());
         for scope in given {
             if scope.is_empty() || scope.contains(char::is_whitespace) {
                 return Err(problem(&label, "a scope is empty or holds a space"));
@@ -258,6 +344,7 @@ pub fn parse_providers(text: &str) -> Result<Vec<ProviderConfig>, OAuthConfigErr
             redirect_uris: p.redirect_uris,
             scopes,
             timeout,
+            endpoints,
         });
     }
     Ok(out)
@@ -336,10 +423,37 @@ mod tests {
     }
 
     #[test]
+    fn github_and_twitter_endpoints() {
+        let p = parse_providers(&one(r#", "kind": "github""#)).expect("github");
+        let e = p[0].endpoints.as_ref().expect("endpoints");
+        assert_eq!(e.token_url, GITHUB[1]);
+        assert_eq!(p[0].scopes, ["read:user", "user:email"]);
+        let p = parse_providers(&one(
+            r#", "kind": "twitter", "api_url": "http://127.0.0.1:9/", "token_url": "http://127.0.0.1:9/t""#,
+        ))
+        .expect("twitter");
+        let e = p[0].endpoints.as_ref().expect("endpoints");
+        assert_eq!(e.authorize_url, TWITTER[0]);
+        assert_eq!(e.token_url, "http://127.0.0.1:9/t");
+        assert_eq!(e.api_url, "http://127.0.0.1:9");
+        assert_eq!(p[0].scopes, ["users.read", "tweet.read"]);
+    }
+
+    #[test]
     fn refusals_are_clear_and_quote_no_secret() {
         for (extra, wanted) in [
-            (r#", "kind": "github""#, "not supported yet"),
-            (r#", "kind": "twitter""#, "not supported yet"),
+            (
+                r#", "kind": "github", "issuer": "https://x""#,
+                "issuer is for OpenID Connect",
+            ),
+            (
+                r#", "kind": "google", "token_url": "https://x/t""#,
+                "are for kind github",
+            ),
+            (
+                r#", "kind": "twitter", "api_url": "ftp://x""#,
+                "not an http",
+            ),
             (
                 r#", "kind": "google", "client_secret_file": "/x""#,
                 "not both",

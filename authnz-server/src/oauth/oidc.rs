@@ -1,6 +1,7 @@
-//! OpenID Connect providers (`kind: oidc` and `google`) on the
-//! `openidconnect` crate, with authnz's own HTTP client (hyper with rustls,
-//! no redirects followed, every call bounded by the provider's timeout).
+//! The providers: OpenID Connect (`kind: oidc` and `google`) on the
+//! `openidconnect` crate, and GitHub and Twitter/X ([`super::plain`]), all
+//! with authnz's own HTTP client (hyper with rustls, no redirects followed,
+//! every call bounded by the provider's timeout).
 //!
 //! The provider's metadata and key set come from discovery and are cached
 //! for an hour; an ID token signed by a key the cached set lacks (`kid`
@@ -36,6 +37,7 @@ use tokio::sync::Mutex;
 use tokio_rustls::rustls;
 
 use super::ProviderConfig;
+use super::plain::PlainProvider;
 
 /// How long discovered metadata and keys are used before being fetched
 /// again.
@@ -64,9 +66,9 @@ pub struct HttpError(String);
 
 type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// The HTTP client the crate's requests go through.
+/// The HTTP client every provider request goes through.
 #[derive(Debug, Clone)]
-struct Http {
+pub(super) struct Http {
     client: HttpsClient,
     timeout: Duration,
 }
@@ -93,7 +95,7 @@ impl Http {
     }
 
     /// One request, within the timeout; the response as the crate wants it.
-    fn send(&self, request: HttpRequest) -> HttpFuture {
+    pub(super) fn send(&self, request: HttpRequest) -> HttpFuture {
         let client = self.client.clone();
         let timeout = self.timeout;
         Box::pin(async move {
@@ -228,6 +230,8 @@ impl Provider {
 #[derive(Debug)]
 pub struct OidcProviders {
     providers: HashMap<String, Provider>,
+    /// The GitHub and Twitter/X providers ([`super::plain`]).
+    plain: HashMap<String, PlainProvider>,
 }
 
 impl OidcProviders {
@@ -238,8 +242,16 @@ impl OidcProviders {
     pub fn new(configs: Vec<ProviderConfig>) -> Result<Self, rustls::Error> {
         let tls = Arc::new(rustls::crypto::ring::default_provider());
         let mut providers = HashMap::new();
+        let mut plain = HashMap::new();
         for config in configs {
             let http = Http::new(config.timeout, tls.clone())?;
+            if let Some(endpoints) = config.endpoints.clone() {
+                plain.insert(
+                    config.name.clone(),
+                    PlainProvider::new(config, endpoints, http),
+                );
+                continue;
+            }
             providers.insert(
                 config.name.clone(),
                 Provider {
@@ -249,7 +261,7 @@ impl OidcProviders {
                 },
             );
         }
-        Ok(Self { providers })
+        Ok(Self { providers, plain })
     }
 
     fn provider(&self, name: &str) -> Result<&Provider, OAuthError> {
@@ -270,13 +282,15 @@ fn unknown_key(e: &ClaimsVerificationError) -> bool {
 #[async_trait]
 impl OAuthProviders for OidcProviders {
     fn has_provider(&self, provider: &str) -> bool {
-        self.providers.contains_key(provider)
+        self.providers.contains_key(provider) || self.plain.contains_key(provider)
     }
 
     fn redirect_uri_allowed(&self, provider: &str, redirect_uri: &str) -> bool {
-        self.providers
-            .get(provider)
-            .is_some_and(|p| p.config.redirect_uris.iter().any(|u| u == redirect_uri))
+        let config = match self.plain.get(provider) {
+            Some(p) => Some(&p.config),
+            None => self.providers.get(provider).map(|p| &p.config),
+        };
+        config.is_some_and(|c| c.redirect_uris.iter().any(|u| u == redirect_uri))
     }
 
     async fn authorize_url(
@@ -285,6 +299,9 @@ impl OAuthProviders for OidcProviders {
         redirect_uri: &str,
         params: AuthorizeParams<'_>,
     ) -> Result<String, OAuthError> {
+        if let Some(p) = self.plain.get(provider) {
+            return p.authorize_url(redirect_uri, params);
+        }
         let p = self.provider(provider)?;
         let client = p.client(p.metadata().await?, redirect_uri)?;
         let challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(
@@ -313,6 +330,9 @@ impl OAuthProviders for OidcProviders {
         redirect_uri: &str,
         params: AuthorizeParams<'_>,
     ) -> Result<ProviderIdentity, OAuthError> {
+        if let Some(p) = self.plain.get(provider) {
+            return p.finish(code, redirect_uri, params).await;
+        }
         let p = self.provider(provider)?;
         let metadata = p.metadata().await?;
         let client = p.client(metadata, redirect_uri)?;
