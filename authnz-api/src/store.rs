@@ -125,6 +125,14 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     /// deleted (0 or 1). Session-tied API keys go with it.
     async fn delete_session(&self, token: &str) -> Result<u64, StoreError>;
 
+    /// Delete the session with this token, expired or not, **only if it
+    /// belongs to `user_id`** (the check and the delete are one atomic
+    /// step). Returns the rows deleted (0 or 1): 0 for an unknown token and
+    /// for another user's session, which is left untouched. Session-tied
+    /// API keys go with it. (A user revoking one of their sessions,
+    /// `user-sessions-revoke`.)
+    async fn delete_user_session(&self, user_id: UserId, token: &str) -> Result<u64, StoreError>;
+
     /// Delete every session of `user_id` except the one whose token equals
     /// `keep` (if given). Returns the rows deleted.
     async fn delete_user_sessions(

@@ -14,7 +14,9 @@ use serde_json::{Map, Value};
 use crate::client::Client;
 use crate::error::Error;
 use crate::secret::Secret;
-use crate::types::{ApiKeyClaims, ApiVersion, SessionInfo, SessionRecord, Subject, UserInfo};
+use crate::types::{
+    ApiKeyClaims, ApiVersion, ListedSession, SessionInfo, SessionRecord, Subject, UserInfo,
+};
 
 /// A typed request: its wire arguments (serialised as `body`), its request
 /// type and the type of its success reply.
@@ -217,6 +219,29 @@ pub struct UserLookupMatch {
     pub by: String,
     #[serde(rename = "match")]
     pub match_: Value,
+}
+
+/// `user-sessions-list` (not in the original): the active sessions of the
+/// user of `session_token`, who must be `user_id`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UserSessionsList {
+    pub user_id: i64,
+    pub session_token: Secret,
+}
+
+/// `user-sessions-revoke` (not in the original): end one of the user's
+/// sessions (a `session_id` from the list) or, with `"others"`, every
+/// session but the one of `session_token`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UserSessionsRevoke {
+    pub user_id: i64,
+    pub session_token: Secret,
+    pub session_id: String,
+}
+
+impl UserSessionsRevoke {
+    /// The `session_id` that ends every session but the caller's.
+    pub const OTHERS: &'static str = "others";
 }
 
 /// `internal-user-lock`: `action` is `lock` or `unlock`.
@@ -467,6 +492,27 @@ pub struct SessionJwtReply {
     pub jwt: Secret,
     /// The lifetime given, after the server's cap.
     pub expires_seconds: i64,
+    #[serde(default)]
+    pub messages: Vec<String>,
+}
+
+/// `user-sessions-list`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct UserSessionsReply {
+    /// In the order they were created, oldest first.
+    pub sessions: Vec<ListedSession>,
+    #[serde(default)]
+    pub messages: Vec<String>,
+}
+
+/// `user-sessions-revoke`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RevokedSessionsReply {
+    /// How many sessions ended.
+    pub revoked: i64,
+    /// True if the caller's own session was the one revoked (the frontend
+    /// should then forget its cookie).
+    pub current: bool,
     #[serde(default)]
     pub messages: Vec<String>,
 }
@@ -723,6 +769,8 @@ typed_requests! {
     UserEdit => user_edit(UserEdit) -> UserInfoReply;
     UserLock => user_lock(UserLock) -> UserInfoReply;
     UserLookupMatch => user_lookup_match(UserLookupMatch) -> UserInfoList;
+    UserSessionsList => user_sessions_list(UserSessionsList) -> UserSessionsReply;
+    UserSessionsRevoke => user_sessions_revoke(UserSessionsRevoke) -> RevokedSessionsReply;
     InternalUserLock => internal_user_lock(InternalUserLock) -> UserInfoReply;
     InternalUserDelete => internal_user_delete(InternalUserDelete) -> UserIdReply;
     InternalUserEdit => internal_user_edit(InternalUserEdit) -> UserInfoReply;

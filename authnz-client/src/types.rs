@@ -65,6 +65,20 @@ pub struct SessionRecord {
     pub extra_info_json: Option<Value>,
 }
 
+/// One session as `user-sessions-list` returns it: never its token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListedSession {
+    /// The opaque id that `user-sessions-revoke` takes (22 characters; the
+    /// `sid` claim of the session's JWTs).
+    pub session_id: String,
+    pub created: String,
+    pub expires: String,
+    pub ip_address: String,
+    pub user_agent: String,
+    /// True for the session of the `session_token` the list was asked with.
+    pub current: bool,
+}
+
 /// The claims of an API key (docs/PROTOCOL.md §3.6), sent back as
 /// `apikey_dict` to verify, revoke or refresh it. `Debug` hides `tkn`.
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]

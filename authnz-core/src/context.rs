@@ -63,7 +63,7 @@ pub struct Context {
     pub mail: Arc<MailService>,
     /// The JWT signing keys (`session-jwt-issue`, the JWKS endpoint).
     pub jwt: Arc<crate::jwt::JwtKeys>,
-    /// Linked identities and logins in progress (PROTOCOL.md 3.9).
+    /// Linked identities and logins in progress (PROTOCOL.md 3.10).
     pub oauth_store: Arc<dyn OAuthStore>,
     /// The configured social-login providers, if any.
     pub oauth: Option<Arc<dyn OAuthProviders>>,

@@ -1,4 +1,4 @@
-//! Social login (PROTOCOL.md 3.9) as an interface: the configured OAuth 2.0
+//! Social login (PROTOCOL.md 3.10) as an interface: the configured OAuth 2.0
 //! / OpenID Connect providers. The server implements it over HTTP (feature
 //! `oauth`: discovery, the token request, ID-token verification); the
 //! actions (`actions/oauth.rs`) only see this trait, so this crate carries

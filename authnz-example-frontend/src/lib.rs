@@ -1,7 +1,8 @@
 //! An example site on [`authnz_axum`]: server-rendered pages for sign-up
 //! (with the verification link from the mail), login, logout, password
-//! change, forgotten-password reset and API keys, and `GET /api/whoami`
-//! for a cookie session or an API key.
+//! change, forgotten-password reset, API keys, the user's own sessions
+//! ("My sessions": list them, sign one or all others out), and
+//! `GET /api/whoami` for a cookie session or an API key.
 //!
 //! Everything that touches accounts goes to authnz; the site itself keeps
 //! only the list of API keys it issued (in memory: authnz has no request
@@ -17,7 +18,7 @@ use authnz_axum::{
 use authnz_client::Client;
 use authnz_client::requests::{
     UserList, UserNew, UserResetpass, UserSendemailForgotpass, UserSendemailSignup,
-    UserSetEmailverified,
+    UserSessionsList, UserSessionsRevoke, UserSetEmailverified,
 };
 use authnz_client::types::ApiKeyClaims;
 use axum::extract::{Form, Query, State};
@@ -90,6 +91,8 @@ pub fn app(settings: Settings) -> Router {
         .route("/reset", get(reset_page).post(reset))
         .route("/apikeys", get(apikeys).post(create_apikey))
         .route("/apikeys/revoke", post(revoke_apikey))
+        .route("/sessions", get(sessions))
+        .route("/sessions/revoke", post(revoke_session))
         .route("/api/whoami", get(whoami))
         .with_state(state)
         .layer(layer)
@@ -120,7 +123,7 @@ fn page(auth: &Auth, title: &str, messages: &[String], body: &str) -> Html<Strin
     let nav = if user.is_logged_in() {
         format!(
             "<a href=\"/\">Home</a> | <a href=\"/account\">Account</a> | \
-             <a href=\"/apikeys\">API keys</a> | \
+             <a href=\"/apikeys\">API keys</a> | <a href=\"/sessions\">My sessions</a> | \
              <form method=\"post\" action=\"/logout\" style=\"display:inline\">\
              <input type=\"hidden\" name=\"_csrf\" value=\"{csrf}\">\
              <button id=\"logout\" type=\"submit\">Log out</button></form>"
@@ -163,6 +166,8 @@ fn notice(code: Option<&str>) -> Vec<String> {
         Some("reset") => "Your password is reset. You can log in with the new one.",
         Some("password") => "Your password is changed. Your other sessions are logged out.",
         Some("revoked") => "The API key is revoked.",
+        Some("session") => "That session is signed out.",
+        Some("others") => "Your other sessions are signed out.",
         _ => return Vec::new(),
     };
     vec![text.to_owned()]
@@ -715,6 +720,108 @@ async fn revoke_apikey(
         }
     }
     Ok(Redirect::to("/apikeys?m=revoked").into_response())
+}
+
+fn sessions_page(
+    auth: &Auth,
+    messages: &[String],
+    listed: &[authnz_client::types::ListedSession],
+) -> Html<String> {
+    let rows: String = listed
+        .iter()
+        .map(|x| {
+            let action = if x.current {
+                "<td class=\"current\">This session</td>".to_owned()
+            } else {
+                format!(
+                    "<td><form method=\"post\" action=\"/sessions/revoke\">{}\
+                     <input type=\"hidden\" name=\"session_id\" value=\"{}\">\
+                     <button type=\"submit\" class=\"revoke-session\">Sign out</button></form></td>",
+                    hidden_csrf(auth),
+                    esc(&x.session_id)
+                )
+            };
+            format!(
+                "<tr class=\"session\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{action}</tr>",
+                esc(&x.created),
+                esc(&x.expires),
+                esc(&x.ip_address),
+                esc(&x.user_agent)
+            )
+        })
+        .collect();
+    let body = format!(
+        "<table id=\"sessions\"><tr><th>Signed in</th><th>Expires</th><th>Address</th>\
+         <th>Browser</th><th></th></tr>{rows}</table>\
+         <form method=\"post\" action=\"/sessions/revoke\">{}\
+         <input type=\"hidden\" name=\"session_id\" value=\"{}\">\
+         <button type=\"submit\" id=\"revoke-others\">Sign out everywhere else</button></form>",
+        hidden_csrf(auth),
+        UserSessionsRevoke::OTHERS
+    );
+    page(auth, "My sessions", messages, &body)
+}
+
+/// `GET /sessions`: where the user is signed in (authnz's
+/// `user-sessions-list`), each other session with a button to sign it out.
+async fn sessions(
+    auth: Auth,
+    LoggedIn(user): LoggedIn,
+    Query(n): Query<Notice>,
+) -> Result<Html<String>, AuthError> {
+    let listed = auth
+        .client()
+        .user_sessions_list(&UserSessionsList {
+            user_id: user.user_id,
+            session_token: auth.session_token().unwrap_or_default(),
+        })
+        .await;
+    Ok(match listed {
+        Ok(reply) => sessions_page(&auth, &notice(n.m.as_deref()), &reply.sessions),
+        Err(e) => sessions_page(&auth, &client_refused(e)?, &[]),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct SessionForm {
+    session_id: String,
+}
+
+/// `POST /sessions/revoke`: sign out one session (its opaque id from the
+/// list) or, with `others`, every session but this one.
+async fn revoke_session(
+    auth: Auth,
+    LoggedIn(user): LoggedIn,
+    Form(f): Form<SessionForm>,
+) -> Result<Response, AuthError> {
+    let done = auth
+        .client()
+        .user_sessions_revoke(&UserSessionsRevoke {
+            user_id: user.user_id,
+            session_token: auth.session_token().unwrap_or_default(),
+            session_id: f.session_id.clone(),
+        })
+        .await;
+    // The revoked sessions must not be served from this site's cache.
+    auth.invalidate_user(user.user_id);
+    match done {
+        Ok(r) if r.current => {
+            auth.logout().await?;
+            Ok(Redirect::to("/login?m=loggedout").into_response())
+        }
+        Ok(_) if f.session_id == UserSessionsRevoke::OTHERS => {
+            Ok(Redirect::to("/sessions?m=others").into_response())
+        }
+        Ok(_) => Ok(Redirect::to("/sessions?m=session").into_response()),
+        Err(e) => {
+            let messages = client_refused(e)?;
+            Ok((
+                StatusCode::BAD_REQUEST,
+                sessions_page(&auth, &messages, &[]),
+            )
+                .into_response())
+        }
+    }
 }
 
 /// `GET /api/whoami`: `{"user_id", "user_role", "email"}` of the cookie

@@ -273,6 +273,22 @@ request_table! {
         aggressive_limit: None,
         login_like: false,
     }
+    /// Not upstream: the active sessions of the caller's own user.
+    UserSessionsList = "user-sessions-list" {
+        params: &[req("user_id", INT), req("session_token", STR)],
+        aggressive_limit: Some(30),
+        login_like: false,
+    }
+    /// Not upstream: end one of the caller's own sessions, or all others.
+    UserSessionsRevoke = "user-sessions-revoke" {
+        params: &[
+            req("user_id", INT),
+            req("session_token", STR),
+            req("session_id", STR),
+        ],
+        aggressive_limit: Some(10),
+        login_like: false,
+    }
     InternalUserLock = "internal-user-lock" {
         params: &[req("target_userid", INT), req("action", STR)],
         aggressive_limit: None,
@@ -465,7 +481,7 @@ request_table! {
         aggressive_limit: Some(2),
         login_like: false,
     }
-    /// Not upstream: social login (PROTOCOL.md 3.9).
+    /// Not upstream: social login (PROTOCOL.md 3.10).
     UserOauthStart = "user-oauth-start" {
         params: &[
             req("provider", STR),
@@ -475,7 +491,7 @@ request_table! {
         aggressive_limit: Some(10),
         login_like: false,
     }
-    /// Not upstream: social login (PROTOCOL.md 3.9).
+    /// Not upstream: social login (PROTOCOL.md 3.10).
     UserOauthFinish = "user-oauth-finish" {
         params: &[
             req("provider", STR),
@@ -487,13 +503,13 @@ request_table! {
         aggressive_limit: Some(10),
         login_like: false,
     }
-    /// Not upstream: social login (PROTOCOL.md 3.9).
+    /// Not upstream: social login (PROTOCOL.md 3.10).
     UserOauthList = "user-oauth-list" {
         params: &[req("user_id", INT)],
         aggressive_limit: Some(10),
         login_like: false,
     }
-    /// Not upstream: social login (PROTOCOL.md 3.9).
+    /// Not upstream: social login (PROTOCOL.md 3.10).
     UserOauthUnlink = "user-oauth-unlink" {
         params: &[req("user_id", INT), req("provider", STR)],
         aggressive_limit: Some(10),
@@ -599,9 +615,9 @@ mod tests {
 
     #[test]
     fn the_table_is_whole_and_consistent() {
-        assert_eq!(RequestType::ALL.len(), 43);
+        assert_eq!(RequestType::ALL.len(), 45);
         let names: HashSet<&str> = RequestType::ALL.iter().map(|k| k.name()).collect();
-        assert_eq!(names.len(), 43, "wire names are unique");
+        assert_eq!(names.len(), 45, "wire names are unique");
         for &kind in RequestType::ALL {
             assert_eq!(RequestType::from_name(kind.name()), Some(kind));
             let params = kind.params();
@@ -646,6 +662,8 @@ mod tests {
                 ("user-resetpass", 5),
                 ("user-sendemail-forgotpass", 2),
                 ("user-sendemail-signup", 2),
+                ("user-sessions-list", 30),
+                ("user-sessions-revoke", 10),
                 ("user-set-emailsent", 2),
             ]
         );

@@ -92,6 +92,9 @@ mod tests {
         async fn delete_session(&self, _: &str) -> Result<u64, StoreError> {
             panic!("not used by the cleanup")
         }
+        async fn delete_user_session(&self, _: UserId, _: &str) -> Result<u64, StoreError> {
+            panic!("not used by the cleanup")
+        }
         async fn delete_user_sessions(
             &self,
             _: UserId,

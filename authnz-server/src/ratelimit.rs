@@ -410,7 +410,7 @@ mod tests {
 
     #[test]
     fn aggressive_table() {
-        assert_eq!(AGGRESSIVE_LIMITS.len(), 16);
+        assert_eq!(AGGRESSIVE_LIMITS.len(), 18);
         assert_eq!(aggressive_limit("user-new"), Some(5));
         assert_eq!(aggressive_limit("user-sendemail-forgotpass"), Some(2));
         assert_eq!(aggressive_limit("apikey-refresh-nosession"), Some(30));
@@ -522,8 +522,8 @@ mod tests {
     fn effective_limits_for_logging() {
         let c = parse("user-new:50;user-list:10;burst:100");
         let all = c.effective_limits();
-        // 16 aggressive (one overridden) + 1 other override + 5 patterns.
-        assert_eq!(all.len(), 22);
+        // 18 aggressive (one overridden) + 1 other override + 5 patterns.
+        assert_eq!(all.len(), 24);
         let find = |n: &str| all.iter().find(|(k, _)| k == n).map(|(_, l)| *l).unwrap();
         assert_eq!(find("user-new").source, LimitSource::Override);
         assert_eq!(find("user-new").limit, rl(50, 50));

@@ -465,6 +465,13 @@ impl SessionStore for CachedStore {
         r
     }
 
+    async fn delete_user_session(&self, user_id: UserId, token: &str) -> Result<u64, StoreError> {
+        let r = self.sessions.delete_user_session(user_id, token).await;
+        self.invalidate().await;
+        self.forget(token);
+        r
+    }
+
     async fn delete_user_sessions(
         &self,
         user_id: UserId,

@@ -22,13 +22,14 @@
 //! their sessions; tokens left in them by TTL expiry are dropped when next
 //! read.
 //!
-//! Every write (create, delete one, delete by user, delete expired, set the
-//! extra info) is one Lua script, so it is atomic and a session and its API
-//! keys go together. Users live elsewhere, so what SQL does with a foreign
-//! key is done here by looking the user up: creating a session for an
-//! unknown user is refused ([`StoreError::InvalidReference`], checked just
-//! before the write); a session whose user no longer exists counts as absent
-//! (not active, not listed, not counted as deleted) and is deleted when met.
+//! Every write (create, delete one, delete one of a user, delete by user,
+//! delete expired, set the extra info) is one Lua script, so it is atomic
+//! and a session and its API keys go together. Users live elsewhere, so
+//! what SQL does with a foreign key is done here by looking the user up:
+//! creating a session for an unknown user is refused
+//! ([`StoreError::InvalidReference`], checked just before the write); a
+//! session whose user no longer exists counts as absent (not active, not
+//! listed, not counted as deleted) and is deleted when met.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -110,6 +111,15 @@ return del_session(ARGV[1], ARGV[2], nil)
 "
 );
 
+/// ARGV = prefix, token, user_id. Deletes the session only if it is that
+/// user's. Returns the user id or false.
+const DELETE_OWN_LUA: &str = concat!(
+    lua_del_session!(),
+    r"
+return del_session(ARGV[1], ARGV[2], ARGV[3])
+"
+);
+
 /// ARGV = prefix, user_id, keep ('' for none). Returns the count deleted.
 const DELETE_USER_LUA: &str = concat!(
     lua_del_session!(),
@@ -176,6 +186,7 @@ return f[2]
 struct Scripts {
     create: Script,
     delete: Script,
+    delete_own: Script,
     delete_user: Script,
     delete_expired: Script,
     user_sessions: Script,
@@ -187,6 +198,7 @@ impl Scripts {
         Self {
             create: Script::new(CREATE_LUA),
             delete: Script::new(DELETE_LUA),
+            delete_own: Script::new(DELETE_OWN_LUA),
             delete_user: Script::new(DELETE_USER_LUA),
             delete_expired: Script::new(DELETE_EXPIRED_LUA),
             user_sessions: Script::new(USER_SESSIONS_LUA),
@@ -402,6 +414,27 @@ impl SessionStore for RedisSessionStore {
             // contract goes: report it as such.
             Some(owner) if self.user_exists(owner).await? => Ok(1),
             _ => Ok(0),
+        }
+    }
+
+    async fn delete_user_session(&self, user_id: UserId, token: &str) -> Result<u64, StoreError> {
+        let mut c = self.backend.conn.clone();
+        let owner: Option<String> = self
+            .backend
+            .run(
+                self.scripts
+                    .delete_own
+                    .arg(&*self.backend.prefix)
+                    .arg(token)
+                    .arg(user_id)
+                    .invoke_async(&mut c),
+            )
+            .await?;
+        // As in `delete_session`: a session of a deleted user was gone.
+        if owner.is_some() && self.user_exists(user_id).await? {
+            Ok(1)
+        } else {
+            Ok(0)
         }
     }
 

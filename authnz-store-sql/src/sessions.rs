@@ -68,6 +68,18 @@ pub(crate) async fn delete_session<D: SqlDialect>(
     db::execute(pool, sql, args![token]).await
 }
 
+pub(crate) async fn delete_user_session<D: SqlDialect>(
+    pool: &Pool<D>,
+    user_id: UserId,
+    token: &str,
+) -> Result<u64, SqlStoreError> {
+    let sql = sql!(
+        D,
+        "DELETE FROM sessions WHERE session_token = ? AND user_id = ?"
+    );
+    db::execute(pool, sql, args![token, user_id]).await
+}
+
 pub(crate) async fn delete_user_sessions<D: SqlDialect>(
     pool: &Pool<D>,
     user_id: UserId,

@@ -361,6 +361,13 @@ impl SessionStore for SqlStore {
         dispatch!(self, sessions::delete_session(token))
     }
 
+    async fn delete_user_session(&self, user_id: UserId, token: &str) -> Result<u64, StoreError> {
+        if has_nul(token) {
+            return Ok(0);
+        }
+        dispatch!(self, sessions::delete_user_session(user_id, token))
+    }
+
     async fn delete_user_sessions(
         &self,
         user_id: UserId,

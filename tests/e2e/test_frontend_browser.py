@@ -9,7 +9,9 @@ open its link and verify -> log in -> the account page -> create an API key
 and call `GET /api/whoami` with it -> change the password -> a form posted
 without its CSRF token is refused -> log out -> log in with the new
 password and revoke the key (the key then gets 401) -> forgot password: the reset
-link from the second mail sets a new password, which logs in.
+link from the second mail sets a new password, which logs in -> "My
+sessions" lists this browser and a second sign-in (made with `requests`),
+and "Sign out everywhere else" ends the second one.
 
 Without chromium or chromedriver the test skips, printing the install
 command; with AUTHNZ_REQUIRE_SERVICES=1 it fails instead.
@@ -264,6 +266,32 @@ def test_the_example_site_in_chromium(stack):
         assert d.current_url == site + "/login?m=reset", d.current_url
         fill({"email": EMAIL, "password": PASSWORD})
         assert d.current_url == site + "/account", d.current_url
+
+        # My sessions: a second sign-in elsewhere is listed, then signed out.
+        other = requests.Session()
+        page = other.get(site + "/login", timeout=10).text
+        csrf = re.search(r'name="_csrf" value="([^"]+)"', page).group(1)
+        r = other.post(
+            site + "/login",
+            data={"email": EMAIL, "password": PASSWORD, "_csrf": csrf},
+            timeout=10,
+        )
+        assert r.url == site + "/account", r.url
+        assert other.get(site + "/api/whoami", timeout=10).json()["email"] == EMAIL
+        d.get(site + "/sessions")
+        rows = d.find_elements(By.CSS_SELECTOR, "#sessions tr.session")
+        assert len(rows) == 2, text()
+        assert len(d.find_elements(By.CSS_SELECTOR, "#sessions td.current")) == 1, text()
+        assert "python-requests" in text(), text()
+        click(d.find_element(By.ID, "revoke-others"))
+        assert "Your other sessions are signed out" in text(), text()
+        assert len(d.find_elements(By.CSS_SELECTOR, "#sessions tr.session")) == 1, text()
+        assert "python-requests" not in text(), text()
+        who = other.get(site + "/api/whoami", timeout=10).json()
+        assert who["user_role"] == "anonymous" and who["email"] is None, who
+        d.get(site + "/account")
+        assert d.current_url == site + "/account", "this browser stays signed in"
+
         # A forged or altered link is refused.
         d.get(link[:-3] + "xyz")
         fill({"new_password": NEW_PASSWORD})

@@ -207,6 +207,19 @@ pub async fn session_key_dies_with_its_session(s: Stores) {
     assert!(svalid(&s, r(&k1), at(60)).await.is_none());
     assert_eq!(s.apikeys.delete_session_apikey(r(&k1)).await.expect("d"), 0);
     assert!(svalid(&s, r(&k2), at(60)).await.is_some());
+    // The same when the user's own session is deleted by its owner.
+    create_session(&s, &session("s-alice3", alice, t0(), at(86_400))).await;
+    let k3 = skey("three", alice, "s-alice3");
+    s.apikeys.create_session_apikey(&k3).await.expect("create");
+    assert_eq!(
+        s.sessions
+            .delete_user_session(alice, &token("s-alice3"))
+            .await
+            .expect("delete own session"),
+        1
+    );
+    assert!(svalid(&s, r(&k3), at(60)).await.is_none());
+    assert!(svalid(&s, r(&k2), at(60)).await.is_some());
     // And with the user.
     s.users.delete_user(alice).await.expect("delete user");
     assert!(svalid(&s, r(&k2), at(60)).await.is_none());

@@ -327,6 +327,8 @@ macro_rules! session_store_tests {
                 delete_user_sessions_all,
                 delete_user_sessions_keep,
                 user_sessions_active_in_created_order,
+                delete_user_session_only_their_own,
+                user_sessions_follow_deletes,
                 set_extra_only_on_active,
                 delete_expired_before,
                 delete_expired_before_in_many_batches,

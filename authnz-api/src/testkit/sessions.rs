@@ -324,6 +324,102 @@ pub async fn user_sessions_active_in_created_order(s: Stores) {
     );
 }
 
+/// `delete_user_session` deletes a session of that user only, active or
+/// expired; another user's session, an unknown token and one already
+/// deleted give 0 and change nothing.
+pub async fn delete_user_session_only_their_own(s: Stores) {
+    seed(&s).await;
+    let alice = create(&s, "alice", t0()).await;
+    let bob = create(&s, "bob", t0()).await;
+    create_session(&s, &session("a1", alice, t0(), at(3600))).await;
+    create_session(&s, &session("a2", alice, at(-9), at(-1))).await;
+    create_session(&s, &session("b1", bob, t0(), at(3600))).await;
+
+    let del = |uid, tag: &str| {
+        let s = &s;
+        let tok = token(tag);
+        async move {
+            s.sessions
+                .delete_user_session(uid, &tok)
+                .await
+                .expect("delete_user_session")
+        }
+    };
+    assert_eq!(del(bob, "a1").await, 0, "bob cannot delete alice's session");
+    assert!(is_active(&s, "a1", t0()).await);
+    assert_eq!(del(alice, "b1").await, 0, "nor alice bob's");
+    assert!(is_active(&s, "b1", t0()).await);
+    assert_eq!(del(alice, "a1").await, 1);
+    assert!(!is_active(&s, "a1", t0()).await);
+    assert_eq!(del(alice, "a1").await, 0, "already gone");
+    assert_eq!(del(alice, "a2").await, 1, "expired ones too");
+    assert_eq!(del(alice, "missing").await, 0);
+    assert_eq!(del(999, "b1").await, 0, "no such user");
+    assert_eq!(
+        s.sessions.user_sessions(bob, t0()).await.expect("bob's"),
+        vec![session("b1", bob, t0(), at(3600))]
+    );
+    assert_eq!(
+        s.sessions.user_sessions(alice, t0()).await.expect("none"),
+        vec![]
+    );
+}
+
+/// The listing of a user's sessions follows every kind of delete, and a
+/// token deleted and then used again for another user is listed under that
+/// user only.
+pub async fn user_sessions_follow_deletes(s: Stores) {
+    seed(&s).await;
+    let alice = create(&s, "alice", t0()).await;
+    let bob = create(&s, "bob", t0()).await;
+    for (i, tag) in ["s1", "s2", "s3", "s4"].into_iter().enumerate() {
+        let created = at(i64::try_from(i).expect("small"));
+        create_session(&s, &session(tag, alice, created, at(3600))).await;
+    }
+    let listed = |uid| {
+        let s = &s;
+        async move {
+            s.sessions
+                .user_sessions(uid, at(10))
+                .await
+                .expect("user_sessions")
+                .into_iter()
+                .map(|x| x.session_token)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        listed(alice).await,
+        ["s1", "s2", "s3", "s4"].map(token).to_vec()
+    );
+    s.sessions
+        .delete_session(&token("s1"))
+        .await
+        .expect("delete");
+    s.sessions
+        .delete_user_session(alice, &token("s2"))
+        .await
+        .expect("delete own");
+    assert_eq!(listed(alice).await, ["s3", "s4"].map(token).to_vec());
+    s.sessions
+        .delete_user_sessions(alice, Some(&token("s4")))
+        .await
+        .expect("delete others");
+    assert_eq!(listed(alice).await, vec![token("s4")]);
+    // s1's token now names a session of bob.
+    create_session(&s, &session("s1", bob, at(5), at(3600))).await;
+    assert_eq!(listed(alice).await, vec![token("s4")]);
+    assert_eq!(listed(bob).await, vec![token("s1")]);
+    assert_eq!(
+        s.sessions
+            .delete_user_session(alice, &token("s1"))
+            .await
+            .expect("not hers"),
+        0
+    );
+    assert_eq!(listed(bob).await, vec![token("s1")]);
+}
+
 /// `set_session_extra` replaces `extra_info_json` of an active session only.
 pub async fn set_extra_only_on_active(s: Stores) {
     seed(&s).await;

@@ -201,6 +201,40 @@ async fn every_request_type_through_its_typed_method() {
     assert_eq!(signed.expires_seconds, 120);
     assert_eq!(signed.jwt.expose().split('.').count(), 3);
 
+    // My sessions: a second session, listed, then revoked by its id.
+    let other = session(&c, s, Some(uid)).await;
+    let listed = c
+        .user_sessions_list(note(
+            s,
+            &UserSessionsList {
+                user_id: uid,
+                session_token: tok.clone(),
+            },
+        ))
+        .await
+        .expect("user-sessions-list");
+    assert_eq!(listed.sessions.len(), 2);
+    let theirs: Vec<_> = listed.sessions.iter().filter(|x| !x.current).collect();
+    assert_eq!(theirs.len(), 1, "exactly one is the caller's");
+    assert_eq!(theirs[0].user_agent, UA);
+    let revoked = c
+        .user_sessions_revoke(note(
+            s,
+            &UserSessionsRevoke {
+                user_id: uid,
+                session_token: tok.clone(),
+                session_id: theirs[0].session_id.clone(),
+            },
+        ))
+        .await
+        .expect("user-sessions-revoke");
+    assert_eq!((revoked.revoked, revoked.current), (1, false));
+    c.session_exists(&SessionExists {
+        session_token: other,
+    })
+    .await
+    .expect_err("the revoked session is gone");
+
     let check = c
         .user_passcheck(note(
             s,

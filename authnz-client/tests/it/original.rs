@@ -14,6 +14,7 @@
 //! passes as a skip; with `AUTHNZ_REQUIRE_SERVICES=1` that is a failure.
 
 use std::net::{SocketAddr, TcpListener};
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -95,7 +96,9 @@ fn original_venv() -> Result<PathBuf, String> {
     Ok(bin)
 }
 
-/// The running original; killed (this child only) when dropped.
+/// The running original; killed when dropped, with the worker processes
+/// it forks (it runs in a process group of its own, and the whole group is
+/// killed: killing only the parent left its pool worker running).
 struct Original {
     child: Child,
     addr: SocketAddr,
@@ -107,6 +110,12 @@ struct Original {
 
 impl Drop for Original {
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -156,6 +165,7 @@ fn start_original(bin: &Path) -> Result<Original, String> {
         .env("AUTHNZERVER_CACHEDIR", basedir.join("cache"))
         .env("AUTHNZERVER_WORKERS", "1")
         .current_dir(dir.path())
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log2)

@@ -24,6 +24,7 @@ pub mod permissions;
 pub mod reply;
 pub mod request_args;
 pub mod sessions;
+pub mod user_sessions;
 pub mod users;
 
 use serde_json::{Map, Value};
@@ -126,6 +127,8 @@ pub async fn run(
         UserEdit => account::user_edit(ctx, decode(kind, body)?).await,
         UserLock => account::user_lock(ctx, decode(kind, body)?).await,
         UserLookupMatch => account::user_lookup_match(ctx, decode(kind, body)?).await,
+        UserSessionsList => user_sessions::user_sessions_list(ctx, decode(kind, body)?).await,
+        UserSessionsRevoke => user_sessions::user_sessions_revoke(ctx, decode(kind, body)?).await,
         InternalUserLock => internal::internal_user_lock(ctx, decode(kind, body)?).await,
         InternalUserDelete => internal::internal_user_delete(ctx, decode(kind, body)?).await,
         InternalUserEdit => internal::internal_user_edit(ctx, decode(kind, body)?).await,

@@ -1,4 +1,4 @@
-//! Social login (PROTOCOL.md 3.9, not upstream): `user-oauth-start`,
+//! Social login (PROTOCOL.md 3.10, not upstream): `user-oauth-start`,
 //! `user-oauth-finish`, `user-oauth-list`, `user-oauth-unlink`.
 //!
 //! The frontend carries the browser to the provider and back; this module

@@ -13,6 +13,7 @@ use super::request_args::{
     UserChangepassArgs, UserChangepassNosessionArgs, UserResetpassArgs, UserResetpassNosessionArgs,
     UserValidatepassArgs,
 };
+use super::user_sessions::end_other_sessions;
 use super::{ActionError, Context};
 use crate::validate::PolicyOutcome;
 use crate::validate::text::cut_password;
@@ -181,10 +182,7 @@ pub async fn user_changepass(
     };
     // Log out every other session; the presented one (not validated, Q-15)
     // survives.
-    let token = args.session_token;
-    ctx.sessions
-        .delete_user_sessions(user.user_id, Some(token))
-        .await?;
+    end_other_sessions(ctx, user.user_id, Some(args.session_token)).await?;
     Ok(Reply::success(&with_messages(
         &messages,
         &[
@@ -241,9 +239,9 @@ async fn reset_password(
             &with_messages(&policy.messages, &[NOT_CHANGED]),
         ));
     }
-    ctx.sessions
-        .delete_user_sessions(user.user_id, None)
-        .await?;
+    // Every session ends: the one that asked for the reset is not the
+    // user's signed-in session (D-7).
+    end_other_sessions(ctx, user.user_id, None).await?;
     tracing::info!(user = %ctx.pii(&user.user_id.to_string()), "password reset; all sessions ended");
     Ok(Reply::success(&with_messages(&policy.messages, &[CHANGED])))
 }

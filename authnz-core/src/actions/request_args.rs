@@ -132,6 +132,15 @@ request_args! {
         /// `Any`: anything but null.
         r#match = "match": &'a Value,
     }
+    UserSessionsList => UserSessionsListArgs<'a> {
+        user_id: i64,
+        session_token: &'a str,
+    }
+    UserSessionsRevoke => UserSessionsRevokeArgs<'a> {
+        user_id: i64,
+        session_token: &'a str,
+        session_id: &'a str,
+    }
     InternalUserLock => InternalUserLockArgs<'a> {
         target_userid: i64,
         action: &'a str,

@@ -135,6 +135,14 @@ impl JwtKeys {
         &self.settings
     }
 
+    /// The opaque id of a session (22 characters): an HMAC of its token
+    /// under a key derived from the server secret, so the same on every
+    /// instance, and the token cannot be recovered from it. The `sid`
+    /// claim of the tokens and the `session_id` of `user-sessions-list`.
+    pub fn session_id(&self, session_token: &str) -> String {
+        self.derived.session_id(session_token)
+    }
+
     /// Make a first key when none is stored (at autosetup and at start-up).
     /// Returns the `kid` made, or `None` when a key already existed. Two
     /// instances starting together may both make one: both are then
@@ -284,7 +292,7 @@ impl JwtKeys {
             "iat": iat,
             "exp": exp,
             "jti": keys::random_id()?,
-            "sid": self.derived.session_id(req.session_token),
+            "sid": self.session_id(req.session_token),
             "role": req.role,
         });
         Ok(keys::sign_compact(&current.pair, &current.kid, &claims))

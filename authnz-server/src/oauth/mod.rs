@@ -1,4 +1,4 @@
-//! The social-login providers of `oauthproviders` (PROTOCOL.md 3.9): the
+//! The social-login providers of `oauthproviders` (PROTOCOL.md 3.10): the
 //! JSON file that lists them, checked at start-up, and (Cargo feature
 //! `oauth`) their OpenID Connect implementation of
 //! `authnz_core::oauth::OAuthProviders` in [`oidc`].

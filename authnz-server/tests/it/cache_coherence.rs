@@ -283,6 +283,57 @@ async fn every_change(a: &Client, b: &Client) -> Duration {
         seen(b, &t, "session-delete-userid", gone).await,
     );
 
+    // user-sessions-revoke by id: the caller lists on A, revokes on A.
+    let (uid, _) = user(a, "revoke").await;
+    let caller = a.new_session(json!(uid)).await;
+    let t = a.new_session(json!(uid)).await;
+    warm(b, &t).await;
+    warm(b, &caller).await;
+    let sessions = a
+        .call(
+            "user-sessions-list",
+            json!({"user_id": uid, "session_token": caller}),
+        )
+        .await;
+    ok(&sessions, "user-sessions-list");
+    let target = sessions["response"]["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == json!(false))
+        .unwrap()["session_id"]
+        .clone();
+    ok(
+        &a.call(
+            "user-sessions-revoke",
+            json!({"user_id": uid, "session_token": caller, "session_id": target}),
+        )
+        .await,
+        "user-sessions-revoke",
+    );
+    note(
+        "user-sessions-revoke",
+        seen(b, &t, "user-sessions-revoke", gone).await,
+    );
+    ok(&exists(b, &caller).await, "the caller's session");
+
+    // user-sessions-revoke "others".
+    let t = a.new_session(json!(uid)).await;
+    warm(b, &t).await;
+    ok(
+        &a.call(
+            "user-sessions-revoke",
+            json!({"user_id": uid, "session_token": caller, "session_id": "others"}),
+        )
+        .await,
+        "user-sessions-revoke others",
+    );
+    note(
+        "user-sessions-revoke others",
+        seen(b, &t, "user-sessions-revoke others", gone).await,
+    );
+    ok(&exists(b, &caller).await, "the caller's session");
+
     let (uid, _) = user(a, "sedit").await;
     let t = a.new_session(json!(uid)).await;
     warm(b, &t).await;

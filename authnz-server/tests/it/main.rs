@@ -22,6 +22,7 @@ mod jwt;
 mod log_injection;
 mod metrics;
 mod multi_instance;
+mod my_sessions;
 mod oauth;
 mod policy_cli;
 mod protocol;
