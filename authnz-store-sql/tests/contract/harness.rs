@@ -62,6 +62,10 @@ impl Harness for SqlHarness {
         Some(self.store.clone())
     }
 
+    fn oauth(&self) -> Option<Arc<dyn authnz_api::OAuthStore>> {
+        Some(self.store.clone())
+    }
+
     async fn teardown(self: Box<Self>) {
         self.store.close().await;
         match self.cleanup {
@@ -155,13 +159,16 @@ impl Drop for TempDir {
     }
 }
 
-/// The tables of PROTOCOL.md 8.1, sorted (with authnz's `jwt_signing_keys`).
-pub const TABLES: [&str; 10] = [
+/// The tables of PROTOCOL.md 8.1, sorted (with authnz's `audit_events`,
+/// `jwt_signing_keys`, `oauth_identities` and `oauth_states`).
+pub const TABLES: [&str; 12] = [
     "apikeys",
     "apikeys_nosession",
     "audit_events",
     "groups",
     "jwt_signing_keys",
+    "oauth_identities",
+    "oauth_states",
     "preferences",
     "roles",
     "sessions",

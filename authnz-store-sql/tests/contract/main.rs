@@ -24,6 +24,7 @@ mod sqlite_memory {
     authnz_api::signing_key_store_tests!(crate::harness::sqlite_memory);
     authnz_api::group_store_tests!(crate::harness::sqlite_memory);
     authnz_api::audit_store_tests!(crate::harness::sqlite_memory);
+    authnz_api::oauth_store_tests!(crate::harness::sqlite_memory);
 }
 
 #[cfg(feature = "sqlite")]
@@ -32,6 +33,7 @@ mod sqlite_file {
     authnz_api::signing_key_store_tests!(crate::harness::sqlite_file);
     authnz_api::group_store_tests!(crate::harness::sqlite_file);
     authnz_api::audit_store_tests!(crate::harness::sqlite_file);
+    authnz_api::oauth_store_tests!(crate::harness::sqlite_file);
 }
 
 #[cfg(feature = "postgres")]
@@ -40,6 +42,7 @@ mod postgres {
     authnz_api::signing_key_store_tests!(crate::harness::postgres);
     authnz_api::group_store_tests!(crate::harness::postgres);
     authnz_api::audit_store_tests!(crate::harness::postgres);
+    authnz_api::oauth_store_tests!(crate::harness::postgres);
 }
 
 /// The invalidation bus on `LISTEN`/`NOTIFY`.
@@ -54,4 +57,5 @@ mod mysql {
     authnz_api::signing_key_store_tests!(crate::harness::mysql);
     authnz_api::group_store_tests!(crate::harness::mysql);
     authnz_api::audit_store_tests!(crate::harness::mysql);
+    authnz_api::oauth_store_tests!(crate::harness::mysql);
 }
