@@ -559,6 +559,38 @@ pub struct UserSetEmailsent {
     pub email_type: String,
 }
 
+/// `user-oauth-start`: begin a social login in the caller's session.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UserOauthStart {
+    pub provider: String,
+    pub session_token: Secret,
+    pub redirect_uri: String,
+}
+
+/// `user-oauth-finish`: end a social login with the provider's `code` and
+/// `state` from the redirect back.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UserOauthFinish {
+    pub provider: String,
+    pub session_token: Secret,
+    pub state: Secret,
+    pub code: Secret,
+    pub redirect_uri: String,
+}
+
+/// `user-oauth-list`: the identities linked to an account.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UserOauthList {
+    pub user_id: i64,
+}
+
+/// `user-oauth-unlink`: unlink the account's identity at a provider.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UserOauthUnlink {
+    pub user_id: i64,
+    pub provider: String,
+}
+
 // ----------------------------------------------------------------- replies
 
 /// A success without result fields beyond `messages`.
@@ -676,12 +708,53 @@ pub struct TotpEnrollReply {
     pub messages: Vec<String>,
 }
 
+/// `user-oauth-start`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OauthStartReply {
+    /// Where to send the browser.
+    pub authorize_url: String,
+    /// The `state` the provider will send back (also in the URL).
+    pub state: String,
+    #[serde(default)]
+    pub messages: Vec<String>,
+}
+
 /// `user-totp-confirm`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct TotpConfirmReply {
     pub user_id: i64,
     /// The recovery codes, shown once: each logs in once instead of a code.
     pub recovery_codes: Vec<Secret>,
+    #[serde(default)]
+    pub messages: Vec<String>,
+}
+
+/// `user-oauth-finish`: as `user-login`, and whether the account is new.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OauthFinishReply {
+    pub user_id: i64,
+    pub user_role: String,
+    pub new_user: bool,
+    #[serde(default)]
+    pub messages: Vec<String>,
+}
+
+/// One linked identity of `user-oauth-list`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OauthIdentity {
+    pub provider: String,
+    pub subject: String,
+    pub created: String,
+}
+
+/// `user-oauth-list`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OauthListReply {
+    pub user_id: i64,
+    /// False for an account made by a social login that has not set a
+    /// password yet.
+    pub has_password: bool,
+    pub identities: Vec<OauthIdentity>,
     #[serde(default)]
     pub messages: Vec<String>,
 }
@@ -970,6 +1043,10 @@ typed_requests! {
     UserSendemailSignup => user_sendemail_signup(UserSendemailSignup) -> SignupMailReply;
     UserSendemailForgotpass => user_sendemail_forgotpass(UserSendemailForgotpass) -> ForgotpassMailReply;
     UserSetEmailsent => user_set_emailsent(UserSetEmailsent) -> EmailSentReply;
+    UserOauthStart => user_oauth_start(UserOauthStart) -> OauthStartReply;
+    UserOauthFinish => user_oauth_finish(UserOauthFinish) -> OauthFinishReply;
+    UserOauthList => user_oauth_list(UserOauthList) -> OauthListReply;
+    UserOauthUnlink => user_oauth_unlink(UserOauthUnlink) -> UserIdReply;
 }
 
 impl Client {
@@ -1097,8 +1174,15 @@ mod tests {
             },
             ..Default::default()
         };
+        let oauth = UserOauthFinish {
+            session_token: "tok-SECRET".into(),
+            state: "state-SECRET".into(),
+            code: "code-SECRET".into(),
+            ..Default::default()
+        };
         for text in [
             format!("{login:?}"),
+            format!("{oauth:?}"),
             format!("{refresh:?}"),
             format!("{reply:?}"),
             format!("{mail:?}"),

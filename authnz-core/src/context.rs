@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authnz_api::{
-    ApiKeyStore, Clock, GroupStore, LoginThrottle, RoleStore, SessionStore, UserStore,
+    ApiKeyStore, Clock, GroupStore, LoginThrottle, OAuthStore, RoleStore, SessionStore, UserStore,
 };
 
 use crate::breach::BreachLookup;
 use crate::mail::MailService;
+use crate::oauth::OAuthProviders;
 use crate::passwords::PasswordHasher;
 use crate::policy::Policy;
 use crate::sleeper::Sleeper;
@@ -73,6 +74,10 @@ pub struct Context {
     pub audit_log: Arc<crate::audit::AuditLog>,
     /// The audit log's stored events (`internal-audit-list`).
     pub audit_store: Arc<dyn authnz_api::AuditStore>,
+    /// Linked identities and logins in progress (PROTOCOL.md 3.11).
+    pub oauth_store: Arc<dyn OAuthStore>,
+    /// The configured social-login providers, if any.
+    pub oauth: Option<Arc<dyn OAuthProviders>>,
 }
 
 impl Context {

@@ -8,7 +8,8 @@
 //! [`passwords`] (Argon2 on a bounded pool), [`mail`] (choosing the mail
 //! route, composing messages from the templates), [`lockout`] (the login
 //! back-off and automatic lock), [`breach`] (the interface of the optional
-//! breach check), [`sleeper`] (every deliberate wait), [`warn_gate`]
+//! breach check), [`oauth`] (the interface of the social-login providers),
+//! [`sleeper`] (every deliberate wait), [`warn_gate`]
 //! (rate-limited warnings).
 //!
 //! No HTTP and no configuration parsing here: the server (`authnz-server`)
@@ -23,6 +24,7 @@ pub mod context;
 pub mod jwt;
 pub mod lockout;
 pub mod mail;
+pub mod oauth;
 pub mod passwords;
 pub mod policy;
 pub mod sealing;

@@ -603,6 +603,40 @@ request_table! {
         aggressive_limit: Some(2),
         login_like: false,
     }
+    /// Not upstream: social login (PROTOCOL.md 3.11).
+    UserOauthStart = "user-oauth-start" {
+        params: &[
+            req("provider", STR),
+            req("session_token", STR),
+            req("redirect_uri", STR),
+        ],
+        aggressive_limit: Some(10),
+        login_like: false,
+    }
+    /// Not upstream: social login (PROTOCOL.md 3.11).
+    UserOauthFinish = "user-oauth-finish" {
+        params: &[
+            req("provider", STR),
+            req("session_token", STR),
+            req("state", STR),
+            req("code", STR),
+            req("redirect_uri", STR),
+        ],
+        aggressive_limit: Some(10),
+        login_like: false,
+    }
+    /// Not upstream: social login (PROTOCOL.md 3.11).
+    UserOauthList = "user-oauth-list" {
+        params: &[req("user_id", INT)],
+        aggressive_limit: Some(10),
+        login_like: false,
+    }
+    /// Not upstream: social login (PROTOCOL.md 3.11).
+    UserOauthUnlink = "user-oauth-unlink" {
+        params: &[req("user_id", INT), req("provider", STR)],
+        aggressive_limit: Some(10),
+        login_like: false,
+    }
 }
 
 /// How many request types have an aggressive limit.
@@ -746,6 +780,10 @@ mod tests {
                 ("user-login-second-factor", 10),
                 ("user-logout", 10),
                 ("user-new", 5),
+                ("user-oauth-finish", 10),
+                ("user-oauth-list", 10),
+                ("user-oauth-start", 10),
+                ("user-oauth-unlink", 10),
                 ("user-resetpass", 5),
                 ("user-sendemail-forgotpass", 2),
                 ("user-sendemail-signup", 2),

@@ -143,6 +143,8 @@ pub struct ServerOptions {
     pub metrics: MetricsOptions,
     /// The audit log (`auditaddress`, `auditqueue`; [`authnz_core::audit`]).
     pub audit: authnz_core::audit::AuditSettings,
+    /// The social-login providers (`oauthproviders`), if any.
+    pub oauth: Option<Arc<dyn authnz_core::oauth::OAuthProviders>>,
 }
 
 impl ServerOptions {
@@ -199,6 +201,7 @@ impl ServerOptions {
             jwt: authnz_core::jwt::JwtSettings::default(),
             metrics: MetricsOptions::default(),
             audit: authnz_core::audit::AuditSettings::default(),
+            oauth: None,
         })
     }
 }
@@ -459,6 +462,8 @@ pub async fn context_parts(
         ),
         audit_log,
         audit_store: store.clone(),
+        oauth_store: store.clone() as Arc<dyn authnz_api::OAuthStore>,
+        oauth: opts.oauth.clone(),
     };
     Ok(ContextParts {
         ctx,

@@ -191,6 +191,10 @@ pub fn server_options(
                 .map(str::to_owned),
             own_listener: metrics_listen(config)?.is_some(),
         },
+        oauth: match config.values.path(&items::OAUTHPROVIDERS) {
+            Some(path) => Some(authnz_server::oauth::load(path)?),
+            None => None,
+        },
     })
 }
 

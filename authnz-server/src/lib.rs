@@ -9,7 +9,8 @@
 //! also holds the policy, the validators, the Argon2 pool and the login
 //! back-off; this crate wires them up: [`config`] the layered configuration
 //! and auto-setup, [`app`] the start-up wiring, [`mail`] building the mail
-//! backend, [`breach`] the HTTP breach check, [`tls`] the listener's TLS,
+//! backend, [`breach`] the HTTP breach check, [`oauth`] the social-login
+//! providers, [`tls`] the listener's TLS,
 //! [`notify`] the readiness notices to systemd, [`calibrate`] the Argon2
 //! sizing.
 //!
@@ -27,6 +28,7 @@ pub mod http;
 pub mod limiter;
 pub mod mail;
 pub mod notify;
+pub mod oauth;
 pub mod ratelimit;
 pub mod replay;
 pub mod serving;

@@ -58,6 +58,7 @@ mod groups;
 mod json;
 #[cfg(feature = "mysql")]
 mod mysql;
+mod oauth;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod roles;

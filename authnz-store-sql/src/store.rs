@@ -10,9 +10,9 @@ use async_trait::async_trait;
 use authnz_api::{
     ApiKeyRef, ApiKeyStore, AuditEvent, AuditQuery, AuditRecord, AuditStore, ColumnValue, Group,
     GroupId, GroupMember, GroupStore, InitialData, LoginTicket, Membership, NewGroup, NewUser,
-    NoSessionApiKey, Role, RoleStore, SecondFactorStore, Session, SessionApiKey, SessionStore,
-    SigningKeyRecord, SigningKeyStore, StoreError, TotpRecord, User, UserColumn, UserId, UserPatch,
-    UserStore,
+    NoSessionApiKey, OAuthIdentity, OAuthState, OAuthStore, Role, RoleStore, SecondFactorStore,
+    Session, SessionApiKey, SessionStore, SigningKeyRecord, SigningKeyStore, StoreError,
+    TotpRecord, User, UserColumn, UserId, UserPatch, UserStore,
 };
 use std::time::Duration;
 
@@ -636,6 +636,76 @@ impl AuditStore for SqlStore {
 
     async fn delete_audit_events_before(&self, before: NaiveDateTime) -> Result<u64, StoreError> {
         dispatch!(self, audit::delete_audit_events_before(before))
+    }
+}
+
+#[async_trait]
+impl OAuthStore for SqlStore {
+    async fn add_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError> {
+        if [
+            &state.state,
+            &state.provider,
+            &state.session_token,
+            &state.pkce_verifier,
+            &state.nonce,
+            &state.redirect_uri,
+        ]
+        .iter()
+        .any(|t| has_nul(t))
+        {
+            return Err(nul_refused());
+        }
+        dispatch!(self, oauth::add_oauth_state(state))
+    }
+
+    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
+        if has_nul(state) {
+            return Ok(None);
+        }
+        dispatch!(self, oauth::take_oauth_state(state))
+    }
+
+    async fn delete_oauth_states_expired_before(
+        &self,
+        before: NaiveDateTime,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self, oauth::delete_oauth_states_expired_before(before))
+    }
+
+    async fn add_oauth_identity(&self, identity: &OAuthIdentity) -> Result<(), StoreError> {
+        if has_nul(&identity.provider) || has_nul(&identity.subject) {
+            return Err(nul_refused());
+        }
+        dispatch!(self, oauth::add_oauth_identity(identity))
+    }
+
+    async fn oauth_identity(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<OAuthIdentity>, StoreError> {
+        if has_nul(provider) || has_nul(subject) {
+            return Ok(None);
+        }
+        dispatch!(self, oauth::oauth_identity(provider, subject))
+    }
+
+    async fn user_oauth_identities(
+        &self,
+        user_id: UserId,
+    ) -> Result<Vec<OAuthIdentity>, StoreError> {
+        dispatch!(self, oauth::user_oauth_identities(user_id))
+    }
+
+    async fn delete_oauth_identity(
+        &self,
+        user_id: UserId,
+        provider: &str,
+    ) -> Result<u64, StoreError> {
+        if has_nul(provider) {
+            return Ok(0);
+        }
+        dispatch!(self, oauth::delete_oauth_identity(user_id, provider))
     }
 }
 

@@ -38,6 +38,7 @@ pub mod audit;
 pub mod bus;
 pub mod fixtures;
 pub mod groups;
+pub mod oauth;
 pub mod ratelimit;
 pub mod replay;
 pub mod roles;
@@ -56,6 +57,7 @@ use async_trait::async_trait;
 
 use crate::audit::AuditStore;
 use crate::groups::GroupStore;
+use crate::oauth::OAuthStore;
 use crate::second_factor::SecondFactorStore;
 use crate::signing_keys::SigningKeyStore;
 use crate::store::{ApiKeyStore, RoleStore, SessionStore, UserStore};
@@ -115,6 +117,12 @@ pub trait Harness: Send + Sync + 'static {
     /// The audit store under test, for a backend that has one (the SQL
     /// store); `None` (the default) for the others.
     fn audit(&self) -> Option<Arc<dyn AuditStore>> {
+        None
+    }
+
+    /// The social-login store under test, for a backend that has one (the
+    /// SQL store); `None` (the default) for the others.
+    fn oauth(&self) -> Option<Arc<dyn OAuthStore>> {
         None
     }
 
@@ -201,6 +209,21 @@ where
         panic!("this harness offers no AuditStore (Harness::audit)");
     };
     run(harness, move |_| test(audit)).await;
+}
+
+/// [`run`] for an [`OAuthStore`] contract test: the harness must offer
+/// one ([`Harness::oauth`]); the test also gets the other stores (to make
+/// the users identities belong to).
+pub async fn run_oauth<F, Fut>(harness: Box<dyn Harness>, test: F)
+where
+    F: FnOnce(Stores, Arc<dyn OAuthStore>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(oauth) = harness.oauth() else {
+        harness.teardown().await;
+        panic!("this harness offers no OAuthStore (Harness::oauth)");
+    };
+    run(harness, move |stores| test(stores, oauth)).await;
 }
 
 /// The environment variable that turns a skipped service test into a
@@ -423,6 +446,48 @@ macro_rules! signing_key_store_tests {
                 ]
             );
         }
+    };
+}
+
+/// The [`OAuthStore`] contract as a module `oauth_store` of
+/// `#[tokio::test]`s, for a factory whose harness offers
+/// [`Harness::oauth`] (a harness that offers none fails the tests).
+#[macro_export]
+macro_rules! oauth_store_tests {
+    ($make:path) => {
+        mod oauth_store {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $crate::__oauth_tests!(
+                $make,
+                [
+                    state_taken_once,
+                    expired_state_is_returned,
+                    duplicate_state_conflicts,
+                    purge_removes_expired_states,
+                    identities_link_and_list,
+                    identity_of_missing_user_refused,
+                    unlink_and_user_delete,
+                ]
+            );
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __oauth_tests {
+    ($make:path, [$($test:ident),* $(,)?]) => {
+        $(
+            #[::tokio::test]
+            async fn $test() {
+                let name = concat!(module_path!(), "::", stringify!($test));
+                if let Some(harness) = $make(name).await {
+                    $crate::testkit::run_oauth(harness, $crate::testkit::oauth::$test).await;
+                }
+            }
+        )*
     };
 }
 

@@ -853,6 +853,64 @@ async fn every_request_type_through_its_typed_method() {
         Some(&json!("pro"))
     );
 
+    // Social login: this server has no providers, so a login cannot start
+    // or finish (the whole flow against a real provider is in the server's
+    // tests); the account has no identity to list or unlink.
+    let oauth_tok = session(&c, s, None).await;
+    let refused = c
+        .user_oauth_start(note(
+            s,
+            &UserOauthStart {
+                provider: "google".into(),
+                session_token: oauth_tok.clone(),
+                redirect_uri: "https://example.org/oauth/google".into(),
+            },
+        ))
+        .await
+        .expect_err("no providers");
+    assert_eq!(
+        refused.failure().and_then(|f| f.failure_reason.as_deref()),
+        Some("social login not configured")
+    );
+    let refused = c
+        .user_oauth_finish(note(
+            s,
+            &UserOauthFinish {
+                provider: "google".into(),
+                session_token: oauth_tok,
+                state: "a-state".into(),
+                code: "a-code".into(),
+                redirect_uri: "https://example.org/oauth/google".into(),
+            },
+        ))
+        .await
+        .expect_err("no providers");
+    assert_eq!(
+        refused.failure().and_then(|f| f.failure_reason.as_deref()),
+        Some("social login not configured")
+    );
+    let listed = c
+        .user_oauth_list(note(s, &UserOauthList { user_id: uid }))
+        .await
+        .expect("user-oauth-list");
+    assert_eq!(listed.user_id, uid);
+    assert!(listed.has_password);
+    assert!(listed.identities.is_empty());
+    let refused = c
+        .user_oauth_unlink(note(
+            s,
+            &UserOauthUnlink {
+                user_id: uid,
+                provider: "google".into(),
+            },
+        ))
+        .await
+        .expect_err("nothing to unlink");
+    assert_eq!(
+        refused.failure().and_then(|f| f.failure_reason.as_deref()),
+        Some("identity does not exist")
+    );
+
     // Deletion: the user's own, and an internal one.
     let deleted = c
         .user_delete(note(

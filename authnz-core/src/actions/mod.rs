@@ -19,6 +19,7 @@ pub mod groups;
 pub mod internal;
 pub mod jwt;
 pub mod login;
+pub mod oauth;
 pub mod offload;
 pub mod passwords;
 pub mod permissions;
@@ -163,5 +164,9 @@ pub async fn run(
         UserSendemailSignup => email::user_sendemail_signup(ctx, decode(kind, body)?).await,
         UserSendemailForgotpass => email::user_sendemail_forgotpass(ctx, decode(kind, body)?).await,
         UserSetEmailsent => email::user_set_emailsent(ctx, decode(kind, body)?).await,
+        UserOauthStart => oauth::user_oauth_start(ctx, decode(kind, body)?).await,
+        UserOauthFinish => oauth::user_oauth_finish(ctx, decode(kind, body)?).await,
+        UserOauthList => oauth::user_oauth_list(ctx, decode(kind, body)?).await,
+        UserOauthUnlink => oauth::user_oauth_unlink(ctx, decode(kind, body)?).await,
     }
 }

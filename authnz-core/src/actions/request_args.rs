@@ -342,6 +342,25 @@ request_args! {
         email: &'a str,
         email_type: &'a str,
     }
+    UserOauthStart => UserOauthStartArgs<'a> {
+        provider: &'a str,
+        session_token: &'a str,
+        redirect_uri: &'a str,
+    }
+    UserOauthFinish => UserOauthFinishArgs<'a> {
+        provider: &'a str,
+        session_token: &'a str,
+        state: &'a str,
+        code: &'a str,
+        redirect_uri: &'a str,
+    }
+    UserOauthList => UserOauthListArgs {
+        user_id: i64,
+    }
+    UserOauthUnlink => UserOauthUnlinkArgs<'a> {
+        user_id: i64,
+        provider: &'a str,
+    }
 }
 
 /// The mail settings of a send request's arguments.

@@ -650,6 +650,11 @@ items! {
         "HOST:PORT of a separate listener serving only GET /metrics (then not served on the protocol's port; TLS as on the main port); unset serves it on the main port",
     )
     .value_name("HOST:PORT");
+    /// `oauthproviders` (not upstream): the social-login providers.
+    OAUTHPROVIDERS = Item::new(
+        "oauthproviders", "AUTHNZERVER_OAUTHPROVIDERS", Kind::ExistingFile, Unset,
+        "JSON file listing the social-login providers (OpenID Connect, Google, GitHub, Twitter/X) for user-oauth-start and user-oauth-finish; unset turns social login off (needs the oauth Cargo feature)",
+    );
 }
 
 /// Marker line before the generated item reference in `docs/CONFIG.md`.
@@ -712,7 +717,7 @@ mod tests {
 
     #[test]
     fn every_item_has_help_env_and_default() {
-        assert_eq!(ITEMS.len(), 60);
+        assert_eq!(ITEMS.len(), 61);
         for item in ITEMS {
             assert!(!item.help.trim().is_empty(), "{}: no help", item.key);
             assert!(!item.default_display.is_empty(), "{}", item.key);

@@ -25,6 +25,7 @@ mod log_injection;
 mod metrics;
 mod multi_instance;
 mod my_sessions;
+mod oauth;
 mod policy_cli;
 mod protocol;
 mod ratelimit;

@@ -66,6 +66,10 @@ impl Harness for SqlHarness {
         Some(self.store.clone())
     }
 
+    fn oauth(&self) -> Option<Arc<dyn authnz_api::OAuthStore>> {
+        Some(self.store.clone())
+    }
+
     async fn teardown(self: Box<Self>) {
         self.store.close().await;
         match self.cleanup {
@@ -160,14 +164,17 @@ impl Drop for TempDir {
 }
 
 /// The tables of PROTOCOL.md 8.1, sorted (with authnz's `audit_events`,
-/// `jwt_signing_keys` and the second-factor tables).
-pub const TABLES: [&str; 13] = [
+/// `jwt_signing_keys`, `oauth_identities`, `oauth_states` and the second-factor
+/// tables).
+pub const TABLES: [&str; 15] = [
     "apikeys",
     "apikeys_nosession",
     "audit_events",
     "groups",
     "jwt_signing_keys",
     "login_tickets",
+    "oauth_identities",
+    "oauth_states",
     "preferences",
     "roles",
     "sessions",
