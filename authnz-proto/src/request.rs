@@ -737,9 +737,9 @@ mod tests {
 
     #[test]
     fn the_table_is_whole_and_consistent() {
-        assert_eq!(RequestType::ALL.len(), 52);
+        assert_eq!(RequestType::ALL.len(), 56);
         let names: HashSet<&str> = RequestType::ALL.iter().map(|k| k.name()).collect();
-        assert_eq!(names.len(), 52, "wire names are unique");
+        assert_eq!(names.len(), 56, "wire names are unique");
         for &kind in RequestType::ALL {
             assert_eq!(RequestType::from_name(kind.name()), Some(kind));
             let params = kind.params();
