@@ -19,6 +19,7 @@ async fn serve(server: &Server) -> std::net::SocketAddr {
         site_key: SiteKey::from_bytes([9; 32]),
         base_url: "http://127.0.0.1".into(),
         site_name: "test".into(),
+        oauth_providers: Vec::new(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
