@@ -19,12 +19,21 @@ use chrono::TimeDelta;
 use serde_json::{Value, json};
 
 use crate::common::{Backend, TestDb, TestServer};
+use authnz_server::app::ServerOptions;
 use support::{
     CALLBACK, OTHER_CALLBACK, OidcProvider, PROVIDER, log_in_at_provider, providers_json,
-    server_with,
 };
 
 const PASSWORD: &str = "correct-Horse-battery-staple-42";
+
+/// An authnz test server with the providers of `providers` (a JSON list).
+pub async fn server_with(db: &TestDb, clock: Arc<dyn Clock>, providers: &str) -> TestServer {
+    let providers = authnz_server::oauth::build(
+        authnz_server::oauth::parse_providers(providers).expect("provider list parses"),
+    )
+    .expect("providers build");
+    TestServer::start_with(db, clock, |o: &mut ServerOptions| o.oauth = Some(providers)).await
+}
 
 /// `user-oauth-start` in session `token`: (authorize_url, state).
 async fn start(s: &TestServer, token: &str, redirect_uri: &str) -> (String, String) {
