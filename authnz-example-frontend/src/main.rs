@@ -135,3 +135,20 @@ async fn main() -> std::process::ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::oauth_providers;
+
+    #[test]
+    fn provider_lists_are_trimmed_deduplicated_and_checked() {
+        assert_eq!(oauth_providers("").unwrap(), Vec::<String>::new());
+        assert_eq!(
+            oauth_providers(" google, corp.sso ,google,,github ").unwrap(),
+            ["google", "corp.sso", "github"]
+        );
+        let err = oauth_providers("good,bad/name").unwrap_err();
+        assert!(err.contains("\"bad/name\""), "{err}");
+        assert!(oauth_providers(&"x".repeat(65)).is_err());
+    }
+}
