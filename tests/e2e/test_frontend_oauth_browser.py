@@ -122,7 +122,11 @@ def test_social_login_on_the_example_site_in_chromium(stack):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import (
+        StaleElementReferenceException,
+        TimeoutException,
+        WebDriverException,
+    )
     from selenium.webdriver.support.ui import WebDriverWait
 
     site, issuer = stack["site"], stack["issuer"]
@@ -136,14 +140,41 @@ def test_social_login_on_the_example_site_in_chromium(stack):
     def text() -> str:
         return d.find_element(By.TAG_NAME, "body").text
 
+    def loaded():
+        WebDriverWait(d, 20).until(
+            lambda _: d.execute_script("return document.readyState") == "complete"
+        )
+
+    def replaced(element):
+        """A wait condition: `element`'s page has been replaced (Chromium
+        reports a node of an unloaded page as stale or, while the next page
+        loads, as not belonging to the document)."""
+
+        def check(_):
+            try:
+                element.is_enabled()
+                return False
+            except StaleElementReferenceException:
+                return True
+            except WebDriverException as e:
+                if "does not belong to the document" in str(e):
+                    return True
+                raise
+
+        return check
+
+    def click(element):
+        """Click and wait until the next page has replaced this one."""
+        element.click()
+        WebDriverWait(d, 20).until(replaced(element))
+        loaded()
+
     def wait_url(prefix: str):
         try:
             WebDriverWait(d, 30).until(lambda _: d.current_url.startswith(prefix))
         except TimeoutException:
             raise AssertionError(f"not at {prefix}: {d.current_url}\n{text()}") from None
-        WebDriverWait(d, 20).until(
-            lambda _: d.execute_script("return document.readyState") == "complete"
-        )
+        loaded()
 
     def log_in_with_provider(login: str):
         """From the site's login page through the provider's development
@@ -158,17 +189,14 @@ def test_social_login_on_the_example_site_in_chromium(stack):
         assert button.text == f"Log in with {PROVIDER}"
         button.click()
         wait_url(issuer)
-        form = d.find_element(By.CSS_SELECTOR, "input[name=login]")
-        form.send_keys(login)
+        WebDriverWait(d, 30).until(lambda _: d.find_elements(By.CSS_SELECTOR, "input[name=login]"))
+        loaded()
+        d.find_element(By.CSS_SELECTOR, "input[name=login]").send_keys(login)
         d.find_element(By.CSS_SELECTOR, "input[name=password]").send_keys("any-password")
-        d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        WebDriverWait(d, 30).until(
-            lambda _: d.current_url.startswith(site)
-            or d.find_elements(By.CSS_SELECTOR, "form button[type=submit][autofocus]")
-        )
+        click(d.find_element(By.CSS_SELECTOR, "button[type=submit]"))
         if not d.current_url.startswith(site):
-            # A consent page: allow.
-            d.find_element(By.CSS_SELECTOR, "form button[type=submit][autofocus]").click()
+            # The provider's consent page: allow.
+            click(d.find_element(By.CSS_SELECTOR, "button[type=submit]"))
         wait_url(site)
 
     def account_identities() -> list[str]:
@@ -191,29 +219,31 @@ def test_social_login_on_the_example_site_in_chromium(stack):
         assert cookie["httpOnly"] is True, cookie
 
         # The only way to log in cannot be unlinked.
-        d.find_element(By.ID, f"unlink-{PROVIDER}").click()
-        WebDriverWait(d, 20).until(lambda _: "only way to log in" in text())
+        click(d.find_element(By.ID, f"unlink-{PROVIDER}"))
+        assert "only way to log in" in text(), text()
         assert account_identities() == [PROVIDER], text()
 
         # An unlink form without its CSRF token is refused.
         d.get(site + "/account")
+        body = d.find_element(By.TAG_NAME, "body")
         d.execute_script(
             "const f = document.querySelector('form[action=\"/account/oauth/unlink\"]');"
             "f.querySelector('input[name=\"_csrf\"]').remove(); f.submit();"
         )
-        WebDriverWait(d, 20).until(lambda _: "403" in text())
-        assert "CSRF token" in text(), text()
+        WebDriverWait(d, 20).until(replaced(body))
+        loaded()
+        assert "403 Forbidden" in text() and "CSRF token" in text(), text()
 
         # Log out and in again with the provider: the same account.
         d.get(site + "/account")
-        d.find_element(By.ID, "logout").click()
-        WebDriverWait(d, 20).until(lambda _: "You are logged out" in text())
+        click(d.find_element(By.ID, "logout"))
+        assert "You are logged out" in text(), text()
         log_in_with_provider(person)
         assert d.current_url == site + "/account?m=oauth", d.current_url
         assert d.find_element(By.CSS_SELECTOR, "#account dd:nth-of-type(4)").text == user_id
         assert d.get_cookie("authnz_session")["value"] != cookie["value"], "the token rotated"
-        d.find_element(By.ID, "logout").click()
-        WebDriverWait(d, 20).until(lambda _: "You are logged out" in text())
+        click(d.find_element(By.ID, "logout"))
+        assert "You are logged out" in text(), text()
 
         # A forged callback, a provider's error, an unknown provider: the
         # error page, and nobody is logged in.
@@ -238,8 +268,8 @@ def test_social_login_on_the_example_site_in_chromium(stack):
         )
         assert account_identities() == [PROVIDER], text()
         assert not d.find_elements(By.ID, "no-password"), text()
-        d.find_element(By.ID, f"unlink-{PROVIDER}").click()
-        WebDriverWait(d, 20).until(lambda _: "The identity is unlinked" in text())
+        click(d.find_element(By.ID, f"unlink-{PROVIDER}"))
+        assert "The identity is unlinked" in text(), text()
         assert account_identities() == [], text()
         assert d.find_elements(By.ID, "no-identities"), text()
         assert re.search(r"/account\?m=unlinked$", d.current_url), d.current_url
