@@ -93,6 +93,11 @@ event_types! {
     SecondFactorEnabled = "second_factor.enabled",
     /// A second factor was disabled (by the user, or by an administrator).
     SecondFactorDisabled = "second_factor.disabled",
+    /// A social-login identity was linked to an account (to the account of
+    /// its verified e-mail, or to a new account made for it).
+    IdentityLinked = "identity.linked",
+    /// A social-login identity was unlinked from its account.
+    IdentityUnlinked = "identity.unlinked",
 }
 
 impl std::fmt::Display for AuditEventType {
