@@ -185,6 +185,17 @@ pub async fn user_oauth_finish(
             .with("user_id", user.user_id)
             .with("new_user", new_user));
     }
+    // An account with a second factor needs it here too: the provider
+    // stands in for the password step only. As after that step, the session
+    // stays and a ticket bound to it is handed out for
+    // `user-login-second-factor` (PROTOCOL.md 3.2).
+    let kinds = ctx.second_factors.enabled_kinds(user.user_id).await?;
+    if !kinds.is_empty() {
+        let reply =
+            super::second_factor::ask_for_second_factor(ctx, &user, args.session_token, kinds)
+                .await?;
+        return Ok(reply.with("new_user", new_user));
+    }
     // As after a password login, the pre-login session is consumed: the
     // frontend makes a fresh one (no session fixation).
     ctx.sessions.delete_session(args.session_token).await?;

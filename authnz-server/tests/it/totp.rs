@@ -25,7 +25,7 @@ const LOCK_TIME: Duration = Duration::from_secs(3600);
 const SECOND_FACTOR_REQUIRED: &str = "A second factor is required.";
 
 /// RFC 4648 base32 (upper case, no padding) to bytes.
-fn base32_decode(text: &str) -> Vec<u8> {
+pub(crate) fn base32_decode(text: &str) -> Vec<u8> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let (mut bits, mut acc, mut out) = (0u32, 0u64, Vec::new());
     for c in text.trim_end_matches('=').bytes() {
@@ -42,7 +42,7 @@ fn base32_decode(text: &str) -> Vec<u8> {
 
 /// The RFC 6238 code (HMAC-SHA-1, 6 digits, 30 s) of `secret` at Unix
 /// time `unix`.
-fn totp_at(secret: &[u8], unix: i64) -> String {
+pub(crate) fn totp_at(secret: &[u8], unix: i64) -> String {
     let counter = (unix / 30) as u64;
     let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret);
     let tag = hmac::sign(&key, &counter.to_be_bytes());

@@ -248,6 +248,55 @@ async fn verified_email_links_the_local_account() {
     assert_eq!(env["success"], json!(true), "{env}");
     assert_eq!(env["response"]["user_id"], json!(local));
     assert_eq!(env["response"]["new_user"], json!(false));
+
+    // With TOTP enabled, the provider replaces the password step only: the
+    // finish asks for the second factor, and the second step logs in.
+    let enroll = s
+        .call(
+            "user-totp-enroll",
+            json!({"user_id": local, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(enroll["success"], json!(true), "{enroll}");
+    let secret = crate::totp::base32_decode(
+        enroll["response"]["secret_base32"]
+            .as_str()
+            .expect("secret"),
+    );
+    let code = crate::totp::totp_at(&secret, chrono::Utc::now().timestamp());
+    let confirm = s
+        .call(
+            "user-totp-confirm",
+            json!({"user_id": local, "totp_code": code}),
+        )
+        .await;
+    assert_eq!(confirm["success"], json!(true), "{confirm}");
+    let recovery = confirm["response"]["recovery_codes"][0]
+        .as_str()
+        .expect("recovery code")
+        .to_owned();
+    let token = s.new_session(Value::Null).await;
+    let (url, _) = start(&s, &token, CALLBACK).await;
+    let back = log_in_at_provider(&url, "dave@example.org").await;
+    let env = finish(&s, &token, &back.state, &back.code, CALLBACK).await;
+    assert_eq!(env["success"], json!(false), "{env}");
+    assert_eq!(env["messages"], json!(["A second factor is required."]));
+    assert_eq!(env["response"]["user_id"], json!(local), "{env}");
+    let ticket = env["response"]["login_ticket"]
+        .as_str()
+        .expect("login ticket");
+    let second = s
+        .call(
+            "user-login-second-factor",
+            json!({"session_token": token, "login_ticket": ticket, "recovery_code": recovery}),
+        )
+        .await;
+    assert_eq!(second["success"], json!(true), "{second}");
+    assert_eq!(second["response"]["user_id"], json!(local));
+    let exists = s
+        .call("session-exists", json!({"session_token": token}))
+        .await;
+    assert_eq!(exists["success"], json!(false), "consumed: {exists}");
     let listed = identities(&s, local).await;
     assert_eq!(listed["has_password"], json!(true));
     let unlink = s
@@ -269,6 +318,7 @@ async fn verified_email_links_the_local_account() {
         pairs(&[
             ("identity.linked", "verified-email"),
             ("login.succeeded", "social-login"),
+            ("login.succeeded", "recovery-code"),
             ("identity.unlinked", ""),
         ]),
         "{events:?}"
