@@ -70,6 +70,7 @@ mod sqlite;
 mod store;
 mod url;
 mod users;
+mod webhooks;
 
 use std::time::Duration;
 

@@ -66,6 +66,10 @@ impl Harness for SqlHarness {
         Some(self.store.clone())
     }
 
+    fn webhooks(&self) -> Option<authnz_api::testkit::webhooks::Pair> {
+        Some((self.store.clone(), self.store.clone()))
+    }
+
     async fn teardown(self: Box<Self>) {
         self.store.close().await;
         match self.cleanup {
@@ -160,8 +164,9 @@ impl Drop for TempDir {
 }
 
 /// The tables of PROTOCOL.md 8.1, sorted (with authnz's `audit_events`,
-/// `jwt_signing_keys`, `oauth_identities` and `oauth_states`).
-pub const TABLES: [&str; 12] = [
+/// `jwt_signing_keys`, `oauth_identities`, `oauth_states` and
+/// `webhook_outbox`).
+pub const TABLES: [&str; 13] = [
     "apikeys",
     "apikeys_nosession",
     "audit_events",
@@ -174,6 +179,7 @@ pub const TABLES: [&str; 12] = [
     "sessions",
     "user_groups",
     "users",
+    "webhook_outbox",
 ];
 
 /// Index names of PROTOCOL.md 8.1 (`ix_<table>_<column>`).
