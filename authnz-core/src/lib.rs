@@ -30,3 +30,4 @@ pub mod policy;
 pub mod sleeper;
 pub mod validate;
 pub mod warn_gate;
+pub mod webhooks;
