@@ -125,12 +125,13 @@ pub fn signature(secret: &[u8], id: &str, timestamp: i64, body: &str) -> String 
 }
 
 /// The pause before attempt `failures + 1` after `failures` failed ones:
-/// 10 s doubled per failure, at most an hour, times a jitter factor in
-/// `[0.5, 1.0)` given as `jitter` in `[0, 1)`.
-pub fn backoff(failures: u32, jitter: f64) -> Duration {
-    let base = 10u64.saturating_mul(1u64 << failures.saturating_sub(1).min(20));
-    let capped = base.min(3600) as f64;
-    Duration::from_secs_f64(capped * (0.5 + 0.5 * jitter.clamp(0.0, 1.0)))
+/// `base` doubled per failure after the first, at most an hour, times a
+/// jitter factor in `[0.5, 1.0)` given as `jitter` in `[0, 1)`.
+pub fn backoff(base: Duration, failures: u32, jitter: f64) -> Duration {
+    let doubled = base.saturating_mul(1u32 << failures.saturating_sub(1).min(20));
+    doubled
+        .min(Duration::from_secs(3600))
+        .mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
 }
 
 /// Read the webhooks file's JSON. Errors name the entry and field at fault
@@ -304,9 +305,10 @@ mod tests {
 
     #[test]
     fn backoff_grows_with_jitter_and_a_cap() {
-        assert_eq!(backoff(1, 0.0), Duration::from_secs(5));
-        assert_eq!(backoff(1, 0.999_999).as_secs(), 9);
-        assert_eq!(backoff(3, 0.0), Duration::from_secs(20));
-        assert_eq!(backoff(30, 0.0), Duration::from_secs(1800));
+        let ten = Duration::from_secs(10);
+        assert_eq!(backoff(ten, 1, 0.0), Duration::from_secs(5));
+        assert_eq!(backoff(ten, 1, 0.999_999).as_secs(), 9);
+        assert_eq!(backoff(ten, 3, 0.0), Duration::from_secs(20));
+        assert_eq!(backoff(ten, 30, 0.0), Duration::from_secs(1800));
     }
 }

@@ -38,3 +38,4 @@ mod store_edges;
 mod throttle_contract;
 mod tls;
 mod validator_cost;
+mod webhooks;
