@@ -89,6 +89,11 @@ event_types! {
     /// Sessions were revoked other than by a logout (every session of a
     /// user, or a session deleted by its token).
     SessionRevoked = "session.revoked",
+    /// A social-login identity was linked to an account (to the account of
+    /// its verified e-mail, or to a new account made for it).
+    IdentityLinked = "identity.linked",
+    /// A social-login identity was unlinked from its account.
+    IdentityUnlinked = "identity.unlinked",
 }
 
 impl std::fmt::Display for AuditEventType {

@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use authnz_client::requests::{
-    ApikeyNew, ApikeyNewNosession, ApikeyRevoke, ApikeyRevokeNosession, SessionExists, SessionNew,
-    UserChangepass, UserCheckAccess, UserLogin, UserLogout,
+    ApikeyNew, ApikeyNewNosession, ApikeyRevoke, ApikeyRevokeNosession, OauthIdentity,
+    SessionExists, SessionNew, UserChangepass, UserCheckAccess, UserLogin, UserLogout,
+    UserOauthFinish, UserOauthList, UserOauthStart, UserOauthUnlink,
 };
 use authnz_client::types::{ApiKeyClaims, ApiVersion, Subject};
 use authnz_client::{Client, Secret};
@@ -104,6 +105,27 @@ pub struct IssuedApiKey {
     pub expires: String,
     /// The refresh token of a no-session key.
     pub refresh_token: Option<Secret>,
+}
+
+/// A social login just finished ([`Auth::oauth_finish`]).
+#[derive(Debug, Clone)]
+pub struct OauthLogin {
+    /// The signed-in user (the session is already rotated).
+    pub user: User,
+    /// This login made the account (authnz had no account for the
+    /// identity or its e-mail address).
+    pub new_user: bool,
+}
+
+/// The identities linked to the signed-in account
+/// ([`Auth::oauth_identities`]).
+#[derive(Debug, Clone)]
+pub struct OauthIdentities {
+    /// False for an account made by a social login that has not set a
+    /// password yet: its last identity cannot be unlinked.
+    pub has_password: bool,
+    /// `{provider, subject, created}`, by provider name.
+    pub identities: Vec<OauthIdentity>,
 }
 
 /// A change of the session cookie to send with the response.
@@ -364,6 +386,117 @@ impl Auth {
                 }
                 Err(err)
             }
+        }
+    }
+
+    /// Begin a social login at `provider` (a name from authnz's
+    /// `oauthproviders`) in the caller's session (`user-oauth-start`):
+    /// answers the provider's authorization URL to redirect the browser to.
+    /// `redirect_uri` is the site's callback URL for this provider, exactly
+    /// as configured at authnz and at the provider; the provider sends the
+    /// browser back there with `code` and `state`, which go to
+    /// [`Auth::oauth_finish`]. authnz keeps the `state`, PKCE verifier and
+    /// nonce (bound to this session, for ten minutes): the site stores
+    /// nothing.
+    pub async fn oauth_start(
+        &self,
+        provider: &str,
+        redirect_uri: &str,
+    ) -> Result<String, AuthError> {
+        let (token, _) = self.require_session()?;
+        let reply = self
+            .client
+            .user_oauth_start(&UserOauthStart {
+                provider: provider.to_owned(),
+                session_token: token,
+                redirect_uri: redirect_uri.to_owned(),
+            })
+            .await?;
+        Ok(reply.authorize_url)
+    }
+
+    /// End a social login with the `state` and `code` of the provider's
+    /// redirect back (`user-oauth-finish`, same `provider` and
+    /// `redirect_uri` as [`Auth::oauth_start`], same session). On success
+    /// authnz has consumed the session: as in [`Auth::login`] a new one is
+    /// made for the user and its cookie sent (the token rotates). On a
+    /// refusal (unknown, reused, expired or foreign `state`, the provider
+    /// refused the code, a locked account, ...) the session stays as it
+    /// was and [`AuthError::Refused`] carries the messages for the user.
+    pub async fn oauth_finish(
+        &self,
+        provider: &str,
+        redirect_uri: &str,
+        state: &str,
+        code: &str,
+    ) -> Result<OauthLogin, AuthError> {
+        let (old, _) = self.require_session()?;
+        let (ip, ua) = {
+            let s = self.lock();
+            (s.ip.clone(), s.user_agent.clone())
+        };
+        let reply = self
+            .client
+            .user_oauth_finish(&UserOauthFinish {
+                provider: provider.to_owned(),
+                session_token: old.clone(),
+                state: state.into(),
+                code: code.into(),
+                redirect_uri: redirect_uri.to_owned(),
+            })
+            .await?;
+        if let Some(cache) = &self.shared.cache {
+            cache.remove_token(old.expose());
+        }
+        let (token, user) = self
+            .shared
+            .new_session(&self.client, Some(reply.user_id), &ip, &ua)
+            .await?;
+        self.set_session(token, user.clone());
+        Ok(OauthLogin {
+            user,
+            new_user: reply.new_user,
+        })
+    }
+
+    /// The identities linked to the signed-in user's account
+    /// (`user-oauth-list`).
+    pub async fn oauth_identities(&self) -> Result<OauthIdentities, AuthError> {
+        let user = self.logged_in()?;
+        let reply = self
+            .client
+            .user_oauth_list(&UserOauthList {
+                user_id: user.user_id,
+            })
+            .await?;
+        Ok(OauthIdentities {
+            has_password: reply.has_password,
+            identities: reply.identities,
+        })
+    }
+
+    /// Unlink the signed-in user's identity at `provider`
+    /// (`user-oauth-unlink`). Refused ([`AuthError::Refused`]) when there
+    /// is none, or when it is the account's only way to log in.
+    pub async fn oauth_unlink(&self, provider: &str) -> Result<(), AuthError> {
+        let user = self.logged_in()?;
+        self.client
+            .user_oauth_unlink(&UserOauthUnlink {
+                user_id: user.user_id,
+                provider: provider.to_owned(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    fn logged_in(&self) -> Result<User, AuthError> {
+        let user = self.user();
+        if user.is_logged_in() {
+            Ok(user)
+        } else {
+            Err(AuthError::NotLoggedIn {
+                login_path: self.shared.config.login_path.clone(),
+            })
         }
     }
 

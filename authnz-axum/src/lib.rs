@@ -42,6 +42,45 @@
 //! fixation), [`Auth::logout`] deletes the session and the cookie, and
 //! [`Auth::change_password`] leaves only the current session alive. With
 //! the cache on, all three drop the affected entries at once.
+//!
+//! Social login (authnz's `oauthproviders`) takes two routes and two
+//! helpers: a start route calls [`Auth::oauth_start`] and redirects the
+//! browser to the provider; the callback route (the `redirect_uri`
+//! configured at authnz and at the provider) gives the `state` and `code`
+//! of its query to [`Auth::oauth_finish`], which logs the user in with the
+//! same token rotation as [`Auth::login`]. authnz makes and checks `state`,
+//! PKCE and nonce; the site keeps nothing between the two requests.
+//! [`Auth::oauth_identities`] and [`Auth::oauth_unlink`] list and unlink
+//! the signed-in user's identities.
+//!
+//! ```no_run
+//! use authnz_axum::{Auth, AuthError};
+//! use axum::extract::{Path, Query};
+//! use axum::response::Redirect;
+//!
+//! const BASE: &str = "https://example.org";
+//!
+//! async fn start(auth: Auth, Path(provider): Path<String>) -> Result<Redirect, AuthError> {
+//!     let callback = format!("{BASE}/oauth/{provider}/callback");
+//!     Ok(Redirect::to(&auth.oauth_start(&provider, &callback).await?))
+//! }
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Back {
+//!     state: String,
+//!     code: String,
+//! }
+//!
+//! async fn callback(
+//!     auth: Auth,
+//!     Path(provider): Path<String>,
+//!     Query(back): Query<Back>,
+//! ) -> Result<Redirect, AuthError> {
+//!     let callback = format!("{BASE}/oauth/{provider}/callback");
+//!     auth.oauth_finish(&provider, &callback, &back.state, &back.code).await?;
+//!     Ok(Redirect::to("/account"))
+//! }
+//! ```
 
 mod auth;
 mod config;
@@ -51,7 +90,7 @@ mod keys;
 mod layer;
 mod limits;
 
-pub use auth::{Access, Auth, IssuedApiKey, User, Via};
+pub use auth::{Access, Auth, IssuedApiKey, OauthIdentities, OauthLogin, User, Via};
 pub use authnz_client;
 pub use config::{AuthConfig, CookieSecurity};
 pub use error::AuthError;

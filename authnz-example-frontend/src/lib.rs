@@ -1,7 +1,9 @@
 //! An example site on [`authnz_axum`]: server-rendered pages for sign-up
 //! (with the verification link from the mail), login, logout, password
 //! change, forgotten-password reset, API keys, the user's own sessions
-//! ("My sessions": list them, sign one or all others out), and
+//! ("My sessions": list them, sign one or all others out), social login
+//! ("Log in with <provider>" for the providers in [`Settings::oauth_providers`],
+//! and the account's linked identities with unlink), and
 //! `GET /api/whoami` for a cookie session or an API key.
 //!
 //! Everything that touches accounts goes to authnz; the site itself keeps
@@ -21,7 +23,7 @@ use authnz_client::requests::{
     UserSessionsList, UserSessionsRevoke, UserSetEmailverified,
 };
 use authnz_client::types::ApiKeyClaims;
-use axum::extract::{Form, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -46,6 +48,11 @@ pub struct Settings {
     pub base_url: String,
     /// The name in mails and page titles.
     pub site_name: String,
+    /// The social-login providers to offer (names from authnz's
+    /// `oauthproviders`). Each one's callback is
+    /// `<base_url>/oauth/<name>/callback`, which must be one of its
+    /// `redirect_uris` at authnz and at the provider.
+    pub oauth_providers: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -87,6 +94,9 @@ pub fn app(settings: Settings) -> Router {
         .route("/logout", post(logout))
         .route("/account", get(account))
         .route("/account/password", post(change_password))
+        .route("/account/oauth/unlink", post(oauth_unlink))
+        .route("/oauth/{provider}/start", get(oauth_start))
+        .route("/oauth/{provider}/callback", get(oauth_callback))
         .route("/forgot", get(forgot_page).post(forgot))
         .route("/reset", get(reset_page).post(reset))
         .route("/apikeys", get(apikeys).post(create_apikey))
@@ -168,6 +178,9 @@ fn notice(code: Option<&str>) -> Vec<String> {
         Some("revoked") => "The API key is revoked.",
         Some("session") => "That session is signed out.",
         Some("others") => "Your other sessions are signed out.",
+        Some("oauth") => "You are logged in.",
+        Some("oauthnew") => "You are logged in. Your account is new.",
+        Some("unlinked") => "The identity is unlinked.",
         _ => return Vec::new(),
     };
     vec![text.to_owned()]
@@ -399,8 +412,29 @@ fn login_form(auth: &Auth) -> String {
     )
 }
 
-async fn login_page(auth: Auth, Query(n): Query<Notice>) -> Html<String> {
-    page(&auth, "Log in", &notice(n.m.as_deref()), &login_form(&auth))
+/// The "Log in with <provider>" buttons (plain GET forms: starting a
+/// login changes nothing but this session's pending state at authnz).
+fn oauth_buttons(providers: &[String]) -> String {
+    if providers.is_empty() {
+        return String::new();
+    }
+    let buttons: String = providers
+        .iter()
+        .map(|p| {
+            let p = esc(p);
+            format!(
+                "<form method=\"get\" action=\"/oauth/{p}/start\" style=\"display:inline\">\
+                 <button type=\"submit\" class=\"oauth-login\" id=\"oauth-{p}\">\
+                 Log in with {p}</button></form> "
+            )
+        })
+        .collect();
+    format!("<div id=\"oauth-logins\"><p>Or:</p>{buttons}</div>")
+}
+
+async fn login_page(auth: Auth, State(st): State<Shared>, Query(n): Query<Notice>) -> Html<String> {
+    let body = login_form(&auth) + &oauth_buttons(&st.settings.oauth_providers);
+    page(&auth, "Log in", &notice(n.m.as_deref()), &body)
 }
 
 #[derive(Debug, Deserialize)]
@@ -409,14 +443,19 @@ struct LoginForm {
     password: String,
 }
 
-async fn login(auth: Auth, Form(f): Form<LoginForm>) -> Result<Response, AuthError> {
+async fn login(
+    auth: Auth,
+    State(st): State<Shared>,
+    Form(f): Form<LoginForm>,
+) -> Result<Response, AuthError> {
     match auth.login(&f.email, &f.password).await {
         Ok(_) => Ok(Redirect::to("/account").into_response()),
         Err(e) => {
             let messages = refused(e)?;
+            let body = login_form(&auth) + &oauth_buttons(&st.settings.oauth_providers);
             Ok((
                 StatusCode::UNAUTHORIZED,
-                page(&auth, "Log in", &messages, &login_form(&auth)),
+                page(&auth, "Log in", &messages, &body),
             )
                 .into_response())
         }
@@ -438,18 +477,196 @@ fn password_form(auth: &Auth) -> String {
     )
 }
 
-async fn account(auth: Auth, LoggedIn(user): LoggedIn, Query(n): Query<Notice>) -> Html<String> {
+/// The linked identities with their unlink forms (empty without
+/// configured providers).
+async fn identities_section(auth: &Auth, st: &AppState) -> Result<String, AuthError> {
+    if st.settings.oauth_providers.is_empty() {
+        return Ok(String::new());
+    }
+    let linked = auth.oauth_identities().await?;
+    let rows: String = linked
+        .identities
+        .iter()
+        .map(|i| {
+            format!(
+                "<tr class=\"identity\"><td class=\"provider\">{p}</td><td>{s}</td><td>{c}</td>\
+                 <td><form method=\"post\" action=\"/account/oauth/unlink\">{csrf}\
+                 <input type=\"hidden\" name=\"provider\" value=\"{p}\">\
+                 <button type=\"submit\" class=\"unlink\" id=\"unlink-{p}\">Unlink</button>\
+                 </form></td></tr>",
+                p = esc(&i.provider),
+                s = esc(&i.subject),
+                c = esc(&i.created),
+                csrf = hidden_csrf(auth),
+            )
+        })
+        .collect();
+    let table = if rows.is_empty() {
+        "<p id=\"no-identities\">No identity is linked to this account.</p>".to_owned()
+    } else {
+        format!(
+            "<table id=\"identities\"><tr><th>Provider</th><th>Subject</th><th>Linked</th>\
+             <th></th></tr>{rows}</table>"
+        )
+    };
+    let password = if linked.has_password {
+        ""
+    } else {
+        "<p id=\"no-password\">This account has no password: set one with \
+         <a href=\"/forgot\">Forgot password</a> to log in without a provider.</p>"
+    };
+    Ok(format!("<h2>Linked identities</h2>{table}{password}"))
+}
+
+async fn account_page(
+    auth: &Auth,
+    st: &AppState,
+    user: &authnz_axum::User,
+    messages: &[String],
+) -> Result<Html<String>, AuthError> {
     let body = format!(
         "<dl id=\"account\"><dt>E-mail</dt><dd id=\"account-email\">{}</dd>\
          <dt>Name</dt><dd>{}</dd><dt>Role</dt><dd id=\"account-role\">{}</dd>\
-         <dt>User ID</dt><dd>{}</dd></dl>{}",
+         <dt>User ID</dt><dd>{}</dd></dl>{}{}",
         esc(user.email.as_deref().unwrap_or("")),
         esc(user.full_name.as_deref().unwrap_or("")),
         esc(&user.role),
         user.user_id,
-        password_form(&auth)
+        identities_section(auth, st).await?,
+        password_form(auth)
     );
-    page(&auth, "Your account", &notice(n.m.as_deref()), &body)
+    Ok(page(auth, "Your account", messages, &body))
+}
+
+async fn account(
+    auth: Auth,
+    State(st): State<Shared>,
+    LoggedIn(user): LoggedIn,
+    Query(n): Query<Notice>,
+) -> Result<Html<String>, AuthError> {
+    account_page(&auth, &st, &user, &notice(n.m.as_deref())).await
+}
+
+// --------------------------------------------------------- social login
+
+/// The page of a social login that did not work, with a way back.
+fn oauth_failed(auth: &Auth, status: StatusCode, messages: &[String]) -> Response {
+    (
+        status,
+        page(
+            auth,
+            "Social login failed",
+            messages,
+            "<p id=\"oauth-failed\">Nothing was changed. <a href=\"/login\">Back to the login page</a></p>",
+        ),
+    )
+        .into_response()
+}
+
+/// The provider's name from the path, if the site offers it.
+fn offered<'a>(st: &'a AppState, provider: &str) -> Option<&'a str> {
+    st.settings
+        .oauth_providers
+        .iter()
+        .find(|p| *p == provider)
+        .map(String::as_str)
+}
+
+fn callback_url(st: &AppState, provider: &str) -> String {
+    format!("{}/oauth/{provider}/callback", st.settings.base_url)
+}
+
+async fn oauth_start(
+    auth: Auth,
+    State(st): State<Shared>,
+    Path(provider): Path<String>,
+) -> Result<Response, AuthError> {
+    let Some(provider) = offered(&st, &provider) else {
+        let messages = vec!["This site offers no login provider of that name.".to_owned()];
+        return Ok(oauth_failed(&auth, StatusCode::NOT_FOUND, &messages));
+    };
+    match auth
+        .oauth_start(provider, &callback_url(&st, provider))
+        .await
+    {
+        Ok(url) => Ok(Redirect::to(&url).into_response()),
+        Err(e) => Ok(oauth_failed(&auth, StatusCode::BAD_GATEWAY, &refused(e)?)),
+    }
+}
+
+/// The provider's redirect back: `code` and `state`, or `error`.
+#[derive(Debug, Deserialize)]
+struct OauthBack {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+async fn oauth_callback(
+    auth: Auth,
+    State(st): State<Shared>,
+    Path(provider): Path<String>,
+    Query(back): Query<OauthBack>,
+) -> Result<Response, AuthError> {
+    let Some(provider) = offered(&st, &provider) else {
+        let messages = vec!["This site offers no login provider of that name.".to_owned()];
+        return Ok(oauth_failed(&auth, StatusCode::NOT_FOUND, &messages));
+    };
+    if let Some(error) = back.error.as_deref() {
+        // The provider's error code, shown only when it is a plain code.
+        let code = if !error.is_empty()
+            && error.len() <= 64
+            && error.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        {
+            format!(" ({error})")
+        } else {
+            String::new()
+        };
+        let messages = vec![format!("The provider did not log you in{code}.")];
+        return Ok(oauth_failed(&auth, StatusCode::BAD_REQUEST, &messages));
+    }
+    let (Some(code), Some(state)) = (back.code.as_deref(), back.state.as_deref()) else {
+        let messages = vec!["The provider's answer has no code or no state.".to_owned()];
+        return Ok(oauth_failed(&auth, StatusCode::BAD_REQUEST, &messages));
+    };
+    match auth
+        .oauth_finish(provider, &callback_url(&st, provider), state, code)
+        .await
+    {
+        Ok(login) => {
+            let to = if login.new_user {
+                "/account?m=oauthnew"
+            } else {
+                "/account?m=oauth"
+            };
+            Ok(Redirect::to(to).into_response())
+        }
+        Err(e) => Ok(oauth_failed(&auth, StatusCode::BAD_REQUEST, &refused(e)?)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct UnlinkForm {
+    provider: String,
+}
+
+async fn oauth_unlink(
+    auth: Auth,
+    State(st): State<Shared>,
+    LoggedIn(user): LoggedIn,
+    Form(f): Form<UnlinkForm>,
+) -> Result<Response, AuthError> {
+    match auth.oauth_unlink(&f.provider).await {
+        Ok(()) => Ok(Redirect::to("/account?m=unlinked").into_response()),
+        Err(e) => {
+            let messages = refused(e)?;
+            Ok((
+                StatusCode::BAD_REQUEST,
+                account_page(&auth, &st, &user, &messages).await?,
+            )
+                .into_response())
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,7 +7,10 @@
 //! - `FRONTEND_LISTEN`: `host:port` to serve on (default
 //!   `127.0.0.1:8000`);
 //! - `FRONTEND_BASE_URL`: the public URL for the links in mails (default
-//!   `http://<FRONTEND_LISTEN>`).
+//!   `http://<FRONTEND_LISTEN>`), also the base of the social-login
+//!   callbacks `<FRONTEND_BASE_URL>/oauth/<name>/callback`;
+//! - `FRONTEND_OAUTH_PROVIDERS`: the social-login providers to offer,
+//!   `name[,name...]` (names from authnz's `oauthproviders`; default none).
 
 use std::net::SocketAddr;
 
@@ -20,6 +23,27 @@ fn env_or(name: &str, default: &str) -> String {
         .ok()
         .filter(|v| !v.trim().is_empty())
         .unwrap_or_else(|| default.to_owned())
+}
+
+/// `name[,name...]`: names of letters, digits, `-`, `_` and `.`.
+fn oauth_providers(list: &str) -> Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if name.len() > 64
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
+            return Err(format!(
+                "FRONTEND_OAUTH_PROVIDERS: {name:?} is not a provider name \
+                 (letters, digits, '-', '_' and '.')"
+            ));
+        }
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
+    }
+    Ok(names)
 }
 
 fn settings() -> Result<(Settings, SocketAddr), String> {
@@ -46,12 +70,14 @@ fn settings() -> Result<(Settings, SocketAddr), String> {
     let base_url = env_or("FRONTEND_BASE_URL", &format!("http://{addr}"))
         .trim_end_matches('/')
         .to_owned();
+    let oauth_providers = oauth_providers(&env_or("FRONTEND_OAUTH_PROVIDERS", ""))?;
     Ok((
         Settings {
             client,
             site_key: SiteKey::derive_from(text.trim().trim_matches('"').as_bytes()),
             base_url,
             site_name: "authnz example".into(),
+            oauth_providers,
         },
         addr,
     ))
@@ -107,5 +133,22 @@ async fn main() -> std::process::ExitCode {
             eprintln!("authnz-example-frontend: {e}");
             std::process::ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::oauth_providers;
+
+    #[test]
+    fn provider_lists_are_trimmed_deduplicated_and_checked() {
+        assert_eq!(oauth_providers("").unwrap(), Vec::<String>::new());
+        assert_eq!(
+            oauth_providers(" google, corp.sso ,google,,github ").unwrap(),
+            ["google", "corp.sso", "github"]
+        );
+        let err = oauth_providers("good,bad/name").unwrap_err();
+        assert!(err.contains("\"bad/name\""), "{err}");
+        assert!(oauth_providers(&"x".repeat(65)).is_err());
     }
 }

@@ -14,11 +14,16 @@ use authnz_example_frontend::{Settings, app};
 use common::{Browser, Server, USER_EMAIL, USER_PASSWORD};
 
 async fn serve(server: &Server) -> std::net::SocketAddr {
+    serve_with(server, Vec::new()).await
+}
+
+async fn serve_with(server: &Server, oauth_providers: Vec<String>) -> std::net::SocketAddr {
     let app = app(Settings {
         client: server.client(),
         site_key: SiteKey::from_bytes([9; 32]),
         base_url: "http://127.0.0.1".into(),
         site_name: "test".into(),
+        oauth_providers,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -164,5 +169,80 @@ async fn whoami_for_cookie_sessions_and_api_keys_and_csrf_refusals() {
         .send("GET", "/api/whoami", &[("authorization", &bearer)], "")
         .await;
     assert_eq!(r.status, 401);
+    server.stop().await;
+}
+
+/// The social-login pages without a provider to talk to (the whole flow
+/// against a real provider is tests/e2e/test_frontend_oauth_browser.py):
+/// the buttons, and the error page for each way a login can go wrong
+/// before it reaches one, with nobody logged in.
+#[tokio::test]
+async fn social_login_buttons_and_error_pages() {
+    let server = Server::start().await;
+    // Without configured providers: no buttons, no routes to start one.
+    let addr = serve(&server).await;
+    let mut b = Browser::new(addr);
+    let r = b.get("/login").await;
+    assert!(!r.body.contains("Log in with"), "{}", r.body);
+    assert_eq!(b.get("/oauth/testop/start").await.status, 404);
+
+    let addr = serve_with(&server, vec!["testop".into(), "other".into()]).await;
+    let mut b = Browser::new(addr);
+    let r = b.get("/login").await;
+    assert!(
+        r.body.contains("id=\"oauth-testop\"") && r.body.contains("Log in with testop"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("action=\"/oauth/other/start\""),
+        "{}",
+        r.body
+    );
+
+    // A provider the site does not offer.
+    let r = b.get("/oauth/nosuch/start").await;
+    assert_eq!(r.status, 404, "{r:?}");
+    assert!(
+        r.body.contains("no login provider of that name"),
+        "{}",
+        r.body
+    );
+    // authnz has no providers: its refusal is on the error page.
+    let r = b.get("/oauth/testop/start").await;
+    assert_eq!(r.status, 502, "{r:?}");
+    assert!(r.body.contains("Social login failed"), "{}", r.body);
+    assert!(r.body.contains("not configured"), "{}", r.body);
+    // The provider's error: its code is shown only when it is a plain code.
+    let r = b
+        .get("/oauth/testop/callback?error=access_denied&state=s")
+        .await;
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(r.body.contains("(access_denied)"), "{}", r.body);
+    let r = b
+        .get("/oauth/testop/callback?error=%3Cscript%3E&state=s")
+        .await;
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(!r.body.contains("script"), "{}", r.body);
+    // No code, or no state.
+    let r = b.get("/oauth/testop/callback?state=s").await;
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(r.body.contains("no code or no state"), "{}", r.body);
+    // A code and state authnz never made: refused, nobody logged in.
+    let r = b.get("/oauth/testop/callback?state=s&code=c").await;
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(r.body.contains("Social login failed"), "{}", r.body);
+    let anon = json(&b.get("/api/whoami").await.body);
+    assert_eq!(anon["user_role"], "anonymous", "{anon}");
+    // Unlinking needs a signed-in user (and the form's CSRF token).
+    let csrf = field(&b.get("/login").await.body, "_csrf");
+    let r = b
+        .post_form(
+            "/account/oauth/unlink",
+            &[("provider", "testop"), ("_csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(r.header("location").as_deref(), Some("/login"));
     server.stop().await;
 }

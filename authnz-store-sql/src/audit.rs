@@ -109,16 +109,8 @@ fn record(r: &impl ReadColumns) -> Result<AuditRecord, SqlStoreError> {
     })
 }
 
-/// Events one cleanup statement deletes at most.
-pub(crate) const CLEANUP_BATCH: u64 = 1_000;
-
-/// Pause between cleanup batches, so writers waiting for the database (on
-/// SQLite: its one write lock) get it between two batches.
-const CLEANUP_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
-
-/// In batches of [`CLEANUP_BATCH`], each its own statement, as the session
-/// cleanup does (`sessions::delete_sessions_expired_before`, where the
-/// reasons are measured); the derived table around the `LIMIT` is for MySQL.
+/// In batches ([`db::delete_in_batches`]); the derived table around the
+/// `LIMIT` is for MySQL.
 pub(crate) async fn delete_audit_events_before<D: SqlDialect>(
     pool: &Pool<D>,
     before: chrono::NaiveDateTime,
@@ -130,28 +122,5 @@ pub(crate) async fn delete_audit_events_before<D: SqlDialect>(
         "1000",
         ") AS batch)"
     );
-    let mut total = 0;
-    loop {
-        let n = db::execute(pool, sql, args![before]).await?;
-        total += n;
-        if n < CLEANUP_BATCH {
-            return Ok(total);
-        }
-        tokio::time::sleep(CLEANUP_PAUSE).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::CLEANUP_BATCH;
-
-    #[test]
-    fn cleanup_statement_limit_is_the_batch_size() {
-        let text = include_str!("audit.rs");
-        let literal = format!("\"{CLEANUP_BATCH}\",\n        \") AS batch)\"");
-        assert!(
-            text.contains(&literal),
-            "the LIMIT literal must equal CLEANUP_BATCH"
-        );
-    }
+    db::delete_in_batches(pool, sql, before).await
 }

@@ -126,16 +126,7 @@ pub(crate) async fn set_session_extra<D: SqlDialect>(
     db::execute(pool, sql, args![Arg::json(extra)?, token, now]).await
 }
 
-/// Sessions one cleanup statement deletes at most.
-pub(crate) const CLEANUP_BATCH: u64 = 1_000;
-
-/// Pause between cleanup batches, so writers waiting for the database (on
-/// SQLite: its one write lock) get it between two batches.
-const CLEANUP_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
-
-/// In batches of [`CLEANUP_BATCH`], each its own statement: measured with
-/// `authnz-bench --grow`, one statement over 100,000 expired sessions held
-/// SQLite's write lock for 2.3 s. The derived table around the `LIMIT` is
+/// In batches ([`db::delete_in_batches`]). The derived table around the `LIMIT` is
 /// what MySQL needs (it refuses `LIMIT` directly in an `IN` subquery); the
 /// other dialects take it as it is.
 pub(crate) async fn delete_sessions_expired_before<D: SqlDialect>(
@@ -149,28 +140,5 @@ pub(crate) async fn delete_sessions_expired_before<D: SqlDialect>(
         "1000",
         ") AS batch)"
     );
-    let mut total = 0;
-    loop {
-        let n = db::execute(pool, sql, args![before]).await?;
-        total += n;
-        if n < CLEANUP_BATCH {
-            return Ok(total);
-        }
-        tokio::time::sleep(CLEANUP_PAUSE).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::CLEANUP_BATCH;
-
-    #[test]
-    fn cleanup_statement_limit_is_the_batch_size() {
-        let text = include_str!("sessions.rs");
-        let literal = format!("\"{CLEANUP_BATCH}\",\n        \") AS batch)\"");
-        assert!(
-            text.contains(&literal),
-            "the LIMIT literal must equal CLEANUP_BATCH"
-        );
-    }
+    db::delete_in_batches(pool, sql, before).await
 }

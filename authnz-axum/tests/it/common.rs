@@ -42,6 +42,24 @@ impl Server {
 
     /// A server with these rate limits (`None`: off).
     pub async fn start_with(rate_limits: Option<RateLimitsConfig>) -> Self {
+        Self::start_with_options(rate_limits, |_| {}).await
+    }
+
+    /// A server with the social-login providers of `providers` (a JSON
+    /// list, as in `oauthproviders`).
+    #[allow(dead_code)]
+    pub async fn start_with_oauth(providers: &str) -> Self {
+        let providers = authnz_server::oauth::build(
+            authnz_server::oauth::parse_providers(providers).expect("provider list parses"),
+        )
+        .expect("providers build");
+        Self::start_with_options(Some(generous()), |o| o.oauth = Some(providers)).await
+    }
+
+    async fn start_with_options(
+        rate_limits: Option<RateLimitsConfig>,
+        more: impl FnOnce(&mut ServerOptions),
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let key: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(13).wrapping_add(5));
         let mut opts = ServerOptions::for_tests(
@@ -56,6 +74,7 @@ impl Server {
         .expect("test options");
         opts.pii_salt = "axum-test-salt".into();
         opts.rate_limits = rate_limits;
+        more(&mut opts);
         let built = build(&opts).await.expect("server builds");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");

@@ -6,4 +6,5 @@
 mod app;
 mod common;
 mod layer;
+mod oauth;
 mod readme;

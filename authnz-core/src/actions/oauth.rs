@@ -8,7 +8,9 @@
 //! person gets. Talking to the provider is [`crate::oauth::OAuthProviders`]'
 //! job. Codes, tokens and secrets never reach a log.
 
-use authnz_api::{NO_PASSWORD, NewUser, OAuthIdentity, OAuthState, StoreError, User};
+use authnz_api::{
+    AuditEventType, AuditOutcome, NO_PASSWORD, NewUser, OAuthIdentity, OAuthState, StoreError, User,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::TimeDelta;
@@ -175,6 +177,10 @@ pub async fn user_oauth_finish(
     };
     if user.user_role == "locked" || !user.is_active {
         metrics::counter!("authnz_logins_total", "result" => "locked").increment(1);
+        ctx.audit(AuditEventType::LoginLocked, AuditOutcome::Failed)
+            .subject(user.user_id)
+            .reason("social-login")
+            .emit();
         return Ok(Reply::failure("user exists but is inactive", &[LOCKED])
             .with("user_id", user.user_id)
             .with("new_user", new_user));
@@ -183,6 +189,10 @@ pub async fn user_oauth_finish(
     // frontend makes a fresh one (no session fixation).
     ctx.sessions.delete_session(args.session_token).await?;
     metrics::counter!("authnz_logins_total", "result" => "ok").increment(1);
+    ctx.audit(AuditEventType::LoginSucceeded, AuditOutcome::Ok)
+        .user(user.user_id)
+        .reason("social-login")
+        .emit();
     tracing::info!(
         user = %ctx.pii(&user.user_id.to_string()),
         provider = args.provider,
@@ -235,6 +245,10 @@ async fn account_for(
         ctx.oauth_store
             .add_oauth_identity(&link(existing.user_id))
             .await?;
+        ctx.audit(AuditEventType::IdentityLinked, AuditOutcome::Ok)
+            .subject(existing.user_id)
+            .reason("verified-email")
+            .emit();
         tracing::info!(
             user = %ctx.pii(&existing.user_id.to_string()),
             provider,
@@ -274,6 +288,14 @@ async fn account_for(
         let _ = ctx.users.delete_user(user_id).await;
         return Err(e.into());
     }
+    ctx.audit(AuditEventType::UserSignup, AuditOutcome::Ok)
+        .user(user_id)
+        .reason("social-login")
+        .emit();
+    ctx.audit(AuditEventType::IdentityLinked, AuditOutcome::Ok)
+        .user(user_id)
+        .reason("new-account")
+        .emit();
     tracing::info!(
         user = %ctx.pii(&user_id.to_string()),
         provider,
@@ -334,7 +356,12 @@ pub async fn user_oauth_unlink(
         .delete_oauth_identity(user.user_id, args.provider)
         .await
     {
-        Ok(1) => Ok(Reply::success(&["Identity unlinked."]).with("user_id", user.user_id)),
+        Ok(1) => {
+            ctx.audit(AuditEventType::IdentityUnlinked, AuditOutcome::Ok)
+                .subject(user.user_id)
+                .emit();
+            Ok(Reply::success(&["Identity unlinked."]).with("user_id", user.user_id))
+        }
         Ok(_) => Ok(Reply::failure(
             "identity does not exist",
             &["This account has no identity at that provider."],

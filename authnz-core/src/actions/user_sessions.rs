@@ -15,7 +15,7 @@
 //! announced on the invalidation bus, so a revoked session is gone on every
 //! instance, not only on the one that revoked it.
 
-use authnz_api::{ANONYMOUS_USER_ID, Session, StoreError, UserId};
+use authnz_api::{ANONYMOUS_USER_ID, AuditEventType, AuditOutcome, Session, StoreError, UserId};
 use serde_json::{Value, json};
 
 use super::reply::{Reply, dt};
@@ -146,9 +146,17 @@ pub async fn user_sessions_revoke(
     }
     if args.session_id == OTHERS {
         return Ok(match end_other_sessions(ctx, user_id, Some(token)).await {
-            Ok(n) => Reply::success(&[REVOKED_OTHERS])
-                .with("revoked", n)
-                .with("current", false),
+            Ok(n) => {
+                if n > 0 {
+                    ctx.audit(AuditEventType::SessionRevoked, AuditOutcome::Ok)
+                        .user(user_id)
+                        .reason("user-others")
+                        .emit();
+                }
+                Reply::success(&[REVOKED_OTHERS])
+                    .with("revoked", n)
+                    .with("current", false)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "user-sessions-revoke: delete failed");
                 refused(DB_DELETE)
@@ -178,6 +186,10 @@ pub async fn user_sessions_revoke(
     {
         Ok(1) => {
             tracing::info!(user = %ctx.pii(&user_id.to_string()), "session revoked by its user");
+            ctx.audit(AuditEventType::SessionRevoked, AuditOutcome::Ok)
+                .user(user_id)
+                .reason("user-one")
+                .emit();
             Ok(Reply::success(&[REVOKED_ONE])
                 .with("revoked", 1)
                 .with("current", target.session_token == token))

@@ -255,6 +255,29 @@ async fn scenario(s: &TestServer, clock: &ManualClock) {
         &list(s, alice, &a1).await,
         "session does not exist or expired",
     );
+
+    // Each revocation is in the audit log, by and about alice: two single
+    // ones and one of the others, newest first.
+    let env = s
+        .call(
+            "internal-audit-list",
+            json!({"limit": 10, "user_id": alice, "event": "session.revoked"}),
+        )
+        .await;
+    assert_eq!(env["success"], json!(true), "{env}");
+    let events = env["response"]["events"]
+        .as_array()
+        .expect("events")
+        .clone();
+    let reasons: Vec<&str> = events
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(reasons, ["user-one", "user-others", "user-one"], "{env}");
+    for e in &events {
+        assert_eq!(e["actor_user_id"], json!(alice), "{e}");
+        assert_eq!(e["outcome"], json!("ok"), "{e}");
+    }
 }
 
 async fn sessions_in_sql(backend: Backend, test: &str) {

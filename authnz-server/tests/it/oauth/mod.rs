@@ -19,12 +19,21 @@ use chrono::TimeDelta;
 use serde_json::{Value, json};
 
 use crate::common::{Backend, TestDb, TestServer};
+use authnz_server::app::ServerOptions;
 use support::{
     CALLBACK, OTHER_CALLBACK, OidcProvider, PROVIDER, log_in_at_provider, providers_json,
-    server_with,
 };
 
 const PASSWORD: &str = "correct-Horse-battery-staple-42";
+
+/// An authnz test server with the providers of `providers` (a JSON list).
+pub async fn server_with(db: &TestDb, clock: Arc<dyn Clock>, providers: &str) -> TestServer {
+    let providers = authnz_server::oauth::build(
+        authnz_server::oauth::parse_providers(providers).expect("provider list parses"),
+    )
+    .expect("providers build");
+    TestServer::start_with(db, clock, |o: &mut ServerOptions| o.oauth = Some(providers)).await
+}
 
 /// `user-oauth-start` in session `token`: (authorize_url, state).
 async fn start(s: &TestServer, token: &str, redirect_uri: &str) -> (String, String) {
@@ -72,6 +81,37 @@ async fn identities(s: &TestServer, user_id: i64) -> Value {
     let env = s.call("user-oauth-list", json!({"user_id": user_id})).await;
     assert_eq!(env["success"], json!(true), "{env}");
     env["response"].clone()
+}
+
+/// The audit log's events about `user_id`, oldest first, as
+/// (event, reason) pairs.
+async fn audited(s: &TestServer, user_id: i64) -> Vec<(String, String)> {
+    let env = s
+        .call(
+            "internal-audit-list",
+            json!({"limit": 50, "user_id": user_id}),
+        )
+        .await;
+    assert_eq!(env["success"], json!(true), "{env}");
+    let mut events: Vec<(String, String)> = env["response"]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap_or_default().to_owned(),
+                e["reason"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    events.reverse();
+    events
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
 }
 
 async fn user_count(s: &TestServer) -> usize {
@@ -178,6 +218,18 @@ async fn login_makes_then_finds_the_account(backend: Backend, name: &'static str
             .map(Vec::len),
         Some(1)
     );
+    // The audit log: the account made and linked, a login, the refused
+    // password attempt, the second login.
+    assert_eq!(
+        audited(&s, user_id).await,
+        pairs(&[
+            ("user.signup", "social-login"),
+            ("identity.linked", "new-account"),
+            ("login.succeeded", "social-login"),
+            ("login.failed", "wrong-password"),
+            ("login.succeeded", "social-login"),
+        ])
+    );
     teardown(op, db, s).await;
 }
 
@@ -206,6 +258,21 @@ async fn verified_email_links_the_local_account() {
         .await;
     assert_eq!(unlink["success"], json!(true), "{unlink}");
     assert_eq!(identities(&s, local).await["identities"], json!([]));
+    let events = audited(&s, local).await;
+    let social: Vec<_> = events
+        .iter()
+        .filter(|(e, _)| e.starts_with("identity.") || e == "login.succeeded")
+        .cloned()
+        .collect();
+    assert_eq!(
+        social,
+        pairs(&[
+            ("identity.linked", "verified-email"),
+            ("login.succeeded", "social-login"),
+            ("identity.unlinked", ""),
+        ]),
+        "{events:?}"
+    );
     teardown(op, db, s).await;
 }
 

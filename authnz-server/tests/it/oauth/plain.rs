@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::support::{CALLBACK, query_param, server_with};
-use super::{failed_with, identities};
+use super::support::{CALLBACK, query_param};
+use super::{failed_with, identities, server_with};
 use crate::common::{Backend, TestDb, TestServer};
 
 const CLIENT_ID: &str = "plain-client";

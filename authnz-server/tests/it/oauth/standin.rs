@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::support::{CALLBACK, PROVIDER, query_param, server_with};
-use super::{failed_with, finish, start};
+use super::support::{CALLBACK, PROVIDER, query_param};
+use super::{failed_with, finish, server_with, start};
 use crate::common::{Backend, TestDb, TestServer};
 
 const CLIENT_ID: &str = "standin-client";

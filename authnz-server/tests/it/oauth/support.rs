@@ -5,23 +5,23 @@
 //! development login form with plain HTTP/1.1 requests, as a browser would
 //! (no JavaScript is needed).
 //!
+//! Self-contained (no server, no `crate::` paths): the tests of
+//! `authnz-axum` include this file too, and tests/e2e/oidc_provider.py
+//! starts the same `provider.mjs` from the same install directory.
+//!
 //! Without `node` and `npm` (or without the npm registry) the tests print
 //! what to install and pass as skips; with `AUTHNZ_REQUIRE_SERVICES=1` that
 //! is a failure.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use authnz_api::Clock;
-use authnz_server::app::ServerOptions;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
-
-use crate::common::{TestDb, TestServer};
 
 /// The pinned provider release.
 const PACKAGE: &str = "oidc-provider@9.13.3";
@@ -166,15 +166,6 @@ pub fn providers_json(issuer: &str, extra: Value) -> String {
         e.extend(more);
     }
     json!([entry]).to_string()
-}
-
-/// An authnz test server with the providers of `providers` (a JSON list).
-pub async fn server_with(db: &TestDb, clock: Arc<dyn Clock>, providers: &str) -> TestServer {
-    let providers = authnz_server::oauth::build(
-        authnz_server::oauth::parse_providers(providers).expect("provider list parses"),
-    )
-    .expect("providers build");
-    TestServer::start_with(db, clock, |o: &mut ServerOptions| o.oauth = Some(providers)).await
 }
 
 /// One HTTP/1.1 response.
