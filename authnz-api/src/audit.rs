@@ -206,6 +206,22 @@ pub trait AuditStore: Send + Sync + std::fmt::Debug + 'static {
     /// written).
     async fn append_audit_events(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
 
+    /// As [`append_audit_events`](Self::append_audit_events), and in the
+    /// same transaction queue `deliveries` in the webhook outbox (see
+    /// [`crate::webhooks`]): all of it or none. A store without an outbox
+    /// refuses deliveries (the default).
+    async fn append_audit_events_with_deliveries(
+        &self,
+        events: &[AuditEvent],
+        deliveries: &[crate::webhooks::NewDelivery],
+    ) -> Result<(), StoreError> {
+        if deliveries.is_empty() {
+            self.append_audit_events(events).await
+        } else {
+            Err(StoreError::backend("this store keeps no webhook outbox"))
+        }
+    }
+
     /// The events matching `query`, newest first (id descending), at most
     /// `query.limit`. Events appended while paging have larger ids than
     /// any listed, so following `before_id` never repeats or skips one.

@@ -29,6 +29,8 @@ pub mod throttle;
 pub mod time;
 pub mod types;
 
+pub mod webhooks;
+
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
@@ -56,3 +58,4 @@ pub use signing_keys::{SigningKeyRecord, SigningKeyStore};
 pub use store::{ApiKeyStore, RoleStore, SessionStore, UserStore};
 pub use throttle::{LoginThrottle, MemoryLoginThrottle, UNTRACKED};
 pub use types::*;
+pub use webhooks::{Delivery, NewDelivery, WEBHOOK_ERROR_MAX, WEBHOOK_URL_MAX, WebhookStore};

@@ -240,6 +240,7 @@ impl AuditLog {
             sleeper,
             dropped,
             warn,
+            webhooks: None,
         };
         (log, writer)
     }
@@ -373,9 +374,17 @@ pub struct AuditWriter {
     sleeper: Arc<dyn Sleeper>,
     dropped: Arc<AtomicU64>,
     warn: Arc<WarnGate>,
+    webhooks: Option<Arc<crate::webhooks::Webhooks>>,
 }
 
 impl AuditWriter {
+    /// Queue each event's webhook deliveries in the outbox, in the
+    /// transaction that appends the events (see [`crate::webhooks`]).
+    pub fn with_webhooks(mut self, webhooks: Arc<crate::webhooks::Webhooks>) -> Self {
+        self.webhooks = Some(webhooks).filter(|w| !w.endpoints.is_empty());
+        self
+    }
+
     /// Run the writer on the current runtime until [`AuditLog::close`] (or
     /// until every [`AuditLog`] is gone).
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
@@ -429,9 +438,18 @@ impl AuditWriter {
         if events.is_empty() {
             return;
         }
+        let deliveries = self
+            .webhooks
+            .as_ref()
+            .map(|w| w.deliveries(events))
+            .unwrap_or_default();
         let mut pause = Duration::from_millis(200);
         for attempt in 0..=RETRIES {
-            match self.store.append_audit_events(events).await {
+            match self
+                .store
+                .append_audit_events_with_deliveries(events, &deliveries)
+                .await
+            {
                 Ok(()) => {
                     metrics::counter!(WRITTEN_METRIC).increment(events.len() as u64);
                     events.clear();

@@ -32,3 +32,4 @@ pub mod second_factor;
 pub mod sleeper;
 pub mod validate;
 pub mod warn_gate;
+pub mod webhooks;

@@ -62,6 +62,8 @@ pub enum StartupError {
     SigningKeys(#[source] authnz_core::jwt::JwtError),
     #[error("cannot derive the key that seals TOTP secrets")]
     SecondFactors(#[source] authnz_core::sealing::SealError),
+    #[error("cannot set up webhook deliveries: {0}")]
+    Webhooks(String),
 }
 
 /// Who the first-run superuser is (PROTOCOL.md 7.5 step 6).
@@ -145,6 +147,11 @@ pub struct ServerOptions {
     pub audit: authnz_core::audit::AuditSettings,
     /// The social-login providers (`oauthproviders`), if any.
     pub oauth: Option<Arc<dyn authnz_core::oauth::OAuthProviders>>,
+    /// The webhook endpoints (`webhooks`), if any: audit events are queued
+    /// for them, and the server runs the delivery worker.
+    pub webhooks: Option<Arc<authnz_core::webhooks::Webhooks>>,
+    /// How deliveries are attempted (`webhookattempts`, `webhooktimeout`).
+    pub webhook_settings: crate::webhooks::WebhookSettings,
 }
 
 impl ServerOptions {
@@ -202,6 +209,8 @@ impl ServerOptions {
             metrics: MetricsOptions::default(),
             audit: authnz_core::audit::AuditSettings::default(),
             oauth: None,
+            webhooks: None,
+            webhook_settings: crate::webhooks::WebhookSettings::default(),
         })
     }
 }
@@ -240,6 +249,9 @@ pub struct Built {
     pub session_cache: Option<Arc<CachedStore>>,
     /// The coherence tasks of a cache on a bus; they stop when this drops.
     pub cache_tasks: Option<CoherenceTasks>,
+    /// The webhook delivery worker, when webhooks are configured; abort it
+    /// before closing the store.
+    pub webhook_worker: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Open (creating a SQLite file if needed) and migrate the auth database.
@@ -326,12 +338,26 @@ pub async fn build(opts: &ServerOptions) -> Result<Built, StartupError> {
             )
         }),
     });
+    let webhook_worker = match &opts.webhooks {
+        Some(w) => Some(
+            crate::webhooks::Worker::new(
+                store.clone(),
+                w.clone(),
+                opts.webhook_settings,
+                opts.clock.clone(),
+            )
+            .map_err(|e| StartupError::Webhooks(e.to_string()))?
+            .spawn(),
+        ),
+        None => None,
+    };
     Ok(Built {
         state,
         store,
         credentials_file,
         session_cache,
         cache_tasks,
+        webhook_worker,
     })
 }
 
@@ -422,7 +448,10 @@ pub async fn context_parts(
         store.clone(),
         opts.sleeper.clone(),
     );
-    audit_writer.spawn();
+    match &opts.webhooks {
+        Some(w) => audit_writer.with_webhooks(w.clone()).spawn(),
+        None => audit_writer.spawn(),
+    };
     let ctx = Context {
         users,
         sessions,

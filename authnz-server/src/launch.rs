@@ -195,6 +195,11 @@ pub fn server_options(
             Some(path) => Some(authnz_server::oauth::load(path)?),
             None => None,
         },
+        webhooks: match config.values.path(&items::WEBHOOKS) {
+            Some(path) => Some(Arc::new(load_webhooks(path)?)),
+            None => None,
+        },
+        webhook_settings: webhook_settings(config),
     })
 }
 
@@ -240,6 +245,32 @@ fn audit_settings(config: &Config) -> authnz_core::audit::AuditSettings {
             .int(&items::AUDITQUEUE)
             .and_then(|n| usize::try_from(n).ok())
             .unwrap_or(defaults.queue),
+    }
+}
+
+/// The `webhooks` file, checked: errors name the file and the entry at
+/// fault, never a secret.
+pub fn load_webhooks(path: &std::path::Path) -> anyhow::Result<authnz_core::webhooks::Webhooks> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("Config item \"webhooks\": cannot read {}", path.display()))?;
+    authnz_core::webhooks::parse_config(&text)
+        .map_err(|e| anyhow::anyhow!("Config item \"webhooks\": {}: {e}", path.display()))
+}
+
+/// `webhookattempts` and `webhooktimeout`.
+fn webhook_settings(config: &Config) -> authnz_server::webhooks::WebhookSettings {
+    let defaults = authnz_server::webhooks::WebhookSettings::default();
+    authnz_server::webhooks::WebhookSettings {
+        attempts: config
+            .values
+            .int(&items::WEBHOOKATTEMPTS)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(defaults.attempts),
+        timeout: config
+            .values
+            .duration(&items::WEBHOOKTIMEOUT)
+            .unwrap_or(defaults.timeout),
+        ..defaults
     }
 }
 
@@ -397,6 +428,11 @@ pub async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
     .await?;
     cleanup.abort();
     if let Some(task) = audit_cleanup {
+        task.abort();
+    }
+    // Deliveries in flight stay claimed until their lease ends; the next
+    // start (or another instance) attempts them again.
+    if let Some(task) = &built.webhook_worker {
         task.abort();
     }
     // Every request has been answered: write the audit events still queued.

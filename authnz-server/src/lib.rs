@@ -36,3 +36,4 @@ pub mod session_cache;
 pub mod shared;
 pub mod telemetry;
 pub mod tls;
+pub mod webhooks;

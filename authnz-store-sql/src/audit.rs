@@ -1,7 +1,7 @@
 //! The `audit_events` operations of [`AuditStore`](authnz_api::AuditStore),
 //! written once for every dialect (see [`crate::db`] for how).
 
-use authnz_api::{AuditEvent, AuditQuery, AuditRecord};
+use authnz_api::{AuditEvent, AuditQuery, AuditRecord, NewDelivery};
 use sqlx::Pool;
 
 use crate::db::{self, SqlDialect, args, sql};
@@ -11,8 +11,9 @@ use crate::rows::ReadColumns;
 pub(crate) async fn append_audit_events<D: SqlDialect>(
     pool: &Pool<D>,
     events: &[AuditEvent],
+    deliveries: &[NewDelivery],
 ) -> Result<(), SqlStoreError> {
-    if events.is_empty() {
+    if events.is_empty() && deliveries.is_empty() {
         return Ok(());
     }
     let sql = sql!(
@@ -34,6 +35,7 @@ pub(crate) async fn append_audit_events<D: SqlDialect>(
         ];
         D::execute(&mut tx, sql, args).await?;
     }
+    crate::webhooks::insert_deliveries(&mut tx, deliveries).await?;
     tx.commit().await?;
     Ok(())
 }

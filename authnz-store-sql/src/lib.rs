@@ -71,6 +71,7 @@ mod sqlite;
 mod store;
 mod url;
 mod users;
+mod webhooks;
 
 use std::time::Duration;
 

@@ -8,11 +8,11 @@
 
 use async_trait::async_trait;
 use authnz_api::{
-    ApiKeyRef, ApiKeyStore, AuditEvent, AuditQuery, AuditRecord, AuditStore, ColumnValue, Group,
-    GroupId, GroupMember, GroupStore, InitialData, LoginTicket, Membership, NewGroup, NewUser,
-    NoSessionApiKey, OAuthIdentity, OAuthState, OAuthStore, Role, RoleStore, SecondFactorStore,
-    Session, SessionApiKey, SessionStore, SigningKeyRecord, SigningKeyStore, StoreError,
-    TotpRecord, User, UserColumn, UserId, UserPatch, UserStore,
+    ApiKeyRef, ApiKeyStore, AuditEvent, AuditQuery, AuditRecord, AuditStore, ColumnValue, Delivery,
+    Group, GroupId, GroupMember, GroupStore, InitialData, LoginTicket, Membership, NewDelivery,
+    NewGroup, NewUser, NoSessionApiKey, OAuthIdentity, OAuthState, OAuthStore, Role, RoleStore,
+    SecondFactorStore, Session, SessionApiKey, SessionStore, SigningKeyRecord, SigningKeyStore,
+    StoreError, TotpRecord, User, UserColumn, UserId, UserPatch, UserStore, WebhookStore,
 };
 use std::time::Duration;
 
@@ -624,7 +624,31 @@ impl AuditStore for SqlStore {
         if texts.into_iter().any(|t| has_nul(t)) {
             return Err(nul_refused());
         }
-        dispatch!(self, audit::append_audit_events(events))
+        dispatch!(self, audit::append_audit_events(events, &[]))
+    }
+
+    async fn append_audit_events_with_deliveries(
+        &self,
+        events: &[AuditEvent],
+        deliveries: &[NewDelivery],
+    ) -> Result<(), StoreError> {
+        let texts = events
+            .iter()
+            .flat_map(|e| {
+                [&e.client_address, &e.request_id, &e.reason]
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str)
+            })
+            .chain(
+                deliveries
+                    .iter()
+                    .flat_map(|d| [d.endpoint.as_str(), &d.event_type, &d.body]),
+            );
+        if texts.into_iter().any(has_nul) {
+            return Err(nul_refused());
+        }
+        dispatch!(self, audit::append_audit_events(events, deliveries))
     }
 
     async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
@@ -636,6 +660,42 @@ impl AuditStore for SqlStore {
 
     async fn delete_audit_events_before(&self, before: NaiveDateTime) -> Result<u64, StoreError> {
         dispatch!(self, audit::delete_audit_events_before(before))
+    }
+}
+
+#[async_trait]
+impl WebhookStore for SqlStore {
+    async fn claim_deliveries(
+        &self,
+        now: NaiveDateTime,
+        until: NaiveDateTime,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        dispatch!(self, webhooks::claim_deliveries(now, until, limit))
+    }
+
+    async fn delivery_done(&self, id: i64) -> Result<bool, StoreError> {
+        dispatch!(self, webhooks::delivery_done(id))
+    }
+
+    async fn delivery_failed(
+        &self,
+        id: i64,
+        error: &str,
+        next_attempt: Option<NaiveDateTime>,
+    ) -> Result<bool, StoreError> {
+        // The error is the worker's own text; a NUL in it is replaced, not
+        // refused, so a failure is always recorded.
+        let error = error.replace('\0', " ");
+        dispatch!(self, webhooks::delivery_failed(id, &error, next_attempt))
+    }
+
+    async fn deliveries(&self, parked_only: bool, limit: u32) -> Result<Vec<Delivery>, StoreError> {
+        dispatch!(self, webhooks::deliveries(parked_only, limit))
+    }
+
+    async fn retry_parked(&self, id: Option<i64>, now: NaiveDateTime) -> Result<u64, StoreError> {
+        dispatch!(self, webhooks::retry_parked(id, now))
     }
 }
 

@@ -47,6 +47,7 @@ pub mod sessions;
 pub mod signing_keys;
 pub mod throttle;
 pub mod users;
+pub mod webhooks;
 
 use std::future::Future;
 use std::io::Write;
@@ -123,6 +124,13 @@ pub trait Harness: Send + Sync + 'static {
     /// The social-login store under test, for a backend that has one (the
     /// SQL store); `None` (the default) for the others.
     fn oauth(&self) -> Option<Arc<dyn OAuthStore>> {
+        None
+    }
+
+    /// The audit and webhook-outbox sides of one store under test, for a
+    /// backend that has an outbox (the SQL store); `None` (the default) for
+    /// the others.
+    fn webhooks(&self) -> Option<webhooks::Pair> {
         None
     }
 
@@ -209,6 +217,20 @@ where
         panic!("this harness offers no AuditStore (Harness::audit)");
     };
     run(harness, move |_| test(audit)).await;
+}
+
+/// [`run`] for a [`WebhookStore`](crate::WebhookStore) contract test: the
+/// harness must offer one ([`Harness::webhooks`]).
+pub async fn run_webhooks<F, Fut>(harness: Box<dyn Harness>, test: F)
+where
+    F: FnOnce(webhooks::Pair) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(pair) = harness.webhooks() else {
+        harness.teardown().await;
+        panic!("this harness offers no WebhookStore (Harness::webhooks)");
+    };
+    run(harness, move |_| test(pair)).await;
 }
 
 /// [`run`] for an [`OAuthStore`] contract test: the harness must offer
@@ -636,6 +658,47 @@ macro_rules! __audit_tests {
                 let name = concat!(module_path!(), "::", stringify!($test));
                 if let Some(harness) = $make(name).await {
                     $crate::testkit::run_audit(harness, $crate::testkit::audit::$test).await;
+                }
+            }
+        )*
+    };
+}
+
+/// The [`WebhookStore`](crate::WebhookStore) contract as a module
+/// `webhook_store` of `#[tokio::test]`s, for a factory whose harness
+/// offers [`Harness::webhooks`] (a harness that offers none fails the
+/// tests).
+#[macro_export]
+macro_rules! webhook_store_tests {
+    ($make:path) => {
+        mod webhook_store {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $crate::__webhook_tests!(
+                $make,
+                [
+                    deliveries_are_appended_with_their_events,
+                    refused_append_writes_nothing,
+                    claims_are_leases,
+                    concurrent_claims_never_overlap,
+                    failures_reschedule_then_park,
+                ]
+            );
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __webhook_tests {
+    ($make:path, [$($test:ident),* $(,)?]) => {
+        $(
+            #[::tokio::test]
+            async fn $test() {
+                let name = concat!(module_path!(), "::", stringify!($test));
+                if let Some(harness) = $make(name).await {
+                    $crate::testkit::run_webhooks(harness, $crate::testkit::webhooks::$test).await;
                 }
             }
         )*

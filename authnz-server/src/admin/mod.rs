@@ -31,6 +31,7 @@ mod jwks;
 mod password;
 mod sessions;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -68,6 +69,7 @@ pub async fn run(cli: &Cli, env: &Environment, command: &Command) -> anyhow::Res
         }
         Command::Jwks(jwks) => jwks::run(&admin, jwks).await,
         Command::Audit(args) => audit::run(&admin, args).await,
+        Command::Webhooks(command) => webhooks::run(&admin, command).await,
         Command::Policy(_) | Command::Argon2(_) => {
             Err(anyhow::anyhow!("this command does not use the database"))
         }
@@ -95,6 +97,7 @@ fn changes_cached_rows(command: &Command) -> bool {
         | Command::Apikey(_)
         | Command::Jwks(_)
         | Command::Audit(_)
+        | Command::Webhooks(_)
         | Command::Policy(_)
         | Command::Argon2(_) => false,
     }

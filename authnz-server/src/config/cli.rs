@@ -102,6 +102,37 @@ pub enum Command {
     Jwks(JwksCommand),
     /// List the audit log, newest first (the filters of internal-audit-list)
     Audit(AuditArgs),
+    /// List queued webhook deliveries, or retry parked ones
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
+}
+
+/// `authnzrv webhooks ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum WebhooksCommand {
+    /// List queued deliveries, oldest first: pending (waiting for their next
+    /// attempt) and parked (given up after webhookattempts failures)
+    List {
+        /// Only parked deliveries
+        #[arg(long)]
+        parked: bool,
+        /// Deliveries to list (1-10000)
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
+        #[command(flatten)]
+        flags: AdminFlags,
+    },
+    /// Make parked deliveries due again (their failure count starts over)
+    Retry {
+        /// The delivery's id (from `webhooks list`)
+        #[arg(required_unless_present = "all_parked", conflicts_with = "all_parked")]
+        id: Option<i64>,
+        /// Every parked delivery
+        #[arg(long)]
+        all_parked: bool,
+        #[command(flatten)]
+        flags: AdminFlags,
+    },
 }
 
 /// `authnzrv audit ...`

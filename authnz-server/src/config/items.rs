@@ -655,6 +655,22 @@ items! {
         "oauthproviders", "AUTHNZERVER_OAUTHPROVIDERS", Kind::ExistingFile, Unset,
         "JSON file listing the social-login providers (OpenID Connect, Google, GitHub, Twitter/X) for user-oauth-start and user-oauth-finish; unset turns social login off (needs the oauth Cargo feature)",
     );
+    /// `webhooks` (not upstream): the endpoints audit events are POSTed to.
+    WEBHOOKS = Item::new(
+        "webhooks", "AUTHNZERVER_WEBHOOKS", Kind::ExistingFile, Unset,
+        "JSON file listing webhook endpoints, [{\"url\", \"secret\": \"whsec_<base64>\", \"events\": [...] or [\"*\"]}]: audit events delivered in the Standard Webhooks format from a durable outbox; unset turns webhooks off",
+    );
+    /// `webhookattempts` (not upstream): failures before a delivery is parked.
+    WEBHOOKATTEMPTS = Item::new(
+        "webhookattempts", "AUTHNZERVER_WEBHOOKATTEMPTS",
+        Kind::Int { min: 1, max: 100, unit: "attempts" }, Literal("8"),
+        "Failed attempts (non-2xx answer, connection error, timeout) before a webhook delivery is parked until `authnzrv webhooks retry`",
+    );
+    /// `webhooktimeout` (not upstream): time for one delivery attempt.
+    WEBHOOKTIMEOUT = Item::new(
+        "webhooktimeout", "AUTHNZERVER_WEBHOOKTIMEOUT", Kind::Seconds { min: 1, max: 300 }, Literal("10"),
+        "Seconds one webhook delivery attempt may take, connecting included; a slower one counts as failed",
+    );
 }
 
 /// Marker line before the generated item reference in `docs/CONFIG.md`.
@@ -717,7 +733,7 @@ mod tests {
 
     #[test]
     fn every_item_has_help_env_and_default() {
-        assert_eq!(ITEMS.len(), 61);
+        assert_eq!(ITEMS.len(), 64);
         for item in ITEMS {
             assert!(!item.help.trim().is_empty(), "{}: no help", item.key);
             assert!(!item.default_display.is_empty(), "{}", item.key);

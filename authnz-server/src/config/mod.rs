@@ -52,7 +52,7 @@ pub use autosetup::{
 };
 pub use cli::{
     AdminFlags, ApikeyCommand, Argon2Command, AuditArgs, Cli, Command, JwksCommand, PasswordSource,
-    PolicyCommand, SessionCommand, UserCommand,
+    PolicyCommand, SessionCommand, UserCommand, WebhooksCommand,
 };
 pub use database::DatabaseTarget;
 pub use envfile::{Envfile, escape_value};

@@ -618,11 +618,98 @@ async fn audit_lists_what_the_commands_did(backend: Backend, test: &'static str)
     s.db.drop_db().await;
 }
 
+/// `authnzrv webhooks list|retry` on outbox rows made through the store,
+/// and a webhooks file the configuration check refuses without printing
+/// its secret.
+async fn webhooks_list_and_retry(backend: Backend, test: &'static str) {
+    use authnz_api::{AuditStore as _, NewDelivery, WebhookStore as _};
+    let Some(s) = Setup::new(backend, test).await else {
+        return;
+    };
+    let store = s.store().await;
+    let delivery = |url: &str| NewDelivery {
+        endpoint: url.to_owned(),
+        event_type: "logout".to_owned(),
+        body: r#"{"type":"logout"}"#.to_owned(),
+        created: now(),
+    };
+    store
+        .append_audit_events_with_deliveries(
+            &[],
+            &[delivery("http://a.example/"), delivery("http://b.example/")],
+        )
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_deliveries(now(), now() + TimeDelta::seconds(60), 10)
+        .await
+        .unwrap();
+    let parked_id = claimed[1].id;
+    store
+        .delivery_failed(parked_id, "HTTP 500", None)
+        .await
+        .unwrap();
+    let all = s.json(&["webhooks", "list", "--json"], None);
+    assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
+    let parked = s.json(&["webhooks", "list", "--parked", "--json"], None);
+    assert_eq!(parked.as_array().unwrap().len(), 1, "{parked}");
+    assert_eq!(parked[0]["id"], json!(parked_id));
+    assert_eq!(parked[0]["parked"], json!(true));
+    assert_eq!(parked[0]["last_error"], json!("HTTP 500"));
+    let listed = s.run(&["webhooks", "list"], None);
+    assert!(text(&listed.stdout).contains("parked"), "{listed:?}");
+    s.fails(
+        &["webhooks", "retry", &claimed[0].id.to_string()],
+        None,
+        "no parked delivery",
+    );
+    s.fails(&["webhooks", "retry"], None, "<ID>");
+    let id = parked_id.to_string();
+    assert_eq!(
+        s.json(&["webhooks", "retry", &id, "--json"], None),
+        json!({"retried": 1})
+    );
+    let none = s.json(&["webhooks", "list", "--parked", "--json"], None);
+    assert_eq!(none, json!([]));
+    store
+        .delivery_failed(parked_id, "HTTP 500", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.json(&["webhooks", "retry", "--all-parked", "--json"], None),
+        json!({"retried": 1})
+    );
+    store.close().await;
+    // A bad webhooks file stops the command with a message naming the
+    // entry; the secret is never printed.
+    let file = s.basedir.path().join("webhooks.json");
+    std::fs::write(
+        &file,
+        r#"[{"url": "http://ok.example/", "secret": "whsec_SUPERSECRETVALUE", "events": ["*"]}]"#,
+    )
+    .unwrap();
+    let mut cmd = s.command();
+    let out = cmd
+        .env("AUTHNZERVER_WEBHOOKS", &file)
+        .args(["webhooks", "list"])
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("webhooks") && stderr.contains("entry 0"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("SUPERSECRET"), "{stderr}");
+    s.db.drop_db().await;
+}
+
 per_backend!(
     users_lock_roles_passwords_and_delete,
     sessions_and_apikeys,
     totp_disable,
-    audit_lists_what_the_commands_did
+    audit_lists_what_the_commands_did,
+    webhooks_list_and_retry
 );
 
 #[tokio::test]

@@ -39,3 +39,4 @@ mod throttle_contract;
 mod tls;
 mod totp;
 mod validator_cost;
+mod webhooks;

@@ -70,6 +70,10 @@ impl Harness for SqlHarness {
         Some(self.store.clone())
     }
 
+    fn webhooks(&self) -> Option<authnz_api::testkit::webhooks::Pair> {
+        Some((self.store.clone(), self.store.clone()))
+    }
+
     async fn teardown(self: Box<Self>) {
         self.store.close().await;
         match self.cleanup {
@@ -164,9 +168,9 @@ impl Drop for TempDir {
 }
 
 /// The tables of PROTOCOL.md 8.1, sorted (with authnz's `audit_events`,
-/// `jwt_signing_keys`, `oauth_identities`, `oauth_states` and the second-factor
-/// tables).
-pub const TABLES: [&str; 15] = [
+/// `jwt_signing_keys`, `oauth_identities`, `oauth_states`, the second-factor
+/// tables and `webhook_outbox`).
+pub const TABLES: [&str; 16] = [
     "apikeys",
     "apikeys_nosession",
     "audit_events",
@@ -182,6 +186,7 @@ pub const TABLES: [&str; 15] = [
     "user_recovery_codes",
     "user_totp",
     "users",
+    "webhook_outbox",
 ];
 
 /// Index names of PROTOCOL.md 8.1 (`ix_<table>_<column>`).

@@ -26,6 +26,7 @@ mod sqlite_memory {
     authnz_api::group_store_tests!(crate::harness::sqlite_memory);
     authnz_api::audit_store_tests!(crate::harness::sqlite_memory);
     authnz_api::oauth_store_tests!(crate::harness::sqlite_memory);
+    authnz_api::webhook_store_tests!(crate::harness::sqlite_memory);
 }
 
 #[cfg(feature = "sqlite")]
@@ -36,6 +37,7 @@ mod sqlite_file {
     authnz_api::group_store_tests!(crate::harness::sqlite_file);
     authnz_api::audit_store_tests!(crate::harness::sqlite_file);
     authnz_api::oauth_store_tests!(crate::harness::sqlite_file);
+    authnz_api::webhook_store_tests!(crate::harness::sqlite_file);
 }
 
 #[cfg(feature = "postgres")]
@@ -46,6 +48,7 @@ mod postgres {
     authnz_api::group_store_tests!(crate::harness::postgres);
     authnz_api::audit_store_tests!(crate::harness::postgres);
     authnz_api::oauth_store_tests!(crate::harness::postgres);
+    authnz_api::webhook_store_tests!(crate::harness::postgres);
 }
 
 /// The invalidation bus on `LISTEN`/`NOTIFY`.
@@ -62,4 +65,5 @@ mod mysql {
     authnz_api::group_store_tests!(crate::harness::mysql);
     authnz_api::audit_store_tests!(crate::harness::mysql);
     authnz_api::oauth_store_tests!(crate::harness::mysql);
+    authnz_api::webhook_store_tests!(crate::harness::mysql);
 }

@@ -178,6 +178,9 @@ impl TestServer {
     }
 
     pub async fn stop(mut self) {
+        if let Some(worker) = &self.built.webhook_worker {
+            worker.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
