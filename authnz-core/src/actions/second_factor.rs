@@ -99,6 +99,27 @@ async fn usable_user(ctx: &Context, user_id: UserId) -> Result<Option<User>, Act
     Ok(user.filter(|u| u.is_active && u.email_verified && u.user_role != "locked"))
 }
 
+/// The usable user `user_id` (see [`usable_user`]) when `password` is
+/// theirs; else the failure reply (a wrong password counts toward the
+/// back-off and lock; an unknown user costs a dummy hash all the same).
+async fn user_with_password(
+    ctx: &Context,
+    user_id: UserId,
+    password: &str,
+) -> Result<Result<User, Reply>, ActionError> {
+    let fail = |reason: &str, msg: &str| Reply::failure(reason, &[msg]).with("user_id", user_id);
+    let password = cut_password(password);
+    let Some(user) = usable_user(ctx, user_id).await? else {
+        ctx.hasher.verify_dummy().await?;
+        return Ok(Err(fail("user does not exist or is inactive", NO_USER)));
+    };
+    if !ctx.hasher.verify(password, &user.password).await? {
+        let reply = fail("invalid password", NOT_VERIFIED);
+        return Ok(Err(count_failure(ctx, &user, reply).await));
+    }
+    Ok(Ok(user))
+}
+
 /// Whether `code` is a current code of the enabled authenticator of
 /// `user_id`, never accepted before (the step is recorded). `Err` with the
 /// reply when the authenticator is missing or cannot be opened.
@@ -208,15 +229,10 @@ pub async fn user_totp_enroll(
 ) -> Result<Reply, ActionError> {
     let fail =
         |reason: &str, msg: &str| Reply::failure(reason, &[msg]).with("user_id", args.user_id);
-    let password = cut_password(args.password);
-    let Some(user) = usable_user(ctx, args.user_id).await? else {
-        ctx.hasher.verify_dummy().await?;
-        return Ok(fail("user does not exist or is inactive", NO_USER));
+    let user = match user_with_password(ctx, args.user_id, args.password).await? {
+        Ok(user) => user,
+        Err(reply) => return Ok(reply),
     };
-    if !ctx.hasher.verify(password, &user.password).await? {
-        let reply = fail("invalid password", NOT_VERIFIED);
-        return Ok(count_failure(ctx, &user, reply).await);
-    }
     let store = &ctx.second_factors.store;
     if store.totp(user.user_id).await?.is_some_and(|t| t.enabled) {
         return Ok(fail("totp already enabled", ALREADY));
@@ -298,15 +314,10 @@ pub async fn user_totp_disable(
 ) -> Result<Reply, ActionError> {
     let fail =
         |reason: &str, msg: &str| Reply::failure(reason, &[msg]).with("user_id", args.user_id);
-    let password = cut_password(args.password);
-    let Some(user) = usable_user(ctx, args.user_id).await? else {
-        ctx.hasher.verify_dummy().await?;
-        return Ok(fail("user does not exist or is inactive", NO_USER));
+    let user = match user_with_password(ctx, args.user_id, args.password).await? {
+        Ok(user) => user,
+        Err(reply) => return Ok(reply),
     };
-    if !ctx.hasher.verify(password, &user.password).await? {
-        let reply = fail("invalid password", NOT_VERIFIED);
-        return Ok(count_failure(ctx, &user, reply).await);
-    }
     match accept_totp_code(ctx, user.user_id, args.totp_code).await? {
         Ok(true) => {}
         Ok(false) => {
