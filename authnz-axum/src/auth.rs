@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use authnz_client::requests::{
     ApikeyNew, ApikeyNewNosession, ApikeyRevoke, ApikeyRevokeNosession, OauthIdentity,
     SessionExists, SessionNew, UserChangepass, UserCheckAccess, UserLogin, UserLogout,
-    UserOauthFinish, UserOauthList, UserOauthStart, UserOauthUnlink,
+    UserLoginSecondFactor, UserOauthFinish, UserOauthList, UserOauthStart, UserOauthUnlink,
+    UserTotpConfirm, UserTotpDisable, UserTotpEnroll,
 };
 use authnz_client::types::{ApiKeyClaims, ApiVersion, Subject};
 use authnz_client::{Client, Secret};
@@ -349,6 +350,9 @@ impl Auth {
     /// made for the user and its cookie sent (the token rotates: no session
     /// fixation), on failure a new anonymous one, and the refusal is
     /// returned ([`AuthError::Refused`] with the messages for the user).
+    /// For an account with a second factor the right password answers
+    /// [`AuthError::SecondFactorRequired`]: the session stays (the ticket
+    /// is bound to it) and [`Auth::login_second_factor`] ends the login.
     pub async fn login(&self, email: &str, password: &str) -> Result<User, AuthError> {
         let (old, _) = self.require_session()?;
         if let Some(cache) = &self.shared.cache {
@@ -377,6 +381,8 @@ impl Auth {
             }
             Err(e) => {
                 let err = AuthError::from(e);
+                // SecondFactorRequired: the session lives on, bound to the
+                // ticket; any other refusal consumed it.
                 if matches!(err, AuthError::Refused { .. }) {
                     let (token, user) = self
                         .shared
@@ -387,6 +393,99 @@ impl Auth {
                 Err(err)
             }
         }
+    }
+
+    /// The second step of a login that answered
+    /// [`AuthError::SecondFactorRequired`] (`user-login-second-factor`), in
+    /// the same session: `code` is a 6-digit TOTP code or a recovery code.
+    /// On success the token rotates as in [`Auth::login`]; on a refusal
+    /// (wrong code, expired or foreign ticket) the session stays as it was
+    /// and [`AuthError::Refused`] carries the messages for the user (the
+    /// ticket may be tried again while it lives).
+    pub async fn login_second_factor(&self, ticket: &Secret, code: &str) -> Result<User, AuthError> {
+        let (old, _) = self.require_session()?;
+        let (ip, ua) = {
+            let s = self.lock();
+            (s.ip.clone(), s.user_agent.clone())
+        };
+        let code = code.trim();
+        let is_totp = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
+        let reply = self
+            .client
+            .user_login_second_factor(&UserLoginSecondFactor {
+                session_token: old.clone(),
+                login_ticket: ticket.clone(),
+                totp_code: is_totp.then(|| code.into()),
+                recovery_code: (!is_totp).then(|| code.into()),
+            })
+            .await?;
+        if let Some(cache) = &self.shared.cache {
+            cache.remove_token(old.expose());
+        }
+        let (token, user) = self
+            .shared
+            .new_session(&self.client, Some(reply.user_id), &ip, &ua)
+            .await?;
+        self.set_session(token, user.clone());
+        Ok(user)
+    }
+
+    /// Start enrolling a TOTP authenticator for the signed-in user
+    /// (`user-totp-enroll`, needs the password): the secret in base32 and
+    /// the `otpauth://` URI (for a QR code). Not active until
+    /// [`Auth::totp_confirm`].
+    pub async fn totp_enroll(&self, password: &str) -> Result<(Secret, Secret), AuthError> {
+        let user = self.logged_in()?;
+        let reply = self
+            .client
+            .user_totp_enroll(&UserTotpEnroll {
+                user_id: user.user_id,
+                password: password.into(),
+            })
+            .await?;
+        Ok((reply.secret_base32, reply.otpauth_uri))
+    }
+
+    /// Enable the pending authenticator with a first code
+    /// (`user-totp-confirm`): the recovery codes, to show once. The user's
+    /// other sessions end; the cache drops them.
+    pub async fn totp_confirm(&self, code: &str) -> Result<Vec<Secret>, AuthError> {
+        let (token, _) = self.require_session()?;
+        let user_id = self.logged_in()?.user_id;
+        let reply = self
+            .client
+            .user_totp_confirm(&UserTotpConfirm {
+                user_id,
+                totp_code: code.trim().into(),
+                session_token: Some(token),
+            })
+            .await;
+        if let Some(cache) = &self.shared.cache {
+            cache.remove_user(user_id);
+        }
+        Ok(reply?.recovery_codes)
+    }
+
+    /// Disable TOTP (`user-totp-disable`, password and a current code):
+    /// the authenticator and recovery codes are removed. The user's other
+    /// sessions end; the cache drops them.
+    pub async fn totp_disable(&self, password: &str, code: &str) -> Result<(), AuthError> {
+        let (token, _) = self.require_session()?;
+        let user_id = self.logged_in()?.user_id;
+        let reply = self
+            .client
+            .user_totp_disable(&UserTotpDisable {
+                user_id,
+                password: password.into(),
+                totp_code: code.trim().into(),
+                session_token: Some(token),
+            })
+            .await;
+        if let Some(cache) = &self.shared.cache {
+            cache.remove_user(user_id);
+        }
+        reply?;
+        Ok(())
     }
 
     /// Begin a social login at `provider` (a name from authnz's
@@ -422,7 +521,9 @@ impl Auth {
     /// made for the user and its cookie sent (the token rotates). On a
     /// refusal (unknown, reused, expired or foreign `state`, the provider
     /// refused the code, a locked account, ...) the session stays as it
-    /// was and [`AuthError::Refused`] carries the messages for the user.
+    /// was and [`AuthError::Refused`] carries the messages for the user. For
+    /// an account with a second factor: [`AuthError::SecondFactorRequired`]
+    /// (the session stays), ended by [`Auth::login_second_factor`].
     pub async fn oauth_finish(
         &self,
         provider: &str,

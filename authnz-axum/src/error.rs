@@ -28,6 +28,18 @@ pub enum AuthError {
         /// The messages for the end user.
         messages: Vec<String>,
     },
+    /// The password was right (or the provider vouched for the user) but
+    /// the account has a second factor (`failure_reason` `second factor
+    /// required`): finish with [`crate::Auth::login_second_factor`] and
+    /// `ticket`. The session stays as it was (the ticket is bound to it).
+    /// As a response: 401 asking for the second factor. `Debug` hides the
+    /// ticket.
+    SecondFactorRequired {
+        /// The single-use login ticket (five minutes).
+        ticket: authnz_client::Secret,
+        /// The second factors the account has: `totp`, `recovery`, ...
+        kinds: Vec<String>,
+    },
     /// An unsafe request without the session's CSRF token: 403.
     Csrf,
     /// Not signed in: 401, or 303 to the configured login page.
@@ -63,6 +75,9 @@ impl std::fmt::Display for AuthError {
                 }
                 Ok(())
             }
+            AuthError::SecondFactorRequired { kinds, .. } => {
+                write!(f, "second factor required ({})", kinds.join(", "))
+            }
             AuthError::Csrf => f.write_str("missing or wrong CSRF token"),
             AuthError::NotLoggedIn { .. } => f.write_str("not signed in"),
             AuthError::Forbidden => f.write_str("not allowed"),
@@ -86,11 +101,38 @@ impl AuthError {
     }
 }
 
+/// `failure_reason` of a login that needs a second factor.
+const SECOND_FACTOR_REQUIRED: &str = "second factor required";
+
 impl From<authnz_client::Error> for AuthError {
     fn from(e: authnz_client::Error) -> Self {
         match e {
             authnz_client::Error::TooManyRequests { retry_after, .. } => {
                 AuthError::RateLimited { retry_after }
+            }
+            authnz_client::Error::Failed(f)
+                if f.failure_reason.as_deref() == Some(SECOND_FACTOR_REQUIRED) =>
+            {
+                let ticket = f.response.get("login_ticket").and_then(|v| v.as_str());
+                match ticket {
+                    Some(t) => AuthError::SecondFactorRequired {
+                        ticket: t.into(),
+                        kinds: f
+                            .response
+                            .get("second_factor")
+                            .and_then(|v| v.as_array())
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(|k| k.as_str().map(str::to_owned))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    },
+                    None => AuthError::Refused {
+                        reason: f.failure_reason,
+                        messages: f.messages,
+                    },
+                }
             }
             authnz_client::Error::Failed(f) => AuthError::Refused {
                 reason: f.failure_reason,
@@ -139,6 +181,10 @@ impl IntoResponse for AuthError {
                 text.push('\n');
                 plain(StatusCode::BAD_REQUEST, &text)
             }
+            AuthError::SecondFactorRequired { .. } => plain(
+                StatusCode::UNAUTHORIZED,
+                "401 Unauthorized: a second factor is required to sign in.\n",
+            ),
             AuthError::Csrf => plain(
                 StatusCode::FORBIDDEN,
                 "403 Forbidden: the CSRF token is missing or wrong. Reload the page and try again.\n",

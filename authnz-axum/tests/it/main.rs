@@ -8,3 +8,4 @@ mod common;
 mod layer;
 mod oauth;
 mod readme;
+mod totp;
