@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use authnz_client::requests::{
     ApikeyNew, ApikeyNewNosession, ApikeyRevoke, ApikeyRevokeNosession, OauthIdentity,
-    SessionExists, SessionNew, UserChangepass, UserCheckAccess, UserLogin, UserLogout,
-    UserLoginSecondFactor, UserOauthFinish, UserOauthList, UserOauthStart, UserOauthUnlink,
-    UserTotpConfirm, UserTotpDisable, UserTotpEnroll,
+    SessionExists, SessionNew, UserChangepass, UserCheckAccess, UserLogin, UserLoginSecondFactor,
+    UserLogout, UserOauthFinish, UserOauthList, UserOauthStart, UserOauthUnlink, UserTotpConfirm,
+    UserTotpDisable, UserTotpEnroll,
 };
 use authnz_client::types::{ApiKeyClaims, ApiVersion, Subject};
 use authnz_client::{Client, Secret};
@@ -402,7 +402,11 @@ impl Auth {
     /// (wrong code, expired or foreign ticket) the session stays as it was
     /// and [`AuthError::Refused`] carries the messages for the user (the
     /// ticket may be tried again while it lives).
-    pub async fn login_second_factor(&self, ticket: &Secret, code: &str) -> Result<User, AuthError> {
+    pub async fn login_second_factor(
+        &self,
+        ticket: &Secret,
+        code: &str,
+    ) -> Result<User, AuthError> {
         let (old, _) = self.require_session()?;
         let (ip, ua) = {
             let s = self.lock();

@@ -95,6 +95,10 @@ pub fn app(settings: Settings) -> Router {
         .route("/account", get(account))
         .route("/account/password", post(change_password))
         .route("/account/oauth/unlink", post(oauth_unlink))
+        .route("/account/totp/enroll", post(totp_enroll))
+        .route("/account/totp/confirm", post(totp_confirm))
+        .route("/account/totp/disable", post(totp_disable))
+        .route("/login/second-factor", post(login_second_factor))
         .route("/oauth/{provider}/start", get(oauth_start))
         .route("/oauth/{provider}/callback", get(oauth_callback))
         .route("/forgot", get(forgot_page).post(forgot))
@@ -181,6 +185,7 @@ fn notice(code: Option<&str>) -> Vec<String> {
         Some("oauth") => "You are logged in.",
         Some("oauthnew") => "You are logged in. Your account is new.",
         Some("unlinked") => "The identity is unlinked.",
+        Some("totpoff") => "Two-factor authentication is disabled.",
         _ => return Vec::new(),
     };
     vec![text.to_owned()]
@@ -450,6 +455,12 @@ async fn login(
 ) -> Result<Response, AuthError> {
     match auth.login(&f.email, &f.password).await {
         Ok(_) => Ok(Redirect::to("/account").into_response()),
+        Err(AuthError::SecondFactorRequired { ticket, .. }) => Ok(second_factor_page(
+            &auth,
+            StatusCode::OK,
+            ticket.expose(),
+            &[],
+        )),
         Err(e) => {
             let messages = refused(e)?;
             let body = login_form(&auth) + &oauth_buttons(&st.settings.oauth_providers);
@@ -458,6 +469,57 @@ async fn login(
                 page(&auth, "Log in", &messages, &body),
             )
                 .into_response())
+        }
+    }
+}
+
+/// The second step of a login: a code form. The ticket rides in a hidden
+/// field; authnz binds it to this session, so it is useless elsewhere.
+fn second_factor_page(
+    auth: &Auth,
+    status: StatusCode,
+    ticket: &str,
+    messages: &[String],
+) -> Response {
+    let body = format!(
+        "<p>Enter the 6-digit code of your authenticator app, or a recovery code.</p>\
+         <form method=\"post\" action=\"/login/second-factor\">{}\
+         <input type=\"hidden\" name=\"ticket\" value=\"{}\">\
+         <label>Code <input name=\"code\" id=\"code\" autocomplete=\"one-time-code\"></label><br>\
+         <button type=\"submit\" id=\"submit-code\">Log in</button></form>",
+        hidden_csrf(auth),
+        esc(ticket)
+    );
+    (
+        status,
+        page(auth, "Two-factor authentication", messages, &body),
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct SecondFactorForm {
+    ticket: String,
+    code: String,
+}
+
+async fn login_second_factor(
+    auth: Auth,
+    Form(f): Form<SecondFactorForm>,
+) -> Result<Response, AuthError> {
+    match auth
+        .login_second_factor(&f.ticket.as_str().into(), &f.code)
+        .await
+    {
+        Ok(_) => Ok(Redirect::to("/account").into_response()),
+        Err(e) => {
+            let messages = refused(e)?;
+            Ok(second_factor_page(
+                &auth,
+                StatusCode::UNAUTHORIZED,
+                &f.ticket,
+                &messages,
+            ))
         }
     }
 }
@@ -527,13 +589,14 @@ async fn account_page(
     let body = format!(
         "<dl id=\"account\"><dt>E-mail</dt><dd id=\"account-email\">{}</dd>\
          <dt>Name</dt><dd>{}</dd><dt>Role</dt><dd id=\"account-role\">{}</dd>\
-         <dt>User ID</dt><dd>{}</dd></dl>{}{}",
+         <dt>User ID</dt><dd>{}</dd></dl>{}{}{}",
         esc(user.email.as_deref().unwrap_or("")),
         esc(user.full_name.as_deref().unwrap_or("")),
         esc(&user.role),
         user.user_id,
         identities_section(auth, st).await?,
-        password_form(auth)
+        password_form(auth),
+        totp_section(auth)
     );
     Ok(page(auth, "Your account", messages, &body))
 }
@@ -545,6 +608,147 @@ async fn account(
     Query(n): Query<Notice>,
 ) -> Result<Html<String>, AuthError> {
     account_page(&auth, &st, &user, &notice(n.m.as_deref())).await
+}
+
+// ------------------------------------------------------------------- TOTP
+
+/// Enable and disable forms of two-factor authentication (authnz refuses
+/// whichever does not apply, with a message).
+fn totp_section(auth: &Auth) -> String {
+    format!(
+        "<h2>Two-factor authentication</h2>\
+         <form method=\"post\" action=\"/account/totp/enroll\">{csrf}\
+         <label>Password <input name=\"password\" id=\"totp-enroll-password\" type=\"password\"></label> \
+         <button type=\"submit\" id=\"totp-enable\">Enable</button></form>\
+         <form method=\"post\" action=\"/account/totp/disable\">{csrf}\
+         <label>Password <input name=\"password\" id=\"totp-disable-password\" type=\"password\"></label> \
+         <label>Code <input name=\"code\" id=\"totp-disable-code\" autocomplete=\"one-time-code\"></label> \
+         <button type=\"submit\" id=\"totp-disable\">Disable</button></form>",
+        csrf = hidden_csrf(auth)
+    )
+}
+
+/// The otpauth URI as an inline SVG QR code (empty if it does not fit).
+fn qr_svg(uri: &str) -> String {
+    match qrcode::QrCode::new(uri.as_bytes()) {
+        Ok(code) => {
+            let svg = code
+                .render::<qrcode::render::svg::Color<'_>>()
+                .min_dimensions(200, 200)
+                .build();
+            // Inline in HTML: without the XML declaration.
+            match svg.find("<svg") {
+                Some(i) => svg[i..].to_owned(),
+                None => String::new(),
+            }
+        }
+        Err(_) => String::new(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct PasswordOnly {
+    password: String,
+}
+
+async fn totp_enroll(
+    auth: Auth,
+    State(st): State<Shared>,
+    LoggedIn(user): LoggedIn,
+    Form(f): Form<PasswordOnly>,
+) -> Result<Response, AuthError> {
+    match auth.totp_enroll(&f.password).await {
+        Ok((secret, uri)) => {
+            let body = format!(
+                "<p>Scan the code with an authenticator app, or type the secret in.</p>\
+                 <div id=\"totp-qr\">{qr}</div>\
+                 <p>Secret: <code id=\"totp-secret\">{secret}</code></p>\
+                 <p>URI: <code id=\"totp-uri\">{uri}</code></p>\
+                 <form method=\"post\" action=\"/account/totp/confirm\">{csrf}\
+                 <label>Code <input name=\"code\" id=\"totp-confirm-code\" autocomplete=\"one-time-code\"></label> \
+                 <button type=\"submit\" id=\"totp-confirm\">Confirm</button></form>",
+                qr = qr_svg(uri.expose()),
+                secret = esc(secret.expose()),
+                uri = esc(uri.expose()),
+                csrf = hidden_csrf(&auth),
+            );
+            Ok(page(&auth, "Enable two-factor authentication", &[], &body).into_response())
+        }
+        Err(e) => {
+            let messages = refused(e)?;
+            Ok((
+                StatusCode::BAD_REQUEST,
+                account_page(&auth, &st, &user, &messages).await?,
+            )
+                .into_response())
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CodeOnly {
+    code: String,
+}
+
+async fn totp_confirm(
+    auth: Auth,
+    State(st): State<Shared>,
+    LoggedIn(user): LoggedIn,
+    Form(f): Form<CodeOnly>,
+) -> Result<Response, AuthError> {
+    match auth.totp_confirm(&f.code).await {
+        Ok(codes) => {
+            let items: String = codes
+                .iter()
+                .map(|c| {
+                    format!(
+                        "<li class=\"recovery-code\"><code>{}</code></li>",
+                        esc(c.expose())
+                    )
+                })
+                .collect();
+            let body = format!(
+                "<p id=\"totp-enabled\">Two-factor authentication is enabled. Your other \
+                 sessions are logged out.</p><p>Recovery codes: each logs you in once \
+                 instead of a code. Keep them in a safe place; they are shown only now.</p>\
+                 <ul id=\"recovery-codes\">{items}</ul><p><a href=\"/account\">Back to your account</a></p>"
+            );
+            Ok(page(&auth, "Two-factor authentication", &[], &body).into_response())
+        }
+        Err(e) => {
+            let messages = refused(e)?;
+            Ok((
+                StatusCode::BAD_REQUEST,
+                account_page(&auth, &st, &user, &messages).await?,
+            )
+                .into_response())
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct DisableForm {
+    password: String,
+    code: String,
+}
+
+async fn totp_disable(
+    auth: Auth,
+    State(st): State<Shared>,
+    LoggedIn(user): LoggedIn,
+    Form(f): Form<DisableForm>,
+) -> Result<Response, AuthError> {
+    match auth.totp_disable(&f.password, &f.code).await {
+        Ok(()) => Ok(Redirect::to("/account?m=totpoff").into_response()),
+        Err(e) => {
+            let messages = refused(e)?;
+            Ok((
+                StatusCode::BAD_REQUEST,
+                account_page(&auth, &st, &user, &messages).await?,
+            )
+                .into_response())
+        }
+    }
 }
 
 // --------------------------------------------------------- social login
@@ -641,6 +845,12 @@ async fn oauth_callback(
             };
             Ok(Redirect::to(to).into_response())
         }
+        Err(AuthError::SecondFactorRequired { ticket, .. }) => Ok(second_factor_page(
+            &auth,
+            StatusCode::OK,
+            ticket.expose(),
+            &[],
+        )),
         Err(e) => Ok(oauth_failed(&auth, StatusCode::BAD_REQUEST, &refused(e)?)),
     }
 }

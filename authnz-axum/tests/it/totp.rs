@@ -45,7 +45,10 @@ fn totp_at(secret: &[u8], unix: u64) -> String {
 /// The code of `step_offset` steps from now (codes are single use: the
 /// login takes the next step's code, within the ±1 window).
 fn code(secret: &[u8], step_offset: u64) -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     totp_at(secret, now + 30 * step_offset)
 }
 
@@ -152,10 +155,17 @@ async fn totp_login_takes_two_steps_and_rotates_the_session() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.starts_with("second factor: totp"), "{}", r.body);
     let before = b.token().expect("session cookie");
-    assert_ne!(b.get("/whoami").await.body, format!("{user_id} authenticated"));
+    assert_ne!(
+        b.get("/whoami").await.body,
+        format!("{user_id} authenticated")
+    );
 
     // A wrong code is refused, the session stays.
-    let wrong = if code(&secret, 1) == "000000" { "111111" } else { "000000" };
+    let wrong = if code(&secret, 1) == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
     let r = b.post_form_csrf("/second", &[("code", wrong)]).await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(b.token().as_deref(), Some(before.as_str()));
@@ -166,7 +176,10 @@ async fn totp_login_takes_two_steps_and_rotates_the_session() {
         .await;
     assert_eq!(r.body, format!("in {user_id}"));
     assert_ne!(b.token().as_deref(), Some(before.as_str()));
-    assert_eq!(b.get("/whoami").await.body, format!("{user_id} authenticated"));
+    assert_eq!(
+        b.get("/whoami").await.body,
+        format!("{user_id} authenticated")
+    );
 
     // A recovery code stands in for a code.
     let mut b = Browser::new(addr);
