@@ -190,3 +190,13 @@ async fn totp_login_takes_two_steps_and_rotates_the_session() {
 
     server.stop().await;
 }
+
+#[test]
+fn second_factor_required_hides_the_ticket() {
+    let e = AuthError::SecondFactorRequired {
+        ticket: "tkt-very-secret-value".into(),
+        kinds: vec!["totp".into()],
+    };
+    assert!(!format!("{e:?}").contains("tkt-very-secret-value"));
+    assert!(!e.to_string().contains("tkt-very-secret-value"));
+}
