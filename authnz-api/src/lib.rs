@@ -53,7 +53,9 @@ pub use mail::{MailError, MailMessage, Mailer};
 pub use oauth::{NO_PASSWORD, OAuthIdentity, OAuthState, OAuthStore};
 pub use ratelimit::{MemoryRateLimiter, RateDecision, RateLimit, RateLimiter};
 pub use replay::{MemoryReplayGuard, ReplayGuard};
-pub use second_factor::{LoginTicket, SecondFactorStore, TotpRecord};
+pub use second_factor::{
+    LoginTicket, NewPasskey, PasskeyChallenge, PasskeyRecord, SecondFactorStore, TotpRecord,
+};
 pub use signing_keys::{SigningKeyRecord, SigningKeyStore};
 pub use store::{ApiKeyStore, RoleStore, SessionStore, UserStore};
 pub use throttle::{LoginThrottle, MemoryLoginThrottle, UNTRACKED};

@@ -421,6 +421,7 @@ impl Auth {
                 login_ticket: ticket.clone(),
                 totp_code: is_totp.then(|| code.into()),
                 recovery_code: (!is_totp).then(|| code.into()),
+                passkey_response: None,
             })
             .await?;
         if let Some(cache) = &self.shared.cache {

@@ -82,9 +82,10 @@ pub struct UserLogin {
 /// `user-login-second-factor`: the second step of a login whose
 /// `user-login` answered that a second factor is required (see
 /// [`Failure::second_factor`](crate::Failure::second_factor)). Give exactly
-/// one of `totp_code` and `recovery_code`; the success reply is
-/// `user-login`'s.
-#[derive(Debug, Clone, Default, Serialize)]
+/// one of `totp_code`, `recovery_code` and `passkey_response` (the
+/// browser's assertion for the options of
+/// [`UserPasskeySecondFactorStart`]); the success reply is `user-login`'s.
+#[derive(Clone, Default, Serialize)]
 pub struct UserLoginSecondFactor {
     pub session_token: Secret,
     pub login_ticket: Secret,
@@ -92,6 +93,133 @@ pub struct UserLoginSecondFactor {
     pub totp_code: Option<Secret>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_code: Option<Secret>,
+    /// The `PublicKeyCredential` of `navigator.credentials.get()`, its
+    /// binary fields base64url (as webauthn-rs serialises it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passkey_response: Option<Value>,
+}
+
+impl std::fmt::Debug for UserLoginSecondFactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserLoginSecondFactor")
+            .field("session_token", &self.session_token)
+            .field("login_ticket", &self.login_ticket)
+            .field("totp_code", &self.totp_code)
+            .field("recovery_code", &self.recovery_code)
+            .field(
+                "passkey_response",
+                &self.passkey_response.as_ref().map(|_| Redacted),
+            )
+            .finish()
+    }
+}
+
+/// Shown in `Debug` output in place of WebAuthn JSON (credentials and
+/// options carry challenges and signatures).
+struct Redacted;
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// `user-passkey-register-start` (not in the original): start registering
+/// a passkey; the reply's `options` go to `navigator.credentials.create()`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UserPasskeyRegisterStart {
+    pub user_id: i64,
+    pub password: Secret,
+    /// A name for the passkey (shown in the list); the server picks one
+    /// when `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// `user-passkey-register-finish` (not in the original): store the passkey
+/// the browser created. The user's sessions end, except `session_token`
+/// when given.
+#[derive(Clone, Default, Serialize)]
+pub struct UserPasskeyRegisterFinish {
+    pub user_id: i64,
+    /// The `registration_id` of the start reply (single use, 5 minutes).
+    pub registration_id: Secret,
+    /// The `RegisterPublicKeyCredential` of `navigator.credentials.create()`,
+    /// its binary fields base64url.
+    pub credential: Value,
+    /// A name for the passkey; wins over the one given at the start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<Secret>,
+}
+
+impl std::fmt::Debug for UserPasskeyRegisterFinish {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserPasskeyRegisterFinish")
+            .field("user_id", &self.user_id)
+            .field("registration_id", &self.registration_id)
+            .field("credential", &Redacted)
+            .field("name", &self.name)
+            .field("session_token", &self.session_token)
+            .finish()
+    }
+}
+
+/// `user-passkey-login-start` (not in the original): start a passwordless
+/// login; the reply's `options` go to `navigator.credentials.get()`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UserPasskeyLoginStart {
+    pub session_token: Secret,
+}
+
+/// `user-passkey-login-finish` (not in the original): log in with the
+/// browser's assertion; the success reply is `user-login`'s.
+#[derive(Clone, Default, Serialize)]
+pub struct UserPasskeyLoginFinish {
+    pub session_token: Secret,
+    /// The `login_id` of the start reply (single use, 5 minutes).
+    pub login_id: Secret,
+    /// The `PublicKeyCredential` of `navigator.credentials.get()`, its
+    /// binary fields base64url.
+    pub credential: Value,
+}
+
+impl std::fmt::Debug for UserPasskeyLoginFinish {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserPasskeyLoginFinish")
+            .field("session_token", &self.session_token)
+            .field("login_id", &self.login_id)
+            .field("credential", &Redacted)
+            .finish()
+    }
+}
+
+/// `user-passkey-list` (not in the original): the passkeys of a user.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UserPasskeyList {
+    pub user_id: i64,
+}
+
+/// `user-passkey-delete` (not in the original): remove one passkey. The
+/// user's sessions end, except `session_token` when given.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UserPasskeyDelete {
+    pub user_id: i64,
+    pub password: Secret,
+    pub passkey_id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<Secret>,
+}
+
+/// `user-passkey-second-factor-start` (not in the original): the options
+/// for `navigator.credentials.get()` when the second step of a login is
+/// answered with a passkey (then [`UserLoginSecondFactor`] with
+/// `passkey_response`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UserPasskeySecondFactorStart {
+    pub session_token: Secret,
+    pub login_ticket: Secret,
 }
 
 /// `user-totp-enroll`: start enrolling a TOTP authenticator (pending until
@@ -719,6 +847,107 @@ pub struct OauthStartReply {
     pub messages: Vec<String>,
 }
 
+/// `user-passkey-register-start`.
+#[derive(Clone, PartialEq, Deserialize)]
+pub struct PasskeyRegisterStartReply {
+    pub user_id: i64,
+    /// Give it back with the credential (single use, 5 minutes).
+    pub registration_id: Secret,
+    /// A `CreationChallengeResponse`: `{"publicKey": {...}}`, binary fields
+    /// base64url (decode them before `navigator.credentials.create()`).
+    pub options: Value,
+    #[serde(default)]
+    pub messages: Vec<String>,
+}
+
+impl std::fmt::Debug for PasskeyRegisterStartReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasskeyRegisterStartReply")
+            .field("user_id", &self.user_id)
+            .field("registration_id", &self.registration_id)
+            .field("options", &Redacted)
+            .field("messages", &self.messages)
+            .finish()
+    }
+}
+
+/// `user-passkey-register-finish`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PasskeyRegisterFinishReply {
+    pub user_id: i64,
+    pub passkey_id: i64,
+    pub name: String,
+    /// Fresh recovery codes when this is the user's first second factor
+    /// (shown once); `None` when the user had unused codes already.
+    #[serde(default)]
+    pub recovery_codes: Option<Vec<Secret>>,
+    #[serde(default)]
+    pub messages: Vec<String>,
+}
+
+/// `user-passkey-login-start` and `user-passkey-second-factor-start`.
+#[derive(Clone, PartialEq, Deserialize)]
+pub struct PasskeyLoginStartReply {
+    /// Give it back with the assertion (single use, 5 minutes).
+    pub login_id: Secret,
+    /// A `RequestChallengeResponse`: `{"publicKey": {...}, "mediation"?}`,
+    /// binary fields base64url (decode them before
+    /// `navigator.credentials.get()`).
+    pub options: Value,
+    #[serde(default)]
+    pub messages: Vec<String>,
+}
+
+impl std::fmt::Debug for PasskeyLoginStartReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasskeyLoginStartReply")
+            .field("login_id", &self.login_id)
+            .field("options", &Redacted)
+            .field("messages", &self.messages)
+            .finish()
+    }
+}
+
+/// `user-passkey-second-factor-start`.
+#[derive(Clone, PartialEq, Deserialize)]
+pub struct PasskeySecondFactorStartReply {
+    /// A `RequestChallengeResponse` whose `allowCredentials` are the user's
+    /// passkeys.
+    pub options: Value,
+    #[serde(default)]
+    pub messages: Vec<String>,
+}
+
+impl std::fmt::Debug for PasskeySecondFactorStartReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasskeySecondFactorStartReply")
+            .field("options", &Redacted)
+            .field("messages", &self.messages)
+            .finish()
+    }
+}
+
+/// `user-passkey-list`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PasskeyListReply {
+    pub user_id: i64,
+    pub passkeys: Vec<ListedPasskey>,
+    #[serde(default)]
+    pub messages: Vec<String>,
+}
+
+/// One passkey of `user-passkey-list`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ListedPasskey {
+    /// The id `user-passkey-delete` takes.
+    pub passkey_id: i64,
+    pub name: String,
+    /// ISO 8601, UTC.
+    pub created: String,
+    /// ISO 8601, UTC; `None` before its first login.
+    pub last_used: Option<String>,
+}
+
 /// `user-totp-confirm`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct TotpConfirmReply {
@@ -1001,6 +1230,13 @@ typed_requests! {
     UserTotpEnroll => user_totp_enroll(UserTotpEnroll) -> TotpEnrollReply;
     UserTotpConfirm => user_totp_confirm(UserTotpConfirm) -> TotpConfirmReply;
     UserTotpDisable => user_totp_disable(UserTotpDisable) -> UserIdReply;
+    UserPasskeyRegisterStart => user_passkey_register_start(UserPasskeyRegisterStart) -> PasskeyRegisterStartReply;
+    UserPasskeyRegisterFinish => user_passkey_register_finish(UserPasskeyRegisterFinish) -> PasskeyRegisterFinishReply;
+    UserPasskeyLoginStart => user_passkey_login_start(UserPasskeyLoginStart) -> PasskeyLoginStartReply;
+    UserPasskeyLoginFinish => user_passkey_login_finish(UserPasskeyLoginFinish) -> UserIdRole;
+    UserPasskeyList => user_passkey_list(UserPasskeyList) -> PasskeyListReply;
+    UserPasskeyDelete => user_passkey_delete(UserPasskeyDelete) -> UserIdReply;
+    UserPasskeySecondFactorStart => user_passkey_second_factor_start(UserPasskeySecondFactorStart) -> PasskeySecondFactorStartReply;
     UserLogout => user_logout(UserLogout) -> UserIdReply;
     UserPasscheck => user_passcheck(UserPasscheck) -> UserIdRole;
     UserPasscheckNosession => user_passcheck_nosession(UserPasscheckNosession) -> UserIdRole;
@@ -1102,10 +1338,15 @@ mod tests {
             let Value::Object(mut body) = body else {
                 panic!("{kind:?} does not serialise to an object")
             };
-            // `Any` refuses null, the default of a `Value` field.
+            // `Any` and `dict` refuse null, the default of a `Value` field.
             for p in kind.params() {
-                if p.spec == authnz_proto::schema::ANY && body.get(p.name) == Some(&Value::Null) {
+                if body.get(p.name) != Some(&Value::Null) {
+                    continue;
+                }
+                if p.spec == authnz_proto::schema::ANY {
                     body.insert(p.name.into(), Value::from(1));
+                } else if p.spec == authnz_proto::schema::DICT {
+                    body.insert(p.name.into(), Value::Object(Map::new()));
                 }
             }
             let names: HashSet<&str> = kind.params().iter().map(|p| p.name).collect();
@@ -1180,7 +1421,26 @@ mod tests {
             code: "code-SECRET".into(),
             ..Default::default()
         };
+        let passkey = UserPasskeyLoginFinish {
+            session_token: "tok-SECRET".into(),
+            login_id: "login-SECRET".into(),
+            credential: serde_json::json!({"response": {"signature": "sig-SECRET"}}),
+        };
+        let second = UserLoginSecondFactor {
+            session_token: "tok-SECRET".into(),
+            login_ticket: "ticket-SECRET".into(),
+            passkey_response: Some(serde_json::json!({"id": "cred-SECRET"})),
+            ..Default::default()
+        };
+        let options = PasskeyLoginStartReply {
+            login_id: "login-SECRET".into(),
+            options: serde_json::json!({"publicKey": {"challenge": "challenge-SECRET"}}),
+            messages: vec![],
+        };
         for text in [
+            format!("{passkey:?}"),
+            format!("{second:?}"),
+            format!("{options:?}"),
             format!("{login:?}"),
             format!("{oauth:?}"),
             format!("{refresh:?}"),

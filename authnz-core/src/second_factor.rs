@@ -367,5 +367,58 @@ mod tests {
         async fn delete_login_tickets_expired(&self, _: NaiveDateTime) -> Result<u64, StoreError> {
             unreachable!()
         }
+        async fn add_passkey(
+            &self,
+            _: &authnz_api::NewPasskey,
+            _: &[String],
+        ) -> Result<i64, StoreError> {
+            unreachable!()
+        }
+        async fn passkeys(&self, _: UserId) -> Result<Vec<authnz_api::PasskeyRecord>, StoreError> {
+            unreachable!()
+        }
+        async fn passkey_by_credential_id(
+            &self,
+            _: &str,
+        ) -> Result<Option<authnz_api::PasskeyRecord>, StoreError> {
+            unreachable!()
+        }
+        async fn passkey_count(&self, _: UserId) -> Result<u64, StoreError> {
+            unreachable!()
+        }
+        async fn use_passkey(
+            &self,
+            _: i64,
+            _: &str,
+            _: i64,
+            _: NaiveDateTime,
+        ) -> Result<bool, StoreError> {
+            unreachable!()
+        }
+        async fn delete_passkey(&self, _: UserId, _: i64) -> Result<bool, StoreError> {
+            unreachable!()
+        }
+        async fn delete_passkeys(&self, _: UserId) -> Result<u64, StoreError> {
+            unreachable!()
+        }
+        async fn put_passkey_challenge(
+            &self,
+            _: &authnz_api::PasskeyChallenge,
+        ) -> Result<(), StoreError> {
+            unreachable!()
+        }
+        async fn take_passkey_challenge(
+            &self,
+            _: &str,
+            _: NaiveDateTime,
+        ) -> Result<Option<authnz_api::PasskeyChallenge>, StoreError> {
+            unreachable!()
+        }
+        async fn delete_passkey_challenges_expired(
+            &self,
+            _: NaiveDateTime,
+        ) -> Result<u64, StoreError> {
+            unreachable!()
+        }
     }
 }

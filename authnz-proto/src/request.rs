@@ -147,7 +147,8 @@ request_table! {
     }
     /// Not upstream: the second step of a login whose password step
     /// answered that a second factor is required. Exactly one of
-    /// `totp_code` and `recovery_code`. Not login-like in this table: the
+    /// `totp_code`, `recovery_code` and `passkey_response` (the browser's
+    /// assertion after `user-passkey-second-factor-start`). Not login-like in this table: the
     /// body names no e-mail, so the handler applies the back-off and lock
     /// to the ticket's user itself.
     UserLoginSecondFactor = "user-login-second-factor" {
@@ -156,6 +157,7 @@ request_table! {
             req("login_ticket", STR),
             opt("totp_code", STR),
             opt("recovery_code", STR),
+            opt("passkey_response", DICT),
         ],
         aggressive_limit: Some(10),
         login_like: false,
@@ -189,6 +191,76 @@ request_table! {
             opt("session_token", STR),
         ],
         aggressive_limit: Some(5),
+        login_like: false,
+    }
+    /// Not upstream: start registering a passkey (PROTOCOL.md 3.12); the
+    /// reply holds the browser's creation options and a registration id.
+    UserPasskeyRegisterStart = "user-passkey-register-start" {
+        params: &[
+            req("user_id", INT),
+            req("password", STR),
+            opt("name", STR),
+        ],
+        aggressive_limit: Some(5),
+        login_like: false,
+    }
+    /// Not upstream: finish registering a passkey with the browser's
+    /// credential. With `session_token`, that session is kept and the
+    /// user's others end; without, all of them end.
+    UserPasskeyRegisterFinish = "user-passkey-register-finish" {
+        params: &[
+            req("user_id", INT),
+            req("registration_id", STR),
+            req("credential", DICT),
+            opt("name", STR),
+            opt("session_token", STR),
+        ],
+        aggressive_limit: Some(5),
+        login_like: false,
+    }
+    /// Not upstream: start a passwordless login with a passkey.
+    UserPasskeyLoginStart = "user-passkey-login-start" {
+        params: &[req("session_token", STR)],
+        aggressive_limit: Some(10),
+        login_like: false,
+    }
+    /// Not upstream: finish a passwordless login with the browser's
+    /// assertion; the reply of a successful one is `user-login`'s. Not
+    /// login-like in this table: the handler applies the back-off and lock
+    /// to the passkey's user itself.
+    UserPasskeyLoginFinish = "user-passkey-login-finish" {
+        params: &[
+            req("session_token", STR),
+            req("login_id", STR),
+            req("credential", DICT),
+        ],
+        aggressive_limit: Some(10),
+        login_like: false,
+    }
+    /// Not upstream: the passkeys of a user.
+    UserPasskeyList = "user-passkey-list" {
+        params: &[req("user_id", INT)],
+        aggressive_limit: Some(10),
+        login_like: false,
+    }
+    /// Not upstream: remove a passkey. `session_token` as for
+    /// `user-passkey-register-finish`.
+    UserPasskeyDelete = "user-passkey-delete" {
+        params: &[
+            req("user_id", INT),
+            req("password", STR),
+            req("passkey_id", INT),
+            opt("session_token", STR),
+        ],
+        aggressive_limit: Some(5),
+        login_like: false,
+    }
+    /// Not upstream: the browser's options for answering the second step
+    /// of a login with a passkey (`user-login-second-factor` with
+    /// `passkey_response`).
+    UserPasskeySecondFactorStart = "user-passkey-second-factor-start" {
+        params: &[req("session_token", STR), req("login_ticket", STR)],
+        aggressive_limit: Some(10),
         login_like: false,
     }
     UserLogout = "user-logout" {
@@ -737,9 +809,9 @@ mod tests {
 
     #[test]
     fn the_table_is_whole_and_consistent() {
-        assert_eq!(RequestType::ALL.len(), 56);
+        assert_eq!(RequestType::ALL.len(), 63);
         let names: HashSet<&str> = RequestType::ALL.iter().map(|k| k.name()).collect();
-        assert_eq!(names.len(), 56, "wire names are unique");
+        assert_eq!(names.len(), 63, "wire names are unique");
         for &kind in RequestType::ALL {
             assert_eq!(RequestType::from_name(kind.name()), Some(kind));
             let params = kind.params();
@@ -784,6 +856,13 @@ mod tests {
                 ("user-oauth-list", 10),
                 ("user-oauth-start", 10),
                 ("user-oauth-unlink", 10),
+                ("user-passkey-delete", 5),
+                ("user-passkey-list", 10),
+                ("user-passkey-login-finish", 10),
+                ("user-passkey-login-start", 10),
+                ("user-passkey-register-finish", 5),
+                ("user-passkey-register-start", 5),
+                ("user-passkey-second-factor-start", 10),
                 ("user-resetpass", 5),
                 ("user-sendemail-forgotpass", 2),
                 ("user-sendemail-signup", 2),

@@ -10,9 +10,10 @@ use async_trait::async_trait;
 use authnz_api::{
     ApiKeyRef, ApiKeyStore, AuditEvent, AuditQuery, AuditRecord, AuditStore, ColumnValue, Delivery,
     Group, GroupId, GroupMember, GroupStore, InitialData, LoginTicket, Membership, NewDelivery,
-    NewGroup, NewUser, NoSessionApiKey, OAuthIdentity, OAuthState, OAuthStore, Role, RoleStore,
-    SecondFactorStore, Session, SessionApiKey, SessionStore, SigningKeyRecord, SigningKeyStore,
-    StoreError, TotpRecord, User, UserColumn, UserId, UserPatch, UserStore, WebhookStore,
+    NewGroup, NewPasskey, NewUser, NoSessionApiKey, OAuthIdentity, OAuthState, OAuthStore,
+    PasskeyChallenge, PasskeyRecord, Role, RoleStore, SecondFactorStore, Session, SessionApiKey,
+    SessionStore, SigningKeyRecord, SigningKeyStore, StoreError, TotpRecord, User, UserColumn,
+    UserId, UserPatch, UserStore, WebhookStore,
 };
 use std::time::Duration;
 
@@ -610,6 +611,104 @@ impl SecondFactorStore for SqlStore {
 
     async fn delete_login_tickets_expired(&self, before: NaiveDateTime) -> Result<u64, StoreError> {
         dispatch!(self, second_factors::delete_login_tickets_expired(before))
+    }
+
+    async fn add_passkey(
+        &self,
+        passkey: &NewPasskey,
+        recovery_hashes: &[String],
+    ) -> Result<i64, StoreError> {
+        let texts = [
+            &passkey.credential_id,
+            &passkey.user_handle,
+            &passkey.name,
+            &passkey.passkey_json,
+        ];
+        if texts.iter().any(|t| has_nul(t)) || recovery_hashes.iter().any(|h| has_nul(h)) {
+            return Err(nul_refused());
+        }
+        dispatch!(self, second_factors::add_passkey(passkey, recovery_hashes))
+    }
+
+    async fn passkeys(&self, user_id: UserId) -> Result<Vec<PasskeyRecord>, StoreError> {
+        dispatch!(self, second_factors::passkeys(user_id))
+    }
+
+    async fn passkey_by_credential_id(
+        &self,
+        credential_id: &str,
+    ) -> Result<Option<PasskeyRecord>, StoreError> {
+        if has_nul(credential_id) {
+            return Ok(None);
+        }
+        dispatch!(
+            self,
+            second_factors::passkey_by_credential_id(credential_id)
+        )
+    }
+
+    async fn passkey_count(&self, user_id: UserId) -> Result<u64, StoreError> {
+        dispatch!(self, second_factors::passkey_count(user_id))
+    }
+
+    async fn use_passkey(
+        &self,
+        passkey_id: i64,
+        passkey_json: &str,
+        sign_count: i64,
+        used: NaiveDateTime,
+    ) -> Result<bool, StoreError> {
+        if has_nul(passkey_json) {
+            return Err(nul_refused());
+        }
+        dispatch!(
+            self,
+            second_factors::use_passkey(passkey_id, passkey_json, sign_count, used)
+        )
+    }
+
+    async fn delete_passkey(&self, user_id: UserId, passkey_id: i64) -> Result<bool, StoreError> {
+        dispatch!(self, second_factors::delete_passkey(user_id, passkey_id))
+    }
+
+    async fn delete_passkeys(&self, user_id: UserId) -> Result<u64, StoreError> {
+        dispatch!(self, second_factors::delete_passkeys(user_id))
+    }
+
+    async fn put_passkey_challenge(&self, challenge: &PasskeyChallenge) -> Result<(), StoreError> {
+        let texts = [
+            &challenge.challenge_hash,
+            &challenge.kind,
+            &challenge.state_json,
+        ];
+        if texts.iter().any(|t| has_nul(t)) {
+            return Err(nul_refused());
+        }
+        dispatch!(self, second_factors::put_passkey_challenge(challenge))
+    }
+
+    async fn take_passkey_challenge(
+        &self,
+        challenge_hash: &str,
+        now: NaiveDateTime,
+    ) -> Result<Option<PasskeyChallenge>, StoreError> {
+        if has_nul(challenge_hash) {
+            return Ok(None);
+        }
+        dispatch!(
+            self,
+            second_factors::take_passkey_challenge(challenge_hash, now)
+        )
+    }
+
+    async fn delete_passkey_challenges_expired(
+        &self,
+        before: NaiveDateTime,
+    ) -> Result<u64, StoreError> {
+        dispatch!(
+            self,
+            second_factors::delete_passkey_challenges_expired(before)
+        )
     }
 }
 

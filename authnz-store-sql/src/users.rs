@@ -181,6 +181,8 @@ pub(crate) async fn delete_user<D: SqlDialect>(
         sql!(D, "DELETE FROM user_recovery_codes WHERE user_id = ?"),
         sql!(D, "DELETE FROM user_totp WHERE user_id = ?"),
         sql!(D, "DELETE FROM login_tickets WHERE user_id = ?"),
+        sql!(D, "DELETE FROM user_passkeys WHERE user_id = ?"),
+        sql!(D, "DELETE FROM passkey_challenges WHERE user_id = ?"),
     ] {
         D::execute(&mut tx, sql, args![user_id]).await?;
     }

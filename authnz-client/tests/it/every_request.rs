@@ -139,6 +139,7 @@ async fn second_factor(c: &Client, s: &mut BTreeSet<RequestType>, uid: i64, tok:
                 login_ticket: needed.login_ticket,
                 totp_code: None,
                 recovery_code: Some(confirmed.recovery_codes[0].clone()),
+                passkey_response: None,
             },
         ))
         .await
@@ -160,6 +161,98 @@ async fn second_factor(c: &Client, s: &mut BTreeSet<RequestType>, uid: i64, tok:
         .await
         .expect("user-totp-disable");
     assert_eq!(off.user_id, uid);
+}
+
+/// Passkeys: this server has no relying party configured (no
+/// `webauthnorigins`), so every passkey request type answers so (the whole
+/// flow, with a software authenticator, is in the server's tests).
+async fn passkeys_not_configured(
+    c: &Client,
+    s: &mut BTreeSet<RequestType>,
+    uid: i64,
+    tok: &Secret,
+) {
+    fn reason(e: &authnz_client::Error) -> Option<&str> {
+        e.failure().and_then(|f| f.failure_reason.as_deref())
+    }
+    const OFF: Option<&str> = Some("passkeys not configured");
+    let e = c
+        .user_passkey_register_start(note(
+            s,
+            &UserPasskeyRegisterStart {
+                user_id: uid,
+                password: PASSWORDS[0].into(),
+                name: Some("laptop".into()),
+            },
+        ))
+        .await
+        .expect_err("not configured");
+    assert_eq!(reason(&e), OFF);
+    let e = c
+        .user_passkey_register_finish(note(
+            s,
+            &UserPasskeyRegisterFinish {
+                user_id: uid,
+                registration_id: "reg".into(),
+                credential: json!({"id": "x"}),
+                name: None,
+                session_token: Some(tok.clone()),
+            },
+        ))
+        .await
+        .expect_err("not configured");
+    assert_eq!(reason(&e), OFF);
+    let e = c
+        .user_passkey_login_start(note(
+            s,
+            &UserPasskeyLoginStart {
+                session_token: tok.clone(),
+            },
+        ))
+        .await
+        .expect_err("not configured");
+    assert_eq!(reason(&e), OFF);
+    let e = c
+        .user_passkey_login_finish(note(
+            s,
+            &UserPasskeyLoginFinish {
+                session_token: tok.clone(),
+                login_id: "login".into(),
+                credential: json!({"id": "x"}),
+            },
+        ))
+        .await
+        .expect_err("not configured");
+    assert_eq!(reason(&e), OFF);
+    let e = c
+        .user_passkey_list(note(s, &UserPasskeyList { user_id: uid }))
+        .await
+        .expect_err("not configured");
+    assert_eq!(reason(&e), OFF);
+    let e = c
+        .user_passkey_delete(note(
+            s,
+            &UserPasskeyDelete {
+                user_id: uid,
+                password: PASSWORDS[0].into(),
+                passkey_id: 1,
+                session_token: Some(tok.clone()),
+            },
+        ))
+        .await
+        .expect_err("not configured");
+    assert_eq!(reason(&e), OFF);
+    let e = c
+        .user_passkey_second_factor_start(note(
+            s,
+            &UserPasskeySecondFactorStart {
+                session_token: tok.clone(),
+                login_ticket: "ticket".into(),
+            },
+        ))
+        .await
+        .expect_err("not configured");
+    assert_eq!(reason(&e), OFF);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -910,6 +1003,8 @@ async fn every_request_type_through_its_typed_method() {
         refused.failure().and_then(|f| f.failure_reason.as_deref()),
         Some("identity does not exist")
     );
+
+    passkeys_not_configured(&c, s, uid, &tok).await;
 
     // Deletion: the user's own, and an internal one.
     let deleted = c

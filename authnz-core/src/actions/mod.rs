@@ -21,6 +21,7 @@ pub mod jwt;
 pub mod login;
 pub mod oauth;
 pub mod offload;
+pub mod passkeys;
 pub mod passwords;
 pub mod permissions;
 pub mod reply;
@@ -116,6 +117,21 @@ pub async fn run(
         UserTotpEnroll => second_factor::user_totp_enroll(ctx, decode(kind, body)?).await,
         UserTotpConfirm => second_factor::user_totp_confirm(ctx, decode(kind, body)?).await,
         UserTotpDisable => second_factor::user_totp_disable(ctx, decode(kind, body)?).await,
+        UserPasskeyRegisterStart => {
+            passkeys::user_passkey_register_start(ctx, decode(kind, body)?).await
+        }
+        UserPasskeyRegisterFinish => {
+            passkeys::user_passkey_register_finish(ctx, decode(kind, body)?).await
+        }
+        UserPasskeyLoginStart => passkeys::user_passkey_login_start(ctx, decode(kind, body)?).await,
+        UserPasskeyLoginFinish => {
+            passkeys::user_passkey_login_finish(ctx, decode(kind, body)?).await
+        }
+        UserPasskeyList => passkeys::user_passkey_list(ctx, decode(kind, body)?).await,
+        UserPasskeyDelete => passkeys::user_passkey_delete(ctx, decode(kind, body)?).await,
+        UserPasskeySecondFactorStart => {
+            passkeys::user_passkey_second_factor_start(ctx, decode(kind, body)?).await
+        }
         UserLogout => login::user_logout(ctx, decode(kind, body)?).await,
         UserPasscheck => login::user_passcheck(ctx, decode(kind, body)?).await,
         UserPasscheckNosession => login::user_passcheck_nosession(ctx, decode(kind, body)?).await,

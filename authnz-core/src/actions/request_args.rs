@@ -47,6 +47,7 @@ request_args! {
         login_ticket: &'a str,
         totp_code: Option<&'a Value>,
         recovery_code: Option<&'a Value>,
+        passkey_response: Option<&'a Value>,
     }
     UserTotpEnroll => UserTotpEnrollArgs<'a> {
         user_id: i64,
@@ -62,6 +63,39 @@ request_args! {
         password: &'a str,
         totp_code: &'a str,
         session_token: Option<&'a Value>,
+    }
+    UserPasskeyRegisterStart => UserPasskeyRegisterStartArgs<'a> {
+        user_id: i64,
+        password: &'a str,
+        name: Option<&'a Value>,
+    }
+    UserPasskeyRegisterFinish => UserPasskeyRegisterFinishArgs<'a> {
+        user_id: i64,
+        registration_id: &'a str,
+        credential: &'a Map<String, Value>,
+        name: Option<&'a Value>,
+        session_token: Option<&'a Value>,
+    }
+    UserPasskeyLoginStart => UserPasskeyLoginStartArgs<'a> {
+        session_token: &'a str,
+    }
+    UserPasskeyLoginFinish => UserPasskeyLoginFinishArgs<'a> {
+        session_token: &'a str,
+        login_id: &'a str,
+        credential: &'a Map<String, Value>,
+    }
+    UserPasskeyList => UserPasskeyListArgs {
+        user_id: i64,
+    }
+    UserPasskeyDelete => UserPasskeyDeleteArgs<'a> {
+        user_id: i64,
+        password: &'a str,
+        passkey_id: i64,
+        session_token: Option<&'a Value>,
+    }
+    UserPasskeySecondFactorStart => UserPasskeySecondFactorStartArgs<'a> {
+        session_token: &'a str,
+        login_ticket: &'a str,
     }
     UserLogout => UserLogoutArgs<'a> {
         session_token: &'a str,

@@ -32,7 +32,7 @@ const SECOND_FACTOR_MESSAGE: &str = "A second factor is required.";
 const LOGIN_OK: &str = "Login successful.";
 const BAD_TICKET: &str = "The login has expired or is unknown. Please log in again.";
 const BAD_CODE: &str = "That code didn't work.";
-const ONE_FACTOR: &str = "Provide exactly one of totp_code and recovery_code.";
+const ONE_FACTOR: &str = "Provide exactly one of totp_code, recovery_code and passkey_response.";
 const NOT_VERIFIED: &str = "We could not verify your password.";
 const NO_USER: &str = "This account cannot use a second factor.";
 const ALREADY: &str = "A TOTP authenticator is already enabled for this account.";
@@ -159,8 +159,20 @@ pub async fn user_login_second_factor(
         |reason: &str, msg: &str| Reply::failure(reason, &[msg]).with("user_id", Value::Null);
     let totp_code = given_text(args.totp_code);
     let recovery_code = given_text(args.recovery_code);
-    if totp_code.is_some() == recovery_code.is_some() {
+    let passkey_response = args.passkey_response.and_then(Value::as_object);
+    let given = [
+        totp_code.is_some(),
+        recovery_code.is_some(),
+        passkey_response.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() != 1 {
         return Ok(fail("one factor needed", ONE_FACTOR));
+    }
+    if passkey_response.is_some() {
+        return Ok(fail(
+            super::passkeys::NOT_CONFIGURED,
+            "Passkeys are not enabled on this server.",
+        ));
     }
     let ticket_hash = factor::hash(args.login_ticket);
     let Some(ticket) = store.login_ticket(&ticket_hash, now).await? else {

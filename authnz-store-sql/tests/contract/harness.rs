@@ -169,8 +169,8 @@ impl Drop for TempDir {
 
 /// The tables of PROTOCOL.md 8.1, sorted (with authnz's `audit_events`,
 /// `jwt_signing_keys`, `oauth_identities`, `oauth_states`, the second-factor
-/// tables and `webhook_outbox`).
-pub const TABLES: [&str; 16] = [
+/// and passkey tables and `webhook_outbox`).
+pub const TABLES: [&str; 18] = [
     "apikeys",
     "apikeys_nosession",
     "audit_events",
@@ -179,10 +179,12 @@ pub const TABLES: [&str; 16] = [
     "login_tickets",
     "oauth_identities",
     "oauth_states",
+    "passkey_challenges",
     "preferences",
     "roles",
     "sessions",
     "user_groups",
+    "user_passkeys",
     "user_recovery_codes",
     "user_totp",
     "users",
