@@ -176,12 +176,12 @@ impl Cache {
         map.insert(token.to_owned(), (Instant::now(), user.clone()));
     }
 
-    fn remove_token(&self, token: &str) {
+    pub(crate) fn remove_token(&self, token: &str) {
         let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         map.remove(token);
     }
 
-    fn remove_user(&self, user_id: i64) {
+    pub(crate) fn remove_user(&self, user_id: i64) {
         let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         map.retain(|_, (_, u)| u.user_id != user_id);
     }
@@ -291,7 +291,7 @@ impl std::fmt::Debug for Auth {
 }
 
 impl Auth {
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -330,7 +330,7 @@ impl Auth {
         self.lock().ip.clone()
     }
 
-    fn require_session(&self) -> Result<(Secret, User), AuthError> {
+    pub(crate) fn require_session(&self) -> Result<(Secret, User), AuthError> {
         let state = self.lock();
         match &state.token {
             Some(t) => Ok((t.clone(), state.user.clone())),
@@ -338,7 +338,7 @@ impl Auth {
         }
     }
 
-    fn set_session(&self, token: Secret, user: User) {
+    pub(crate) fn set_session(&self, token: Secret, user: User) {
         let mut state = self.lock();
         state.token = Some(token.clone());
         state.user = user;
@@ -401,29 +401,38 @@ impl Auth {
     /// On success the token rotates as in [`Auth::login`]; on a refusal
     /// (wrong code, expired or foreign ticket) the session stays as it was
     /// and [`AuthError::Refused`] carries the messages for the user (the
-    /// ticket may be tried again while it lives).
+    /// ticket may be tried again while it lives). With a passkey instead:
+    /// [`Auth::login_second_factor_passkey`].
     pub async fn login_second_factor(
         &self,
         ticket: &Secret,
         code: &str,
+    ) -> Result<User, AuthError> {
+        let code = code.trim();
+        let is_totp = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
+        self.finish_second_factor(UserLoginSecondFactor {
+            login_ticket: ticket.clone(),
+            totp_code: is_totp.then(|| code.into()),
+            recovery_code: (!is_totp).then(|| code.into()),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// `user-login-second-factor` in this session with the factor filled
+    /// in `request` (its `session_token` is set here); on success the
+    /// token rotates as in [`Auth::login`], on a refusal the session stays.
+    pub(crate) async fn finish_second_factor(
+        &self,
+        mut request: UserLoginSecondFactor,
     ) -> Result<User, AuthError> {
         let (old, _) = self.require_session()?;
         let (ip, ua) = {
             let s = self.lock();
             (s.ip.clone(), s.user_agent.clone())
         };
-        let code = code.trim();
-        let is_totp = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
-        let reply = self
-            .client
-            .user_login_second_factor(&UserLoginSecondFactor {
-                session_token: old.clone(),
-                login_ticket: ticket.clone(),
-                totp_code: is_totp.then(|| code.into()),
-                recovery_code: (!is_totp).then(|| code.into()),
-                passkey_response: None,
-            })
-            .await?;
+        request.session_token = old.clone();
+        let reply = self.client.user_login_second_factor(&request).await?;
         if let Some(cache) = &self.shared.cache {
             cache.remove_token(old.expose());
         }
@@ -595,7 +604,7 @@ impl Auth {
         Ok(())
     }
 
-    fn logged_in(&self) -> Result<User, AuthError> {
+    pub(crate) fn logged_in(&self) -> Result<User, AuthError> {
         let user = self.user();
         if user.is_logged_in() {
             Ok(user)

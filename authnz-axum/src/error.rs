@@ -37,7 +37,8 @@ pub enum AuthError {
     SecondFactorRequired {
         /// The single-use login ticket (five minutes).
         ticket: authnz_client::Secret,
-        /// The second factors the account has: `totp`, `recovery`, ...
+        /// The second factors the account has: `totp`, `passkey`,
+        /// `recovery` (authnz's `second_factor` list).
         kinds: Vec<String>,
     },
     /// An unsafe request without the session's CSRF token: 403.

@@ -53,6 +53,24 @@
 //! [`Auth::oauth_identities`] and [`Auth::oauth_unlink`] list and unlink
 //! the signed-in user's identities.
 //!
+//! Two-factor logins: for an account with a second factor, [`Auth::login`]
+//! (and [`Auth::oauth_finish`]) answer [`AuthError::SecondFactorRequired`]
+//! with a ticket and the account's kinds (`totp`, `passkey`, `recovery`);
+//! [`Auth::login_second_factor`] ends the login with a TOTP or recovery
+//! code, [`Auth::passkey_second_factor_start`] and
+//! [`Auth::login_second_factor_passkey`] with a passkey.
+//!
+//! Passkeys (WebAuthn; authnz's `webauthnorigins` must list the site's
+//! origin) take a start and a finish helper per ceremony, with the browser
+//! in between: the start helper answers the options for
+//! `navigator.credentials.create` or `.get` (webauthn-rs JSON, binary
+//! fields in base64url), the finish helper takes the browser's credential
+//! in the same encoding. [`Auth::passkey_register_start`] and
+//! [`Auth::passkey_register_finish`] add one to the signed-in account,
+//! [`Auth::passkeys`] and [`Auth::passkey_delete`] list and delete them,
+//! [`Auth::passkey_login_start`] and [`Auth::passkey_login_finish`] log in
+//! without a password (rotating the token as [`Auth::login`] does).
+//!
 //! ```no_run
 //! use authnz_axum::{Auth, AuthError};
 //! use axum::extract::{Path, Query};
@@ -89,6 +107,7 @@ mod extract;
 mod keys;
 mod layer;
 mod limits;
+mod passkeys;
 
 pub use auth::{Access, Auth, IssuedApiKey, OauthIdentities, OauthLogin, User, Via};
 pub use authnz_client;
@@ -100,3 +119,4 @@ pub use extract::{
 pub use keys::SiteKey;
 pub use layer::{AuthLayer, AuthService};
 pub use limits::RequestLimits;
+pub use passkeys::{ListedPasskey, PasskeyAdded, PasskeyChallenge};

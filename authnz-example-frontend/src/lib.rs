@@ -3,8 +3,12 @@
 //! change, forgotten-password reset, API keys, the user's own sessions
 //! ("My sessions": list them, sign one or all others out), social login
 //! ("Log in with <provider>" for the providers in [`Settings::oauth_providers`],
-//! and the account's linked identities with unlink), and
-//! `GET /api/whoami` for a cookie session or an API key.
+//! and the account's linked identities with unlink), two-factor
+//! authentication (TOTP with a QR code, recovery codes), passkeys (add,
+//! list and delete them on the account page, "Log in with a passkey"
+//! without a password, a passkey as the second factor; the browser's part
+//! is `static/passkeys.js`, see [`passkeys`]), and `GET /api/whoami` for a
+//! cookie session or an API key.
 //!
 //! Everything that touches accounts goes to authnz; the site itself keeps
 //! only the list of API keys it issued (in memory: authnz has no request
@@ -31,6 +35,8 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
+
+mod passkeys;
 
 /// How long the links in sign-up and reset mails work.
 const LINK_SECONDS: i64 = 15 * 60;
@@ -86,7 +92,7 @@ pub fn app(settings: Settings) -> Router {
         settings,
         keys: Mutex::new((0, HashMap::new())),
     });
-    Router::new()
+    let router = Router::new()
         .route("/", get(home))
         .route("/signup", get(signup_page).post(signup))
         .route("/verify", get(verify_page).post(verify))
@@ -107,9 +113,8 @@ pub fn app(settings: Settings) -> Router {
         .route("/apikeys/revoke", post(revoke_apikey))
         .route("/sessions", get(sessions))
         .route("/sessions/revoke", post(revoke_session))
-        .route("/api/whoami", get(whoami))
-        .with_state(state)
-        .layer(layer)
+        .route("/api/whoami", get(whoami));
+    passkeys::routes(router).with_state(state).layer(layer)
 }
 
 // ------------------------------------------------------------------ HTML
@@ -157,7 +162,8 @@ fn page(auth: &Auth, title: &str, messages: &[String], body: &str) -> Html<Strin
         format!("<ul id=\"messages\">{messages}</ul>")
     };
     Html(format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <meta name=\"csrf-token\" content=\"{csrf}\"></head>\
          <body><nav>{nav}</nav><h1>{title}</h1>{messages}{body}</body></html>\n",
         title = esc(title),
     ))
@@ -186,6 +192,8 @@ fn notice(code: Option<&str>) -> Vec<String> {
         Some("oauthnew") => "You are logged in. Your account is new.",
         Some("unlinked") => "The identity is unlinked.",
         Some("totpoff") => "Two-factor authentication is disabled.",
+        Some("passkeyadded") => "Your passkey is added. Your other sessions are logged out.",
+        Some("passkeyremoved") => "The passkey is deleted. Your other sessions are logged out.",
         _ => return Vec::new(),
     };
     vec![text.to_owned()]
@@ -438,7 +446,9 @@ fn oauth_buttons(providers: &[String]) -> String {
 }
 
 async fn login_page(auth: Auth, State(st): State<Shared>, Query(n): Query<Notice>) -> Html<String> {
-    let body = login_form(&auth) + &oauth_buttons(&st.settings.oauth_providers);
+    let body = login_form(&auth)
+        + &passkeys::login_button()
+        + &oauth_buttons(&st.settings.oauth_providers);
     page(&auth, "Log in", &notice(n.m.as_deref()), &body)
 }
 
@@ -455,15 +465,18 @@ async fn login(
 ) -> Result<Response, AuthError> {
     match auth.login(&f.email, &f.password).await {
         Ok(_) => Ok(Redirect::to("/account").into_response()),
-        Err(AuthError::SecondFactorRequired { ticket, .. }) => Ok(second_factor_page(
+        Err(AuthError::SecondFactorRequired { ticket, kinds }) => Ok(second_factor_page(
             &auth,
             StatusCode::OK,
             ticket.expose(),
+            &kinds,
             &[],
         )),
         Err(e) => {
             let messages = refused(e)?;
-            let body = login_form(&auth) + &oauth_buttons(&st.settings.oauth_providers);
+            let body = login_form(&auth)
+                + &passkeys::login_button()
+                + &oauth_buttons(&st.settings.oauth_providers);
             Ok((
                 StatusCode::UNAUTHORIZED,
                 page(&auth, "Log in", &messages, &body),
@@ -473,23 +486,62 @@ async fn login(
     }
 }
 
-/// The second step of a login: a code form. The ticket rides in a hidden
-/// field; authnz binds it to this session, so it is useless elsewhere.
-fn second_factor_page(
+/// The second factors the second-factor page knows how to offer.
+const KINDS: [&str; 3] = ["totp", "passkey", "recovery"];
+
+/// The account's second factors, from authnz's list or from the page's
+/// hidden `factors` field (comma-separated): known kinds only, all of them
+/// when none is given.
+fn factor_kinds<S: AsRef<str>>(given: &[S]) -> Vec<&'static str> {
+    let kinds: Vec<&'static str> = KINDS
+        .into_iter()
+        .filter(|k| given.iter().any(|g| g.as_ref() == *k))
+        .collect();
+    if kinds.is_empty() {
+        KINDS.to_vec()
+    } else {
+        kinds
+    }
+}
+
+/// The second step of a login: a passkey button and a code form, as the
+/// account's factors (`kinds`) ask. The ticket rides in a hidden field;
+/// authnz binds it to this session, so it is useless elsewhere.
+fn second_factor_page<S: AsRef<str>>(
     auth: &Auth,
     status: StatusCode,
     ticket: &str,
+    kinds: &[S],
     messages: &[String],
 ) -> Response {
-    let body = format!(
-        "<p>Enter the 6-digit code of your authenticator app, or a recovery code.</p>\
-         <form method=\"post\" action=\"/login/second-factor\">{}\
-         <input type=\"hidden\" name=\"ticket\" value=\"{}\">\
-         <label>Code <input name=\"code\" id=\"code\" autocomplete=\"one-time-code\"></label><br>\
-         <button type=\"submit\" id=\"submit-code\">Log in</button></form>",
-        hidden_csrf(auth),
-        esc(ticket)
-    );
+    let kinds = factor_kinds(kinds);
+    let has = |k: &str| kinds.contains(&k);
+    let mut body = String::new();
+    if has("passkey") {
+        body.push_str(&passkeys::second_factor_button(ticket));
+    }
+    let prompt = match (has("totp"), has("recovery"), has("passkey")) {
+        (true, true, _) => {
+            Some("Enter the 6-digit code of your authenticator app, or a recovery code.")
+        }
+        (true, false, _) => Some("Enter the 6-digit code of your authenticator app."),
+        (false, true, true) => Some("Or enter a recovery code."),
+        (false, true, false) => Some("Enter a recovery code."),
+        (false, false, _) => None,
+    };
+    if let Some(prompt) = prompt {
+        body.push_str(&format!(
+            "<p>{prompt}</p>\
+             <form method=\"post\" action=\"/login/second-factor\">{}\
+             <input type=\"hidden\" name=\"ticket\" value=\"{}\">\
+             <input type=\"hidden\" name=\"factors\" value=\"{}\">\
+             <label>Code <input name=\"code\" id=\"code\" autocomplete=\"one-time-code\"></label><br>\
+             <button type=\"submit\" id=\"submit-code\">Log in</button></form>",
+            hidden_csrf(auth),
+            esc(ticket),
+            kinds.join(","),
+        ));
+    }
     (
         status,
         page(auth, "Two-factor authentication", messages, &body),
@@ -501,6 +553,8 @@ fn second_factor_page(
 struct SecondFactorForm {
     ticket: String,
     code: String,
+    #[serde(default)]
+    factors: String,
 }
 
 async fn login_second_factor(
@@ -514,10 +568,12 @@ async fn login_second_factor(
         Ok(_) => Ok(Redirect::to("/account").into_response()),
         Err(e) => {
             let messages = refused(e)?;
+            let kinds: Vec<&str> = f.factors.split(',').collect();
             Ok(second_factor_page(
                 &auth,
                 StatusCode::UNAUTHORIZED,
                 &f.ticket,
+                &kinds,
                 &messages,
             ))
         }
@@ -589,14 +645,15 @@ async fn account_page(
     let body = format!(
         "<dl id=\"account\"><dt>E-mail</dt><dd id=\"account-email\">{}</dd>\
          <dt>Name</dt><dd>{}</dd><dt>Role</dt><dd id=\"account-role\">{}</dd>\
-         <dt>User ID</dt><dd>{}</dd></dl>{}{}{}",
+         <dt>User ID</dt><dd>{}</dd></dl>{}{}{}{}",
         esc(user.email.as_deref().unwrap_or("")),
         esc(user.full_name.as_deref().unwrap_or("")),
         esc(&user.role),
         user.user_id,
         identities_section(auth, st).await?,
         password_form(auth),
-        totp_section(auth)
+        totp_section(auth),
+        passkeys::section(auth).await?
     );
     Ok(page(auth, "Your account", messages, &body))
 }
@@ -845,10 +902,11 @@ async fn oauth_callback(
             };
             Ok(Redirect::to(to).into_response())
         }
-        Err(AuthError::SecondFactorRequired { ticket, .. }) => Ok(second_factor_page(
+        Err(AuthError::SecondFactorRequired { ticket, kinds }) => Ok(second_factor_page(
             &auth,
             StatusCode::OK,
             ticket.expose(),
+            &kinds,
             &[],
         )),
         Err(e) => Ok(oauth_failed(&auth, StatusCode::BAD_REQUEST, &refused(e)?)),
@@ -1312,6 +1370,16 @@ mod tests {
             open_link_token(&key, "verify", &format!("{old}.{sig}")),
             None
         );
+    }
+
+    #[test]
+    fn second_factor_kinds_are_the_known_ones_or_all() {
+        assert_eq!(
+            factor_kinds(&["recovery", "x", "passkey"]),
+            ["passkey", "recovery"]
+        );
+        assert_eq!(factor_kinds(&["<script>"]), KINDS);
+        assert_eq!(factor_kinds::<&str>(&[]), KINDS);
     }
 
     #[test]

@@ -7,5 +7,7 @@ mod app;
 mod common;
 mod layer;
 mod oauth;
+mod passkeys;
 mod readme;
+mod softkey;
 mod totp;
