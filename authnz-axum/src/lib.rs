@@ -70,6 +70,31 @@
 //! [`Auth::passkeys`] and [`Auth::passkey_delete`] list and delete them,
 //! [`Auth::passkey_login_start`] and [`Auth::passkey_login_finish`] log in
 //! without a password (rotating the token as [`Auth::login`] does).
+//! The page's script posts JSON with the CSRF token in the header:
+//!
+//! ```no_run
+//! use authnz_axum::{Auth, AuthError};
+//! use axum::Json;
+//! use serde_json::{Value, json};
+//!
+//! // POST /passkey/login/start: the options for navigator.credentials.get
+//! async fn login_start(auth: Auth) -> Result<Json<Value>, AuthError> {
+//!     let challenge = auth.passkey_login_start().await?;
+//!     Ok(Json(json!({"id": challenge.id.expose(), "options": challenge.options})))
+//! }
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Finish {
+//!     id: String,
+//!     credential: Value,
+//! }
+//!
+//! // POST /passkey/login/finish: signed in, with a new session token
+//! async fn login_finish(auth: Auth, Json(f): Json<Finish>) -> Result<Json<Value>, AuthError> {
+//!     auth.passkey_login_finish(&f.id.into(), f.credential).await?;
+//!     Ok(Json(json!({"redirect": "/account"})))
+//! }
+//! ```
 //!
 //! ```no_run
 //! use authnz_axum::{Auth, AuthError};
