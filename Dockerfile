@@ -34,10 +34,12 @@
 ARG RUST_IMAGE=rust:1.95-trixie
 ARG DEBIAN_IMAGE=debian:trixie-slim
 
-# The runtime base: curl for the health check, a non-root user, /data.
+# The runtime base: curl for the health check, OpenSSL's libssl for the
+# passkey feature (webauthn-rs links it; the `openssl` package brings
+# libssl3 on bookworm and libssl3t64 on trixie), a non-root user, /data.
 FROM ${DEBIAN_IMAGE} AS runtime-base
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl \
+ && apt-get install -y --no-install-recommends ca-certificates curl openssl \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
  && useradd --system --user-group --home-dir /data --shell /usr/sbin/nologin authnz \

@@ -98,6 +98,11 @@ event_types! {
     IdentityLinked = "identity.linked",
     /// A social-login identity was unlinked from its account.
     IdentityUnlinked = "identity.unlinked",
+    /// A passkey was registered.
+    PasskeyAdded = "passkey.added",
+    /// A passkey was removed (by the user, or every passkey of a user by an
+    /// administrator).
+    PasskeyRemoved = "passkey.removed",
 }
 
 impl std::fmt::Display for AuditEventType {

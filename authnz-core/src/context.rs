@@ -78,6 +78,9 @@ pub struct Context {
     pub oauth_store: Arc<dyn OAuthStore>,
     /// The configured social-login providers, if any.
     pub oauth: Option<Arc<dyn OAuthProviders>>,
+    /// The WebAuthn relying party (PROTOCOL.md 3.12), when passkeys are
+    /// configured (`webauthnorigins`).
+    pub passkeys: Option<Arc<dyn crate::passkeys::RelyingParty>>,
 }
 
 impl Context {

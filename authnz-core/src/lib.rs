@@ -25,6 +25,7 @@ pub mod jwt;
 pub mod lockout;
 pub mod mail;
 pub mod oauth;
+pub mod passkeys;
 pub mod passwords;
 pub mod policy;
 pub mod sealing;

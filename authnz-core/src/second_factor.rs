@@ -47,6 +47,7 @@ pub const DIGITS: u8 = 6;
 
 /// The names of the kinds of second factor, as the wire lists them.
 pub const KIND_TOTP: &str = "totp";
+pub const KIND_PASSKEY: &str = "passkey";
 pub const KIND_RECOVERY: &str = "recovery";
 
 /// Characters of recovery codes: RFC 4648 base32, lower case.
@@ -119,19 +120,21 @@ impl SecondFactors {
     }
 
     /// The kinds of second factor `user_id` has enabled (empty: none):
-    /// `totp` with an enabled authenticator, then `recovery` while unused
-    /// recovery codes are left.
+    /// `totp` with an enabled authenticator, `passkey` with at least one
+    /// passkey, then `recovery` while unused recovery codes are left (only
+    /// beside one of the others).
     pub async fn enabled_kinds(&self, user_id: UserId) -> Result<Vec<&'static str>, StoreError> {
-        match self.store.totp(user_id).await? {
-            Some(t) if t.enabled => {
-                let mut kinds = vec![KIND_TOTP];
-                if self.store.recovery_codes_left(user_id).await? > 0 {
-                    kinds.push(KIND_RECOVERY);
-                }
-                Ok(kinds)
-            }
-            _ => Ok(Vec::new()),
+        let mut kinds = Vec::new();
+        if self.store.totp(user_id).await?.is_some_and(|t| t.enabled) {
+            kinds.push(KIND_TOTP);
         }
+        if self.store.passkey_count(user_id).await? > 0 {
+            kinds.push(KIND_PASSKEY);
+        }
+        if !kinds.is_empty() && self.store.recovery_codes_left(user_id).await? > 0 {
+            kinds.push(KIND_RECOVERY);
+        }
+        Ok(kinds)
     }
 }
 

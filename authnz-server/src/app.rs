@@ -147,6 +147,9 @@ pub struct ServerOptions {
     pub audit: authnz_core::audit::AuditSettings,
     /// The social-login providers (`oauthproviders`), if any.
     pub oauth: Option<Arc<dyn authnz_core::oauth::OAuthProviders>>,
+    /// The WebAuthn relying party (`webauthnorigins`, ...), if passkeys
+    /// are configured.
+    pub passkeys: Option<Arc<dyn authnz_core::passkeys::RelyingParty>>,
     /// The webhook endpoints (`webhooks`), if any: audit events are queued
     /// for them, and the server runs the delivery worker.
     pub webhooks: Option<Arc<authnz_core::webhooks::Webhooks>>,
@@ -209,6 +212,7 @@ impl ServerOptions {
             metrics: MetricsOptions::default(),
             audit: authnz_core::audit::AuditSettings::default(),
             oauth: None,
+            passkeys: None,
             webhooks: None,
             webhook_settings: crate::webhooks::WebhookSettings::default(),
         })
@@ -493,6 +497,7 @@ pub async fn context_parts(
         audit_store: store.clone(),
         oauth_store: store.clone() as Arc<dyn authnz_api::OAuthStore>,
         oauth: opts.oauth.clone(),
+        passkeys: opts.passkeys.clone(),
     };
     Ok(ContextParts {
         ctx,

@@ -1,5 +1,6 @@
-//! The session cleanup task (PROTOCOL.md 7.7), and the audit log's retention
-//! cleanup on the same schedule. Sessions: at start-up and then about every 24
+//! The session cleanup task (PROTOCOL.md 7.7), and on the same schedule the
+//! audit log's retention cleanup and the removal of ended login tickets and
+//! passkey ceremonies. Sessions: at start-up and then about every 24
 //! hours (±10 % jitter), delete sessions that expired more than
 //! `sessionexpiry` days ago. Sessions stop working at their own `expires`
 //! anyway; this only bounds how long dead rows are kept.
@@ -11,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use authnz_api::{AuditStore, Clock, SessionStore};
+use authnz_api::{AuditStore, Clock, SecondFactorStore, SessionStore};
 use chrono::TimeDelta;
 use rand::Rng as _;
 
@@ -49,6 +50,41 @@ pub async fn run_audit_once(audit: &dyn AuditStore, clock: &dyn Clock, keep_days
             0
         }
     }
+}
+
+/// Delete ended login tickets and passkey ceremonies (`expires` not later
+/// than now; they are refused from then on anyway, and the requests that
+/// make new ones sweep them too). Returns the rows deleted.
+pub async fn run_second_factors_once(store: &dyn SecondFactorStore, clock: &dyn Clock) -> u64 {
+    let now = clock.now();
+    let mut deleted = 0;
+    match store.delete_login_tickets_expired(now).await {
+        Ok(n) => deleted += n,
+        Err(e) => tracing::warn!(error = %e, "login ticket cleanup failed; will retry next period"),
+    }
+    match store.delete_passkey_challenges_expired(now).await {
+        Ok(n) => deleted += n,
+        Err(e) => {
+            tracing::warn!(error = %e, "passkey ceremony cleanup failed; will retry next period")
+        }
+    }
+    tracing::info!(deleted, "login ticket and passkey ceremony cleanup");
+    deleted
+}
+
+/// Spawn the periodic cleanup of ended login tickets and passkey
+/// ceremonies, on the same schedule as the session cleanup.
+pub fn spawn_second_factors(
+    store: Arc<dyn SecondFactorStore>,
+    clock: Arc<dyn Clock>,
+    sleeper: Arc<dyn Sleeper>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            run_second_factors_once(store.as_ref(), clock.as_ref()).await;
+            sleeper.sleep(next_wait()).await;
+        }
+    })
 }
 
 /// Spawn the periodic retention cleanup of the audit log, on the same

@@ -33,8 +33,15 @@ use tracing_subscriber::EnvFilter;
 /// otherwise. Both formats carry the same fields: whatever an event logs is
 /// already hashed or left out where it is personal data or a secret.
 pub fn init_logging(default_level: &str, format: LogFormat) {
-    let filter =
+    let mut filter =
         EnvFilter::try_from_env("AUTHNZ_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
+    // webauthn-rs logs ceremony states and credentials at debug and trace:
+    // never below warn, whatever AUTHNZ_LOG asks.
+    for quiet in ["webauthn_rs=warn", "webauthn_rs_core=warn"] {
+        if let Ok(directive) = quiet.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -195,12 +202,27 @@ pub fn server_options(
             Some(path) => Some(authnz_server::oauth::load(path)?),
             None => None,
         },
+        passkeys: match passkey_settings(config) {
+            Some(settings) => Some(authnz_server::passkeys::build(&settings)?),
+            None => None,
+        },
         webhooks: match config.values.path(&items::WEBHOOKS) {
             Some(path) => Some(Arc::new(load_webhooks(path)?)),
             None => None,
         },
         webhook_settings: webhook_settings(config),
     })
+}
+
+/// `webauthnorigins`, `webauthnrpid`, `webauthnrpname`: `None` when no
+/// origin is set (passkeys off).
+fn passkey_settings(config: &Config) -> Option<authnz_server::passkeys::PasskeySettings> {
+    let text = |item| config.values.text(item).unwrap_or("");
+    authnz_server::passkeys::PasskeySettings::from_items(
+        text(&items::WEBAUTHNRPID),
+        text(&items::WEBAUTHNORIGINS),
+        text(&items::WEBAUTHNRPNAME),
+    )
 }
 
 /// `metricslisten`: `None` when empty, else its `HOST:PORT`.
@@ -373,6 +395,11 @@ pub async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
         built.state.ctx.sleeper.clone(),
         config.sessionexpiry,
     );
+    let ceremony_cleanup = authnz_server::cleanup::spawn_second_factors(
+        built.state.ctx.second_factors.store.clone(),
+        built.state.ctx.clock.clone(),
+        built.state.ctx.sleeper.clone(),
+    );
     let audit_retention = audit_retention_days(&config);
     let audit_cleanup = (audit_retention > 0).then(|| {
         authnz_server::cleanup::spawn_audit(
@@ -427,6 +454,7 @@ pub async fn serve(config: Config, env: &Environment) -> anyhow::Result<()> {
     })
     .await?;
     cleanup.abort();
+    ceremony_cleanup.abort();
     if let Some(task) = audit_cleanup {
         task.abort();
     }

@@ -29,6 +29,7 @@ pub mod limiter;
 pub mod mail;
 pub mod notify;
 pub mod oauth;
+pub mod passkeys;
 pub mod ratelimit;
 pub mod replay;
 pub mod serving;

@@ -534,6 +534,10 @@ macro_rules! second_factor_store_tests {
                     recovery_codes_single_use,
                     login_tickets_expire_and_are_used_once,
                     login_tickets_cleanup_and_cascade,
+                    passkeys_round_trip,
+                    passkey_counter_only_goes_up,
+                    passkeys_deleted_with_their_codes,
+                    passkey_challenges_taken_once,
                 ]
             );
         }

@@ -20,7 +20,8 @@ use super::request_args::{
 use super::user_sessions::end_other_sessions;
 use super::{ActionError, Context};
 use crate::second_factor::{
-    self as factor, KIND_RECOVERY, KIND_TOTP, TICKET_LIFETIME, check_code, recovery_code_hash,
+    self as factor, KIND_PASSKEY, KIND_RECOVERY, KIND_TOTP, TICKET_LIFETIME, check_code,
+    recovery_code_hash,
 };
 use crate::validate::text::cut_password;
 
@@ -78,13 +79,13 @@ pub async fn ask_for_second_factor(
 }
 
 /// A text argument given and not empty, else `None`.
-fn given_text(v: Option<&Value>) -> Option<&str> {
+pub(super) fn given_text(v: Option<&Value>) -> Option<&str> {
     v.and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
 /// Count a failure toward the back-off and lock of `user`'s e-mail; the
 /// lock reply if this failure locked the account, else `reply`.
-async fn count_failure(ctx: &Context, user: &User, reply: Reply) -> Reply {
+pub(super) async fn count_failure(ctx: &Context, user: &User, reply: Reply) -> Reply {
     match crate::lockout::after_attempt(ctx, &user.email, false).await {
         Some(lock) => lock,
         None => reply,
@@ -93,7 +94,10 @@ async fn count_failure(ctx: &Context, user: &User, reply: Reply) -> Reply {
 
 /// The user that may manage or use a second factor: active, verified, not
 /// locked (an expired automatic lock is lifted first).
-async fn usable_user(ctx: &Context, user_id: UserId) -> Result<Option<User>, ActionError> {
+pub(super) async fn usable_user(
+    ctx: &Context,
+    user_id: UserId,
+) -> Result<Option<User>, ActionError> {
     let user = ctx.users.user_by_id(user_id).await?;
     let user = crate::lockout::lift_if_expired(ctx, user).await?;
     Ok(user.filter(|u| u.is_active && u.email_verified && u.user_role != "locked"))
@@ -102,7 +106,7 @@ async fn usable_user(ctx: &Context, user_id: UserId) -> Result<Option<User>, Act
 /// The usable user `user_id` (see [`usable_user`]) when `password` is
 /// theirs; else the failure reply (a wrong password counts toward the
 /// back-off and lock; an unknown user costs a dummy hash all the same).
-async fn user_with_password(
+pub(super) async fn user_with_password(
     ctx: &Context,
     user_id: UserId,
     password: &str,
@@ -168,7 +172,7 @@ pub async fn user_login_second_factor(
     if given.iter().filter(|g| **g).count() != 1 {
         return Ok(fail("one factor needed", ONE_FACTOR));
     }
-    if passkey_response.is_some() {
+    if passkey_response.is_some() && ctx.passkeys.is_none() {
         return Ok(fail(
             super::passkeys::NOT_CONFIGURED,
             "Passkeys are not enabled on this server.",
@@ -187,17 +191,25 @@ pub async fn user_login_second_factor(
         metrics::counter!("authnz_logins_total", "result" => "locked").increment(1);
         return Ok(fail("user exists but is inactive", BAD_TICKET));
     };
-    let accepted = match (totp_code, recovery_code) {
-        (Some(code), _) => match accept_totp_code(ctx, user.user_id, code).await? {
+    let accepted = match (totp_code, recovery_code, passkey_response) {
+        (Some(code), _, _) => match accept_totp_code(ctx, user.user_id, code).await? {
             Ok(accepted) => accepted,
             Err(reply) => return Ok(reply.with("user_id", Value::Null)),
         },
-        (None, Some(code)) => {
+        (None, Some(code), _) => {
             store
                 .use_recovery_code(user.user_id, &recovery_code_hash(code))
                 .await?
         }
-        (None, None) => false,
+        (None, None, Some(response)) => {
+            match super::passkeys::accept_second_factor(ctx, &user, args.login_ticket, response)
+                .await?
+            {
+                Ok(accepted) => accepted,
+                Err(reply) => return Ok(reply.with("user_id", Value::Null)),
+            }
+        }
+        (None, None, None) => false,
     };
     if !accepted {
         metrics::counter!("authnz_logins_total", "result" => "wrong_second_factor").increment(1);
@@ -219,15 +231,19 @@ pub async fn user_login_second_factor(
     metrics::counter!("authnz_logins_total", "result" => "ok").increment(1);
     ctx.audit(AuditEventType::LoginSucceeded, AuditOutcome::Ok)
         .user(user.user_id)
-        .reason(if totp_code.is_some() {
-            "totp"
-        } else {
-            "recovery-code"
+        .reason(match (totp_code, recovery_code) {
+            (Some(_), _) => "totp",
+            (None, Some(_)) => "recovery-code",
+            (None, None) => "passkey",
         })
         .emit();
     tracing::info!(
         user = %ctx.pii(&user.user_id.to_string()),
-        factor = if totp_code.is_some() { KIND_TOTP } else { KIND_RECOVERY },
+        factor = match (totp_code, recovery_code) {
+            (Some(_), _) => KIND_TOTP,
+            (None, Some(_)) => KIND_RECOVERY,
+            (None, None) => KIND_PASSKEY,
+        },
         "login successful"
     );
     Ok(Reply::success(&[LOGIN_OK])

@@ -1,4 +1,5 @@
-//! `authnzrv user add|list|show|lock|unlock|set-role|set-password|delete|totp-disable`.
+//! `authnzrv user add|list|show|lock|unlock|set-role|set-password|delete|totp-disable|
+//! passkeys-remove`.
 //!
 //! Users 2 and 3 (the anonymous and the locked system accounts) are never
 //! changed, and user 1, the superuser the health check reads, is never
@@ -59,6 +60,7 @@ pub async fn run(admin: &Admin, command: &UserCommand) -> anyhow::Result<()> {
         } => set_password(admin, user, password.password_stdin, *flags).await,
         UserCommand::Delete { user, flags } => delete(admin, user, *flags).await,
         UserCommand::TotpDisable { user, flags } => totp_disable(admin, user, *flags).await,
+        UserCommand::PasskeysRemove { user, flags } => passkeys_remove(admin, user, *flags).await,
     }
 }
 
@@ -463,6 +465,52 @@ async fn totp_disable(admin: &Admin, given: &str, flags: AdminFlags) -> anyhow::
         );
     } else {
         println!("User {} has no TOTP authenticator.", user.user_id);
+    }
+    Ok(())
+}
+
+/// Remove every passkey of the user (and, without an enabled TOTP
+/// authenticator, their recovery codes), as `user-passkey-delete` does for
+/// one but without a password, and end every session of theirs.
+async fn passkeys_remove(admin: &Admin, given: &str, flags: AdminFlags) -> anyhow::Result<()> {
+    let user = admin.user(given).await?;
+    let removed = admin
+        .ctx
+        .second_factors
+        .store
+        .delete_passkeys(user.user_id)
+        .await?;
+    let ended = if removed > 0 {
+        end_other_sessions(&admin.ctx, user.user_id, None).await?
+    } else {
+        0
+    };
+    if removed > 0 {
+        tracing::info!(user = %admin.ctx.pii(&user.user_id.to_string()), removed, "passkeys removed from the command line");
+        admin
+            .ctx
+            .audit(
+                authnz_api::AuditEventType::PasskeyRemoved,
+                authnz_api::AuditOutcome::Ok,
+            )
+            .subject(user.user_id)
+            .reason("admin-cli")
+            .emit();
+    }
+    if flags.json {
+        return print_json(&json!({
+            "user_id": user.user_id,
+            "removed": removed,
+            "sessions_ended": ended,
+        }));
+    }
+    if removed > 0 {
+        println!(
+            "{removed} passkey(s) of user {} removed; {ended} session(s) ended.",
+            user.user_id
+        );
+    } else {
+        println!("User {} has no passkey.", user.user_id);
     }
     Ok(())
 }

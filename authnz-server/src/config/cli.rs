@@ -289,6 +289,14 @@ pub enum UserCommand {
         #[command(flatten)]
         flags: AdminFlags,
     },
+    /// Remove every passkey of a user (lost devices) and, without an
+    /// enabled TOTP authenticator, their recovery codes; end their sessions
+    PasskeysRemove {
+        /// User id or e-mail address
+        user: String,
+        #[command(flatten)]
+        flags: AdminFlags,
+    },
 }
 
 /// `authnzrv session ...`

@@ -655,6 +655,23 @@ items! {
         "oauthproviders", "AUTHNZERVER_OAUTHPROVIDERS", Kind::ExistingFile, Unset,
         "JSON file listing the social-login providers (OpenID Connect, Google, GitHub, Twitter/X) for user-oauth-start and user-oauth-finish; unset turns social login off (needs the oauth Cargo feature)",
     );
+    /// `webauthnorigins` (not upstream): the origins of passkey ceremonies.
+    WEBAUTHNORIGINS = Item::new(
+        "webauthnorigins", "AUTHNZERVER_WEBAUTHNORIGINS", Kind::Text, Unset,
+        "Comma-separated origins of the pages that register and use passkeys (WebAuthn), e.g. https://example.org or http://localhost:9000; unset turns passkeys off (needs the passkeys Cargo feature)",
+    )
+    .value_name("ORIGINS");
+    /// `webauthnrpid` (not upstream): the WebAuthn relying party id.
+    WEBAUTHNRPID = Item::new(
+        "webauthnrpid", "AUTHNZERVER_WEBAUTHNRPID", Kind::Text, Unset,
+        "WebAuthn relying party id: the host of the origins or a parent domain of it (passkeys are bound to it; changing it makes every registered passkey unusable); unset: the host of the first of webauthnorigins",
+    )
+    .value_name("DOMAIN");
+    /// `webauthnrpname` (not upstream): the name passkey prompts show.
+    WEBAUTHNRPNAME = Item::new(
+        "webauthnrpname", "AUTHNZERVER_WEBAUTHNRPNAME", Kind::Text, Literal("authnz"),
+        "Name of this service in the browser's passkey prompts",
+    );
     /// `webhooks` (not upstream): the endpoints audit events are POSTed to.
     WEBHOOKS = Item::new(
         "webhooks", "AUTHNZERVER_WEBHOOKS", Kind::ExistingFile, Unset,

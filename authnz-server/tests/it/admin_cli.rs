@@ -536,6 +536,84 @@ async fn totp_disable(backend: Backend, test: &'static str) {
     s.db.drop_db().await;
 }
 
+/// `user passkeys-remove`: removes every passkey and (without TOTP) the
+/// recovery codes, and ends the user's sessions; a user without passkeys
+/// is told so.
+async fn passkeys_remove(backend: Backend, test: &'static str) {
+    use authnz_api::SecondFactorStore as _;
+    let Some(s) = Setup::new(backend, test).await else {
+        return;
+    };
+    let stdin = format!("{GOOD_PASSWORD}\n");
+    let id = s.json(
+        &[
+            "user",
+            "add",
+            "pia@example.org",
+            "--password-stdin",
+            "--json",
+        ],
+        Some(&stdin),
+    )["user_id"]
+        .as_i64()
+        .unwrap();
+    let store = open(&s.authdb).await;
+    for (i, codes) in [vec!["c".repeat(64)], vec![]].into_iter().enumerate() {
+        let passkey = authnz_api::NewPasskey {
+            user_id: id,
+            credential_id: format!("cred-{i}"),
+            user_handle: "0".repeat(32),
+            name: format!("key {i}"),
+            passkey_json: "{}".into(),
+            sign_count: 0,
+            created: now(),
+        };
+        store.add_passkey(&passkey, &codes).await.unwrap();
+    }
+    store
+        .create_session(&Session {
+            session_token: "tok-pia".into(),
+            ip_address: "203.0.113.1".into(),
+            user_agent: "UA".into(),
+            user_id: id,
+            created: now(),
+            expires: now() + TimeDelta::hours(1),
+            extra_info_json: None,
+        })
+        .await
+        .unwrap();
+
+    let done = s.json(
+        &["user", "passkeys-remove", "pia@example.org", "--json"],
+        None,
+    );
+    assert_eq!(
+        done,
+        json!({"user_id": id, "removed": 2, "sessions_ended": 1})
+    );
+    assert_eq!(store.passkey_count(id).await.unwrap(), 0);
+    assert_eq!(store.recovery_codes_left(id).await.unwrap(), 0);
+    assert!(
+        store
+            .active_session("tok-pia", now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let again = s.json(
+        &["user", "passkeys-remove", &id.to_string(), "--json"],
+        None,
+    );
+    assert_eq!(again["removed"], 0);
+    s.fails(
+        &["user", "passkeys-remove", "404"],
+        None,
+        "no user with id 404",
+    );
+    store.close().await;
+    s.db.drop_db().await;
+}
+
 /// `authnzrv audit`: what the other commands did (they record events and
 /// write them before exiting), with the filters and the cursor of
 /// `internal-audit-list`, in JSON and text, and its refusals.
@@ -708,6 +786,7 @@ per_backend!(
     users_lock_roles_passwords_and_delete,
     sessions_and_apikeys,
     totp_disable,
+    passkeys_remove,
     audit_lists_what_the_commands_did,
     webhooks_list_and_retry
 );

@@ -26,6 +26,7 @@ mod metrics;
 mod multi_instance;
 mod my_sessions;
 mod oauth;
+mod passkey;
 mod policy_cli;
 mod protocol;
 mod ratelimit;
