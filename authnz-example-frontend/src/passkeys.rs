@@ -118,7 +118,7 @@ pub(crate) async fn section(auth: &Auth) -> Result<String, AuthError> {
         Err(e) => {
             let messages = refused(e)?;
             return Ok(format!(
-                "<h2>Passkeys</h2><p id=\"passkeys-unavailable\">Passkeys are not available: {}</p>",
+                "<h2>Passkeys</h2><p id=\"passkeys-unavailable\">{}</p>",
                 esc(&messages.join(" "))
             ));
         }

@@ -111,6 +111,13 @@ async fn whoami_for_cookie_sessions_and_api_keys_and_csrf_refusals() {
         me,
         serde_json::json!({"user_id": uid, "user_role": "authenticated", "email": USER_EMAIL})
     );
+    // Without passkeys at authnz, the account page says so (and offers none).
+    let account = b.get("/account").await.body;
+    assert!(
+        account.contains("<p id=\"passkeys-unavailable\">Passkeys are not enabled"),
+        "{account}"
+    );
+    assert!(!account.contains("id=\"passkey-add\""), "{account}");
 
     // An API key from the keys page, then /api/whoami with it alone.
     let csrf = field(&b.get("/apikeys").await.body, "_csrf");
@@ -289,7 +296,6 @@ fn attribute(page: &str, id: &str, name: &str) -> String {
 /// time), the account page's list, passwordless login, the passkey on the
 /// second-factor page, clear JSON errors, deleting with the password.
 #[tokio::test]
-#[ignore = "needs the server side of passkeys (branch passkeys)"]
 async fn passkeys_through_the_site() {
     use serde_json::json;
     const ORIGIN: &str = "http://localhost:9000";

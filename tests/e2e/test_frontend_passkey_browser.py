@@ -221,7 +221,7 @@ def test_passkeys_in_chromium(stack):
         assert "Test laptop" in d.find_element(By.ID, "passkey-added").text
         credentials = d.get_credentials()
         assert len(credentials) == 1 and credentials[0].is_resident_credential, credentials
-        assert credentials[0].sign_count == 0, credentials[0].sign_count
+        registered_count = credentials[0].sign_count
         click(d.find_element(By.ID, "passkey-back"))
         assert "Your passkey is added" in text(), text()
         assert passkey_rows() == ["Test laptop"], text()
@@ -238,7 +238,7 @@ def test_passkeys_in_chromium(stack):
         wait_url(site + "/account")
         assert d.find_element(By.ID, "account-email").text == EMAIL
         assert session_token() != before, "the session token must rotate at login"
-        assert d.get_credentials()[0].sign_count >= 1
+        assert d.get_credentials()[0].sign_count > registered_count
         used = d.find_element(By.CSS_SELECTOR, "#passkeys tr.passkey .passkey-last-used").text
         assert used != "never" and used.endswith("UTC"), used
 
@@ -297,6 +297,7 @@ def test_passkeys_in_chromium(stack):
         click(d.find_element(By.ID, "logout"))
         d.find_element(By.ID, "passkey-login").click()
         message = passkey_error()
+        assert "didn't work" in message, message
         assert d.current_url.startswith(site + "/login"), d.current_url
         d.get(site + "/account")
         assert d.current_url == site + "/login", f"a deleted passkey signed in ({message})"

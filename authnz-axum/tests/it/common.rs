@@ -60,9 +60,10 @@ impl Server {
     /// host).
     #[allow(dead_code)]
     pub async fn start_with_passkeys(origin: &str) -> Self {
-        // TODO(passkeys): set the origin once ServerOptions has it.
-        let _ = origin;
-        Self::start_with_options(Some(generous()), |_| {}).await
+        let settings = authnz_server::passkeys::PasskeySettings::from_items("", origin, "")
+            .expect("an origin turns passkeys on");
+        let rp = authnz_server::passkeys::build(&settings).expect("the relying party builds");
+        Self::start_with_options(Some(generous()), |o| o.passkeys = Some(rp)).await
     }
 
     async fn start_with_options(

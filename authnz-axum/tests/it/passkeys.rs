@@ -183,7 +183,6 @@ fn json_of(r: &Reply) -> Value {
 }
 
 #[tokio::test]
-#[ignore = "needs the server side of passkeys (branch passkeys)"]
 async fn passkeys_register_log_in_serve_as_second_factor_and_delete() {
     let server = Server::start_with_passkeys(ORIGIN).await;
     let user_id = server.add_user().await;
