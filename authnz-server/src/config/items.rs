@@ -750,7 +750,7 @@ mod tests {
 
     #[test]
     fn every_item_has_help_env_and_default() {
-        assert_eq!(ITEMS.len(), 64);
+        assert_eq!(ITEMS.len(), 67);
         for item in ITEMS {
             assert!(!item.help.trim().is_empty(), "{}: no help", item.key);
             assert!(!item.default_display.is_empty(), "{}", item.key);
