@@ -137,11 +137,11 @@ async fn second_finish(
 }
 
 async fn site(server: &Server) -> SocketAddr {
-    let layer = AuthLayer::new(
-        server.client(),
-        &SiteKey::from_bytes([8; 32]),
-        AuthConfig::default(),
-    );
+    site_with(server, AuthConfig::default()).await
+}
+
+async fn site_with(server: &Server, config: AuthConfig) -> SocketAddr {
+    let layer = AuthLayer::new(server.client(), &SiteKey::from_bytes([8; 32]), config);
     let app = Router::new()
         .route("/whoami", get(whoami))
         .route("/csrf", get(csrf))
@@ -343,6 +343,64 @@ async fn passkeys_register_log_in_serve_as_second_factor_and_delete() {
         format!("in {user_id}")
     );
 
+    server.stop().await;
+}
+
+/// Adding or deleting a passkey ends the user's other sessions, at once
+/// even through the layer's session cache; the session that did it stays.
+#[tokio::test]
+async fn adding_and_deleting_a_passkey_end_the_other_sessions_through_the_cache() {
+    let server = Server::start_with_passkeys(ORIGIN).await;
+    let user_id = server.add_user().await;
+    let addr = site_with(
+        &server,
+        AuthConfig::default().session_cache(std::time::Duration::from_secs(300)),
+    )
+    .await;
+    let me = format!("{user_id} authenticated");
+    let mut key = SoftKey::new(ORIGIN);
+    let (mut a, mut other) = (Browser::new(addr), Browser::new(addr));
+    a.login(USER_EMAIL, USER_PASSWORD).await;
+    other.login(USER_EMAIL, USER_PASSWORD).await;
+    assert_eq!(other.get("/whoami").await.body, me, "cached now");
+
+    let start = json_of(
+        &a.post_form_csrf("/passkeys/register/start", &[("password", USER_PASSWORD)])
+            .await,
+    );
+    let credential = key.create(&start["options"]);
+    let added = json_of(
+        &post_json(
+            &mut a,
+            "/passkeys/register/finish",
+            &json!({"id": start["id"], "credential": credential}),
+        )
+        .await,
+    );
+    assert!(other.get("/whoami").await.body.ends_with("anonymous"));
+    assert_eq!(a.get("/whoami").await.body, me);
+
+    // Back in with the passkey alone; then A deletes it.
+    let start = json_of(&post_json(&mut other, "/passkeys/login/start", &json!({})).await);
+    let assertion = key.get(&start["options"]);
+    let r = post_json(
+        &mut other,
+        "/passkeys/login/finish",
+        &json!({"id": start["id"], "credential": assertion}),
+    )
+    .await;
+    assert_eq!(r.body, format!("in {user_id}"));
+    assert_eq!(other.get("/whoami").await.body, me, "cached now");
+    let id = added["passkey_id"].to_string();
+    let r = a
+        .post_form_csrf(
+            "/passkeys/delete",
+            &[("password", USER_PASSWORD), ("passkey_id", &id)],
+        )
+        .await;
+    assert_eq!(r.body, "deleted");
+    assert!(other.get("/whoami").await.body.ends_with("anonymous"));
+    assert_eq!(a.get("/whoami").await.body, me);
     server.stop().await;
 }
 
