@@ -158,7 +158,7 @@ impl Failure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecondFactorRequired {
     pub user_id: i64,
-    /// The kinds enabled: `totp`, `recovery`.
+    /// The kinds enabled: `totp`, `passkey`, `recovery`.
     pub second_factor: Vec<String>,
     /// Single use, bound to the session the login was made with, valid for
     /// five minutes.

@@ -37,7 +37,7 @@ pub fn init_logging(default_level: &str, format: LogFormat) {
         EnvFilter::try_from_env("AUTHNZ_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
     // webauthn-rs logs ceremony states and credentials at debug and trace:
     // never below warn, whatever AUTHNZ_LOG asks.
-    for quiet in ["webauthn_rs=warn", "webauthn_rs_core=warn"] {
+    for quiet in authnz_server::passkeys::QUIET_LOG_TARGETS {
         if let Ok(directive) = quiet.parse() {
             filter = filter.add_directive(directive);
         }

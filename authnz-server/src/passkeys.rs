@@ -18,9 +18,16 @@
 //!   did not is refused as a possibly cloned authenticator).
 //!
 //! webauthn-rs logs ceremony states and credentials at its debug and trace
-//! levels; `launch::init_logging` caps its targets at `warn`.
+//! levels; the server's log filter caps its targets at `warn`
+//! ([`QUIET_LOG_TARGETS`]).
 
 use std::sync::Arc;
+
+/// Log directives that keep webauthn-rs at `warn` and above: it logs
+/// ceremony states (with their challenges) and credentials at its debug
+/// and trace levels. The server's log filter adds them whatever
+/// `AUTHNZ_LOG` says.
+pub const QUIET_LOG_TARGETS: [&str; 2] = ["webauthn_rs=warn", "webauthn_rs_core=warn"];
 
 /// Why the passkey configuration was refused at start-up.
 #[derive(Debug, thiserror::Error)]

@@ -919,3 +919,112 @@ async fn passkeys_with_sessions_in_redis() {
     db.drop_db().await;
     drop(cleanup);
 }
+
+/// Nothing of a ceremony reaches the log, at every level the server's
+/// filter lets through (trace, with webauthn-rs capped as the server caps
+/// it): not the challenges, the registration and login ids, the credential
+/// id, the signature, the session tokens or the e-mail. (A current-thread
+/// runtime, so the subscriber set for this thread sees the server's tasks
+/// too.)
+#[tokio::test(flavor = "current_thread")]
+async fn ceremonies_never_reach_the_log() {
+    let captured = Captured::default();
+    let mut filter = tracing_subscriber::EnvFilter::new("trace");
+    for quiet in authnz_server::passkeys::QUIET_LOG_TARGETS {
+        filter = filter.add_directive(quiet.parse().expect("directive"));
+    }
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let Some(db) = TestDb::new(Backend::Sqlite, "passkey::log").await else {
+        return;
+    };
+    let r = Rig::start(&db, |_| {}).await;
+    let s = &r.s;
+    let uid = s.verified_user(EMAIL, PASSWORD).await;
+    let keep = s.new_session(json!(uid)).await;
+    let start = s
+        .call(
+            "user-passkey-register-start",
+            json!({"user_id": uid, "password": PASSWORD}),
+        )
+        .await;
+    let reg_id = start["response"]["registration_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reg_challenge = start["response"]["options"]["publicKey"]["challenge"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut key = SoftAuthenticator::new();
+    let cred = key.create(&start["response"]["options"]);
+    let env = s
+        .call(
+            "user-passkey-register-finish",
+            json!({"user_id": uid, "registration_id": reg_id, "credential": cred, "session_token": keep}),
+        )
+        .await;
+    ok(&env);
+    let (token, login_id, options) = r.login_start().await;
+    let assertion = key.get(&options);
+    let signature = assertion["response"]["signature"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    logged_in(&r.login_finish(&token, &login_id, assertion).await, uid);
+    let (token2, login_id2, options2) = r.login_start().await;
+    let refused_env = r
+        .login_finish(&token2, &login_id2, bad_signature(key.get(&options2)))
+        .await;
+    refused(&refused_env, "passkey verification failed");
+    r.s.stop().await;
+    db.drop_db().await;
+
+    let log = String::from_utf8(captured.0.lock().expect("log").clone()).expect("UTF-8");
+    assert!(
+        log.contains("passkey registered"),
+        "the log was captured:\n{log}"
+    );
+    assert!(log.contains("passkey login refused"), "{log}");
+    let login_challenge = options["publicKey"]["challenge"].as_str().unwrap();
+    for secret in [
+        reg_id.as_str(),
+        reg_challenge.as_str(),
+        &login_id,
+        &login_id2,
+        login_challenge,
+        &b64(&key.credential_id),
+        &signature,
+        &keep,
+        &token,
+        &token2,
+        EMAIL,
+    ] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
+}
+
+/// A `MakeWriter` appending every log line to one shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
