@@ -163,7 +163,10 @@ pub async fn user_login_second_factor(
         |reason: &str, msg: &str| Reply::failure(reason, &[msg]).with("user_id", Value::Null);
     let totp_code = given_text(args.totp_code);
     let recovery_code = given_text(args.recovery_code);
-    let passkey_response = args.passkey_response.and_then(Value::as_object);
+    let passkey_response = args
+        .passkey_response
+        .and_then(Value::as_object)
+        .filter(|m| !m.is_empty());
     let given = [
         totp_code.is_some(),
         recovery_code.is_some(),

@@ -866,6 +866,14 @@ async fn passkeys_not_configured(backend: Backend, test: &str) {
         )
         .await;
     refused(&env, "user does not exist or is inactive");
+    // An empty passkey_response counts as absent.
+    let env = s
+        .call(
+            "user-login-second-factor",
+            json!({"session_token": token, "login_ticket": "t", "passkey_response": {}}),
+        )
+        .await;
+    refused(&env, "one factor needed");
     let env = s
         .call(
             "user-passkey-login-finish",
