@@ -32,9 +32,10 @@
 //! and a refill starts from it (the tail handed back).
 //!
 //! How big a lease: a quiet key asks for one interval at a time, which is
-//! the one-call GCRA; a key that needed Redis twice within
-//! [`HOT_WINDOW_MICROS`] asks for twice as much as last time, up to a tenth
-//! of its per-minute limit ([`max_lease`]); limits below
+//! the one-call GCRA; a key that needs Redis again within
+//! [`HOT_WINDOW_MICROS`] after its last stretch would have passed asks for
+//! twice as much as last time, up to a tenth of its per-minute limit
+//! ([`max_lease`]); limits below
 //! [`MIN_LEASED_PER_MINUTE`] (the aggressive per-type ones) are always
 //! decided by Redis, one request at a time. Redis grants at most half of
 //! the room left in the bucket (or the one slot left), so several busy
@@ -58,8 +59,9 @@ pub const MIN_LEASED_PER_MINUTE: u32 = 100;
 /// minute's worth).
 pub const LEASE_DIVISOR: u32 = 10;
 
-/// A key that needs Redis again within this many microseconds of its last
-/// call doubles its next lease; after a quieter spell it starts again at one.
+/// A key that needs Redis again within this many microseconds after its last
+/// lease's stretch would have passed doubles its next lease (up to
+/// [`max_lease`]); after a quieter spell it starts again at one.
 pub const HOT_WINDOW_MICROS: i64 = 1_000_000;
 
 /// The largest lease for `limit`, in requests (1: not leased).
@@ -134,6 +136,8 @@ pub struct KeyLease {
     want: u64,
     /// When Redis was last asked, µs.
     last_ask: i64,
+    /// How long the last stretch granted was, µs.
+    last_span: i64,
     /// Completed Redis calls (so that a waiter sees whether one happened).
     pub generation: u64,
     /// Whether the last call failed.
@@ -149,6 +153,7 @@ impl Default for KeyLease {
             denied_until: i64::MIN,
             want: 1,
             last_ask: i64::MIN,
+            last_span: 0,
             generation: 0,
             last_failed: false,
         }
@@ -195,7 +200,7 @@ impl KeyLease {
     /// The call to make to Redis at `now` (after [`Local::AskRedis`]); the
     /// lease grows when the key is hot.
     pub fn refill(&mut self, limit: RateLimit, now: i64) -> Refill {
-        let hot = now.saturating_sub(self.last_ask) < HOT_WINDOW_MICROS;
+        let hot = self.hot(now);
         self.want = if hot {
             self.want.saturating_mul(2).clamp(1, max_lease(limit))
         } else {
@@ -222,6 +227,7 @@ impl KeyLease {
                     .unwrap_or(i64::MAX)
                     .saturating_mul(interval);
                 self.end = start.saturating_add(span);
+                self.last_span = span;
                 // The first slot is this request's.
                 self.tat = start.saturating_add(interval);
                 self.denied_until = i64::MIN;
@@ -243,9 +249,14 @@ impl KeyLease {
     /// True when forgetting this lease at `now` changes no decision: its
     /// stretch has passed, no refusal is pending and the key is not hot.
     pub fn idle(&self, now: i64) -> bool {
-        self.end <= now
-            && self.denied_until <= now
-            && now.saturating_sub(self.last_ask) >= HOT_WINDOW_MICROS
+        self.end <= now && self.denied_until <= now && !self.hot(now)
+    }
+
+    /// Whether a call at `now` follows the last one closely: within the
+    /// hot window after the last stretch would have run out had it been
+    /// spent as time passed (so a key whose leases last 10 s stays hot).
+    fn hot(&self, now: i64) -> bool {
+        now.saturating_sub(self.last_ask) < HOT_WINDOW_MICROS.saturating_add(self.last_span)
     }
 }
 
@@ -465,6 +476,22 @@ mod tests {
         assert!(one.asks < 40, "{} asks", one.asks);
     }
 
+    /// A key busy for a long time keeps leases of full size: about one
+    /// call per lease, not a new ramp from one request after each.
+    #[test]
+    fn a_steadily_busy_key_keeps_its_lease_size() {
+        // The bench's limits: 1 µs intervals, leases of up to 10 s.
+        let limit = RateLimit::new(100_000_000, 100_000_000);
+        let mut redis = None;
+        let mut one = Instance::default();
+        // 25,000 requests a second for 60 s.
+        for k in 0..1_500_000i64 {
+            assert!(one.check(&mut redis, limit, T0 + k * 40).is_allowed());
+        }
+        // A ramp of about 24 doublings, then one call per 10 s.
+        assert!(one.asks <= 24 + 8, "{} asks", one.asks);
+    }
+
     /// Two or five instances sharing one Redis: every allowed request still
     /// fits the limit (the merged stream passes a fresh GCRA), and together
     /// they get at least what one would, less the stretches held unspent.
@@ -544,9 +571,10 @@ mod tests {
         let mut redis = None;
         let mut one = Instance::default();
         assert!(one.check(&mut redis, limit, T0).is_allowed());
+        // A first lease of one request: 100 ms of the line.
         assert!(!one.lease.idle(T0));
-        assert!(!one.lease.idle(T0 + HOT_WINDOW_MICROS - 1));
-        assert!(one.lease.idle(T0 + HOT_WINDOW_MICROS));
+        assert!(!one.lease.idle(T0 + HOT_WINDOW_MICROS + 100_000 - 1));
+        assert!(one.lease.idle(T0 + HOT_WINDOW_MICROS + 100_000));
         assert!(KeyLease::default().idle(T0));
     }
 
