@@ -128,8 +128,11 @@ pub struct KeyLease {
     limit: Option<RateLimit>,
     /// The local TAT inside the stretch, µs.
     tat: i64,
-    /// The end of the stretch, µs (`i64::MIN`: none held).
+    /// Where spending must stop, µs: the end of the stretch, or where its
+    /// tail was handed back (`i64::MIN`: none held).
     end: i64,
+    /// The end of the stretch as Redis holds it (`i64::MIN`: none).
+    redis_end: i64,
     /// Refused by Redis until then, µs.
     denied_until: i64,
     /// The size asked for last time.
@@ -150,6 +153,7 @@ impl Default for KeyLease {
             limit: None,
             tat: i64::MIN,
             end: i64::MIN,
+            redis_end: i64::MIN,
             denied_until: i64::MIN,
             want: 1,
             last_ask: i64::MIN,
@@ -207,10 +211,18 @@ impl KeyLease {
             1
         };
         self.last_ask = now;
+        let tail = self.tat.max(now);
+        // The tail is offered back: nothing more may be spent from it, even
+        // by a request whose clock reading is a little older than this one's.
+        self.end = self.end.min(tail);
         Refill {
             want: self.want,
-            expected_end: if self.end == i64::MIN { -1 } else { self.end },
-            tail: self.tat.max(now),
+            expected_end: if self.redis_end == i64::MIN {
+                -1
+            } else {
+                self.redis_end
+            },
+            tail,
         }
     }
 
@@ -227,6 +239,7 @@ impl KeyLease {
                     .unwrap_or(i64::MAX)
                     .saturating_mul(interval);
                 self.end = start.saturating_add(span);
+                self.redis_end = self.end;
                 self.last_span = span;
                 // The first slot is this request's.
                 self.tat = start.saturating_add(interval);
@@ -563,6 +576,33 @@ mod tests {
             tat = Some(t);
             assert_eq!(got, want, "decision {i}: {limit:?}");
         }
+    }
+
+    /// Once the tail of a stretch is offered back to Redis, a request whose
+    /// clock reading is older than the refill's spends only before it.
+    #[test]
+    fn the_offered_tail_is_not_spent() {
+        let limit = RateLimit::new(600, 150);
+        let mut lease = KeyLease::default();
+        assert_eq!(lease.spend(limit, T0), Local::AskRedis);
+        let r = lease.refill(limit, T0);
+        assert_eq!(r.expected_end, -1);
+        let grant = Grant::Slots {
+            count: 10,
+            start: T0,
+        };
+        assert!(lease.granted(limit, T0, grant).is_allowed());
+        // 950 ms on, the next slot would end past the stretch (1 s).
+        assert_eq!(lease.spend(limit, T0 + 950_000), Local::AskRedis);
+        let r = lease.refill(limit, T0 + 950_000);
+        assert_eq!((r.expected_end, r.tail), (T0 + 1_000_000, T0 + 950_000));
+        // Older readings: a slot ending before the tail is fine, one
+        // reaching into it is not.
+        assert_eq!(
+            lease.spend(limit, T0 + 100_000),
+            Local::Decided(RateDecision::Allowed)
+        );
+        assert_eq!(lease.spend(limit, T0 + 900_000), Local::AskRedis);
     }
 
     #[test]
