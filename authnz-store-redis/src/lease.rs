@@ -380,20 +380,27 @@ mod tests {
         ]
     }
 
-    /// Request times: bursts at one instant, steady runs and pauses.
+    /// Request times: bursts at one instant, steady runs and pauses, and
+    /// after some pauses a hammering of 200 requests at one instant.
     fn times(rng: &mut Rng, limit: RateLimit, n: usize) -> Vec<i64> {
         let interval = limit.interval_micros();
         let mut now = T0;
         let mut out = Vec::with_capacity(n);
-        for _ in 0..n {
+        while out.len() < n {
             match rng.below(10) {
                 0..=3 => {}
                 4..=7 => now += i64::try_from(rng.below(2 * interval as u64 + 1)).unwrap(),
                 8 => now += i64::try_from(rng.below(50 * interval as u64 + 1)).unwrap(),
-                _ => now += 2_000_000 + i64::try_from(rng.below(5_000_000)).unwrap(),
+                _ => {
+                    now += 2_000_000 + i64::try_from(rng.below(5_000_000)).unwrap();
+                    if rng.below(3) == 0 {
+                        out.extend(std::iter::repeat_n(now, 200));
+                    }
+                }
             }
             out.push(now);
         }
+        out.truncate(n);
         out
     }
 
@@ -535,6 +542,40 @@ mod tests {
                     tat = Some(t);
                 }
             }
+        }
+    }
+
+    /// What a lease did not spend is not saved up: instances that took
+    /// leases, then went quiet, get exactly the burst when they hammer
+    /// again at one instant.
+    #[test]
+    fn a_lease_is_not_saved_up() {
+        let limit = RateLimit::new(600, 150);
+        for instances in [1usize, 2, 3] {
+            let mut redis = None;
+            let mut all: Vec<Instance> = (0..instances).map(|_| Instance::default()).collect();
+            // 4 requests a second through each for 10 s: leases grow.
+            let mut now = T0;
+            for _ in 0..40 {
+                for one in &mut all {
+                    assert!(one.check(&mut redis, limit, now).is_allowed());
+                }
+                now += 250_000;
+            }
+            assert!(
+                all.iter()
+                    .any(|i| i.lease.last_span > limit.interval_micros())
+            );
+            // A minute later, all at once.
+            now += 60_000_000;
+            let allowed = (0..1_000)
+                .filter(|k| {
+                    all[k % instances]
+                        .check(&mut redis, limit, now)
+                        .is_allowed()
+                })
+                .count();
+            assert_eq!(allowed, 150, "{instances} instances");
         }
     }
 
