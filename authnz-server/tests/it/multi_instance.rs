@@ -61,6 +61,8 @@ struct Shared {
     prefix: String,
     /// For a `rediss://` Redis with a private CA.
     redis_ca_file: Option<PathBuf>,
+    /// `AUTHNZERVER_RATELIMITS` of both.
+    ratelimits: &'static str,
     dir: tempfile::TempDir,
 }
 
@@ -88,7 +90,7 @@ async fn start(shared: &Shared, name: &'static str) -> Instance {
             .env("AUTHNZERVER_PIISALT", "multi-instance-salt")
             .env("AUTHNZERVER_REDIS_URL", &shared.redis_url)
             .env("AUTHNZERVER_REDISPREFIX", &shared.prefix)
-            .env("AUTHNZERVER_RATELIMITS", "session:60;burst:4")
+            .env("AUTHNZERVER_RATELIMITS", shared.ratelimits)
             .env("AUTHNZERVER_USERLOCKTRIES", LOCK_TRIES.to_string())
             .env("AUTHNZERVER_USERLOCKTIME", "3600")
             .env("AUTHNZERVER_ADMIN_EMAIL", ADMIN_EMAIL)
@@ -215,6 +217,7 @@ async fn two_processes_share_sessions_limits_and_lockout() {
         redis_url: cleanup.url().to_owned(),
         prefix: cleanup.prefix().to_owned(),
         redis_ca_file: None,
+        ratelimits: "session:60;burst:4",
         dir: tempfile::tempdir().unwrap(),
     };
     // One after the other: the first initialises the database.
@@ -338,6 +341,7 @@ async fn sessions_in_redis_over_tls() {
         redis_url: redis.url(),
         prefix: "tls:".to_owned(),
         redis_ca_file: Some(ca_file),
+        ratelimits: "session:60;burst:4",
         dir,
     };
     let a = start(&shared, "TLS").await;
@@ -350,5 +354,162 @@ async fn sessions_in_redis_over_tls() {
         )
         .await;
     assert_eq!(env["success"], json!(true), "{env}");
+    drop(a);
+}
+
+/// `n` `session-exists` of client `ip` through `c`, one after the other:
+/// how many were allowed (200) and refused (429); anything else fails.
+async fn hammer(c: &Client, ip: &str, token: &str, n: usize) -> (usize, usize) {
+    let (mut ok, mut limited) = (0, 0);
+    for i in 0..n {
+        let (status, head, _) = c
+            .call_raw_as(ip, "session-exists", json!({"session_token": token}))
+            .await;
+        match status {
+            200 => ok += 1,
+            429 => {
+                let wait = retry_after(&head).expect("Retry-After");
+                assert!((1..=60).contains(&wait), "{head}");
+                limited += 1;
+            }
+            other => panic!("request {i}: status {other}: {head}"),
+        }
+    }
+    (ok, limited)
+}
+
+/// The most a GCRA limit of `per_minute` with `burst` allows in `elapsed`:
+/// the burst, one more per interval, and one for the edges.
+fn gcra_bound(per_minute: u32, burst: u32, elapsed: Duration) -> usize {
+    let per_sec = f64::from(per_minute) / 60.0;
+    burst as usize + (elapsed.as_secs_f64() * per_sec).floor() as usize + 1
+}
+
+/// Leased limits (600/min, burst 150: leases of up to 60 requests) across
+/// two processes: one client hammering both at once never gets more than
+/// the limit allows in total, and a client of one instance alone still gets
+/// its whole burst. See `authnz_store_redis::lease`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_never_exceed_a_leased_limit() {
+    let test = "multi_instance::leased_limit";
+    let Some(db) = TestDb::new(Backend::Postgres, test).await else {
+        return;
+    };
+    let Some(cleanup) = PrefixCleanup::fresh(test) else {
+        db.drop_db().await;
+        return;
+    };
+    let shared = Shared {
+        key: [23u8; 32],
+        authdb: db.url.clone(),
+        redis_url: cleanup.url().to_owned(),
+        prefix: cleanup.prefix().to_owned(),
+        redis_ca_file: None,
+        ratelimits: "session:600;burst:150",
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let a = start(&shared, "A").await;
+    let b = start(&shared, "B").await;
+    let token = new_session(&a, "10.9.0.100", Value::Null).await;
+
+    // One instance alone: exactly what GCRA allows (the burst, plus one per
+    // 100 ms that the run lasts).
+    let begin = Instant::now();
+    let (ok, limited) = hammer(&a, "10.9.0.1", &token, 250).await;
+    let bound = gcra_bound(600, 150, begin.elapsed());
+    eprintln!("one instance: {ok} allowed, {limited} refused, bound {bound}");
+    assert!(ok >= 150, "the whole burst through one instance: {ok}");
+    assert!(ok <= bound, "{ok} > {bound}");
+    assert!(limited > 0);
+
+    // Both at once, for one client: never more than the limit in total.
+    let begin = Instant::now();
+    let (via_a, via_b) = tokio::join!(
+        hammer(&a, "10.9.0.2", &token, 250),
+        hammer(&b, "10.9.0.2", &token, 250)
+    );
+    let bound = gcra_bound(600, 150, begin.elapsed());
+    let total = via_a.0 + via_b.0;
+    eprintln!("two instances: A {via_a:?}, B {via_b:?} (allowed, refused); bound {bound}");
+    assert!(total <= bound, "{total} allowed > {bound}");
+    // Each keeps spending what it leased, so the burst is used up.
+    assert!(total >= 150, "{total} allowed");
+    // Refused through one, refused through the other too (the TAT is in
+    // Redis; the other's lease, if any, is spent).
+    let (status, _, _) = b
+        .call_raw_as(
+            "10.9.0.2",
+            "session-exists",
+            json!({"session_token": token}),
+        )
+        .await;
+    let (status_a, _, _) = a
+        .call_raw_as(
+            "10.9.0.2",
+            "session-exists",
+            json!({"session_token": token}),
+        )
+        .await;
+    assert!(status == 429 || status_a == 429, "{status} {status_a}");
+    drop((a, b));
+    db.drop_db().await;
+    drop(cleanup);
+}
+
+/// The reason for leases: a busy client's requests cost far fewer Redis
+/// calls than requests. Counted on a private Redis (`INFO commandstats`),
+/// one instance on SQLite with sessions in Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_client_costs_few_redis_calls() {
+    let test = "multi_instance::few_redis_calls";
+    let Some(redis) = authnz_store_redis::testing::PrivateRedis::start(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let shared = Shared {
+        key: [29u8; 32],
+        authdb: format!("sqlite:///{}", dir.path().join("auth.sqlite").display()),
+        redis_url: redis.url(),
+        prefix: "lease:".to_owned(),
+        redis_ca_file: None,
+        // 1 ms per request and a minute of burst: leases of up to 6 s,
+        // however slowly a loaded machine answers.
+        ratelimits: "session:60000;burst:60000",
+        dir,
+    };
+    let a = start(&shared, "A").await;
+    let token = new_session(&a, "10.8.0.100", Value::Null).await;
+    // Warm the session cache.
+    let (ok, _) = hammer(&a, "10.8.0.99", &token, 3).await;
+    assert_eq!(ok, 3);
+    let url = redis.url();
+    let scripts = move || -> u64 {
+        let client = authnz_store_redis::redis::Client::open(url.as_str()).unwrap();
+        let mut con = client.get_connection().unwrap();
+        let info: String = authnz_store_redis::redis::cmd("INFO")
+            .arg("commandstats")
+            .query(&mut con)
+            .unwrap();
+        info.lines()
+            .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
+            .filter_map(|l| {
+                l.split_once("calls=")?
+                    .1
+                    .split(',')
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .sum()
+    };
+    let before = scripts();
+    let n = 400;
+    let (ok, limited) = hammer(&a, "10.8.0.1", &token, n).await;
+    let calls = scripts() - before;
+    eprintln!("{n} session-exists: {ok} allowed, {limited} refused, {calls} script calls");
+    assert_eq!(ok, n);
+    // One call per request without leases; doubling leases need about
+    // 13 calls to reach their full size of 6,000 requests (6 s).
+    assert!(calls <= 40, "{calls} script calls for {n} requests");
     drop(a);
 }
