@@ -889,7 +889,123 @@ async fn passkeys_not_configured(backend: Backend, test: &str) {
     db.drop_db().await;
 }
 
-per_backend!(passkey_life, passkey_failures_lock, passkeys_not_configured);
+/// An authenticator without a signature counter (it always sends 0, as
+/// many platform authenticators do) keeps logging in, passwordless and as
+/// the second step; once a counter is non-zero it must go up: the same
+/// value again, a lower one and 0 are refused.
+async fn passkey_counter_zero_and_backwards(backend: Backend, test: &str) {
+    let Some(db) = TestDb::new(backend, test).await else {
+        return;
+    };
+    let r = Rig::start(&db, |_| {}).await;
+    let s = &r.s;
+    let uid = s.verified_user(EMAIL, PASSWORD).await;
+    let mut key = SoftAuthenticator::new();
+    ok(&r.register(uid, &mut key, "No counter", None).await);
+    for _ in 0..3 {
+        let (token, login_id, options) = r.login_start().await;
+        let env = r
+            .login_finish(&token, &login_id, key.assert_with_counter(&options, 0))
+            .await;
+        logged_in(&env, uid);
+    }
+    for _ in 0..2 {
+        let (token, ticket) = r.password_step(json!(["passkey", "recovery"])).await;
+        let env = r.second_factor_start(&token, &ticket).await;
+        let options = env["response"]["options"].clone();
+        let env = r
+            .second_factor(&token, &ticket, key.assert_with_counter(&options, 0))
+            .await;
+        logged_in(&env, uid);
+    }
+    assert!(r.delays().is_empty());
+    // The counter starts to count: 5 is fine, then 5, 4 and 0 are not.
+    let (token, login_id, options) = r.login_start().await;
+    let env = r
+        .login_finish(&token, &login_id, key.assert_with_counter(&options, 5))
+        .await;
+    logged_in(&env, uid);
+    let mut good = 5;
+    for counter in [5, 4, 0] {
+        let (token, login_id, options) = r.login_start().await;
+        let env = r
+            .login_finish(
+                &token,
+                &login_id,
+                key.assert_with_counter(&options, counter),
+            )
+            .await;
+        refused(&env, "passkey verification failed");
+        let (token, ticket) = r.password_step(json!(["passkey", "recovery"])).await;
+        let env = r.second_factor_start(&token, &ticket).await;
+        let options = env["response"]["options"].clone();
+        let env = r
+            .second_factor(&token, &ticket, key.assert_with_counter(&options, counter))
+            .await;
+        refused(&env, "wrong second factor");
+        // One above the stored counter logs in (and clears the back-off).
+        good += 1;
+        let (token, login_id, options) = r.login_start().await;
+        let env = r
+            .login_finish(&token, &login_id, key.assert_with_counter(&options, good))
+            .await;
+        logged_in(&env, uid);
+        r.delays();
+    }
+    r.s.stop().await;
+    db.drop_db().await;
+}
+
+/// Two finishes racing: with one login id, one logs in; with two
+/// ceremonies answered by clones of one authenticator with the same
+/// counter value, one logs in.
+async fn passkey_finishes_race(backend: Backend, test: &str) {
+    let Some(db) = TestDb::new(backend, test).await else {
+        return;
+    };
+    let r = Rig::start(&db, |_| {}).await;
+    let s = &r.s;
+    let uid = s.verified_user(EMAIL, PASSWORD).await;
+    let mut key = SoftAuthenticator::new();
+    ok(&r.register(uid, &mut key, "Key", None).await);
+    for round in 0..3u32 {
+        // One login id, the same assertion twice at once.
+        let (token, login_id, options) = r.login_start().await;
+        let cred = key.get(&options);
+        let (a, b) = tokio::join!(
+            r.login_finish(&token, &login_id, cred.clone()),
+            r.login_finish(&token, &login_id, cred),
+        );
+        let wins = [&a, &b]
+            .iter()
+            .filter(|e| e["success"] == json!(true))
+            .count();
+        assert_eq!(wins, 1, "round {round}: {a} {b}");
+        // Two ceremonies, one counter value.
+        let (t1, l1, o1) = r.login_start().await;
+        let (t2, l2, o2) = r.login_start().await;
+        key.counter += 1;
+        let c1 = key.assert_with_counter(&o1, key.counter);
+        let c2 = key.assert_with_counter(&o2, key.counter);
+        let (a, b) = tokio::join!(r.login_finish(&t1, &l1, c1), r.login_finish(&t2, &l2, c2));
+        let wins = [&a, &b]
+            .iter()
+            .filter(|e| e["success"] == json!(true))
+            .count();
+        assert_eq!(wins, 1, "round {round}: {a} {b}");
+        r.delays();
+    }
+    r.s.stop().await;
+    db.drop_db().await;
+}
+
+per_backend!(
+    passkey_life,
+    passkey_failures_lock,
+    passkeys_not_configured,
+    passkey_counter_zero_and_backwards,
+    passkey_finishes_race,
+);
 
 /// Sessions in Redis, passkeys in SQL: passwordless login and the second
 /// step check and consume the session in Redis.
