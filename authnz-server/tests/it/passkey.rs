@@ -889,6 +889,51 @@ async fn passkeys_not_configured(backend: Backend, test: &str) {
     db.drop_db().await;
 }
 
+/// The limit of passkeys per account holds when registrations are started
+/// side by side before any of them finishes (review: the count was only
+/// checked at the start).
+async fn passkey_limit_holds_at_finish(backend: Backend, test: &str) {
+    let Some(db) = TestDb::new(backend, test).await else {
+        return;
+    };
+    let r = Rig::start(&db, |_| {}).await;
+    let s = &r.s;
+    let uid = s.verified_user(EMAIL, PASSWORD).await;
+    let limit = authnz_core::actions::passkeys::MAX_PASSKEYS as usize;
+    for i in 0..limit - 1 {
+        let mut key = SoftAuthenticator::new();
+        ok(&r.register(uid, &mut key, &format!("Key {i}"), None).await);
+    }
+    // Two registrations started while one place is left.
+    let mut started = Vec::new();
+    for _ in 0..2 {
+        let env = s
+            .call(
+                "user-passkey-register-start",
+                json!({"user_id": uid, "password": PASSWORD}),
+            )
+            .await;
+        ok(&env);
+        started.push(env["response"].clone());
+    }
+    let mut outcomes = Vec::new();
+    for r0 in &started {
+        let cred = SoftAuthenticator::new().create(&r0["options"]);
+        let env = s
+            .call(
+                "user-passkey-register-finish",
+                json!({"user_id": uid, "registration_id": r0["registration_id"], "credential": cred}),
+            )
+            .await;
+        outcomes.push(env);
+    }
+    ok(&outcomes[0]);
+    refused(&outcomes[1], "too many passkeys");
+    assert_eq!(r.list(uid).await.len(), limit);
+    r.s.stop().await;
+    db.drop_db().await;
+}
+
 /// An authenticator without a signature counter (it always sends 0, as
 /// many platform authenticators do) keeps logging in, passwordless and as
 /// the second step; once a counter is non-zero it must go up: the same
@@ -1003,6 +1048,7 @@ per_backend!(
     passkey_life,
     passkey_failures_lock,
     passkeys_not_configured,
+    passkey_limit_holds_at_finish,
     passkey_counter_zero_and_backwards,
     passkey_finishes_race,
 );
