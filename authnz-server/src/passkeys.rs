@@ -129,6 +129,9 @@ mod rp {
 
     use super::{PasskeyConfigError, PasskeySettings};
 
+    /// The longest credential id WebAuthn allows, in bytes.
+    const MAX_CREDENTIAL_ID: usize = 1023;
+
     /// The relying party on webauthn-rs.
     pub struct WebauthnParty {
         webauthn: Webauthn,
@@ -290,6 +293,14 @@ mod rp {
                 .webauthn
                 .finish_passkey_registration(&reg, &state)
                 .map_err(refused)?;
+            // WebAuthn L3 7.1: a credential id is at most 1023 bytes
+            // (webauthn-rs takes up to 65535; the column holds 1400
+            // base64url characters).
+            if passkey.cred_id().len() > MAX_CREDENTIAL_ID {
+                return Err(PasskeyError::Refused(
+                    "credential id longer than 1023 bytes".into(),
+                ));
+            }
             let sign_count = serde_json::to_value(&passkey)
                 .ok()
                 .and_then(|v| v.pointer("/cred/counter").and_then(Value::as_i64))

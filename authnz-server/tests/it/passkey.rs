@@ -934,6 +934,35 @@ async fn passkey_limit_holds_at_finish(backend: Backend, test: &str) {
     db.drop_db().await;
 }
 
+/// A credential id longer than WebAuthn's 1023 bytes is refused at
+/// registration (WebAuthn L3, 7.1), cleanly on every backend; 1023 bytes
+/// register and log in.
+async fn passkey_credential_id_length(backend: Backend, test: &str) {
+    let Some(db) = TestDb::new(backend, test).await else {
+        return;
+    };
+    let r = Rig::start(&db, |_| {}).await;
+    let s = &r.s;
+    let uid = s.verified_user(EMAIL, PASSWORD).await;
+    for len in [1024, 1100, 4000] {
+        let mut long = SoftAuthenticator::new();
+        long.credential_id = vec![0x5a; len];
+        let env = r.register(uid, &mut long, "Long", None).await;
+        refused(&env, "passkey registration failed");
+    }
+    assert!(r.list(uid).await.is_empty());
+    let mut longest = SoftAuthenticator::new();
+    longest.credential_id = vec![0xa5; 1023];
+    ok(&r.register(uid, &mut longest, "Longest", None).await);
+    let (token, login_id, options) = r.login_start().await;
+    let env = r
+        .login_finish(&token, &login_id, longest.get(&options))
+        .await;
+    logged_in(&env, uid);
+    r.s.stop().await;
+    db.drop_db().await;
+}
+
 /// An authenticator without a signature counter (it always sends 0, as
 /// many platform authenticators do) keeps logging in, passwordless and as
 /// the second step; once a counter is non-zero it must go up: the same
@@ -1049,6 +1078,7 @@ per_backend!(
     passkey_failures_lock,
     passkeys_not_configured,
     passkey_limit_holds_at_finish,
+    passkey_credential_id_length,
     passkey_counter_zero_and_backwards,
     passkey_finishes_race,
 );
