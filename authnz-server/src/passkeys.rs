@@ -132,6 +132,11 @@ mod rp {
     /// The longest credential id WebAuthn allows, in bytes.
     const MAX_CREDENTIAL_ID: usize = 1023;
 
+    /// The largest passkey stored, serialised (a passkey without
+    /// attestation is about 500 bytes, one with a certificate chain a few
+    /// KiB).
+    const MAX_PASSKEY_JSON: usize = 64 * 1024;
+
     /// The relying party on webauthn-rs.
     pub struct WebauthnParty {
         webauthn: Webauthn,
@@ -301,13 +306,22 @@ mod rp {
                     "credential id longer than 1023 bytes".into(),
                 ));
             }
+            let passkey_json = to_text("passkey", &passkey)?;
+            // What the browser may make webauthn-rs keep (attestation
+            // certificates, transports) is bounded: every second step's
+            // state and options repeat it for each of the user's passkeys.
+            if passkey_json.len() > MAX_PASSKEY_JSON {
+                return Err(PasskeyError::Refused(
+                    "the credential is too large to store".into(),
+                ));
+            }
             let sign_count = serde_json::to_value(&passkey)
                 .ok()
                 .and_then(|v| v.pointer("/cred/counter").and_then(Value::as_i64))
                 .unwrap_or(0);
             Ok(Registered {
                 credential_id: URL_SAFE_NO_PAD.encode(passkey.cred_id().as_ref()),
-                passkey_json: to_text("passkey", &passkey)?,
+                passkey_json,
                 sign_count,
             })
         }

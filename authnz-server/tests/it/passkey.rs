@@ -222,6 +222,47 @@ impl SoftAuthenticator {
         })
     }
 
+    /// As [`Self::create`], with a "packed" self attestation (signed by
+    /// the new credential's own key) and these transports, which
+    /// webauthn-rs keeps with a packed credential.
+    fn create_packed(&mut self, options: &Value, transports: &[&str]) -> Value {
+        let mut cred = self.create(options);
+        let att = unb64(cred["response"]["attestationObject"].as_str().unwrap());
+        // The authData of `create`: the last entry of its map, after
+        // "authData" and the byte string head.
+        let client_data = unb64(cred["response"]["clientDataJSON"].as_str().unwrap());
+        let mut auth_data = sha256(self.rp_id.as_bytes());
+        auth_data.push(UP | UV | AT);
+        auth_data.extend_from_slice(&self.counter.to_be_bytes());
+        auth_data.extend_from_slice(&[0u8; 16]);
+        auth_data.extend_from_slice(&(self.credential_id.len() as u16).to_be_bytes());
+        auth_data.extend_from_slice(&self.credential_id);
+        auth_data.extend_from_slice(&self.cose_key());
+        assert!(att.ends_with(&auth_data), "the authData of create");
+        let mut signed = auth_data.clone();
+        signed.extend_from_slice(&sha256(&client_data));
+        let sig = self
+            .key()
+            .sign(&SystemRandom::new(), &signed)
+            .expect("sign")
+            .as_ref()
+            .to_vec();
+        let attestation = cbor_map(&[
+            (cbor_text("fmt"), cbor_text("packed")),
+            (
+                cbor_text("attStmt"),
+                cbor_map(&[
+                    (cbor_text("alg"), cbor_int(-7)),
+                    (cbor_text("sig"), cbor_bytes(&sig)),
+                ]),
+            ),
+            (cbor_text("authData"), cbor_bytes(&auth_data)),
+        ]);
+        cred["response"]["attestationObject"] = json!(b64(&attestation));
+        cred["response"]["transports"] = json!(transports);
+        cred
+    }
+
     /// `navigator.credentials.get()` with the server's `options`, the
     /// counter moved on by one.
     fn get(&mut self, options: &Value) -> Value {
@@ -963,6 +1004,52 @@ async fn passkey_credential_id_length(backend: Backend, test: &str) {
     db.drop_db().await;
 }
 
+/// What is stored of a passkey is bounded: a credential that would store
+/// more than 64 KiB (here a packed attestation with 20,000 transports,
+/// which webauthn-rs keeps and repeats in every second-step state and
+/// options) is refused; a packed one of normal size registers.
+async fn passkey_stored_size_is_bounded(backend: Backend, test: &str) {
+    let Some(db) = TestDb::new(backend, test).await else {
+        return;
+    };
+    let r = Rig::start(&db, |_| {}).await;
+    let s = &r.s;
+    let uid = s.verified_user(EMAIL, PASSWORD).await;
+    let start = |name: &'static str| async move {
+        let env = s
+            .call(
+                "user-passkey-register-start",
+                json!({"user_id": uid, "password": PASSWORD, "name": name}),
+            )
+            .await;
+        ok(&env);
+        env["response"].clone()
+    };
+    let finish = |reg: Value, cred: Value| async move {
+        s.call(
+            "user-passkey-register-finish",
+            json!({"user_id": uid, "registration_id": reg["registration_id"], "credential": cred}),
+        )
+        .await
+    };
+    let reg = start("Stuffed").await;
+    let many = vec!["usb"; 20_000];
+    let cred = SoftAuthenticator::new().create_packed(&reg["options"], &many);
+    refused(&finish(reg, cred).await, "passkey registration failed");
+    assert!(r.list(uid).await.is_empty());
+    let reg = start("Packed").await;
+    let mut key = SoftAuthenticator::new();
+    let cred = key.create_packed(&reg["options"], &["usb", "internal"]);
+    ok(&finish(reg, cred).await);
+    let (token, login_id, options) = r.login_start().await;
+    logged_in(
+        &r.login_finish(&token, &login_id, key.get(&options)).await,
+        uid,
+    );
+    r.s.stop().await;
+    db.drop_db().await;
+}
+
 /// An authenticator without a signature counter (it always sends 0, as
 /// many platform authenticators do) keeps logging in, passwordless and as
 /// the second step; once a counter is non-zero it must go up: the same
@@ -1079,6 +1166,7 @@ per_backend!(
     passkeys_not_configured,
     passkey_limit_holds_at_finish,
     passkey_credential_id_length,
+    passkey_stored_size_is_bounded,
     passkey_counter_zero_and_backwards,
     passkey_finishes_race,
 );
