@@ -123,6 +123,8 @@ struct SoftAuthenticator {
     origin: String,
     /// The relying party id whose hash goes into the authenticator data.
     rp_id: String,
+    /// The flags of user presence and verification it reports.
+    user_flags: u8,
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -153,6 +155,7 @@ impl SoftAuthenticator {
             counter: 0,
             origin: ORIGIN.to_owned(),
             rp_id: RP_ID.to_owned(),
+            user_flags: UP | UV,
         }
     }
 
@@ -198,7 +201,7 @@ impl SoftAuthenticator {
         let challenge = pk["challenge"].as_str().expect("challenge");
         self.user_handle = unb64(pk["user"]["id"].as_str().expect("user id"));
         let mut auth_data = sha256(self.rp_id.as_bytes());
-        auth_data.push(UP | UV | AT);
+        auth_data.push(self.user_flags | AT);
         auth_data.extend_from_slice(&self.counter.to_be_bytes());
         auth_data.extend_from_slice(&[0u8; 16]); // AAGUID
         auth_data.extend_from_slice(&(self.credential_id.len() as u16).to_be_bytes());
@@ -232,7 +235,7 @@ impl SoftAuthenticator {
         // "authData" and the byte string head.
         let client_data = unb64(cred["response"]["clientDataJSON"].as_str().unwrap());
         let mut auth_data = sha256(self.rp_id.as_bytes());
-        auth_data.push(UP | UV | AT);
+        auth_data.push(self.user_flags | AT);
         auth_data.extend_from_slice(&self.counter.to_be_bytes());
         auth_data.extend_from_slice(&[0u8; 16]);
         auth_data.extend_from_slice(&(self.credential_id.len() as u16).to_be_bytes());
@@ -277,7 +280,7 @@ impl SoftAuthenticator {
             .as_str()
             .expect("challenge");
         let mut auth_data = sha256(self.rp_id.as_bytes());
-        auth_data.push(UP | UV);
+        auth_data.push(self.user_flags);
         auth_data.extend_from_slice(&counter.to_be_bytes());
         let client_data = self.client_data("webauthn.get", challenge);
         let mut signed = auth_data.clone();
@@ -1050,6 +1053,48 @@ async fn passkey_stored_size_is_bounded(backend: Backend, test: &str) {
     db.drop_db().await;
 }
 
+/// User verification is required: an authenticator that reports only
+/// user presence neither registers nor logs in, passwordless or as the
+/// second step.
+async fn passkey_needs_user_verification(backend: Backend, test: &str) {
+    let Some(db) = TestDb::new(backend, test).await else {
+        return;
+    };
+    let r = Rig::start(&db, |_| {}).await;
+    let s = &r.s;
+    let uid = s.verified_user(EMAIL, PASSWORD).await;
+    let mut presence_only = SoftAuthenticator::new();
+    presence_only.user_flags = UP;
+    let env = r.register(uid, &mut presence_only, "No UV", None).await;
+    refused(&env, "passkey registration failed");
+    assert!(r.list(uid).await.is_empty());
+    let mut key = SoftAuthenticator::new();
+    ok(&r.register(uid, &mut key, "Key", None).await);
+    let mut unverified = key.clone();
+    unverified.user_flags = UP;
+    let (token, login_id, options) = r.login_start().await;
+    let env = r
+        .login_finish(&token, &login_id, unverified.get(&options))
+        .await;
+    refused(&env, "passkey verification failed");
+    let (token, ticket) = r.password_step(json!(["passkey", "recovery"])).await;
+    let env = r.second_factor_start(&token, &ticket).await;
+    let options = env["response"]["options"].clone();
+    let env = r
+        .second_factor(&token, &ticket, unverified.get(&options))
+        .await;
+    refused(&env, "wrong second factor");
+    // The verified authenticator still logs in (clearing the back-off).
+    let (token, login_id, options) = r.login_start().await;
+    key.counter = unverified.counter;
+    logged_in(
+        &r.login_finish(&token, &login_id, key.get(&options)).await,
+        uid,
+    );
+    r.s.stop().await;
+    db.drop_db().await;
+}
+
 /// An authenticator without a signature counter (it always sends 0, as
 /// many platform authenticators do) keeps logging in, passwordless and as
 /// the second step; once a counter is non-zero it must go up: the same
@@ -1167,6 +1212,7 @@ per_backend!(
     passkey_limit_holds_at_finish,
     passkey_credential_id_length,
     passkey_stored_size_is_bounded,
+    passkey_needs_user_verification,
     passkey_counter_zero_and_backwards,
     passkey_finishes_race,
 );
