@@ -1003,6 +1003,13 @@ async fn passkey_credential_id_length(backend: Backend, test: &str) {
         .login_finish(&token, &login_id, longest.get(&options))
         .await;
     logged_in(&env, uid);
+    // A login naming a credential id of 60,000 bytes: unknown, cleanly.
+    let mut huge = SoftAuthenticator::new();
+    huge.credential_id = vec![0x33; 60_000];
+    huge.user_handle = longest.user_handle.clone();
+    let (token, login_id, options) = r.login_start().await;
+    let env = r.login_finish(&token, &login_id, huge.get(&options)).await;
+    refused(&env, "unknown passkey");
     r.s.stop().await;
     db.drop_db().await;
 }
