@@ -129,6 +129,14 @@ mod rp {
 
     use super::{PasskeyConfigError, PasskeySettings};
 
+    /// The longest credential id WebAuthn allows, in bytes.
+    const MAX_CREDENTIAL_ID: usize = 1023;
+
+    /// The largest passkey stored, serialised (a passkey without
+    /// attestation is about 500 bytes, one with a certificate chain a few
+    /// KiB).
+    const MAX_PASSKEY_JSON: usize = 64 * 1024;
+
     /// The relying party on webauthn-rs.
     pub struct WebauthnParty {
         webauthn: Webauthn,
@@ -290,13 +298,30 @@ mod rp {
                 .webauthn
                 .finish_passkey_registration(&reg, &state)
                 .map_err(refused)?;
+            // WebAuthn L3 7.1: a credential id is at most 1023 bytes
+            // (webauthn-rs takes up to 65535; the column holds 1400
+            // base64url characters).
+            if passkey.cred_id().len() > MAX_CREDENTIAL_ID {
+                return Err(PasskeyError::Refused(
+                    "credential id longer than 1023 bytes".into(),
+                ));
+            }
+            let passkey_json = to_text("passkey", &passkey)?;
+            // What the browser may make webauthn-rs keep (attestation
+            // certificates, transports) is bounded: every second step's
+            // state and options repeat it for each of the user's passkeys.
+            if passkey_json.len() > MAX_PASSKEY_JSON {
+                return Err(PasskeyError::Refused(
+                    "the credential is too large to store".into(),
+                ));
+            }
             let sign_count = serde_json::to_value(&passkey)
                 .ok()
                 .and_then(|v| v.pointer("/cred/counter").and_then(Value::as_i64))
                 .unwrap_or(0);
             Ok(Registered {
                 credential_id: URL_SAFE_NO_PAD.encode(passkey.cred_id().as_ref()),
-                passkey_json: to_text("passkey", &passkey)?,
+                passkey_json,
                 sign_count,
             })
         }

@@ -257,6 +257,10 @@ pub async fn user_passkey_register_finish(
     if owner != user.user_id {
         return Ok(fail("invalid registration", BAD_REGISTRATION));
     }
+    // Again here: registrations started side by side each saw room.
+    if ctx.second_factors.store.passkey_count(user.user_id).await? >= MAX_PASSKEYS {
+        return Ok(fail("too many passkeys", TOO_MANY));
+    }
     let credential = Value::Object(args.credential.clone());
     let registered = match rp.finish_registration(&credential, rp_state(&state)?) {
         Ok(r) => r,
