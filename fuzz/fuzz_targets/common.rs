@@ -98,7 +98,8 @@ pub fn decode_request(value: Value) {
             Ok(back) => {
                 assert_eq!(back, reply, "a sealed reply does not open to itself");
                 assert!(
-                    back.get("reqid").is_some_and(|echo| same_reqid(echo, &reqid)),
+                    back.get("reqid")
+                        .is_some_and(|echo| same_reqid(echo, &reqid)),
                     "reqid not echoed: {:?} for {reqid:?}",
                     back.get("reqid")
                 );
